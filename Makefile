@@ -1,0 +1,44 @@
+# Parley: `make run` starts a development server, `make test` runs everything CI runs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8080
+DB ?= sqlite:///var/parley.db
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install Parley with its dev tools
+
+run: install ## start Parley on SQLite with a development account
+	@mkdir -p var
+	$(PY) -m parley dev --host $(HOST) --port $(PORT) --database-url $(DB)
+
+lint: install ## ruff format check and lint
+	$(VENV)/bin/ruff format --check parley tests bench
+	$(VENV)/bin/ruff check parley tests bench
+
+types: install ## mypy --strict on the package
+	$(VENV)/bin/mypy
+
+pytest: install ## the test suite only
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test: lint types pytest ## lint, types and the whole suite
+
+coverage: install ## regenerate the README coverage table from the spec
+	$(PY) -m parley.coverage --write README.md
+
+fmt: install ## format the code
+	$(VENV)/bin/ruff format parley tests bench
+	$(VENV)/bin/ruff check --fix parley tests bench
+
+.PHONY: help install run lint types pytest test coverage fmt

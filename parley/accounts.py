@@ -1,0 +1,108 @@
+"""Accounts and API keys: the credentials behind HTTP Basic auth (conventions.md §2).
+
+An API key authenticates as the account that owns it. Verified credentials are
+cached briefly so that auth costs one dict lookup on the hot path.
+"""
+
+import hmac
+import secrets
+import time
+
+from parley import sids, timefmt
+from parley.store import Store, repo
+
+
+async def create_account(
+    store: Store,
+    friendly_name: str | None = None,
+    sid: str | None = None,
+    auth_token: str | None = None,
+) -> dict[str, str]:
+    """Create an account (or make sure the given one exists with that token)."""
+    sid = sid or sids.new_sid(sids.ACCOUNT)
+    auth_token = auth_token or secrets.token_hex(16)
+    async with store.write() as tx:
+        existing = await repo.get(tx, "accounts", {"sid": sid})
+        if existing is None:
+            await repo.insert(
+                tx,
+                "accounts",
+                {
+                    "sid": sid,
+                    "auth_token": auth_token,
+                    "friendly_name": friendly_name,
+                    "date_created": timefmt.now(),
+                },
+            )
+        elif existing["auth_token"] != auth_token:
+            await repo.update(tx, "accounts", {"sid": sid}, {"auth_token": auth_token})
+    return {"sid": sid, "auth_token": auth_token}
+
+
+async def create_key(
+    store: Store, account_sid: str, friendly_name: str | None = None
+) -> dict[str, str]:
+    sid = sids.new_sid(sids.API_KEY)
+    secret = secrets.token_urlsafe(24)
+    async with store.write() as tx:
+        if await repo.get(tx, "accounts", {"sid": account_sid}) is None:
+            raise LookupError(f"no account {account_sid}")
+        await repo.insert(
+            tx,
+            "api_keys",
+            {
+                "sid": sid,
+                "account_sid": account_sid,
+                "secret": secret,
+                "friendly_name": friendly_name,
+                "date_created": timefmt.now(),
+            },
+        )
+    return {"sid": sid, "secret": secret}
+
+
+async def find_dev_account(store: Store) -> dict[str, str] | None:
+    async with store.read() as tx:
+        rows = await tx.all(
+            "SELECT sid, auth_token FROM accounts WHERE friendly_name = :n ORDER BY date_created",
+            {"n": "development"},
+        )
+    return {"sid": rows[0]["sid"], "auth_token": rows[0]["auth_token"]} if rows else None
+
+
+class Authenticator:
+    """Resolves Basic credentials to an account SID."""
+
+    TTL = 5.0  # seconds a verified credential is trusted without a lookup
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cache: dict[tuple[str, str], tuple[str, float]] = {}
+
+    async def account_for(self, username: str, password: str) -> str | None:
+        key = (username, password)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        account = await self._verify(username, password)
+        if account is not None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (account, now + self.TTL)
+        return account
+
+    async def _verify(self, username: str, password: str) -> str | None:
+        async with self.store.read() as tx:
+            if sids.looks_like(sids.ACCOUNT, username):
+                row = await repo.get(tx, "accounts", {"sid": sids.normalise(username)})
+                if row and hmac.compare_digest(row["auth_token"], password):
+                    return str(row["sid"])
+            elif sids.looks_like(sids.API_KEY, username):
+                row = await repo.get(tx, "api_keys", {"sid": sids.normalise(username)})
+                if row and hmac.compare_digest(row["secret"], password):
+                    return str(row["account_sid"])
+        return None
+
+    def forget(self) -> None:
+        self._cache.clear()

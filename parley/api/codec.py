@@ -1,0 +1,240 @@
+"""Form decoding, value parsing, JSON encoding and paging: Twilio's wire rules
+(conventions.md §3, §4, §9), each in exactly one place.
+"""
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+import orjson
+
+from parley import sids, timefmt
+from parley.api.table import Kind, Param, Resource, Row
+from parley.errors import TwilioError, invalid, missing
+
+Pairs = list[tuple[str, str]]
+URL_MAX = 2048  # limits.md §3: webhook URLs, suggested
+
+
+def parse_form(raw: bytes | str) -> Pairs:
+    """``application/x-www-form-urlencoded`` into ordered pairs (repeats kept)."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return parse_qsl(text, keep_blank_values=True) if text else []
+
+
+def multidict(pairs: Pairs) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for key, value in pairs:
+        found.setdefault(key, []).append(value)
+    return found
+
+
+def _value(param: Param, raw: str) -> Any:
+    """One raw string to its Python value, or the param's Twilio error."""
+    kind = param.kind
+    if kind is Kind.STR:
+        value: Any = raw
+    elif kind is Kind.INT:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise _bad(param, raw) from None
+        if (param.lo is not None and value < param.lo) or (
+            param.hi is not None and value > param.hi
+        ):
+            raise _bad(param, raw)
+        return value
+    elif kind is Kind.BOOL:
+        # conventions.md §3.1: true/false in any case, nothing else
+        lowered = raw.strip().lower()
+        if lowered not in ("true", "false"):
+            raise _bad(param, raw)
+        return lowered == "true"
+    elif kind is Kind.DATE:
+        try:
+            return timefmt.parse_iso(raw)
+        except ValueError:
+            raise _bad(param, raw) from None
+    elif kind is Kind.JSON:
+        try:
+            orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise TwilioError(50304, name=param.wire) from None
+        value = raw
+    elif kind is Kind.SID:
+        if param.prefix is None or not sids.looks_like(param.prefix, raw):
+            raise _bad(param, raw)
+        return sids.normalise(raw)
+    elif kind is Kind.ENUM:
+        if raw not in param.choices:
+            raise _bad(param, raw)
+        value = raw
+    elif kind is Kind.URL:
+        if not raw.startswith(("http://", "https://")) or len(raw) > URL_MAX or " " in raw:
+            raise _bad(param, raw)
+        value = raw
+    if param.max_len is not None and len(value) > param.max_len:
+        raise TwilioError(param.len_code or param.code, name=param.wire, limit=param.max_len)
+    return value
+
+
+def _bad(param: Param, raw: str) -> TwilioError:
+    if param.code == 20001:
+        return invalid(param.wire)
+    return TwilioError(param.code, name=param.wire, value=raw[:200])
+
+
+def decode(params: Sequence[Param], form: dict[str, list[str]]) -> dict[str, Any]:
+    """Decode the declared params present in ``form`` (unknown names are ignored,
+    conventions.md §3.1). Absent params are absent from the result, which is
+    what makes updates partial. An empty value is null for a nullable param and
+    ignored otherwise; an empty required param is missing.
+    """
+    values: dict[str, Any] = {}
+    for param in params:
+        raws = form.get(param.wire)
+        if param.many:
+            items = [r for r in raws or () if r != ""]
+            if not items:
+                if param.required:
+                    raise missing(param.wire)
+                if raws is not None and param.nullable:
+                    values[param.name] = None
+                continue
+            values[param.name] = [_value(param, r) for r in items]
+            continue
+        raw = raws[-1] if raws else None
+        if raw is None or raw == "":
+            if param.required:
+                raise missing(param.wire)
+            if raw == "" and param.nullable:
+                values[param.name] = None
+            continue
+        values[param.name] = _value(param, raw)
+    return values
+
+
+# ---------------------------------------------------------------- paging
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    size: int
+    page: int
+    after: Any = None
+    before: Any = None
+    token: str | None = None
+
+
+def page_request(resource: Resource, form: dict[str, list[str]]) -> PageRequest:
+    """``PageSize`` (clamped to the max, conventions.md §9.1), ``Page`` (echoed
+    only) and ``PageToken`` (our keyset cursor)."""
+    size = resource.page_size
+    if raw := _last(form, "PageSize"):
+        try:
+            size = int(raw)
+        except ValueError:
+            raise invalid("PageSize") from None
+        if size < 1:
+            raise invalid("PageSize")
+        size = min(size, resource.max_page_size)
+    page = 0
+    if raw := _last(form, "Page"):
+        try:
+            page = int(raw)
+        except ValueError:
+            raise invalid("Page") from None
+        if page < 0:
+            raise invalid("Page")
+    token = _last(form, "PageToken")
+    after = before = None
+    if token:
+        direction, position = _read_token(token)
+        if direction == "A":
+            after = position
+        else:
+            before = position
+    return PageRequest(size, page, after, before, token or None)
+
+
+def _last(form: dict[str, list[str]], key: str) -> str | None:
+    values = form.get(key)
+    return values[-1] if values else None
+
+
+def _make_token(direction: str, position: Any) -> str:
+    """``PA…`` (after) / ``PB…`` (before), as Twilio's tokens look; the rest is
+    the boundary row's keyset value, opaque to clients."""
+    raw = base64.urlsafe_b64encode(orjson.dumps(position)).rstrip(b"=").decode()
+    return f"P{direction}{raw}"
+
+
+def _read_token(token: str) -> tuple[str, Any]:
+    if len(token) < 3 or token[0] != "P" or token[1] not in "AB":
+        raise invalid("PageToken")
+    raw = token[2:]
+    try:
+        position = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError):
+        raise invalid("PageToken") from None
+    if not isinstance(position, int) or isinstance(position, bool):
+        raise invalid("PageToken")
+    return token[1], position
+
+
+def page_body(
+    resource: Resource,
+    rows: list[Row],
+    request: PageRequest,
+    base: str,
+    path: str,
+    query: Pairs,
+) -> dict[str, Any]:
+    """The list response: ``{<key>: [...], "meta": {...}}`` (conventions.md §9.2).
+
+    ``rows`` holds up to ``size + 1`` rows read in the requested direction; the
+    extra row only says that there is more.
+    """
+    size = request.size
+    if request.before is not None:
+        more_before = len(rows) > size
+        rows = rows[-size:] if more_before else rows
+        more_after = True
+    else:
+        more_after = len(rows) > size
+        rows = rows[:size]
+        more_before = request.token is not None
+    filters = [(k, v) for k, v in query if k not in ("PageSize", "Page", "PageToken")]
+    prefix = f"{base}{quote(path, safe='/@+:,;=!$&()*~')}?"
+
+    def link(page: int, token: str | None) -> str:
+        pairs = [*filters, ("PageSize", str(size)), ("Page", str(page))]
+        if token:
+            pairs.append(("PageToken", token))
+        return prefix + urlencode(pairs)
+
+    column = resource.cursor
+    next_url = prev_url = None
+    if more_after and rows:
+        next_url = link(request.page + 1, _make_token("A", rows[-1][column]))
+    if more_before and rows:
+        prev_url = link(max(request.page - 1, 0), _make_token("B", rows[0][column]))
+    return {
+        resource.key: [resource.render(row, base) for row in rows],
+        "meta": {
+            "page": request.page,
+            "page_size": size,
+            "first_page_url": link(0, None),
+            "previous_page_url": prev_url,
+            "url": link(request.page, request.token),
+            "next_page_url": next_url,
+            "key": resource.key,
+        },
+    }
+
+
+def dumps(body: Any) -> bytes:
+    return orjson.dumps(body)

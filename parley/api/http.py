@@ -1,0 +1,127 @@
+"""The whole REST request flow, in order, in one place:
+
+::
+
+    auth (Basic: account or API key)        401 / 20003
+      -> route match (spec paths)           404 / 20404, 405 / 20004
+      -> decode params from the table       400 / 20001, 50xxx
+      -> transaction (write or read)
+           -> handler: one domain action    (events recorded in the same tx)
+      -> commit -> events published         (store.on_commit -> bus)
+      -> encode from the table              201 / 200 / 204
+
+Every failure is a ``TwilioError`` rendered by ``_error``; anything else is a
+500 with a request id in the log. Pure ASGI: no middleware stack to pay for.
+"""
+
+import base64
+import binascii
+import logging
+from typing import Any
+
+from parley import sids
+from parley.accounts import Authenticator
+from parley.api import codec
+from parley.api.call import Call
+from parley.api.router import Router
+from parley.errors import TwilioError, not_found
+from parley.store import Store
+
+log = logging.getLogger("parley.api")
+
+Scope = dict[str, Any]
+BODY_MAX = 1 << 20  # bytes; Twilio's own per-field limits are far below this
+
+_JSON = (b"content-type", b"application/json; charset=utf-8")
+_AUTH_CHALLENGE = (b"www-authenticate", b'Basic realm="Twilio API"')
+
+
+class RestApi:
+    def __init__(self, store: Store, router: Router, base_url: str) -> None:
+        self.store = store
+        self.router = router
+        self.base_url = base_url
+        self.auth = Authenticator(store)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        request_id = sids.new_sid(sids.REQUEST)
+        try:
+            status, body, extra = await self._handle(scope, receive)
+        except TwilioError as exc:
+            status, body, extra = exc.status, codec.dumps(exc.body()), []
+            if exc.code == 20003:
+                extra = [_AUTH_CHALLENGE]
+        except Exception:
+            log.exception("request %s failed: %s %s", request_id, scope["method"], scope["path"])
+            error = TwilioError(20500, message=f"Internal Server Error (request {request_id})")
+            status, body, extra = 500, codec.dumps(error.body()), []
+        headers = [(b"twilio-request-id", request_id.encode()), *extra]
+        if status != 204:
+            headers.append(_JSON)
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(self, scope: Scope, receive: Any) -> tuple[int, bytes, list[Any]]:
+        headers = dict(scope["headers"])
+        account_sid = await self._authenticate(headers.get(b"authorization"))
+        method: str = scope["method"]
+        path: str = scope["path"]
+        op, path_params, known = self.router.match(method, path)
+        if op is None:
+            if known:
+                raise TwilioError(20004)
+            raise not_found(path)
+
+        query = codec.parse_form(scope.get("query_string", b""))
+        if method == "POST":
+            pairs = codec.parse_form(await _read_body(receive))
+        else:
+            pairs = query
+        form = codec.multidict(pairs)
+        values = codec.decode(op.params, form)
+        page = codec.page_request(op.resource, form) if op.verb == "list" else None
+        webhooks = headers.get(b"x-twilio-webhook-enabled", b"").lower() == b"true"
+
+        transaction = self.store.write() if op.writes else self.store.read()
+        async with transaction as tx:
+            call = Call(account_sid, path, path_params, values, tx, page, webhooks)
+            result = await op.handler(call)
+            if op.verb == "list":
+                assert page is not None
+                out: Any = codec.page_body(op.resource, result, page, self.base_url, path, query)
+            elif op.verb == "delete":
+                out = None
+            else:
+                out = op.resource.render(result, self.base_url)
+        return op.status, b"" if out is None else codec.dumps(out), []
+
+    async def _authenticate(self, header: bytes | None) -> str:
+        if header and header[:6].lower() == b"basic ":
+            try:
+                decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                decoded = ""
+            username, _, password = decoded.partition(":")
+            if username and password:
+                account = await self.auth.account_for(username, password)
+                if account is not None:
+                    return account
+        raise TwilioError(20003)
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > BODY_MAX:
+            raise TwilioError(20001, message=f"Request body larger than {BODY_MAX} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)

@@ -1,0 +1,6 @@
+"""Every routed operation, gathered from the resource modules."""
+
+from parley.api import roles, services
+from parley.api.table import Operation
+
+OPERATIONS: list[Operation] = [*services.OPERATIONS, *roles.OPERATIONS]

@@ -1,0 +1,59 @@
+"""Resolving path variables to rows, scoped to the caller's account.
+
+A missing or foreign resource, or a value that cannot be a key, is 404 / 20404
+naming the path (conventions.md §3.3, §8.3: path misses use 20404). Human keys
+follow resources.md §1: channels by SID or unique name, users and members by
+SID or identity.
+"""
+
+from parley import sids
+from parley.api.call import Call
+from parley.store import Row, repo
+
+
+async def by_sid(call: Call, table: str, prefix: str, value: str, **where: str) -> Row:
+    if not sids.looks_like(prefix, value):
+        raise call.not_found()
+    row = await repo.get(call.tx, table, {"sid": sids.normalise(value), **where})
+    if row is None:
+        raise call.not_found()
+    return row
+
+
+async def service(call: Call, var: str = "ServiceSid") -> Row:
+    row = call.loaded.get("service")
+    if row is None:
+        value = call.path_params[var]
+        row = await by_sid(call, "services", sids.SERVICE, value, account_sid=call.account_sid)
+        call.loaded["service"] = row
+    return row
+
+
+async def by_key(call: Call, table: str, prefix: str, key: str, value: str, **where: str) -> Row:
+    """A SID-shaped value is looked up as a SID, anything else by its human key."""
+    if sids.looks_like(prefix, value):
+        return await by_sid(call, table, prefix, value, **where)
+    row = await repo.get(call.tx, table, {key: value, **where})
+    if row is None:
+        raise call.not_found()
+    return row
+
+
+async def channel(call: Call, var: str = "ChannelSid") -> Row:
+    row = call.loaded.get("channel")
+    if row is None:
+        svc = await service(call)
+        value = call.path_params[var]
+        row = await by_key(call, "channels", sids.CHANNEL, "unique_name", value, service_sid=svc["sid"])
+        call.loaded["channel"] = row
+    return row
+
+
+async def user(call: Call, var: str = "UserSid") -> Row:
+    row = call.loaded.get("user")
+    if row is None:
+        svc = await service(call)
+        value = call.path_params[var]
+        row = await by_key(call, "users", sids.USER, "identity", value, service_sid=svc["sid"])
+        call.loaded["user"] = row
+    return row

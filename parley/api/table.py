@@ -1,0 +1,178 @@
+"""Resource / Param / Field declarations: the single source of the REST shape.
+
+Each resource module declares, once, its Twilio parameter names with their
+Python (column) names, types, limits and error codes (``Param``), and its JSON
+fields (``Field``). Parsing (``codec.decode``), rendering (``Resource.render``)
+and paging (``codec.page_body``) all come from these declarations, and
+``tests/test_spec.py`` checks them against Twilio's OpenAPI spec.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from parley import timefmt
+
+if TYPE_CHECKING:
+    from parley.api.call import Call
+
+Row = dict[str, Any]
+
+
+class Kind(Enum):
+    STR = "string"
+    INT = "integer"
+    BOOL = "boolean"
+    DATE = "date-time"
+    JSON = "json"  # a string that must parse as JSON (attributes)
+    SID = "sid"
+    ENUM = "enum"
+    URL = "url"
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One Twilio request parameter (form body or query string).
+
+    ``wire`` is the Twilio name (``Notifications.NewMessage.Enabled``), ``name``
+    the Python name (the column it writes). ``code`` is the Twilio error code for
+    an invalid value (20001 when Twilio has no dedicated one); ``len_code`` the
+    code for a value over ``max_len``. ``nullable``: an empty value means null
+    (open-questions.md §15); otherwise an empty value is ignored.
+    """
+
+    wire: str
+    name: str
+    kind: Kind = Kind.STR
+    required: bool = False
+    many: bool = False
+    choices: tuple[str, ...] = ()
+    max_len: int | None = None
+    lo: int | None = None
+    hi: int | None = None
+    prefix: str | None = None
+    code: int = 20001
+    len_code: int | None = None
+    nullable: bool = False
+
+
+Getter = Callable[[Row, str], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One JSON property: its snake_case key and how it is read from a row.
+
+    The getter receives the row and the public base URL.
+    """
+
+    key: str
+    get: Getter
+
+
+def col(key: str, column: str | None = None) -> Field:
+    name = column or key
+    return Field(key, lambda row, base: row[name])
+
+
+def date(key: str) -> Field:
+    return Field(key, lambda row, base: timefmt.to_twilio(row[key]))
+
+
+def flag(key: str, column: str | None = None) -> Field:
+    name = column or key
+
+    def get(row: Row, base: str) -> bool | None:
+        value = row[name]
+        return None if value is None else bool(value)
+
+    return Field(key, get)
+
+
+def json_list(key: str, column: str | None = None) -> Field:
+    name = column or key
+
+    def get(row: Row, base: str) -> Any:
+        value = row[name]
+        return None if value is None else orjson.loads(value)
+
+    return Field(key, get)
+
+
+def attributes(key: str = "attributes") -> Field:
+    """JSON-in-a-string, ``"{}"`` when never set (open-questions.md §A2)."""
+    return Field(key, lambda row, base: row[key] if row[key] is not None else "{}")
+
+
+def href(template: str, base: str, row: Mapping[str, Any]) -> str:
+    return f"{base}/v2{template.format_map(row)}"
+
+
+def url(template: str, key: str = "url") -> Field:
+    return Field(key, lambda row, base: href(template, base, row))
+
+
+def links(templates: Mapping[str, str]) -> Field:
+    items = tuple(templates.items())
+    return Field("links", lambda row, base: {k: href(t, base, row) for k, t in items})
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A Twilio resource: its list key, page sizes and JSON fields."""
+
+    name: str
+    key: str
+    fields: tuple[Field, ...]
+    page_size: int = 50
+    max_page_size: int = 100
+    cursor: str = "seq"  # the keyset column lists page on
+
+    def render(self, row: Row, base: str) -> dict[str, Any]:
+        return {f.key: f.get(row, base) for f in self.fields}
+
+
+Verb = Literal["create", "fetch", "update", "delete", "list"]
+Handler = Callable[["Call"], Awaitable[Any]]
+
+STATUS: dict[Verb, int] = {"create": 201, "fetch": 200, "update": 200, "delete": 204, "list": 200}
+METHOD: dict[Verb, str] = {
+    "create": "POST",
+    "fetch": "GET",
+    "update": "POST",
+    "delete": "DELETE",
+    "list": "GET",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One route: a verb on a spec path, its parameters and its handler.
+
+    ``path`` is spelled exactly as in Twilio's spec (``/v2/Services/{ServiceSid}/Channels``),
+    which is what lets ``test_spec.py`` and the coverage table compare the two.
+    A list handler returns the rows of one page (``limit`` + 1 at most); the
+    others return a row (or None for delete).
+    """
+
+    verb: Verb
+    path: str
+    resource: Resource
+    handler: Handler
+    params: tuple[Param, ...] = ()
+    id: str = field(default="")
+
+    @property
+    def method(self) -> str:
+        return METHOD[self.verb]
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.verb]
+
+    @property
+    def writes(self) -> bool:
+        return self.verb in ("create", "update", "delete")

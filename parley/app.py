@@ -1,0 +1,84 @@
+"""``build_app(settings)``: one ASGI app, one lifespan that wires everything.
+
+::
+
+    lifespan start: open + migrate store -> ensure the configured account
+                    -> bus (memory) -> store.on_commit = bus.publish
+    http:           /v2/...   -> api.http.RestApi (the request flow)
+    lifespan stop:  close bus, close store
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from parley import accounts
+from parley.api.http import RestApi
+from parley.api.operations import OPERATIONS
+from parley.api.router import Router
+from parley.config import Settings
+from parley.events.bus import MemoryBus
+from parley.store import Store, open_store
+
+log = logging.getLogger("parley")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class Parley:
+    """The ASGI application. State lives here once the lifespan has started."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.router = Router(OPERATIONS)
+        self.bus = MemoryBus()
+        self.store: Store | None = None
+        self.api: RestApi | None = None
+
+    async def startup(self) -> None:
+        settings = self.settings
+        store = await open_store(settings.database_url)
+        if settings.account_sid and settings.auth_token:
+            await accounts.create_account(
+                store, "configured", sid=settings.account_sid, auth_token=settings.auth_token
+            )
+        store.on_commit = self.bus.publish
+        self.store = store
+        self.api = RestApi(store, self.router, settings.base_url)
+
+    async def shutdown(self) -> None:
+        await self.bus.close()
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if self.api is None:
+                raise RuntimeError("Parley received a request before its lifespan started")
+            await self.api(dict(scope), receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def build_app(settings: Settings | None = None) -> Parley:
+    return Parley(settings or Settings())

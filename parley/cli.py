@@ -1,0 +1,154 @@
+"""The ``parley`` command: serve, and manage accounts and API keys."""
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from parley import accounts
+from parley.config import Settings
+from parley.store import Store, open_store
+
+T = TypeVar("T")
+
+_db = click.option(
+    "--database-url",
+    envvar="PARLEY_DATABASE_URL",
+    default="sqlite:///var/parley.db",
+    show_default=True,
+    help="sqlite:///path.db, sqlite:// (memory) or postgresql://…",
+)
+
+
+def _with_store(url: str, action: Callable[[Store], Awaitable[T]]) -> T:
+    async def run() -> T:
+        _ensure_sqlite_dir(url)
+        store = await open_store(url)
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+
+
+def _print(data: Any) -> None:
+    click.echo(json.dumps(data))
+
+
+@click.group()
+def main() -> None:
+    """Parley: a self-hosted Twilio Programmable Chat v2."""
+
+
+def _serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--host", envvar="PARLEY_HOST", default="127.0.0.1", show_default=True)(f)
+    f = click.option("--port", envvar="PARLEY_PORT", default=8080, type=int, show_default=True)(f)
+    f = _db(f)
+    f = click.option(
+        "--public-url",
+        envvar="PARLEY_PUBLIC_URL",
+        default=None,
+        help="base of every URL Parley emits (default http://HOST:PORT)",
+    )(f)
+    f = click.option("--log-level", default="info", show_default=True)(f)
+    return f
+
+
+def _run(settings: Settings, log_level: str) -> None:
+    import uvicorn
+
+    from parley.app import build_app
+
+    _ensure_sqlite_dir(settings.database_url)
+    uvicorn.run(
+        build_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+    )
+
+
+def _settings(host: str, port: int, database_url: str, public_url: str | None) -> Settings:
+    settings = Settings()
+    settings.host, settings.port = host, port
+    settings.database_url, settings.public_url = database_url, public_url
+    return settings
+
+
+@main.command()
+@_serve_options
+def serve(host: str, port: int, database_url: str, public_url: str | None, log_level: str) -> None:
+    """Run the server (REST API on one port).
+
+    With PARLEY_ACCOUNT_SID and PARLEY_AUTH_TOKEN set, that account is made to
+    exist at start-up.
+    """
+    _run(_settings(host, port, database_url, public_url), log_level)
+
+
+@main.command()
+@_serve_options
+def dev(host: str, port: int, database_url: str, public_url: str | None, log_level: str) -> None:
+    """Run the server with a development account, created on first use and printed."""
+    settings = _settings(host, port, database_url, public_url)
+
+    async def ensure(store: Store) -> dict[str, str]:
+        found = await accounts.find_dev_account(store)
+        return found or await accounts.create_account(store, "development")
+
+    account = _with_store(database_url, ensure)
+    click.echo(
+        "\n  Parley development account\n"
+        f"    Account SID: {account['sid']}\n"
+        f"    Auth Token:  {account['auth_token']}\n"
+        f"    Base URL:    {settings.base_url}\n\n"
+        "  from twilio.rest import Client\n"
+        f"  client = Client('{account['sid']}', '{account['auth_token']}')\n"
+        f"  client.chat.base_url = '{settings.base_url}'\n"
+    )
+    _run(settings, log_level)
+
+
+@main.group("accounts")
+def accounts_group() -> None:
+    """Accounts (the Basic-auth identities)."""
+
+
+@accounts_group.command("create")
+@click.option("--friendly-name", default=None)
+@_db
+def accounts_create(friendly_name: str | None, database_url: str) -> None:
+    """Create an account; prints {"sid", "auth_token"}."""
+    _print(_with_store(database_url, lambda s: accounts.create_account(s, friendly_name)))
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """API keys (SK…) that authenticate as their account."""
+
+
+@keys_group.command("create")
+@click.option("--account-sid", required=True)
+@click.option("--friendly-name", default=None)
+@_db
+def keys_create(account_sid: str, friendly_name: str | None, database_url: str) -> None:
+    """Create an API key; prints {"sid", "secret"}."""
+    try:
+        result = _with_store(database_url, lambda s: accounts.create_key(s, account_sid, friendly_name))
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print(result)

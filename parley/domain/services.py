@@ -1,0 +1,102 @@
+"""The Service: top-level container of everything but credentials (resources.md §2)."""
+
+from typing import Any
+
+import orjson
+
+from parley import sids, timefmt
+from parley.domain import roles
+from parley.store import Row, Tx, repo
+
+# resources.md §2, limits.md §1, push-and-clients.md §1: a new service
+DEFAULTS: dict[str, Any] = {
+    "read_status_enabled": 1,
+    "reachability_enabled": 0,
+    "typing_indicator_timeout": 5,
+    "consumption_report_interval": 10,
+    "limits_channel_members": 100,
+    "limits_user_channels": 250,
+    "pre_webhook_url": None,
+    "post_webhook_url": None,
+    "webhook_method": None,
+    "webhook_filters": None,
+    "pre_webhook_retry_count": 0,
+    "post_webhook_retry_count": 0,
+    "notifications_log_enabled": 0,
+    "new_message_enabled": 0,
+    "new_message_template": None,
+    "new_message_sound": None,
+    "new_message_badge_count_enabled": None,
+    "added_to_channel_enabled": 0,
+    "added_to_channel_template": None,
+    "added_to_channel_sound": None,
+    "invited_to_channel_enabled": 0,
+    "invited_to_channel_template": None,
+    "invited_to_channel_sound": None,
+    "removed_from_channel_enabled": 0,
+    "removed_from_channel_template": None,
+    "removed_from_channel_sound": None,
+    "media_compatibility_message": None,
+}
+
+COMPATIBILITY_MESSAGE = "Media messages are not supported by your client"
+MEDIA_SIZE_LIMIT_MB = 150
+
+# field -> (role type it must name, Twilio parameter)
+_ROLE_POINTERS = {
+    "default_service_role_sid": (roles.DEPLOYMENT, "DefaultServiceRoleSid"),
+    "default_channel_role_sid": (roles.CHANNEL, "DefaultChannelRoleSid"),
+    "default_channel_creator_role_sid": (roles.CHANNEL, "DefaultChannelCreatorRoleSid"),
+}
+
+# Tables that hang off a service, deleted with it (resources.md §2 "delete").
+_OWNED = (
+    "messages",
+    "members",
+    "invites",
+    "channel_webhooks",
+    "media",
+    "bindings",
+    "users",
+    "channels",
+    "roles",
+)
+
+
+async def create(tx: Tx, account_sid: str, friendly_name: str) -> Row:
+    sid = sids.new_sid(sids.SERVICE)
+    row: Row = {
+        "sid": sid,
+        "account_sid": account_sid,
+        "friendly_name": friendly_name,
+        "date_created": timefmt.now(),
+        "date_updated": None,
+        **DEFAULTS,
+    }
+    row.update(await roles.create_defaults(tx, account_sid, sid))
+    await repo.insert(tx, "services", row)
+    return row
+
+
+async def update(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
+    """Partial update; every value is validated before anything is written."""
+    changes = dict(values)
+    for pointer, (kind, wire) in _ROLE_POINTERS.items():
+        if pointer in changes:
+            await roles.require(tx, service, changes[pointer], kind, wire)
+    if "webhook_filters" in changes and changes["webhook_filters"] is not None:
+        changes["webhook_filters"] = orjson.dumps(changes["webhook_filters"]).decode()
+    for key, value in changes.items():
+        if isinstance(value, bool):
+            changes[key] = int(value)
+    changes["date_updated"] = timefmt.now()
+    await repo.update(tx, "services", {"sid": service["sid"]}, changes)
+    return {**service, **changes}
+
+
+async def delete(tx: Tx, service: Row) -> None:
+    """The service and everything in it; account-level credentials survive."""
+    where = {"service_sid": service["sid"]}
+    for table in _OWNED:
+        await repo.delete(tx, table, where)
+    await repo.delete(tx, "services", {"sid": service["sid"]})

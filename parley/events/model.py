@@ -1,0 +1,71 @@
+"""The event record and how it enters the outbox."""
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from parley import timefmt
+from parley.store import Tx, repo
+
+Source = Literal["api", "sdk", "system"]
+
+
+@dataclass(slots=True)
+class Event:
+    """One domain event.
+
+    ``kind`` uses Twilio's post-event names where Twilio has one
+    (``onMessageSent``, ``onChannelDestroyed``, …, webhooks.md §2) and
+    ``parley.*`` names for changes no webhook reports (invites, roles, …).
+    ``payload`` is a snapshot of the resource row after the change (before it,
+    for removals) plus event-specific extras.
+    ``webhooks`` is whether post-event webhooks may fire: SDK actions always,
+    REST only with ``X-Twilio-Webhook-Enabled: true`` (conventions.md §6).
+    """
+
+    kind: str
+    account_sid: str
+    service_sid: str | None
+    channel_sid: str | None
+    payload: dict[str, Any]
+    source: Source = "api"
+    webhooks: bool = False
+    identity: str | None = None
+    date_created: int = field(default_factory=timefmt.now)
+    seq: int = 0
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "account_sid": self.account_sid,
+            "service_sid": self.service_sid,
+            "channel_sid": self.channel_sid,
+            "source": self.source,
+            "identity": self.identity,
+            "webhooks": int(self.webhooks),
+            "payload": orjson.dumps(self.payload).decode(),
+            "date_created": self.date_created,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "Event":
+        return cls(
+            kind=row["kind"],
+            account_sid=row["account_sid"],
+            service_sid=row["service_sid"],
+            channel_sid=row["channel_sid"],
+            payload=orjson.loads(row["payload"]),
+            source=row["source"],
+            webhooks=bool(row["webhooks"]),
+            identity=row["identity"],
+            date_created=row["date_created"],
+            seq=row["seq"],
+        )
+
+
+async def record(tx: Tx, event: Event) -> Event:
+    """Write the event into the outbox inside ``tx``; published after commit."""
+    event.seq = await repo.insert(tx, "events", event.to_row(), returning="seq")
+    tx.events.append(event)
+    return event

@@ -1,0 +1,57 @@
+"""The Store protocol: transactions that run SQL written once for both engines.
+
+SQL uses ``:name`` placeholders; each engine adapts them (SQLite natively,
+PostgreSQL through ``sql.numbered``). Engine-specific SQL lives only in
+migrations. Repositories (``repo.py``) build on ``Tx`` and nothing else.
+
+A write transaction collects the domain events recorded in it; after it commits,
+the store hands them to ``on_commit`` (the bus). Nothing is published for a
+transaction that rolled back.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+Params = Mapping[str, Any]
+
+
+class UniqueViolation(Exception):
+    """A UNIQUE constraint refused a write; carries the engine's text."""
+
+
+class Tx(Protocol):
+    """One transaction (or one read snapshot)."""
+
+    events: list[Any]
+
+    async def one(self, sql: str, params: Params | None = None) -> Row | None: ...
+
+    async def all(self, sql: str, params: Params | None = None) -> list[Row]: ...
+
+    async def run(self, sql: str, params: Params | None = None) -> int:
+        """Execute a statement; returns the number of rows it changed."""
+        ...
+
+    async def many(self, sql: str, rows: Sequence[Params]) -> None: ...
+
+
+OnCommit = Callable[[list[Any]], Awaitable[None]]
+
+
+class Store(Protocol):
+    engine: str
+    on_commit: OnCommit | None
+
+    def write(self) -> AbstractAsyncContextManager[Tx]:
+        """A serialisable-enough write transaction; commits on clean exit."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[Tx]:
+        """A read of committed state."""
+        ...
+
+    async def migrate(self) -> None: ...
+
+    async def close(self) -> None: ...

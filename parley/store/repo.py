@@ -1,0 +1,176 @@
+"""Generic repository operations: the SQL of every table, written once.
+
+Table and column names come from code, never from requests; values are always
+bound parameters. Statements are built once per shape and cached.
+"""
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from parley.store.base import Row, Tx
+
+Where = Mapping[str, Any]
+
+
+def _conds(keys: tuple[str, ...]) -> str:
+    return " AND ".join(f"{k} = :w_{k}" for k in keys) or "1 = 1"
+
+
+def _bind(where: Where) -> dict[str, Any]:
+    return {f"w_{k}": v for k, v in where.items()}
+
+
+@lru_cache(maxsize=512)
+def _insert_sql(table: str, cols: tuple[str, ...], returning: str | None) -> str:
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
+    return f"{sql} RETURNING {returning}" if returning else sql
+
+
+async def insert(tx: Tx, table: str, row: Row, returning: str | None = None) -> Any:
+    sql = _insert_sql(table, tuple(row), returning)
+    if returning is None:
+        await tx.run(sql, row)
+        return None
+    result = await tx.one(sql, row)
+    assert result is not None
+    return result[returning]
+
+
+@lru_cache(maxsize=512)
+def _select_sql(table: str, keys: tuple[str, ...], order: str | None) -> str:
+    sql = f"SELECT * FROM {table} WHERE {_conds(keys)}"
+    if order:
+        sql += f" ORDER BY {order}"
+    return sql
+
+
+async def get(tx: Tx, table: str, where: Where) -> Row | None:
+    return await tx.one(_select_sql(table, tuple(where), None), _bind(where))
+
+
+async def select(tx: Tx, table: str, where: Where, order: str = "seq") -> list[Row]:
+    return await tx.all(_select_sql(table, tuple(where), order), _bind(where))
+
+
+@lru_cache(maxsize=512)
+def _count_sql(table: str, keys: tuple[str, ...]) -> str:
+    return f"SELECT COUNT(*) AS n FROM {table} WHERE {_conds(keys)}"
+
+
+async def count(tx: Tx, table: str, where: Where) -> int:
+    row = await tx.one(_count_sql(table, tuple(where)), _bind(where))
+    return int(row["n"]) if row else 0
+
+
+@lru_cache(maxsize=512)
+def _update_sql(table: str, keys: tuple[str, ...], cols: tuple[str, ...]) -> str:
+    sets = ", ".join(f"{c} = :s_{c}" for c in cols)
+    return f"UPDATE {table} SET {sets} WHERE {_conds(keys)}"
+
+
+async def update(tx: Tx, table: str, where: Where, changes: Row) -> int:
+    if not changes:
+        return 0
+    params = _bind(where)
+    params.update({f"s_{k}": v for k, v in changes.items()})
+    return await tx.run(_update_sql(table, tuple(where), tuple(changes)), params)
+
+
+@lru_cache(maxsize=512)
+def _bump_sql(table: str, keys: tuple[str, ...], column: str, returning: bool) -> str:
+    sql = f"UPDATE {table} SET {column} = {column} + :delta WHERE {_conds(keys)}"
+    return f"{sql} RETURNING {column}" if returning else sql
+
+
+async def bump(tx: Tx, table: str, where: Where, column: str, delta: int = 1) -> None:
+    """Add ``delta`` to a counter in place (no read-modify-write race)."""
+    params = _bind(where)
+    params["delta"] = delta
+    await tx.run(_bump_sql(table, tuple(where), column, False), params)
+
+
+async def take(tx: Tx, table: str, where: Where, column: str) -> int:
+    """Atomically increment a counter and return the value it had before.
+
+    The row stays locked until the transaction ends (PostgreSQL row lock,
+    SQLite's single writer), which is what makes message indexes gap-free.
+    """
+    params = _bind(where)
+    params["delta"] = 1
+    row = await tx.one(_bump_sql(table, tuple(where), column, True), params)
+    if row is None:
+        raise LookupError(f"{table} {dict(where)}")
+    return int(row[column]) - 1
+
+
+@lru_cache(maxsize=512)
+def _delete_sql(table: str, keys: tuple[str, ...]) -> str:
+    return f"DELETE FROM {table} WHERE {_conds(keys)}"
+
+
+async def delete(tx: Tx, table: str, where: Where) -> int:
+    return await tx.run(_delete_sql(table, tuple(where)), _bind(where))
+
+
+@lru_cache(maxsize=512)
+def _page_sql(
+    table: str,
+    keys: tuple[str, ...],
+    any_of: tuple[tuple[str, int], ...],
+    column: str,
+    descending: bool,
+    cursor: str | None,
+) -> str:
+    conds = [_conds(keys)]
+    for name, n in any_of:
+        conds.append(f"{name} IN ({', '.join(f':a_{name}_{i}' for i in range(n))})")
+    if cursor == "after":
+        conds.append(f"{column} {'<' if descending else '>'} :cursor")
+    elif cursor == "before":
+        conds.append(f"{column} {'>' if descending else '<'} :cursor")
+    # a "before" page is read backwards from the cursor, then reversed
+    backwards = descending != (cursor == "before")
+    return (
+        f"SELECT * FROM {table} WHERE {' AND '.join(conds)} "
+        f"ORDER BY {column} {'DESC' if backwards else 'ASC'} LIMIT :limit"
+    )
+
+
+async def page(
+    tx: Tx,
+    table: str,
+    where: Where,
+    *,
+    any_of: Mapping[str, Sequence[Any]] | None = None,
+    column: str = "seq",
+    descending: bool = False,
+    after: Any = None,
+    before: Any = None,
+    limit: int,
+) -> list[Row]:
+    """Keyset page: up to ``limit`` rows strictly after (or before) a cursor.
+
+    Cost does not depend on how deep the page is: the cursor is a value of an
+    indexed column, never an offset.
+    """
+    any_of = {k: v for k, v in (any_of or {}).items() if v}
+    cursor = "after" if after is not None else "before" if before is not None else None
+    sql = _page_sql(
+        table,
+        tuple(where),
+        tuple((k, len(v)) for k, v in any_of.items()),
+        column,
+        descending,
+        cursor,
+    )
+    params = _bind(where)
+    for name, values in any_of.items():
+        params.update({f"a_{name}_{i}": v for i, v in enumerate(values)})
+    if cursor is not None:
+        params["cursor"] = after if after is not None else before
+    params["limit"] = limit
+    rows = await tx.all(sql, params)
+    if cursor == "before":
+        rows.reverse()
+    return rows
