@@ -23,8 +23,8 @@ run: install ## start Parley on SQLite with a development account
 	$(PY) -m parley dev --host $(HOST) --port $(PORT) --database-url $(DB)
 
 lint: install ## ruff format check and lint
-	$(VENV)/bin/ruff format --check parley tests bench
-	$(VENV)/bin/ruff check parley tests bench
+	$(VENV)/bin/ruff format --check parley tests
+	$(VENV)/bin/ruff check parley tests
 
 types: install ## mypy --strict on the package
 	$(VENV)/bin/mypy
@@ -38,7 +38,7 @@ coverage: install ## regenerate the README coverage table from the spec
 	$(PY) -m parley.coverage --write README.md
 
 fmt: install ## format the code
-	$(VENV)/bin/ruff format parley tests bench
-	$(VENV)/bin/ruff check --fix parley tests bench
+	$(VENV)/bin/ruff format parley tests
+	$(VENV)/bin/ruff check --fix parley tests
 
 .PHONY: help install run lint types pytest test coverage fmt

@@ -148,7 +148,9 @@ def keys_group() -> None:
 def keys_create(account_sid: str, friendly_name: str | None, database_url: str) -> None:
     """Create an API key; prints {"sid", "secret"}."""
     try:
-        result = _with_store(database_url, lambda s: accounts.create_key(s, account_sid, friendly_name))
+        result = _with_store(
+            database_url, lambda s: accounts.create_key(s, account_sid, friendly_name)
+        )
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     _print(result)

@@ -5,6 +5,7 @@ from typing import Any
 
 from parley.api.codec import PageRequest
 from parley.errors import TwilioError, not_found
+from parley.events import Origin
 from parley.store import Row, Tx, repo
 
 
@@ -18,6 +19,10 @@ class Call:
     page: PageRequest | None = None
     webhooks: bool = False  # X-Twilio-Webhook-Enabled: true
     loaded: dict[str, Row] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> Origin:
+        return Origin("api", self.webhooks)
 
     def not_found(self) -> TwilioError:
         return not_found(self.path)

@@ -74,10 +74,7 @@ class RestApi:
             raise not_found(path)
 
         query = codec.parse_form(scope.get("query_string", b""))
-        if method == "POST":
-            pairs = codec.parse_form(await _read_body(receive))
-        else:
-            pairs = query
+        pairs = codec.parse_form(await _read_body(receive)) if method == "POST" else query
         form = codec.multidict(pairs)
         values = codec.decode(op.params, form)
         page = codec.page_request(op.resource, form) if op.verb == "list" else None

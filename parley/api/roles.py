@@ -42,7 +42,9 @@ UPDATE = (Param("Permission", "permissions", required=True, many=True),)
 
 async def _role(call: Call) -> Row:
     service = await scope.service(call)
-    return await scope.by_sid(call, "roles", sids.ROLE, call.path_params["Sid"], service_sid=service["sid"])
+    return await scope.by_sid(
+        call, "roles", sids.ROLE, call.path_params["Sid"], service_sid=service["sid"]
+    )
 
 
 async def create(call: Call) -> Row:

@@ -44,7 +44,9 @@ async def channel(call: Call, var: str = "ChannelSid") -> Row:
     if row is None:
         svc = await service(call)
         value = call.path_params[var]
-        row = await by_key(call, "channels", sids.CHANNEL, "unique_name", value, service_sid=svc["sid"])
+        row = await by_key(
+            call, "channels", sids.CHANNEL, "unique_name", value, service_sid=svc["sid"]
+        )
         call.loaded["channel"] = row
     return row
 

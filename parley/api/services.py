@@ -26,7 +26,12 @@ from parley.domain.catalogue import ALL_EVENTS
 
 INSTANCE = "/Services/{sid}"
 
-_NOTIFICATION_TYPES = ("new_message", "added_to_channel", "invited_to_channel", "removed_from_channel")
+_NOTIFICATION_TYPES = (
+    "new_message",
+    "added_to_channel",
+    "invited_to_channel",
+    "removed_from_channel",
+)
 
 
 def _notifications(row: Row, base: str) -> dict[str, Any]:
@@ -118,13 +123,15 @@ def _notification_params() -> tuple[Param, ...]:
             Param(prefix + "Sound", f"{kind}_sound", nullable=True),
         ]
         if kind == "new_message":
-            params.append(Param(prefix + "BadgeCountEnabled", f"{kind}_badge_count_enabled", Kind.BOOL))
+            params.append(
+                Param(prefix + "BadgeCountEnabled", f"{kind}_badge_count_enabled", Kind.BOOL)
+            )
     params.append(Param("Notifications.LogEnabled", "notifications_log_enabled", Kind.BOOL))
     return tuple(params)
 
 
-def _role(wire: str, name: str) -> Param:
-    return Param(wire, name, Kind.SID, prefix="RL", code=50100)
+def _role(wire: str, name: str, code: int) -> Param:
+    return Param(wire, name, Kind.SID, prefix="RL", code=code)
 
 
 def _retry(wire: str, name: str) -> Param:
@@ -135,9 +142,9 @@ CREATE = (Param("FriendlyName", "friendly_name", required=True, max_len=NAME_MAX
 
 UPDATE = (
     Param("FriendlyName", "friendly_name", max_len=NAME_MAX, len_code=50003),
-    _role("DefaultServiceRoleSid", "default_service_role_sid"),
-    _role("DefaultChannelRoleSid", "default_channel_role_sid"),
-    _role("DefaultChannelCreatorRoleSid", "default_channel_creator_role_sid"),
+    _role("DefaultServiceRoleSid", "default_service_role_sid", 50100),
+    _role("DefaultChannelRoleSid", "default_channel_role_sid", 50101),
+    _role("DefaultChannelCreatorRoleSid", "default_channel_creator_role_sid", 50101),
     Param("ReadStatusEnabled", "read_status_enabled", Kind.BOOL),
     Param("ReachabilityEnabled", "reachability_enabled", Kind.BOOL),
     Param("TypingIndicatorTimeout", "typing_indicator_timeout", Kind.INT, lo=0, code=50053),

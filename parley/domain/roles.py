@@ -182,7 +182,9 @@ async def create(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
 async def update(tx: Tx, role: Row, values: dict[str, Any]) -> Row:
     """``Permission`` replaces the whole set (roles.md §6)."""
     changes = {
-        "permissions": orjson.dumps(check_permissions(role["type"], values["permissions"])).decode(),
+        "permissions": orjson.dumps(
+            check_permissions(role["type"], values["permissions"])
+        ).decode(),
         "date_updated": timefmt.now(),
     }
     await repo.update(tx, "roles", {"sid": role["sid"]}, changes)

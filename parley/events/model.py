@@ -1,5 +1,6 @@
 """The event record and how it enters the outbox."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -64,8 +65,57 @@ class Event:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who caused a change: a REST call (``webhooks`` = the
+    ``X-Twilio-Webhook-Enabled`` header), a client SDK user (``identity``), or
+    Parley itself (cascades, control plane)."""
+
+    source: Source = "api"
+    webhooks: bool = False
+    identity: str | None = None
+
+
+# In-transaction projectors: called by ``record`` inside the same transaction
+# as the change, so a view derived from events (the Sync view clients read) is
+# never behind or ahead of the data it mirrors.
+Projector = Callable[[Tx, Event], Awaitable[None]]
+PROJECTORS: list[Projector] = []
+
+
 async def record(tx: Tx, event: Event) -> Event:
-    """Write the event into the outbox inside ``tx``; published after commit."""
+    """Write the event into the outbox inside ``tx``, update the in-transaction
+    projections, and queue it for the bus (published after commit)."""
     event.seq = await repo.insert(tx, "events", event.to_row(), returning="seq")
+    for projector in PROJECTORS:
+        await projector(tx, event)
     tx.events.append(event)
     return event
+
+
+async def emit(
+    tx: Tx,
+    origin: Origin,
+    kind: str,
+    row: dict[str, Any],
+    *,
+    channel_sid: str | None = None,
+    **extra: Any,
+) -> Event:
+    """Record an event about ``row`` (a stored row of the resource) as caused by ``origin``.
+
+    SDK actions always allow post-event webhooks; REST ones only with the header.
+    """
+    return await record(
+        tx,
+        Event(
+            kind=kind,
+            account_sid=row["account_sid"],
+            service_sid=row.get("service_sid"),
+            channel_sid=channel_sid if channel_sid is not None else row.get("channel_sid"),
+            payload={**row, **extra},
+            source=origin.source,
+            webhooks=origin.webhooks or origin.source == "sdk",
+            identity=origin.identity,
+        ),
+    )
