@@ -4,8 +4,10 @@
 
     lifespan start: open + migrate store -> ensure the configured account
                     -> bus (memory) -> store.on_commit = bus.publish
-    http:           /v2/...   -> api.http.RestApi (the request flow)
-    lifespan stop:  close bus, close store
+                    -> mounts (other endpoints by path prefix) and background workers
+    http:           mounts by prefix, else api.http.RestApi (the REST request flow)
+    websocket:      mounts by prefix, else closed
+    lifespan stop:  stop workers, close bus, close store
 """
 
 import logging
@@ -25,6 +27,7 @@ log = logging.getLogger("parley")
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class Parley:
@@ -36,6 +39,10 @@ class Parley:
         self.bus = MemoryBus()
         self.store: Store | None = None
         self.api: RestApi | None = None
+        # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
+        self.mounts: list[tuple[str, ASGIApp]] = []
+        # stopped in reverse order at shutdown
+        self.stoppers: list[Callable[[], Awaitable[None]]] = []
 
     async def startup(self) -> None:
         settings = self.settings
@@ -49,6 +56,13 @@ class Parley:
         self.api = RestApi(store, self.router, settings.base_url)
 
     async def shutdown(self) -> None:
+        for stop in reversed(self.stoppers):
+            try:
+                await stop()
+            except Exception:
+                log.exception("shutdown step failed")
+        self.stoppers.clear()
+        self.mounts.clear()
         await self.bus.close()
         if self.store is not None:
             await self.store.close()
@@ -56,7 +70,15 @@ class Parley:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
+        if kind in ("http", "websocket"):
+            path = scope["path"]
+            for prefix, handler in self.mounts:
+                if path.startswith(prefix):
+                    await handler(scope, receive, send)
+                    return
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1000})
+                return
             if self.api is None:
                 raise RuntimeError("Parley received a request before its lifespan started")
             await self.api(dict(scope), receive, send)
