@@ -23,8 +23,8 @@ run: install ## start Parley on SQLite with a development account
 	$(PY) -m parley dev --host $(HOST) --port $(PORT) --database-url $(DB)
 
 lint: install ## ruff format check and lint
-	$(VENV)/bin/ruff format --check parley tests
-	$(VENV)/bin/ruff check parley tests
+	$(VENV)/bin/ruff format --check parley tests bench
+	$(VENV)/bin/ruff check parley tests bench
 
 types: install ## mypy --strict on the package
 	$(VENV)/bin/mypy
@@ -37,8 +37,14 @@ test: lint types pytest ## lint, types and the whole suite
 coverage: install ## regenerate the README coverage table from the spec
 	$(PY) -m parley.coverage --write README.md
 
-fmt: install ## format the code
-	$(VENV)/bin/ruff format parley tests
-	$(VENV)/bin/ruff check --fix parley tests
+bench: install ## benchmarks: Parley against its ceiling, SQLite and PostgreSQL (< 10 min)
+	@command -v wrk >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
+	$(PY) -m bench.run $(BENCH_ARGS)
 
-.PHONY: help install run lint types pytest test coverage fmt
+fmt: install ## format the code
+	$(VENV)/bin/ruff format parley tests bench
+	$(VENV)/bin/ruff check --fix parley tests bench
+
+.PHONY: help install run lint types pytest test coverage bench fmt

@@ -1,0 +1,134 @@
+"""Server processes under test and their peak memory.
+
+Parley and the ceiling are started by the same command line, ``uvicorn --factory
+<app>`` with the same flags (``parley serve`` makes the same ``uvicorn.run`` call:
+httptools, uvloop, no access log, lifespan on). N processes are uvicorn's own
+``--workers N``: one listening socket shared by N worker processes.
+
+Every server binds 127.0.0.1 only, runs in its own session, and is stopped
+(SIGTERM, then SIGKILL of its process group) when the ``with`` block ends.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and all its descendants, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, ()))
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler:
+    """Peak of the summed RSS of a process tree, sampled every 50 ms while running."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        pids = _tree(self.root)
+        ticks = 0
+        while not self._stop.wait(0.05):
+            ticks += 1
+            if ticks % 20 == 0:  # workers may be replaced; rescan each second
+                pids = _tree(self.root)
+            self.peak_kb = max(self.peak_kb, sum(_rss_kb(p) for p in pids))
+
+    def __enter__(self) -> "RssSampler":
+        self.peak_kb = sum(_rss_kb(p) for p in _tree(self.root))
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_kb / 1024
+
+
+@contextmanager
+def serve(app: str, env: dict[str, str], workers: int, port: int) -> Iterator[int]:
+    """Run ``uvicorn --factory app`` on 127.0.0.1:port; yields the server's pid."""
+    command = [sys.executable, "-m", "uvicorn", "--factory", app]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "on"]
+    command += ["--no-access-log", "--log-level", "warning"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
+    try:
+        _wait_ready(process, port, workers)
+        yield process.pid
+    finally:
+        _stop(process)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int, workers: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                # with --workers the socket accepts before every worker is up
+                time.sleep(1.0 if workers > 1 else 0.1)
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start within 60 s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(15)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # stragglers of this server's own group
+    process.wait()
