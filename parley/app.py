@@ -3,7 +3,7 @@
 ::
 
     lifespan start: open + migrate store -> ensure the configured account
-                    -> bus (memory) -> store.on_commit = bus.publish
+                    -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
                     -> mounts (other endpoints by path prefix) and background workers
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
@@ -19,7 +19,7 @@ from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
 from parley.config import Settings
-from parley.events.bus import MemoryBus
+from parley.events.bus import Bus, make_bus
 from parley.store import Store, open_store
 
 log = logging.getLogger("parley")
@@ -36,7 +36,7 @@ class Parley:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.router = Router(OPERATIONS)
-        self.bus = MemoryBus()
+        self.bus: Bus = make_bus(settings.redis_url)
         self.store: Store | None = None
         self.api: RestApi | None = None
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
@@ -51,6 +51,7 @@ class Parley:
             await accounts.create_account(
                 store, "configured", sid=settings.account_sid, auth_token=settings.auth_token
             )
+        await self.bus.start()
         store.on_commit = self.bus.publish
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url)
@@ -104,3 +105,8 @@ class Parley:
 
 def build_app(settings: Settings | None = None) -> Parley:
     return Parley(settings or Settings())
+
+
+def app_from_env() -> Parley:
+    """The factory each ``--workers`` process calls: settings from ``PARLEY_*``."""
+    return Parley(Settings())

@@ -62,49 +62,87 @@ def _serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="base of every URL Parley emits (default http://HOST:PORT)",
     )(f)
+    f = click.option(
+        "--redis-url",
+        envvar="PARLEY_REDIS_URL",
+        default=None,
+        help="redis://… to carry events between Parley processes",
+    )(f)
+    f = click.option(
+        "--workers",
+        envvar="PARLEY_WORKERS",
+        default=1,
+        type=int,
+        show_default=True,
+        help="server processes on this port (use PostgreSQL, and Redis, beyond 1)",
+    )(f)
     f = click.option("--log-level", default="info", show_default=True)(f)
     return f
 
 
-def _run(settings: Settings, log_level: str) -> None:
+def _run(settings: Settings, log_level: str, workers: int) -> None:
     import uvicorn
 
     from parley.app import build_app
 
     _ensure_sqlite_dir(settings.database_url)
-    uvicorn.run(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        access_log=False,
-        lifespan="on",
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        "access_log": False,
+        "lifespan": "on",
+    }
+    if workers > 1:
+        # each worker process builds its app from the environment
+        os.environ.update(settings.to_env())
+        uvicorn.run("parley.app:app_from_env", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(build_app(settings), **options)
 
 
-def _settings(host: str, port: int, database_url: str, public_url: str | None) -> Settings:
+def _settings(
+    host: str, port: int, database_url: str, public_url: str | None, redis_url: str | None
+) -> Settings:
     settings = Settings()
     settings.host, settings.port = host, port
     settings.database_url, settings.public_url = database_url, public_url
+    settings.redis_url = redis_url
     return settings
 
 
 @main.command()
 @_serve_options
-def serve(host: str, port: int, database_url: str, public_url: str | None, log_level: str) -> None:
+def serve(
+    host: str,
+    port: int,
+    database_url: str,
+    public_url: str | None,
+    redis_url: str | None,
+    workers: int,
+    log_level: str,
+) -> None:
     """Run the server (REST API on one port).
 
     With PARLEY_ACCOUNT_SID and PARLEY_AUTH_TOKEN set, that account is made to
     exist at start-up.
     """
-    _run(_settings(host, port, database_url, public_url), log_level)
+    _run(_settings(host, port, database_url, public_url, redis_url), log_level, workers)
 
 
 @main.command()
 @_serve_options
-def dev(host: str, port: int, database_url: str, public_url: str | None, log_level: str) -> None:
+def dev(
+    host: str,
+    port: int,
+    database_url: str,
+    public_url: str | None,
+    redis_url: str | None,
+    workers: int,
+    log_level: str,
+) -> None:
     """Run the server with a development account, created on first use and printed."""
-    settings = _settings(host, port, database_url, public_url)
+    settings = _settings(host, port, database_url, public_url, redis_url)
 
     async def ensure(store: Store) -> dict[str, str]:
         found = await accounts.find_dev_account(store)
@@ -120,7 +158,7 @@ def dev(host: str, port: int, database_url: str, public_url: str | None, log_lev
         f"  client = Client('{account['sid']}', '{account['auth_token']}')\n"
         f"  client.chat.base_url = '{settings.base_url}'\n"
     )
-    _run(settings, log_level)
+    _run(settings, log_level, workers)
 
 
 @main.group("accounts")

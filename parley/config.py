@@ -20,6 +20,19 @@ class Settings:
     auth_token: str | None = field(default_factory=lambda: _env("AUTH_TOKEN"))
     redis_url: str | None = field(default_factory=lambda: _env("REDIS_URL"))
 
+    def to_env(self) -> dict[str, str]:
+        """The ``PARLEY_*`` variables that rebuild these settings in another process."""
+        values = {
+            "HOST": self.host,
+            "PORT": str(self.port),
+            "DATABASE_URL": self.database_url,
+            "PUBLIC_URL": self.public_url,
+            "ACCOUNT_SID": self.account_sid,
+            "AUTH_TOKEN": self.auth_token,
+            "REDIS_URL": self.redis_url,
+        }
+        return {f"PARLEY_{k}": v for k, v in values.items() if v is not None}
+
     @property
     def base_url(self) -> str:
         """The public base URL every emitted ``url``/``links``/``meta`` uses."""

@@ -8,10 +8,12 @@ wrong shape.
 import asyncio
 import contextlib
 import os
+import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,10 +94,74 @@ def start_server(database_url: str, **overrides: Any) -> Server:
     return Server(f"http://127.0.0.1:{port}", app, database_url, thread, server, holder["loop"])
 
 
+POSTGRES_URL = os.environ.get("PARLEY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("PARLEY_TEST_REDIS", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = os.environ.get("PARLEY_TEST_BACKENDS", "sqlite,postgres").split(",")
+
+
+def unavailable(what: str, reason: str) -> None:
+    """Outside CI a missing service skips with its reason; under CI=true it fails."""
+    message = f"{what} unreachable: {reason}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: PostgreSQL and Redis tests must run)")
+    pytest.skip(message)
+
+
+def _postgres_schema(action: str, schema: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        try:
+            if action == "create":
+                await conn.execute(f"CREATE SCHEMA {schema}")
+            else:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A database URL of an empty database of that engine, removed afterwards.
+
+    PostgreSQL gets a schema of its own (asyncpg passes ``search_path`` from the
+    URL to the server), so test runs never see each other's rows.
+    """
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'parley.db'}"
+        return
+    schema = f"parley_test_{secrets.token_hex(6)}"
+    try:
+        _postgres_schema("create", schema)
+    except (TimeoutError, OSError, ImportError) as exc:
+        unavailable(f"PostgreSQL at {POSTGRES_URL}", repr(exc))
+    try:
+        yield f"{POSTGRES_URL}?search_path={schema}"
+    finally:
+        _postgres_schema("drop", schema)
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else []) for b in BACKENDS
+    ],
+)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Every API test runs once per engine: SQLite and PostgreSQL."""
+    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    path: Path = tmp_path_factory.mktemp("db") / "parley.db"
-    running = start_server(os.environ.get("PARLEY_TEST_DATABASE_URL", f"sqlite:///{path}"))
+def server(database_url: str) -> Iterator[Server]:
+    running = start_server(database_url)
     yield running
     running.stop()
 
