@@ -19,6 +19,7 @@ a noisy shared machine moves both sides of each ratio together.
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import platform
 import shutil
@@ -66,7 +67,7 @@ class Line:
     rss_mb: dict[str, float] = field(default_factory=dict)
 
 
-APPS = {"parley": "parley.app:build_app", "ceiling": "bench.ceiling:build"}
+APPS = {"parley": "parley", "ceiling": "bench.ceiling:build"}
 
 
 def workloads(fixture: seed.Fixture) -> list[Workload]:
@@ -181,21 +182,26 @@ def _run_block(
 ) -> list[Line]:
     auth = base64.b64encode(f"{fixture.account_sid}:{fixture.auth_token}".encode()).decode()
     ports = {app: servers.free_port() for app in APPS}
-    common = {"PARLEY_ACCOUNT_SID": fixture.account_sid, "PARLEY_AUTH_TOKEN": fixture.auth_token}
-    envs = {
-        "parley": {**common, "PARLEY_DATABASE_URL": url, "PARLEY_PORT": str(ports["parley"])},
-        "ceiling": {
-            "BENCH_DATABASE_URL": url,
-            "BENCH_ACCOUNT_SID": fixture.account_sid,
-            "BENCH_AUTH_TOKEN": fixture.auth_token,
-            "BENCH_BASE_URL": f"http://127.0.0.1:{ports['ceiling']}",
-        },
+    parley_env = {"PARLEY_ACCOUNT_SID": fixture.account_sid}
+    parley_env["PARLEY_AUTH_TOKEN"] = fixture.auth_token
+    ceiling_env = {
+        "BENCH_DATABASE_URL": url,
+        "BENCH_ACCOUNT_SID": fixture.account_sid,
+        "BENCH_AUTH_TOKEN": fixture.auth_token,
+        "BENCH_BASE_URL": f"http://127.0.0.1:{ports['ceiling']}",
     }
     lines = []
-    with (
-        servers.serve(APPS["parley"], envs["parley"], processes, ports["parley"]) as p_pid,
-        servers.serve(APPS["ceiling"], envs["ceiling"], processes, ports["ceiling"]) as c_pid,
-    ):
+    with contextlib.ExitStack() as stack:
+        # several Parley processes share events through Redis, as deployed (README)
+        redis_url = (
+            stack.enter_context(servers.redis(servers.free_port())) if processes > 1 else None
+        )
+        parley = servers.parley_command(ports["parley"], url, processes, redis_url)
+        ceiling = servers.uvicorn_command(APPS["ceiling"], ports["ceiling"], processes)
+        p_pid = stack.enter_context(servers.serve(parley, parley_env, ports["parley"], processes))
+        c_pid = stack.enter_context(
+            servers.serve(ceiling, ceiling_env, ports["ceiling"], processes)
+        )
         pids = {"parley": p_pid, "ceiling": c_pid}
         for work in workloads(fixture):
             for clients in work.clients:

@@ -1,9 +1,9 @@
 """Server processes under test and their peak memory.
 
-Parley and the ceiling are started by the same command line, ``uvicorn --factory
-<app>`` with the same flags (``parley serve`` makes the same ``uvicorn.run`` call:
-httptools, uvloop, no access log, lifespan on). N processes are uvicorn's own
-``--workers N``: one listening socket shared by N worker processes.
+Parley runs as deployed (``parley serve``); the ceiling runs on ``uvicorn`` with the
+flags ``parley serve`` passes to ``uvicorn.run`` (httptools, uvloop, no access log,
+lifespan on). N processes are uvicorn's ``--workers N`` for both: one listening
+socket shared by N worker processes.
 
 Every server binds 127.0.0.1 only, runs in its own session, and is stopped
 (SIGTERM, then SIGKILL of its process group) when the ``with`` block ends.
@@ -93,20 +93,41 @@ class RssSampler:
         return self.peak_kb / 1024
 
 
-@contextmanager
-def serve(app: str, env: dict[str, str], workers: int, port: int) -> Iterator[int]:
-    """Run ``uvicorn --factory app`` on 127.0.0.1:port; yields the server's pid."""
+def parley_command(port: int, database_url: str, workers: int, redis_url: str | None) -> list[str]:
+    """Parley as it is deployed: ``parley serve`` (uvicorn.run, workers from ``--workers``)."""
+    command = [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--database-url", database_url, "--log-level", "warning"]
+    command += ["--workers", str(workers)]
+    return command + (["--redis-url", redis_url] if redis_url else [])
+
+
+def uvicorn_command(app: str, port: int, workers: int) -> list[str]:
+    """Any other ASGI app on uvicorn with the flags ``parley serve`` passes it."""
     command = [sys.executable, "-m", "uvicorn", "--factory", app]
     command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "on"]
     command += ["--no-access-log", "--log-level", "warning"]
-    if workers > 1:
-        command += ["--workers", str(workers)]
+    return command + (["--workers", str(workers)] if workers > 1 else [])
+
+
+@contextmanager
+def serve(command: list[str], env: dict[str, str], port: int, workers: int) -> Iterator[int]:
+    """Run a server on 127.0.0.1:port until the block ends; yields its pid."""
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
     try:
         _wait_ready(process, port, workers)
         yield process.pid
     finally:
         _stop(process)
+
+
+@contextmanager
+def redis(port: int) -> Iterator[str]:
+    """A private, memory-only Redis for the multi-process runs (the machine's shared
+    Redis carries other Parleys' ``parley:events``); yields its URL."""
+    command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port)]
+    command += ["--save", "", "--appendonly", "no", "--loglevel", "warning"]
+    with serve(command, {}, port, 1):
+        yield f"redis://127.0.0.1:{port}/0"
 
 
 def _wait_ready(process: subprocess.Popen[bytes], port: int, workers: int) -> None:
