@@ -1,6 +1,10 @@
 """Every routed operation, gathered from the resource modules."""
 
-from parley.api import roles, services
+from parley.api import channels, roles, services
 from parley.api.table import Operation
 
-OPERATIONS: list[Operation] = [*services.OPERATIONS, *roles.OPERATIONS]
+OPERATIONS: list[Operation] = [
+    *services.OPERATIONS,
+    *roles.OPERATIONS,
+    *channels.OPERATIONS,
+]
