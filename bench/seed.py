@@ -1,5 +1,5 @@
-"""Seeding through Parley's own store: the account, a service (through the domain),
-channels, and messages inserted as rows in transactions, not through HTTP.
+"""Seeding through Parley's own store: the account, a service and channels (through
+the domain), and messages inserted as rows in transactions, not through HTTP.
 
 A million messages through HTTP would take longer than the whole suite may run;
 ``INSERT … SELECT`` from a generated series writes them in seconds, with the
@@ -10,8 +10,10 @@ columns the API writes, and the channel's ``next_message_index`` and
 import time
 from dataclasses import dataclass
 
-from parley import accounts, sids, timefmt
+from parley import accounts, timefmt
+from parley.domain import channels as parley_channels
 from parley.domain import services
+from parley.events import Origin
 from parley.store import Store, repo
 
 CHUNK = 200_000  # rows per transaction
@@ -57,25 +59,8 @@ async def prepare(store: Store, channel_roles: list[str]) -> Fixture:
         service = await services.create(tx, account["sid"], "bench")
         channels = {}
         for role in channel_roles:
-            sid = sids.new_sid(sids.CHANNEL)
-            now = timefmt.now()
-            await repo.insert(
-                tx,
-                "channels",
-                {
-                    "sid": sid,
-                    "account_sid": account["sid"],
-                    "service_sid": service["sid"],
-                    "friendly_name": role,
-                    "unique_name": role,
-                    "attributes": None,
-                    "type": "public",
-                    "created_by": "system",
-                    "date_created": now,
-                    "date_updated": now,
-                },
-            )
-            channels[role] = sid
+            values = {"friendly_name": role, "unique_name": role}
+            channels[role] = (await parley_channels.create(tx, service, values, Origin()))["sid"]
     return Fixture(account["sid"], account["auth_token"], service["sid"], channels)
 
 
