@@ -1,6 +1,6 @@
 """Every routed operation, gathered from the resource modules."""
 
-from parley.api import channels, invites, members, roles, services
+from parley.api import channels, invites, members, messages, roles, services
 from parley.api.table import Operation
 
 OPERATIONS: list[Operation] = [
@@ -8,5 +8,6 @@ OPERATIONS: list[Operation] = [
     *roles.OPERATIONS,
     *channels.OPERATIONS,
     *members.OPERATIONS,
+    *messages.OPERATIONS,
     *invites.OPERATIONS,
 ]
