@@ -140,7 +140,7 @@ def _message(row: Row, base: str) -> Row:
         "was_edited": False,
         "last_updated_by": None,
         "date_created": _iso(row["date_created"]),
-        "date_updated": _iso(row["date_updated"]),
+        "date_updated": _iso(row["date_updated"] or row["date_created"]),
         "url": f"{url}/Messages/{row['sid']}",
     }
 

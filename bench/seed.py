@@ -41,7 +41,7 @@ _COLUMNS = {
     "type": "'text'",
     "was_edited": "0",
     "date_created": "CAST(:t0 AS BIGINT) + i",
-    "date_updated": "CAST(:t0 AS BIGINT) + i",
+    "date_updated": "NULL",  # as messages.create leaves it
 }
 
 
