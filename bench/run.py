@@ -65,6 +65,7 @@ class Line:
     clients: int
     results: dict[str, load.Result | str] = field(default_factory=dict)  # app -> result/why not
     rss_mb: dict[str, float] = field(default_factory=dict)
+    cpu_us: dict[str, float] = field(default_factory=dict)  # server CPU per request
 
 
 APPS = {"parley": "parley", "ceiling": "bench.ceiling:build"}
@@ -221,12 +222,13 @@ def _run_block(
                     for app in list(APPS)[:: 1 if turn % 2 == 0 else -1]:
                         if isinstance(line.results.get(app), str):
                             continue
-                        with servers.RssSampler(pids[app]) as rss:
+                        with servers.Sampler(pids[app]) as sampled:
                             result = load.wrk(targets[app], auth, clients, seconds, work.body)
                         best = line.results.get(app)
                         if not isinstance(best, load.Result) or result.rps > best.rps:
                             line.results[app] = result
-                        line.rss_mb[app] = max(line.rss_mb.get(app, 0.0), rss.peak_mb)
+                            line.cpu_us[app] = 1e6 * sampled.cpu_seconds / max(result.requests, 1)
+                        line.rss_mb[app] = max(line.rss_mb.get(app, 0.0), sampled.peak_mb)
                 lines.append(line)
                 print(_row(line), flush=True)
     return lines
@@ -256,8 +258,8 @@ def _row(line: Line) -> str:
         else:
             cells += [result or "not run", ""]
     cells.append(_ratio(line))
-    rss = [f"{line.rss_mb[a]:.0f}" if a in line.rss_mb else "-" for a in APPS]
-    cells.append(" / ".join(rss))
+    cells.append(" / ".join(f"{line.cpu_us[a]:.0f}" if a in line.cpu_us else "-" for a in APPS))
+    cells.append(" / ".join(f"{line.rss_mb[a]:.0f}" if a in line.rss_mb else "-" for a in APPS))
     return "| " + " | ".join(cells) + " |"
 
 
@@ -270,8 +272,9 @@ def _ratio(line: Line) -> str:
 
 HEADER = (
     "| Workload | Engine | Procs | Clients | Parley req/s | Parley p50 / p99 ms "
-    "| Ceiling req/s | Ceiling p50 / p99 ms | Parley / ceiling | Peak RSS MB Parley / ceiling |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "| Ceiling req/s | Ceiling p50 / p99 ms | Parley / ceiling "
+    "| Server CPU µs/req Parley / ceiling | Peak RSS MB Parley / ceiling |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
