@@ -6,8 +6,8 @@ concurrent writers (on PostgreSQL across processes too):
 ::
 
     write tx ─ take(channels.next_message_index)  -> idx (row lock held to commit)
+               with messages_count + 1, last_message_sid = this message (same UPDATE)
              ─ insert message (UNIQUE channel_sid+idx as the backstop)
-             ─ messages_count + 1, last_message_sid = this message
              ─ onMessageSent / onMediaMessageSent
     commit   ─ lock released; the next writer gets idx + 1
 
@@ -63,9 +63,18 @@ async def create(
     body = values.get("body")
     if body is None and media is None:
         body = ""  # spec: an empty or null Body is stored as "" (open-questions.md §25)
-    idx = await repo.take(tx, "channels", {"sid": channel["sid"]}, "next_message_index")
+    sid = sids.new_sid(sids.MESSAGE)
+    # one statement: the index, messages_count + 1 and last_message_sid
+    idx = await repo.take(
+        tx,
+        "channels",
+        {"sid": channel["sid"]},
+        "next_message_index",
+        also_bump=("messages_count",),
+        changes={"last_message_sid": sid},
+    )
     row: Row = {
-        "sid": sids.new_sid(sids.MESSAGE),
+        "sid": sid,
         "account_sid": service["account_sid"],
         "service_sid": service["sid"],
         "channel_sid": channel["sid"],
@@ -89,8 +98,6 @@ async def create(
         raise TwilioError(50508, value=row["media_sid"]) from None
     if media is not None:
         await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
-    await repo.bump(tx, "channels", {"sid": channel["sid"]}, "messages_count")
-    await repo.update(tx, "channels", {"sid": channel["sid"]}, {"last_message_sid": row["sid"]})
     if media is None:
         await emit(tx, origin, "onMessageSent", row)
     else:

@@ -90,15 +90,35 @@ async def bump(tx: Tx, table: str, where: Where, column: str, delta: int = 1) ->
     await tx.run(_bump_sql(table, tuple(where), column, False), params)
 
 
-async def take(tx: Tx, table: str, where: Where, column: str) -> int:
+@lru_cache(maxsize=512)
+def _take_sql(
+    table: str, keys: tuple[str, ...], column: str, bumps: tuple[str, ...], sets: tuple[str, ...]
+) -> str:
+    changes = [f"{c} = {c} + 1" for c in (column, *bumps)] + [f"{c} = :s_{c}" for c in sets]
+    return f"UPDATE {table} SET {', '.join(changes)} WHERE {_conds(keys)} RETURNING {column}"
+
+
+async def take(
+    tx: Tx,
+    table: str,
+    where: Where,
+    column: str,
+    *,
+    also_bump: Sequence[str] = (),
+    changes: Row | None = None,
+) -> int:
     """Atomically increment a counter and return the value it had before.
 
     The row stays locked until the transaction ends (PostgreSQL row lock,
     SQLite's single writer), which is what makes message indexes gap-free.
+    ``also_bump`` (+1 each) and ``changes`` are written by the same statement:
+    one round trip instead of one per column (measured in bench/).
     """
+    changes = changes or {}
     params = _bind(where)
-    params["delta"] = 1
-    row = await tx.one(_bump_sql(table, tuple(where), column, True), params)
+    params.update({f"s_{k}": v for k, v in changes.items()})
+    sql = _take_sql(table, tuple(where), column, tuple(also_bump), tuple(changes))
+    row = await tx.one(sql, params)
     if row is None:
         raise LookupError(f"{table} {dict(where)}")
     return int(row[column]) - 1
