@@ -19,6 +19,8 @@ from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
 from parley.config import Settings
+from parley.control.http import PREFIX as CONTROL_PREFIX
+from parley.control.http import ControlPlane
 from parley.events.bus import Bus, make_bus
 from parley.store import Store, open_store
 
@@ -39,6 +41,7 @@ class Parley:
         self.bus: Bus = make_bus(settings.redis_url)
         self.store: Store | None = None
         self.api: RestApi | None = None
+        self.control: ControlPlane | None = None  # /parley/v1/…, when enabled
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
         self.mounts: list[tuple[str, ASGIApp]] = []
         # stopped in reverse order at shutdown
@@ -55,6 +58,9 @@ class Parley:
         store.on_commit = self.bus.publish
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url)
+        if settings.control_plane:
+            self.control = ControlPlane(self.api, settings.admin_token)
+            self.mounts.append((CONTROL_PREFIX, self.control))
 
     async def shutdown(self) -> None:
         for stop in reversed(self.stoppers):

@@ -9,9 +9,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,22 +17,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
 from parley import accounts
-from parley.app import Parley, build_app
-from parley.config import Settings
 from parley.store import open_store
+from parley.testing import ParleyServer, free_port
 from tests import spec_oracle
 
+__all__ = ["ParleyServer", "free_port"]
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytest_plugins = ["pytester"]
 
 
 class SpecCheckingClient(TwilioHttpClient):
@@ -47,51 +40,11 @@ class SpecCheckingClient(TwilioHttpClient):
         return response
 
 
-@dataclass
-class Server:
-    url: str
-    app: Parley
-    database_url: str
-    thread: threading.Thread
-    server: uvicorn.Server
-    loop: asyncio.AbstractEventLoop | None = None
-
-    def run(self, coro: Any) -> Any:
-        """Run a coroutine on the server's own loop (for direct store access)."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+Server = ParleyServer
 
 
-def start_server(database_url: str, **overrides: Any) -> Server:
-    port = free_port()
-    settings = Settings()
-    settings.host, settings.port, settings.database_url = "127.0.0.1", port, database_url
-    settings.public_url = None
-    for key, value in overrides.items():
-        setattr(settings, key, value)
-    app = build_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    holder: dict[str, Any] = {}
-
-    def serve() -> None:
-        loop = asyncio.new_event_loop()
-        holder["loop"] = loop
-        loop.run_until_complete(server.serve())
-        loop.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("Parley did not start")
-        time.sleep(0.01)
-    return Server(f"http://127.0.0.1:{port}", app, database_url, thread, server, holder["loop"])
+def start_server(database_url: str, **overrides: Any) -> ParleyServer:
+    return ParleyServer(database_url, **overrides).start()
 
 
 POSTGRES_URL = os.environ.get("PARLEY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

@@ -64,7 +64,7 @@ class RestApi:
 
     async def _handle(self, scope: Scope, receive: Any) -> tuple[int, bytes, list[Any]]:
         headers = dict(scope["headers"])
-        account_sid = await self._authenticate(headers.get(b"authorization"))
+        account_sid = await self.authenticate(headers.get(b"authorization"))
         method: str = scope["method"]
         path: str = scope["path"]
         op, path_params, known = self.router.match(method, path)
@@ -74,7 +74,7 @@ class RestApi:
             raise not_found(path)
 
         query = codec.parse_form(scope.get("query_string", b""))
-        pairs = codec.parse_form(await _read_body(receive)) if method == "POST" else query
+        pairs = codec.parse_form(await read_body(receive)) if method == "POST" else query
         form = codec.multidict(pairs)
         values = codec.decode(op.params, form)
         page = codec.page_request(op.resource, form) if op.verb == "list" else None
@@ -93,7 +93,8 @@ class RestApi:
                 out = op.resource.render(result, self.base_url)
         return op.status, b"" if out is None else codec.dumps(out), []
 
-    async def _authenticate(self, header: bytes | None) -> str:
+    async def authenticate(self, header: bytes | None) -> str:
+        """The account of Basic credentials (account or API key), else 401 / 20003."""
         if header and header[:6].lower() == b"basic ":
             try:
                 decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
@@ -107,7 +108,7 @@ class RestApi:
         raise TwilioError(20003)
 
 
-async def _read_body(receive: Any) -> bytes:
+async def read_body(receive: Any) -> bytes:
     chunks = []
     size = 0
     while True:
