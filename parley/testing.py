@@ -60,6 +60,7 @@ class ParleyServer:
         if database_url is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="parley-")
             database_url = f"sqlite:///{Path(self._tmp.name) / 'parley.db'}"
+        self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = Settings()

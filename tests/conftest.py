@@ -28,7 +28,8 @@ from tests import spec_oracle
 
 __all__ = ["ParleyServer", "free_port"]
 
-pytest_plugins = ["pytester"]
+# pytester for the plugin tests; the conversation tests share fixtures (events, channel)
+pytest_plugins = ["pytester", "tests.api.chat_fixtures"]
 
 
 class SpecCheckingClient(TwilioHttpClient):
