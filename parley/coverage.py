@@ -12,7 +12,12 @@ from pathlib import Path
 
 from parley.api.operations import OPERATIONS
 
-DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "shared/reference/twilio_chat_v2.openapi.json"
+_SPEC = "shared/reference/twilio_chat_v2.openapi.json"
+# ../shared from the checkout, or from further up (a worktree under /work/wt)
+DEFAULT_SPEC = next(
+    (p / _SPEC for p in Path(__file__).resolve().parents[2:] if (p / _SPEC).exists()),
+    Path(__file__).resolve().parents[2] / _SPEC,
+)
 BEGIN = "<!-- coverage:begin -->"
 END = "<!-- coverage:end -->"
 

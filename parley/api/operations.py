@@ -1,6 +1,11 @@
 """Every routed operation, gathered from the resource modules."""
 
-from parley.api import roles, services
+from parley.api import bindings, roles, services, users
 from parley.api.table import Operation
 
-OPERATIONS: list[Operation] = [*services.OPERATIONS, *roles.OPERATIONS]
+OPERATIONS: list[Operation] = [
+    *services.OPERATIONS,
+    *roles.OPERATIONS,
+    *users.OPERATIONS,
+    *bindings.OPERATIONS,
+]

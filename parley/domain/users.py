@@ -2,6 +2,7 @@
 
 Users are created explicitly (REST), and implicitly: adding a member with an
 unknown identity, and a client's first connection with an access token.
+Deleting a user removes what hangs off its identity (``delete``).
 """
 
 from typing import Any
@@ -83,3 +84,16 @@ async def update(tx: Tx, service: Row, user: Row, values: dict[str, Any], origin
     updated = {**user, **changes}
     await emit(tx, origin, "onUserUpdated", updated)
     return updated
+
+
+async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
+    """Delete a user and what belongs to it (resources.md §8, open-questions.md §32):
+    its bindings (each ``parley.binding.deleted``), then the user
+    (``parley.user.deleted``, payload = the row before). Messages it wrote stay,
+    ``from`` unchanged.
+    """
+    from parley.domain import bindings  # bindings registers users: import at use
+
+    await bindings.delete_all(tx, user, origin)
+    await repo.delete(tx, "users", {"sid": user["sid"]})
+    await emit(tx, origin, "parley.user.deleted", user)
