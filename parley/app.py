@@ -21,6 +21,7 @@ from parley.api.router import Router
 from parley.config import Settings
 from parley.events.bus import MemoryBus
 from parley.store import Store, open_store
+from parley.vault import Vault
 
 log = logging.getLogger("parley")
 
@@ -53,7 +54,7 @@ class Parley:
             )
         store.on_commit = self.bus.publish
         self.store = store
-        self.api = RestApi(store, self.router, settings.base_url)
+        self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
 
     async def shutdown(self) -> None:
         for stop in reversed(self.stoppers):

@@ -1,6 +1,6 @@
 """Every routed operation, gathered from the resource modules."""
 
-from parley.api import bindings, roles, services, users
+from parley.api import bindings, credentials, roles, services, users
 from parley.api.table import Operation
 
 OPERATIONS: list[Operation] = [
@@ -8,4 +8,5 @@ OPERATIONS: list[Operation] = [
     *roles.OPERATIONS,
     *users.OPERATIONS,
     *bindings.OPERATIONS,
+    *credentials.OPERATIONS,
 ]
