@@ -12,12 +12,20 @@ from pathlib import Path
 
 from parley.api.operations import OPERATIONS
 
-_SPEC = "shared/reference/twilio_chat_v2.openapi.json"
-# ../shared from the checkout, or from further up (a worktree under /work/wt)
-DEFAULT_SPEC = next(
-    (p / _SPEC for p in Path(__file__).resolve().parents[2:] if (p / _SPEC).exists()),
-    Path(__file__).resolve().parents[2] / _SPEC,
-)
+SPEC_NAME = "shared/reference/twilio_chat_v2.openapi.json"
+
+
+def find_spec() -> Path:
+    """The spec in ``shared/`` next to the checkout, or next to a parent of it
+    (a worktree under ``wt/`` finds the same ``shared/`` as the main checkout)."""
+    here = Path(__file__).resolve().parents[1]
+    for folder in here.parents:
+        if (folder / SPEC_NAME).is_file():
+            return folder / SPEC_NAME
+    return here.parent / SPEC_NAME
+
+
+DEFAULT_SPEC = find_spec()
 BEGIN = "<!-- coverage:begin -->"
 END = "<!-- coverage:end -->"
 

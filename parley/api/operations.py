@@ -1,11 +1,12 @@
 """Every routed operation, gathered from the resource modules."""
 
-from parley.api import bindings, credentials, roles, services, users
+from parley.api import bindings, channels, credentials, roles, services, users
 from parley.api.table import Operation
 
 OPERATIONS: list[Operation] = [
     *services.OPERATIONS,
     *roles.OPERATIONS,
+    *channels.OPERATIONS,
     *users.OPERATIONS,
     *bindings.OPERATIONS,
     *credentials.OPERATIONS,
