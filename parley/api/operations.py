@@ -1,6 +1,6 @@
 """Every routed operation, gathered from the resource modules."""
 
-from parley.api import bindings, channels, credentials, roles, services, users
+from parley.api import bindings, channel_webhooks, channels, credentials, roles, services, users
 from parley.api.table import Operation
 
 OPERATIONS: list[Operation] = [
@@ -10,4 +10,5 @@ OPERATIONS: list[Operation] = [
     *users.OPERATIONS,
     *bindings.OPERATIONS,
     *credentials.OPERATIONS,
+    *channel_webhooks.OPERATIONS,
 ]
