@@ -1,12 +1,24 @@
 """Every routed operation, gathered from the resource modules."""
 
-from parley.api import bindings, channel_webhooks, channels, credentials, roles, services, users
+from parley.api import (
+    bindings,
+    channel_webhooks,
+    channels,
+    credentials,
+    invites,
+    members,
+    roles,
+    services,
+    users,
+)
 from parley.api.table import Operation
 
 OPERATIONS: list[Operation] = [
     *services.OPERATIONS,
     *roles.OPERATIONS,
     *channels.OPERATIONS,
+    *members.OPERATIONS,
+    *invites.OPERATIONS,
     *users.OPERATIONS,
     *bindings.OPERATIONS,
     *credentials.OPERATIONS,
