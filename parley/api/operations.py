@@ -9,6 +9,7 @@ from parley.api import (
     members,
     roles,
     services,
+    user_channels,
     users,
 )
 from parley.api.table import Operation
@@ -20,6 +21,7 @@ OPERATIONS: list[Operation] = [
     *members.OPERATIONS,
     *invites.OPERATIONS,
     *users.OPERATIONS,
+    *user_channels.OPERATIONS,
     *bindings.OPERATIONS,
     *credentials.OPERATIONS,
     *channel_webhooks.OPERATIONS,
