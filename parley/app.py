@@ -4,7 +4,8 @@
 
     lifespan start: open + migrate store -> ensure the configured account
                     -> bus (memory) -> store.on_commit = bus.publish
-                    -> mounts (other endpoints by path prefix) and background workers
+                    -> mounts (other endpoints by path prefix: media uploads, ...)
+                       and background workers
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
     lifespan stop:  stop workers, close bus, close store
@@ -14,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from parley import accounts
+from parley import accounts, media
 from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
@@ -55,6 +56,7 @@ class Parley:
         store.on_commit = self.bus.publish
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
+        self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
 
     async def shutdown(self) -> None:
         for stop in reversed(self.stoppers):

@@ -205,3 +205,14 @@ def test_other_account_sees_nothing(client: Client, other_client: Client, servic
     with twilio_error(20404, 404):
         other_client.chat.v2.services(service.sid).channels("mine").delete()
     assert client.chat.v2.services(service.sid).channels("mine").fetch().sid == created.sid
+
+
+def test_delete_honours_the_header_when_sent(
+    client: Client, service: Any, events: Captured
+) -> None:
+    # twilio-node sends it on DELETE (conventions.md §6); twilio-python never does
+    created = client.chat.v2.services(service.sid).channels.create()
+    response = client.request("DELETE", created.url, headers={"X-Twilio-Webhook-Enabled": "true"})
+    assert response.status_code == 204 and response.text == ""
+    [destroyed] = events.of("onChannelDestroyed")
+    assert destroyed.webhooks is True
