@@ -178,3 +178,33 @@ def test_user_delete_cascades(
         svc.users("ivy").fetch()
     # the identity can come back as a new user
     assert svc.users.create(identity="ivy").joined_channels_count == 0
+
+
+def test_unread_messages_count(client: Client, service: Any, channel: Any) -> None:
+    svc = _svc(client, service)
+    svc.channels(channel.sid).members.create(identity="kim")
+    messages = svc.channels(channel.sid).messages
+    sent = [messages.create(body=f"m{i}") for i in range(5)]
+    user_channel = svc.users("kim").user_channels(channel.sid)
+    assert user_channel.fetch().unread_messages_count is None  # no horizon yet
+    assert user_channel.update(last_consumed_message_index=1).unread_messages_count == 3
+    # a deleted message above the horizon is no longer unread
+    messages(sent[4].sid).delete()
+    assert user_channel.fetch().unread_messages_count == 2
+    # horizon set through the member shows here too (one store, resources.md §9)
+    svc.channels(channel.sid).members("kim").update(last_consumed_message_index=sent[3].index)
+    (row,) = svc.users("kim").user_channels.list()
+    assert row.last_consumed_message_index == 3 and row.unread_messages_count == 0
+    # read status off: no unread count (push-and-clients.md §7)
+    svc.update(read_status_enabled=False)
+    assert user_channel.fetch().unread_messages_count is None
+
+
+def test_user_delete_keeps_messages(client: Client, service: Any, channel: Any) -> None:
+    svc = _svc(client, service)
+    svc.channels(channel.sid).members.create(identity="lee")
+    sent = svc.channels(channel.sid).messages.create(body="hello", from_="lee")
+    svc.users("lee").delete()
+    kept = svc.channels(channel.sid).messages(sent.sid).fetch()
+    assert kept.from_ == "lee" and kept.body == "hello"
+    assert svc.channels(channel.sid).fetch().messages_count == 1
