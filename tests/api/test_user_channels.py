@@ -206,5 +206,5 @@ def test_user_delete_keeps_messages(client: Client, service: Any, channel: Any) 
     sent = svc.channels(channel.sid).messages.create(body="hello", from_="lee")
     svc.users("lee").delete()
     kept = svc.channels(channel.sid).messages(sent.sid).fetch()
-    assert kept.from_ == "lee" and kept.body == "hello"
+    assert kept._from == "lee" and kept.body == "hello"
     assert svc.channels(channel.sid).fetch().messages_count == 1
