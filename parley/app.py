@@ -24,6 +24,7 @@ from parley.control.http import PREFIX as CONTROL_PREFIX
 from parley.control.http import ControlPlane
 from parley.events.bus import Bus, make_bus
 from parley.store import Store, open_store
+from parley.vault import Vault
 
 log = logging.getLogger("parley")
 
@@ -58,7 +59,7 @@ class Parley:
         await self.bus.start()
         store.on_commit = self.bus.publish
         self.store = store
-        self.api = RestApi(store, self.router, settings.base_url)
+        self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
         if settings.control_plane:
             self.control = ControlPlane(self.api, settings.admin_token)

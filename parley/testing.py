@@ -20,6 +20,7 @@ project that depends on ``parley`` gets these fixtures::
 """
 
 import asyncio
+import secrets
 import socket
 import tempfile
 import threading
@@ -66,6 +67,8 @@ class ParleyServer:
         config = Settings()
         config.host, config.port, config.database_url = "127.0.0.1", self.port, database_url
         config.public_url, config.control_plane = None, True
+        # push credentials are encrypted at rest: a key for this server's life
+        config.secret_key = config.secret_key or secrets.token_urlsafe(32)
         for key, value in settings.items():
             setattr(config, key, value)
         self.settings = config
