@@ -4,7 +4,7 @@
 
     lifespan start: open + migrate store -> ensure the configured account
                     -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
-                    -> mounts (other endpoints by path prefix: media uploads, ...)
+                    -> mounts (other endpoints by path prefix: media uploads, control plane, ...)
                        and background workers
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
@@ -20,8 +20,11 @@ from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
 from parley.config import Settings
+from parley.control.http import PREFIX as CONTROL_PREFIX
+from parley.control.http import ControlPlane
 from parley.events.bus import Bus, make_bus
 from parley.store import Store, open_store
+from parley.vault import Vault
 
 log = logging.getLogger("parley")
 
@@ -40,6 +43,7 @@ class Parley:
         self.bus: Bus = make_bus(settings.redis_url)
         self.store: Store | None = None
         self.api: RestApi | None = None
+        self.control: ControlPlane | None = None  # /parley/v1/…, when enabled
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
         self.mounts: list[tuple[str, ASGIApp]] = []
         # stopped in reverse order at shutdown
@@ -55,8 +59,11 @@ class Parley:
         await self.bus.start()
         store.on_commit = self.bus.publish
         self.store = store
-        self.api = RestApi(store, self.router, settings.base_url)
+        self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
+        if settings.control_plane:
+            self.control = ControlPlane(self.api, settings.admin_token)
+            self.mounts.append((CONTROL_PREFIX, self.control))
 
     async def shutdown(self) -> None:
         for stop in reversed(self.stoppers):

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -76,6 +77,26 @@ def _serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="server processes on this port (use PostgreSQL, and Redis, beyond 1)",
     )(f)
+    f = click.option(
+        "--persist/--ephemeral",
+        default=True,
+        show_default=True,
+        help="keep state in --database-url (default), or in memory for this run only",
+    )(f)
+    f = click.option(
+        "--enable-control-plane",
+        "control_plane",
+        envvar="PARLEY_CONTROL_PLANE",
+        is_flag=True,
+        default=False,
+        help="serve /parley/v1/… (reset, state, seed); on by default with --ephemeral",
+    )(f)
+    f = click.option(
+        "--admin-token",
+        envvar="PARLEY_ADMIN_TOKEN",
+        default=None,
+        help="Bearer token that may reset every account through the control plane",
+    )(f)
     f = click.option("--log-level", default="info", show_default=True)(f)
     return f
 
@@ -93,6 +114,8 @@ def _run(settings: Settings, log_level: str, workers: int) -> None:
         "access_log": False,
         "lifespan": "on",
     }
+    if workers > 1 and settings.database_url == "sqlite://":
+        raise click.ClickException("--ephemeral keeps state in one process: use --workers 1")
     if workers > 1:
         # each worker process builds its app from the environment
         os.environ.update(settings.to_env())
@@ -101,54 +124,40 @@ def _run(settings: Settings, log_level: str, workers: int) -> None:
         uvicorn.run(build_app(settings), **options)
 
 
-def _settings(
-    host: str, port: int, database_url: str, public_url: str | None, redis_url: str | None
-) -> Settings:
+def _settings(options: dict[str, Any]) -> Settings:
     settings = Settings()
-    settings.host, settings.port = host, port
-    settings.database_url, settings.public_url = database_url, public_url
-    settings.redis_url = redis_url
+    settings.host, settings.port = options["host"], options["port"]
+    settings.public_url, settings.redis_url = options["public_url"], options["redis_url"]
+    settings.admin_token = options["admin_token"]
+    settings.database_url = options["database_url"] if options["persist"] else "sqlite://"
+    settings.control_plane = options["control_plane"] or not options["persist"]
     return settings
 
 
 @main.command()
 @_serve_options
-def serve(
-    host: str,
-    port: int,
-    database_url: str,
-    public_url: str | None,
-    redis_url: str | None,
-    workers: int,
-    log_level: str,
-) -> None:
+def serve(**options: Any) -> None:
     """Run the server (REST API on one port).
 
     With PARLEY_ACCOUNT_SID and PARLEY_AUTH_TOKEN set, that account is made to
     exist at start-up.
     """
-    _run(_settings(host, port, database_url, public_url, redis_url), log_level, workers)
+    _run(_settings(options), options["log_level"], options["workers"])
 
 
 @main.command()
 @_serve_options
-def dev(
-    host: str,
-    port: int,
-    database_url: str,
-    public_url: str | None,
-    redis_url: str | None,
-    workers: int,
-    log_level: str,
-) -> None:
+def dev(**options: Any) -> None:
     """Run the server with a development account, created on first use and printed."""
-    settings = _settings(host, port, database_url, public_url, redis_url)
+    settings = _settings(options)
 
     async def ensure(store: Store) -> dict[str, str]:
         found = await accounts.find_dev_account(store)
         return found or await accounts.create_account(store, "development")
 
-    account = _with_store(database_url, ensure)
+    if settings.database_url == "sqlite://":
+        raise click.ClickException("dev keeps its account in a database: drop --ephemeral")
+    account = _with_store(settings.database_url, ensure)
     click.echo(
         "\n  Parley development account\n"
         f"    Account SID: {account['sid']}\n"
@@ -158,7 +167,7 @@ def dev(
         f"  client = Client('{account['sid']}', '{account['auth_token']}')\n"
         f"  client.chat.base_url = '{settings.base_url}'\n"
     )
-    _run(settings, log_level, workers)
+    _run(settings, options["log_level"], options["workers"])
 
 
 @main.group("accounts")
@@ -192,3 +201,131 @@ def keys_create(account_sid: str, friendly_name: str | None, database_url: str) 
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     _print(result)
+
+
+@main.command("export")
+@click.option("--account", "account_sid", required=True, help="the account to dump (AC…)")
+@_db
+def export_command(account_sid: str, database_url: str) -> None:
+    """Write an account's whole state as JSON to standard output."""
+    from parley.control import state
+
+    async def dump(store: Store) -> dict[str, Any]:
+        async with store.read() as tx:
+            return await state.export(tx, account_sid)
+
+    try:
+        data = _with_store(database_url, dump)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+@main.command("import")
+@click.argument("dump_file", type=click.File("rb"))
+@_db
+def import_command(dump_file: Any, database_url: str) -> None:
+    """Load a state dump (from `parley export`) idempotently: same SIDs, dates, indexes."""
+    from parley.control import state
+
+    try:
+        data = json.loads(dump_file.read())
+        owner = state.check(data)
+    except (ValueError, state.DumpError) as exc:
+        raise click.ClickException(f"not a dump Parley can load: {exc}") from None
+    total = sum(len(rows) for rows in data["tables"].values())
+
+    async def load(store: Store) -> tuple[int, str | None]:
+        created = await state.ensure_account(store, owner, data["account"].get("friendly_name"))
+        with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+            async with store.write() as tx:
+                written = await state.load(tx, data, lambda table, n: bar.update(n))
+        return written, created
+
+    written, token = _with_store(database_url, load)
+    click.echo(f"imported {written} rows into {owner}", err=True)
+    if token:
+        # dumps never carry auth tokens: the new account gets a new one
+        click.echo(json.dumps({"sid": owner, "auth_token": token}))
+
+
+@main.command("reset")
+@click.option("--account", "account_sid", default=None, help="only this account (default: all)")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@_db
+def reset_command(account_sid: str | None, yes: bool, database_url: str) -> None:
+    """Delete every resource (accounts and API keys stay)."""
+    from parley.control import state
+
+    if not yes:
+        click.confirm(f"Delete every resource of {account_sid or 'every account'}?", abort=True)
+
+    async def reset(store: Store) -> None:
+        async with store.write() as tx:
+            await state.reset(tx, account_sid)
+
+    _with_store(database_url, reset)
+    click.echo(f"reset {account_sid or 'all accounts'}", err=True)
+
+
+@main.group("bindings")
+def bindings_group() -> None:
+    """Push bindings (BS…), as client SDKs register them."""
+
+
+@bindings_group.command("create")
+@click.option("--service", "service_sid", required=True, help="IS… of the service")
+@click.option("--identity", required=True, help="the user (created if new)")
+@click.option("--binding-type", required=True, type=click.Choice(["apn", "gcm", "fcm"]))
+@click.option("--endpoint", required=True, help="the device's endpoint identifier")
+@click.option("--credential-sid", default=None, help="CR… push credential of that type")
+@click.option(
+    "--message-type",
+    "message_types",
+    multiple=True,
+    type=click.Choice(
+        ["new_message", "added_to_channel", "invited_to_channel", "removed_from_channel"]
+    ),
+    help="repeatable; default all four",
+)
+@_db
+def bindings_create(
+    service_sid: str,
+    identity: str,
+    binding_type: str,
+    endpoint: str,
+    credential_sid: str | None,
+    message_types: tuple[str, ...],
+    database_url: str,
+) -> None:
+    """Register a push binding (re-registering the same identity, endpoint and
+    type replaces it); prints the binding."""
+    from parley import sids
+    from parley.domain import bindings
+    from parley.errors import TwilioError
+    from parley.events import Origin
+    from parley.store import repo
+
+    async def register(store: Store) -> dict[str, Any]:
+        async with store.write() as tx:
+            service = None
+            if sids.looks_like(sids.SERVICE, service_sid):
+                service = await repo.get(tx, "services", {"sid": sids.normalise(service_sid)})
+            if service is None:
+                raise click.ClickException(f"no service {service_sid}")
+            row = await bindings.register(
+                tx,
+                service,
+                identity,
+                endpoint,
+                binding_type,
+                Origin("system"),
+                credential_sid=credential_sid,
+                message_types=list(message_types) or None,
+            )
+            return bindings.describe(row)
+
+    try:
+        _print(_with_store(database_url, register))
+    except TwilioError as exc:
+        raise click.ClickException(exc.message) from None

@@ -7,11 +7,9 @@ wrong shape.
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,25 +18,42 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
 from parley import accounts
-from parley.app import Parley, build_app
-from parley.config import Settings
 from parley.store import open_store
+from parley.testing import ParleyServer, free_port
 from tests import spec_oracle
 
-# shared fixtures of the conversation tests (events, channel)
-pytest_plugins = ("tests.api.chat_fixtures",)
+__all__ = ["ParleyServer", "free_port"]
+
+# pytester for the plugin tests; the conversation tests share fixtures (events, channel)
+pytest_plugins = ["pytester", "tests.api.chat_fixtures"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# Every response body any test received, and every log line the process
+# wrote, for suite-wide checks (e.g. no credential secret ever comes back).
+RESPONSES: list[str] = []
+LOG_LINES: list[str] = []
+
+
+class _LogRecorder(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        LOG_LINES.append(logging.Formatter().format(record))
+
+
+logging.getLogger().addHandler(_LogRecorder(logging.DEBUG))
+logging.getLogger("parley").setLevel(logging.DEBUG)  # record everything Parley says
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "last: run after every other test of the session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
 
 
 class SpecCheckingClient(TwilioHttpClient):
@@ -46,55 +61,16 @@ class SpecCheckingClient(TwilioHttpClient):
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         response = super().request(method, url, *args, **kwargs)
+        RESPONSES.append(response.text)
         spec_oracle.check(method, urlsplit(url).path, response.status_code, response.text)
         return response
 
 
-@dataclass
-class Server:
-    url: str
-    app: Parley
-    database_url: str
-    thread: threading.Thread
-    server: uvicorn.Server
-    loop: asyncio.AbstractEventLoop | None = None
-
-    def run(self, coro: Any) -> Any:
-        """Run a coroutine on the server's own loop (for direct store access)."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+Server = ParleyServer
 
 
-def start_server(database_url: str, **overrides: Any) -> Server:
-    port = free_port()
-    settings = Settings()
-    settings.host, settings.port, settings.database_url = "127.0.0.1", port, database_url
-    settings.public_url = None
-    for key, value in overrides.items():
-        setattr(settings, key, value)
-    app = build_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    holder: dict[str, Any] = {}
-
-    def serve() -> None:
-        loop = asyncio.new_event_loop()
-        holder["loop"] = loop
-        loop.run_until_complete(server.serve())
-        loop.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("Parley did not start")
-        time.sleep(0.01)
-    return Server(f"http://127.0.0.1:{port}", app, database_url, thread, server, holder["loop"])
+def start_server(database_url: str, **overrides: Any) -> ParleyServer:
+    return ParleyServer(database_url, **overrides).start()
 
 
 POSTGRES_URL = os.environ.get("PARLEY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -164,7 +140,7 @@ def database_url(
 
 @pytest.fixture(scope="session")
 def server(database_url: str) -> Iterator[Server]:
-    running = start_server(database_url)
+    running = start_server(database_url, secret_key="test-secret-key")
     yield running
     running.stop()
 

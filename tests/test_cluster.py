@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from parley import sids
@@ -140,3 +141,51 @@ def test_concurrent_writes_across_nodes(cluster: Cluster) -> None:
     assert len(made) == 40
     listed = {s.sid for s in cluster.client(0).chat.v2.services.stream(page_size=7)}
     assert made <= listed
+
+
+def test_message_indexes_stay_gap_free_across_processes(cluster: Cluster) -> None:
+    """Writers spread over three processes (one node runs two workers) post to
+    one channel at once: indexes are exactly 0..N-1."""
+    admin = cluster.client(0)
+    service = admin.chat.v2.services.create(friendly_name="busy")
+    room = admin.chat.v2.services(service.sid).channels.create(unique_name="room")
+    writers, each = 12, 25
+
+    def post(i: int) -> list[int]:
+        channel = cluster.client(i).chat.v2.services(service.sid).channels("room")
+        return [channel.messages.create(body=f"{i}-{n}", from_=f"w{i}").index for n in range(each)]
+
+    with ThreadPoolExecutor(writers) as pool:
+        indexes = sorted(i for got in pool.map(post, range(writers)) for i in got)
+    total = writers * each
+    assert indexes == list(range(total))
+    listed = [
+        m.index for m in admin.chat.v2.services(service.sid).channels(room.sid).messages.stream()
+    ]
+    assert listed == list(range(total))
+    assert admin.chat.v2.services(service.sid).channels(room.sid).fetch().messages_count == total
+
+
+def test_unique_keys_hold_under_concurrent_creates(cluster: Cluster) -> None:
+    """Unique names and identities are constraints, not read-then-write."""
+    service = cluster.client(0).chat.v2.services.create(friendly_name="race")
+
+    def create_channel(i: int) -> int:
+        try:
+            cluster.client(i).chat.v2.services(service.sid).channels.create(unique_name="only-one")
+            return 201
+        except TwilioRestException as exc:
+            return int(exc.code)
+
+    def create_user(i: int) -> int:
+        try:
+            cluster.client(i).chat.v2.services(service.sid).users.create(identity="alice")
+            return 201
+        except TwilioRestException as exc:
+            return int(exc.code)
+
+    with ThreadPoolExecutor(10) as pool:
+        channels = list(pool.map(create_channel, range(10)))
+        users = list(pool.map(create_user, range(10)))
+    assert sorted(channels) == [201] + [50307] * 9
+    assert sorted(users) == [201] + [50201] * 9

@@ -26,6 +26,7 @@ from parley.api.call import Call
 from parley.api.router import Router
 from parley.errors import TwilioError, not_found
 from parley.store import Store
+from parley.vault import Vault
 
 log = logging.getLogger("parley.api")
 
@@ -37,8 +38,11 @@ AUTH_CHALLENGE = (b"www-authenticate", b'Basic realm="Twilio API"')
 
 
 class RestApi:
-    def __init__(self, store: Store, router: Router, base_url: str) -> None:
+    def __init__(
+        self, store: Store, router: Router, base_url: str, vault: Vault | None = None
+    ) -> None:
         self.store = store
+        self.vault = vault or Vault(None)
         self.router = router
         self.base_url = base_url
         self.auth = Authenticator(store)
@@ -64,7 +68,7 @@ class RestApi:
 
     async def _handle(self, scope: Scope, receive: Any) -> tuple[int, bytes, list[Any]]:
         headers = dict(scope["headers"])
-        account_sid = await self._authenticate(headers.get(b"authorization"))
+        account_sid = await self.authenticate(headers.get(b"authorization"))
         method: str = scope["method"]
         path: str = scope["path"]
         op, path_params, known = self.router.match(method, path)
@@ -82,7 +86,9 @@ class RestApi:
 
         transaction = self.store.write() if op.writes else self.store.read()
         async with transaction as tx:
-            call = Call(account_sid, path, path_params, values, tx, page, webhooks)
+            call = Call(
+                account_sid, path, path_params, values, tx, page, webhooks, vault=self.vault
+            )
             result = await op.handler(call)
             if op.verb == "list":
                 assert page is not None
@@ -93,7 +99,7 @@ class RestApi:
                 out = op.resource.render(result, self.base_url)
         return op.status, b"" if out is None else codec.dumps(out), []
 
-    async def _authenticate(self, header: bytes | None) -> str:
+    async def authenticate(self, header: bytes | None) -> str:
         return await authenticate(self.auth, header)
 
 

@@ -2,6 +2,7 @@
 
 Users are created explicitly (REST), and implicitly: adding a member with an
 unknown identity, and a client's first connection with an access token.
+Deleting a user removes what hangs off its identity (``delete``).
 """
 
 from typing import Any
@@ -44,7 +45,23 @@ async def create(
         role_sid = service["default_service_role_sid"]
     else:
         await roles.require(tx, service, role_sid, roles.DEPLOYMENT, "RoleSid")
-    row: Row = {
+    row = _new_row(service, identity, role_sid, friendly_name, attributes)
+    try:
+        await repo.insert(tx, "users", row)
+    except UniqueViolation:
+        raise TwilioError(50201, identity=identity) from None
+    await emit(tx, origin, "onUserAdded", row)
+    return row
+
+
+def _new_row(
+    service: Row,
+    identity: str,
+    role_sid: str | None,
+    friendly_name: str | None,
+    attributes: str | None,
+) -> Row:
+    return {
         "sid": sids.new_sid(sids.USER),
         "account_sid": service["account_sid"],
         "service_sid": service["sid"],
@@ -58,20 +75,26 @@ async def create(
         "date_created": timefmt.now(),
         "date_updated": None,
     }
-    try:
-        await repo.insert(tx, "users", row)
-    except UniqueViolation:
-        raise TwilioError(50201, identity=identity) from None
-    await emit(tx, origin, "onUserAdded", row)
-    return row
 
 
 async def get_or_create(tx: Tx, service: Row, identity: str, origin: Origin) -> tuple[Row, bool]:
-    """The user of this identity, created with the service defaults if new."""
+    """The user of this identity, created with the service defaults if new.
+
+    Safe when several requests introduce the same new identity at once: the
+    insert yields to a concurrent one (ON CONFLICT DO NOTHING) and the winner's
+    row is read back, so nobody gets a spurious 409.
+    """
     found = await find(tx, service, identity)
     if found is not None:
         return found, False
-    return await create(tx, service, identity, origin), True
+    row = _new_row(service, identity, service["default_service_role_sid"], None, None)
+    check_identity(identity)
+    if not await repo.insert_if_absent(tx, "users", row):
+        winner = await find(tx, service, identity)
+        assert winner is not None, "a unique key was taken by a row we cannot see"
+        return winner, False
+    await emit(tx, origin, "onUserAdded", row)
+    return row, True
 
 
 async def update(tx: Tx, service: Row, user: Row, values: dict[str, Any], origin: Origin) -> Row:
@@ -83,3 +106,31 @@ async def update(tx: Tx, service: Row, user: Row, values: dict[str, Any], origin
     updated = {**user, **changes}
     await emit(tx, origin, "onUserUpdated", updated)
     return updated
+
+
+async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
+    """Delete a user and what hangs off its identity (resources.md §8,
+    open-questions.md §32): every membership through ``members.remove`` (each
+    channel's ``members_count`` - 1, ``onMemberRemoved``), its pending invites
+    (``parley.invite.deleted``), its bindings (``parley.binding.deleted``), then
+    the user (``parley.user.deleted``, payload = the row before). Messages it
+    wrote stay, ``from`` unchanged.
+
+    The cascade's events are recorded as Parley's own (source ``system``) with
+    webhooks off: only the call's own object is reported to webhooks
+    (open-questions.md §32: no per-membership webhooks).
+    """
+    # members and bindings create users: imported at use
+    from parley.domain import bindings, invites, members
+
+    cascade = Origin("system", False, origin.identity)
+    for member in await repo.select(tx, "members", {"user_sid": user["sid"]}):
+        channel = await repo.get(tx, "channels", {"sid": member["channel_sid"]})
+        if channel is not None:
+            await members.remove(tx, service, channel, member, cascade)
+    where = {"service_sid": service["sid"], "identity": user["identity"]}
+    for invite in await repo.select(tx, "invites", where):
+        await invites.remove(tx, invite, cascade, reason="user deleted")
+    await bindings.delete_all(tx, user, cascade)
+    await repo.delete(tx, "users", {"sid": user["sid"]})
+    await emit(tx, origin, "parley.user.deleted", user)

@@ -38,6 +38,21 @@ async def insert(tx: Tx, table: str, row: Row, returning: str | None = None) -> 
 
 
 @lru_cache(maxsize=512)
+def _insert_if_absent_sql(table: str, cols: tuple[str, ...]) -> str:
+    return _insert_sql(table, cols, None) + " ON CONFLICT DO NOTHING"
+
+
+async def insert_if_absent(tx: Tx, table: str, row: Row) -> bool:
+    """Insert unless a unique key is taken (then nothing happens); whether it inserted.
+
+    Unlike catching a unique violation, this keeps a PostgreSQL transaction
+    usable, and a concurrent insert of the same key waits for the other
+    transaction instead of failing.
+    """
+    return await tx.run(_insert_if_absent_sql(table, tuple(row)), row) > 0
+
+
+@lru_cache(maxsize=512)
 def _select_sql(table: str, keys: tuple[str, ...], order: str | None) -> str:
     sql = f"SELECT * FROM {table} WHERE {_conds(keys)}"
     if order:
@@ -194,3 +209,16 @@ async def page(
     if cursor == "before":
         rows.reverse()
     return rows
+
+
+@lru_cache(maxsize=512)
+def _count_above_sql(table: str, keys: tuple[str, ...], column: str) -> str:
+    return f"SELECT COUNT(*) AS n FROM {table} WHERE {_conds(keys)} AND {column} > :above"
+
+
+async def count_above(tx: Tx, table: str, where: Where, column: str, above: Any) -> int:
+    """How many rows match ``where`` with ``column`` strictly greater than ``above``."""
+    params = _bind(where)
+    params["above"] = above
+    row = await tx.one(_count_above_sql(table, tuple(where), column), params)
+    return int(row["n"]) if row else 0
