@@ -104,6 +104,9 @@ async def delete(tx: Tx, service: Row, channel: Row, origin: Origin) -> None:
     channel webhooks. Only ``onChannelDestroyed`` is emitted (webhooks.md §2:
     a cascade reports only the object the call named)."""
     sid = channel["sid"]
+    # lock the channel row first, as member add/remove and message create do
+    # (channel, then user): no lock-order deadlock with them on PostgreSQL
+    await repo.bump(tx, "channels", {"sid": sid}, "members_count", 0)
     for member in await repo.select(tx, "members", {"channel_sid": sid}):
         await repo.bump(tx, "users", {"sid": member["user_sid"]}, "joined_channels_count", -1)
     for message in await repo.select(tx, "messages", {"channel_sid": sid, "type": "media"}):
