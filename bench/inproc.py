@@ -93,7 +93,9 @@ async def measure(app: App, work: run.Workload, target: str, auth: str, n: int) 
     return best * 1e6
 
 
-async def main_async(engine: str, n: int, big: int, tmp: str) -> list[tuple[str, float, float]]:
+async def main_async(
+    engine: str, n: int, big: int, tmp: str, only: str | None
+) -> list[tuple[str, float, float]]:
     if engine == "postgres":
         await run._fresh_postgres()
         url = f"{run.PG_URL}?search_path={run.PG_SCHEMA}"
@@ -116,6 +118,8 @@ async def main_async(engine: str, n: int, big: int, tmp: str) -> list[tuple[str,
     out = []
     try:
         for work in run.workloads(fixture):
+            if only and only not in work.name:
+                continue
             times = {}
             for name, app in apps.items():
                 target = f"/v2/Services/{fixture.service_sid}"
@@ -133,13 +137,14 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("-n", type=int, default=500, help="requests per batch")
     parser.add_argument("--big", type=int, default=100_000, help="messages in the big channel")
+    parser.add_argument("--only", help="only the workloads whose name contains this")
     args = parser.parse_args()
     print("| Workload | Engine | Parley µs/req | Ceiling µs/req | Parley / ceiling (speed) |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="parley-inproc-") as tmp:
         for engine in args.engines.split(","):
             for name, parley_us, ceiling_us in asyncio.run(
-                main_async(engine, args.n, args.big, tmp)
+                main_async(engine, args.n, args.big, tmp, args.only)
             ):
                 ratio = ceiling_us / parley_us
                 print(f"| {name} | {engine} | {parley_us:.0f} | {ceiling_us:.0f} | {ratio:.2f} |")
