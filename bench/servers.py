@@ -128,9 +128,19 @@ def uvicorn_command(app: str, port: int, workers: int) -> list[str]:
 
 
 @contextmanager
-def serve(command: list[str], env: dict[str, str], port: int, workers: int) -> Iterator[int]:
+def serve(
+    command: list[str], env: dict[str, str], port: int, workers: int, quiet: bool = False
+) -> Iterator[int]:
     """Run a server on 127.0.0.1:port until the block ends; yields its pid."""
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
+    output = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        start_new_session=True,
+        stdout=output,
+        stderr=output,
+    )
     try:
         _wait_ready(process, port, workers)
         yield process.pid
@@ -144,7 +154,7 @@ def redis(port: int) -> Iterator[str]:
     Redis carries other Parleys' ``parley:events``); yields its URL."""
     command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port)]
     command += ["--save", "", "--appendonly", "no", "--loglevel", "warning"]
-    with serve(command, {}, port, 1):
+    with serve(command, {}, port, 1, quiet=True):
         yield f"redis://127.0.0.1:{port}/0"
 
 
