@@ -128,11 +128,13 @@ async def _page_tokens(url: str, fixture: seed.Fixture, sizes: dict[str, int]) -
         await store.close()
 
 
-async def _fresh_postgres() -> None:
+async def _fresh_postgres(create: bool = True) -> None:
+    """Drop the benchmark's own schema (and make it again, empty)."""
     conn = await asyncpg.connect(PG_URL)
     try:
         await conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-        await conn.execute(f"CREATE SCHEMA {PG_SCHEMA}")
+        if create:
+            await conn.execute(f"CREATE SCHEMA {PG_SCHEMA}")
     finally:
         await conn.close()
 
@@ -381,10 +383,21 @@ def main(argv: list[str] | None = None) -> int:
             sizes = {"small": args.small, "big": args.big}
             tokens = asyncio.run(_page_tokens(url, fixture, sizes))
             counts = args.processes or f"1,{args.workers}"
-            for processes in sorted({int(n) for n in counts.split(",")}):
-                lines += _run_block(
-                    engine, url, processes, fixture, tokens, args.seconds, args.rounds, args.only
-                )
+            try:
+                for processes in sorted({int(n) for n in counts.split(",")}):
+                    lines += _run_block(
+                        engine,
+                        url,
+                        processes,
+                        fixture,
+                        tokens,
+                        args.seconds,
+                        args.rounds,
+                        args.only,
+                    )
+            finally:
+                if engine == "postgres":  # leave no million rows behind
+                    asyncio.run(_fresh_postgres(create=False))
     notes.append(f"whole run: {time.monotonic() - started:.0f} s")
     table = report(lines, _machine(pg_version), notes, args.seconds, args.rounds)
     RESULTS.mkdir(exist_ok=True)
