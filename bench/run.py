@@ -55,6 +55,7 @@ class Workload:
     clients: tuple[int, ...]
     body: str | None = None
     status: int = 200
+    group: str = ""  # workloads of one group run interleaved (their ratio matters)
 
 
 @dataclass(slots=True)
@@ -82,8 +83,8 @@ def workloads(fixture: seed.Fixture) -> list[Workload]:
             status=201,
         ),
         Workload("fetch channel", f"/Channels/{ch['small']}", (8,)),
-        Workload("list messages, 1k channel", _mid(ch["small"]), (1, 8)),
-        Workload("list messages, 1M channel", _mid(ch["big"]), (1, 8)),
+        Workload("list messages, 1k channel", _mid(ch["small"]), (1, 8), group="depth"),
+        Workload("list messages, 1M channel", _mid(ch["big"]), (1, 8), group="depth"),
     ]
 
 
@@ -208,30 +209,33 @@ def _run_block(
             servers.serve(ceiling, ceiling_env, ports["ceiling"], processes)
         )
         pids = {"parley": p_pid, "ceiling": c_pid}
-        for work in workloads(fixture):
-            if only and only not in work.name:
-                continue
+        chosen = [w for w in workloads(fixture) if not only or only in w.name]
+        # (group, clients) -> the cells run interleaved: every app of every workload in it
+        batches: dict[tuple[str, int], list[tuple[Line, str, Workload, str]]] = {}
+        for work in chosen:
             for clients in work.clients:
                 line = Line(engine, processes, work.name, clients)
-                targets = {}
+                lines.append(line)
+                batch = batches.setdefault((work.group or work.name, clients), [])
                 for app in APPS:
                     target = f"http://127.0.0.1:{ports[app]}/v2/Services/{fixture.service_sid}"
-                    targets[app] = target + _fill_token(work.path, tokens[app], fixture)
-                    if problem := _preflight(targets[app], auth, work):
+                    target += _fill_token(work.path, tokens[app], fixture)
+                    if problem := _preflight(target, auth, work):
                         line.results[app] = problem
-                # rounds in ABBA order; each app keeps its best run (noise only slows)
-                for turn in range(rounds):
-                    for app in list(APPS)[:: 1 if turn % 2 == 0 else -1]:
-                        if isinstance(line.results.get(app), str):
-                            continue
-                        with servers.Sampler(pids[app]) as sampled:
-                            result = load.wrk(targets[app], auth, clients, seconds, work.body)
-                        best = line.results.get(app)
-                        if not isinstance(best, load.Result) or result.rps > best.rps:
-                            line.results[app] = result
-                            line.cpu_us[app] = 1e6 * sampled.cpu_seconds / max(result.requests, 1)
-                        line.rss_mb[app] = max(line.rss_mb.get(app, 0.0), sampled.peak_mb)
-                lines.append(line)
+                    else:
+                        batch.append((line, app, work, target))
+        for (_, clients), cells in batches.items():
+            # rounds in ABBA order; each cell keeps its best run (noise only slows)
+            for turn in range(rounds):
+                for line, app, work, target in cells[:: 1 if turn % 2 == 0 else -1]:
+                    with servers.Sampler(pids[app]) as sampled:
+                        result = load.wrk(target, auth, clients, seconds, work.body)
+                    best = line.results.get(app)
+                    if not isinstance(best, load.Result) or result.rps > best.rps:
+                        line.results[app] = result
+                        line.cpu_us[app] = 1e6 * sampled.cpu_seconds / max(result.requests, 1)
+                    line.rss_mb[app] = max(line.rss_mb.get(app, 0.0), sampled.peak_mb)
+            for line in {id(c[0]): c[0] for c in cells}.values():
                 print(_row(line), flush=True)
     return lines
 
