@@ -168,6 +168,41 @@ def test_take_is_gap_free_under_concurrency(with_store: Callable[[Body], Any]) -
     assert with_store(body) == list(range(200))
 
 
+def test_take_bumps_and_sets_more_columns_in_the_same_statement(
+    with_store: Callable[[Body], Any],
+) -> None:
+    async def body(store: Store) -> tuple[list[int], dict[str, Any]]:
+        async with store.write() as tx:
+            await tx.run(
+                "INSERT INTO channels (sid, account_sid, service_sid, type, date_created) "
+                "VALUES ('CH3', 'AC1', 'IS1', 'public', 1)"
+            )
+        taken = []
+        for last in ("IM1", "IM2"):
+            async with store.write() as tx:
+                index = await repo.take(
+                    tx,
+                    "channels",
+                    {"sid": "CH3"},
+                    "next_message_index",
+                    also_bump=("messages_count",),
+                    changes={"last_message_sid": last},
+                )
+                taken.append(index)
+        async with store.read() as tx:
+            row = await repo.get(tx, "channels", {"sid": "CH3"})
+            assert row is not None
+        return taken, row
+
+    taken, row = with_store(body)
+    assert taken == [0, 1]
+    assert (row["next_message_index"], row["messages_count"], row["last_message_sid"]) == (
+        2,
+        2,
+        "IM2",
+    )
+
+
 def test_bump_counts_in_place(with_store: Callable[[Body], Any]) -> None:
     async def body(store: Store) -> int:
         async with store.write() as tx:
