@@ -86,6 +86,14 @@ class PostgresTx:
             raise UniqueViolation(str(exc)) from exc
 
 
+async def _keep_session(conn: Any) -> None:
+    """What the pool does to a connection handed back, after asyncpg has rolled
+    back any open transaction: nothing more. asyncpg's default also sends a
+    reset query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL), one more round
+    trip per request; Parley keeps no session state (no SET, LISTEN or cursors;
+    the migration's advisory lock is released in its own ``finally``)."""
+
+
 class PostgresStore:
     engine = "postgres"
 
@@ -96,7 +104,9 @@ class PostgresStore:
     @classmethod
     async def connect(cls, url: str, min_size: int = 2, max_size: int = 10) -> "PostgresStore":
         url = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+        pool = await asyncpg.create_pool(
+            url, min_size=min_size, max_size=max_size, reset=_keep_session
+        )
         return cls(pool)
 
     @asynccontextmanager
