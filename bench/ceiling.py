@@ -89,6 +89,10 @@ class SqliteDb:
         return [dict(r) for r in self.conn.execute(self.page, (channel, after, limit))]
 
 
+async def _keep_session(conn: Any) -> None:
+    return None
+
+
 class PostgresDb:
     engine = "postgres"
 
@@ -101,7 +105,10 @@ class PostgresDb:
     async def open(self) -> None:
         import asyncpg
 
-        self.pool = await asyncpg.create_pool(self.url, min_size=2, max_size=10)
+        # like Parley's pool: no reset query on release (asyncpg still rolls back)
+        self.pool = await asyncpg.create_pool(
+            self.url, min_size=2, max_size=10, reset=_keep_session
+        )
 
     async def add(self, channel: str, values: tuple[Any, ...]) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
