@@ -5,6 +5,7 @@
     lifespan start: open + migrate store -> ensure the configured account
                     -> bus (memory) -> store.on_commit = bus.publish
                     -> mounts (other endpoints by path prefix) and background workers
+                       (webhook delivery worker: woken by the bus, polls the outbox)
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
     lifespan stop:  stop workers, close bus, close store
@@ -21,6 +22,7 @@ from parley.api.router import Router
 from parley.config import Settings
 from parley.events.bus import MemoryBus
 from parley.store import Store, open_store
+from parley.webhooks import Worker as WebhookWorker
 
 log = logging.getLogger("parley")
 
@@ -39,6 +41,7 @@ class Parley:
         self.bus = MemoryBus()
         self.store: Store | None = None
         self.api: RestApi | None = None
+        self.webhooks: WebhookWorker | None = None
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
         self.mounts: list[tuple[str, ASGIApp]] = []
         # stopped in reverse order at shutdown
@@ -54,6 +57,20 @@ class Parley:
         store.on_commit = self.bus.publish
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url)
+        if settings.webhook_worker:
+            # post-event delivery: woken after commits, and polling for what
+            # other processes (or this one before a restart) left behind
+            worker = WebhookWorker(store, settings)
+            await worker.start()
+            self.webhooks = worker
+            unsubscribe = self.bus.subscribe(worker.notify)
+
+            async def stop_webhooks() -> None:
+                unsubscribe()
+                await worker.stop()
+                self.webhooks = None
+
+            self.stoppers.append(stop_webhooks)
 
     async def shutdown(self) -> None:
         for stop in reversed(self.stoppers):
