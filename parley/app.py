@@ -4,7 +4,8 @@
 
     lifespan start: open + migrate store -> ensure the configured account
                     -> bus (memory) -> store.on_commit = bus.publish
-                    -> mounts (other endpoints by path prefix) and background workers
+                    -> mounts (other endpoints by path prefix: media uploads, ...)
+                       and background workers
                        (webhook delivery worker: woken by the bus, polls the outbox)
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
@@ -15,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from parley import accounts
+from parley import accounts, media
 from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
@@ -57,6 +58,7 @@ class Parley:
         store.on_commit = self.bus.publish
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url)
+        self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
         if settings.webhook_worker:
             # post-event delivery: woken after commits, and polling for what
             # other processes (or this one before a restart) left behind

@@ -29,6 +29,9 @@ from parley.config import Settings
 from parley.store import open_store
 from tests import spec_oracle
 
+# shared fixtures of the conversation tests (events, channel)
+pytest_plugins = ("tests.api.chat_fixtures",)
+
 
 def free_port() -> int:
     with socket.socket() as sock:

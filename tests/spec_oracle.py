@@ -9,14 +9,13 @@ import copy
 import json
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-SPEC_PATH = (
-    Path(__file__).resolve().parents[1].parent / "shared/reference/twilio_chat_v2.openapi.json"
-)
+from parley import coverage
+
+SPEC_PATH = coverage.find_spec()
 ERROR_KEYS = {"code", "message", "more_info", "status"}
 
 
