@@ -244,12 +244,38 @@ async def release_all(tx: Tx, worker: str) -> None:
     )
 
 
-async def head(tx: Tx, lane: str) -> Row | None:
-    return await tx.one(
-        "SELECT * FROM webhook_deliveries WHERE lane = :lane AND state = :state"
-        " ORDER BY seq LIMIT 1",
-        {"lane": lane, "state": PENDING},
-    )
+_HEAD_WITH_EVENT = (
+    "SELECT d.*, e.seq AS e_seq, e.payload AS e_payload, e.source AS e_source,"
+    " e.identity AS e_identity, e.webhooks AS e_webhooks, e.date_created AS e_date,"
+    " a.auth_token AS a_token"
+    " FROM webhook_deliveries d"
+    " LEFT JOIN events e ON e.seq = d.event_seq"
+    " LEFT JOIN accounts a ON a.sid = d.account_sid"
+    " WHERE d.lane = :lane AND d.state = :state ORDER BY d.seq LIMIT 1"
+)
+
+
+async def head_with_event(tx: Tx, lane: str) -> tuple[Row, Event | None, str | None] | None:
+    """The lane's oldest pending delivery, its event and the account's Auth
+    Token (the signing key, read at send time so a rotated token applies)."""
+    row = await tx.one(_HEAD_WITH_EVENT, {"lane": lane, "state": PENDING})
+    if row is None:
+        return None
+    found = None
+    if row["e_seq"] is not None:
+        found = Event(
+            kind=row["kind"],
+            account_sid=row["account_sid"],
+            service_sid=row["service_sid"],
+            channel_sid=row["channel_sid"],
+            payload=orjson.loads(row["e_payload"]),
+            source=row["e_source"],
+            webhooks=bool(row["e_webhooks"]),
+            identity=row["e_identity"],
+            date_created=row["e_date"],
+            seq=row["e_seq"],
+        )
+    return row, found, row["a_token"]
 
 
 # ---- attempts -------------------------------------------------------------
@@ -331,16 +357,6 @@ async def conclude(
     )
     if state != PENDING:
         await repo.bump(tx, "webhook_lanes", {"lane": delivery["lane"]}, "pending", -1)
-
-
-async def event(tx: Tx, seq: int) -> Event | None:
-    row = await repo.get(tx, "events", {"seq": seq})
-    return None if row is None else Event.from_row(row)
-
-
-async def auth_token(tx: Tx, account_sid: str) -> str | None:
-    row = await repo.get(tx, "accounts", {"sid": account_sid})
-    return None if row is None else str(row["auth_token"])
 
 
 # ---- observability --------------------------------------------------------

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import secrets
 import zlib
+from dataclasses import dataclass
 
 import httpx
 
@@ -30,13 +31,32 @@ from parley import timefmt
 from parley.config import Settings
 from parley.domain.catalogue import POST_EVENTS
 from parley.events import Event
-from parley.store import Row, Store
+from parley.store import Row, Store, Tx
 from parley.webhooks import outbox, params, sender
 
 log = logging.getLogger("parley.webhooks")
 
 _POST_EVENTS = frozenset(POST_EVENTS)
 _SECOND = 1_000_000  # microseconds
+_AGAIN = object()  # the head was concluded without a request: look at the next one
+
+
+@dataclass(slots=True)
+class _Begun:
+    head: Row
+    event: Event
+    token: str
+    url: str
+    attempt: int
+
+
+@dataclass(slots=True)
+class _Sent:
+    head: Row
+    attempt: int
+    outcome: sender.Outcome
+    state: str
+    next_at: int
 
 
 class Worker:
@@ -130,56 +150,83 @@ class Worker:
     # ---- one lane ----------------------------------------------------------
 
     async def _lane(self, lane: str) -> None:
+        """Deliver a lane's deliveries in order until it is empty or waiting.
+
+        One write transaction per delivery: the outcome of the previous
+        request is recorded in the same transaction that begins the next one.
+        """
+        done: _Sent | None = None
         try:
-            while not self._stopping and await self._step(lane):
-                pass
+            while True:
+                async with self.store.write() as tx:
+                    if done is not None:
+                        await self._record(tx, done)
+                        done = None
+                    begun = await self._begin(tx, lane)
+                if begun is None:
+                    break
+                if begun is _AGAIN:
+                    continue
+                assert isinstance(begun, _Begun)
+                done = await self._send(lane, begun)
         except Exception:
             log.exception("webhook lane %s failed", lane)
         finally:
+            if done is not None:  # stopping, or the loop failed after a send
+                try:
+                    async with self.store.write() as tx:
+                        await self._record(tx, done)
+                        await outbox.release(tx, lane, self.worker_id, 0)
+                except Exception:
+                    log.exception("webhook lane %s: outcome not recorded", lane)
             self._lanes.pop(lane, None)
             self._wake.set()
 
-    async def _step(self, lane: str) -> bool:
-        """Deliver the lane's head once; False when the lane is handed back."""
+    async def _begin(self, tx: Tx, lane: str) -> "_Begun | object | None":
+        """Start the next attempt in ``lane``: ``None`` when the lane is handed
+        back (empty, waiting for a retry, stopping, or taken over), ``_AGAIN``
+        when the head was concluded without a request."""
+        now = timefmt.now()
+        if self._stopping:
+            await outbox.release(tx, lane, self.worker_id, 0)
+            return None
         lease = int(self.settings.webhook_lease * _SECOND)
-        async with self.store.write() as tx:
-            now = timefmt.now()
-            if not await outbox.renew(tx, lane, self.worker_id, now + lease):
-                return False  # lease lapsed and another process took the lane
-            head = await outbox.head(tx, lane)
-            if head is None or head["next_at"] > now:
-                await outbox.release(
-                    tx, lane, self.worker_id, 0 if head is None else head["next_at"]
-                )
-                return False
-            event = await outbox.event(tx, head["event_seq"])
-            token = await outbox.auth_token(tx, head["account_sid"])
-            url = self._url(head)
-            problem = (
-                ("event no longer stored", outbox.FAILED)
-                if event is None
-                else ("account no longer exists", outbox.FAILED)
-                if token is None
-                else ("no Studio stand-in configured (PARLEY_STUDIO_URL)", outbox.SKIPPED)
-                if not url
-                else None
-            )
-            if problem is not None:
-                reason, state = problem
-                await outbox.conclude(tx, head, status=None, error=reason, state=state)
-                log.info(
-                    "webhook delivery=%s kind=%s %s: %s", head["seq"], head["kind"], state, reason
-                )
-                return True
-            assert event is not None and token is not None
-            attempt = await outbox.begin_attempt(tx, head, url, self.worker_id)
+        if not await outbox.renew(tx, lane, self.worker_id, now + lease):
+            return None  # our lease lapsed and another process took the lane
+        found = await outbox.head_with_event(tx, lane)
+        if found is None or found[0]["next_at"] > now:
+            next_at = 0 if found is None else int(found[0]["next_at"])
+            await outbox.release(tx, lane, self.worker_id, next_at)
+            return None
+        head, event, token = found
+        url = self._url(head)
+        problem = (
+            ("event no longer stored", outbox.FAILED)
+            if event is None
+            else ("account no longer exists", outbox.FAILED)
+            if token is None
+            else ("no Studio stand-in configured (PARLEY_STUDIO_URL)", outbox.SKIPPED)
+            if not url
+            else None
+        )
+        if problem is not None:
+            reason, state = problem
+            await outbox.conclude(tx, head, status=None, error=reason, state=state)
+            log.info("webhook delivery=%s kind=%s %s: %s", head["seq"], head["kind"], state, reason)
+            return _AGAIN
+        assert event is not None and token is not None
+        attempt = await outbox.begin_attempt(tx, head, url, self.worker_id)
+        return _Begun(head, event, token, url, attempt)
+
+    async def _send(self, lane: str, begun: "_Begun") -> "_Sent":
+        head = begun.head
         retry = int(head["attempts"])
         outcome = await sender.send(
             self._client(lane),
-            url=url,
+            url=begun.url,
             method=head["method"],
-            params=self._params(event, head, retry),
-            auth_token=token,
+            params=self._params(begun.event, head, retry),
+            auth_token=begun.token,
             timeout=self.settings.webhook_timeout,
             idempotency_token=head["token"],
         )
@@ -193,31 +240,33 @@ class Worker:
             next_at = timefmt.now() + int(delay * _SECOND)
         else:
             state = outbox.FAILED
-        async with self.store.write() as tx:
-            await outbox.finish_attempt(
-                tx,
-                head,
-                attempt,
-                status=outcome.status,
-                error=outcome.error,
-                latency_ms=outcome.latency_ms,
-                state=state,
-                next_at=next_at,
-            )
         log.info(
             "webhook delivery=%s event=%s kind=%s url=%s retry=%d status=%s"
             " latency_ms=%.1f -> %s%s",
             head["seq"],
             head["event_seq"],
             head["kind"],
-            url,
+            begun.url,
             retry,
             outcome.status if outcome.status is not None else "-",
             outcome.latency_ms,
             state,
             f" ({outcome.error})" if outcome.error else "",
         )
-        return True
+        return _Sent(head, begun.attempt, outcome, state, next_at)
+
+    @staticmethod
+    async def _record(tx: Tx, sent: "_Sent") -> None:
+        await outbox.finish_attempt(
+            tx,
+            sent.head,
+            sent.attempt,
+            status=sent.outcome.status,
+            error=sent.outcome.error,
+            latency_ms=sent.outcome.latency_ms,
+            state=sent.state,
+            next_at=sent.next_at,
+        )
 
     def _url(self, delivery: Row) -> str:
         if delivery["webhook_type"] == "studio":
