@@ -138,7 +138,7 @@ class Worker:
         ready = [lane for lane in ready if lane not in self._lanes][:room]
         if not ready:
             return
-        lease = int(self.settings.webhook_lease * _SECOND)
+        lease = self._lease()
         claimed = []
         async with self.store.write() as tx:
             for lane in ready:
@@ -190,7 +190,7 @@ class Worker:
         if self._stopping:
             await outbox.release(tx, lane, self.worker_id, 0)
             return None
-        lease = int(self.settings.webhook_lease * _SECOND)
+        lease = self._lease()
         if not await outbox.renew(tx, lane, self.worker_id, now + lease):
             return None  # our lease lapsed and another process took the lane
         found = await outbox.head_with_event(tx, lane)
@@ -267,6 +267,13 @@ class Worker:
             state=sent.state,
             next_at=sent.next_at,
         )
+
+    def _lease(self) -> int:
+        """Microseconds a claim lasts: at least one request timeout plus a second,
+        so a slow receiver alone never lets another process take the lane over
+        while the request is still in flight."""
+        seconds = max(self.settings.webhook_lease, self.settings.webhook_timeout + 1.0)
+        return int(seconds * _SECOND)
 
     def _url(self, delivery: Row) -> str:
         if delivery["webhook_type"] == "studio":
