@@ -25,6 +25,7 @@ from parley.events.bus import MemoryBus
 from parley.store import Store, open_store
 from parley.vault import Vault
 from parley.webhooks import Worker as WebhookWorker
+from parley.webhooks.prehook import PreHooks
 
 log = logging.getLogger("parley")
 
@@ -44,6 +45,8 @@ class Parley:
         self.store: Store | None = None
         self.api: RestApi | None = None
         self.webhooks: WebhookWorker | None = None
+        # synchronous pre-event calls for client actions (webhooks.md §4)
+        self.prehooks: PreHooks | None = None
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
         self.mounts: list[tuple[str, ASGIApp]] = []
         # stopped in reverse order at shutdown
@@ -60,6 +63,9 @@ class Parley:
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
+        prehooks = PreHooks(store, settings)
+        self.prehooks = prehooks
+        self.stoppers.append(prehooks.close)
         if settings.webhook_worker:
             # post-event delivery: woken after commits, and polling for what
             # other processes (or this one before a restart) left behind
