@@ -3,8 +3,8 @@
 ::
 
     lifespan start: open + migrate store -> ensure the configured account
-                    -> bus (memory) -> store.on_commit = bus.publish
-                    -> mounts (other endpoints by path prefix: media uploads, ...)
+                    -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
+                    -> mounts (other endpoints by path prefix: media uploads, control plane, ...)
                        and background workers
                        (webhook delivery worker: woken by the bus, polls the outbox)
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
@@ -21,7 +21,9 @@ from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
 from parley.config import Settings
-from parley.events.bus import MemoryBus
+from parley.control.http import PREFIX as CONTROL_PREFIX
+from parley.control.http import ControlPlane
+from parley.events.bus import Bus, make_bus
 from parley.store import Store, open_store
 from parley.vault import Vault
 from parley.webhooks import Worker as WebhookWorker
@@ -41,12 +43,13 @@ class Parley:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.router = Router(OPERATIONS)
-        self.bus = MemoryBus()
+        self.bus: Bus = make_bus(settings.redis_url)
         self.store: Store | None = None
         self.api: RestApi | None = None
         self.webhooks: WebhookWorker | None = None
         # synchronous pre-event calls for client actions (webhooks.md §4)
         self.prehooks: PreHooks | None = None
+        self.control: ControlPlane | None = None  # /parley/v1/…, when enabled
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
         self.mounts: list[tuple[str, ASGIApp]] = []
         # stopped in reverse order at shutdown
@@ -59,6 +62,7 @@ class Parley:
             await accounts.create_account(
                 store, "configured", sid=settings.account_sid, auth_token=settings.auth_token
             )
+        await self.bus.start()
         store.on_commit = self.bus.publish
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
@@ -80,6 +84,9 @@ class Parley:
                 self.webhooks = None
 
             self.stoppers.append(stop_webhooks)
+        if settings.control_plane:
+            self.control = ControlPlane(self.api, settings.admin_token)
+            self.mounts.append((CONTROL_PREFIX, self.control))
 
     async def shutdown(self) -> None:
         for stop in reversed(self.stoppers):
@@ -130,3 +137,8 @@ class Parley:
 
 def build_app(settings: Settings | None = None) -> Parley:
     return Parley(settings or Settings())
+
+
+def app_from_env() -> Parley:
+    """The factory each ``--workers`` process calls: settings from ``PARLEY_*``."""
+    return Parley(Settings())

@@ -38,6 +38,21 @@ async def insert(tx: Tx, table: str, row: Row, returning: str | None = None) -> 
 
 
 @lru_cache(maxsize=512)
+def _insert_if_absent_sql(table: str, cols: tuple[str, ...]) -> str:
+    return _insert_sql(table, cols, None) + " ON CONFLICT DO NOTHING"
+
+
+async def insert_if_absent(tx: Tx, table: str, row: Row) -> bool:
+    """Insert unless a unique key is taken (then nothing happens); whether it inserted.
+
+    Unlike catching a unique violation, this keeps a PostgreSQL transaction
+    usable, and a concurrent insert of the same key waits for the other
+    transaction instead of failing.
+    """
+    return await tx.run(_insert_if_absent_sql(table, tuple(row)), row) > 0
+
+
+@lru_cache(maxsize=512)
 def _select_sql(table: str, keys: tuple[str, ...], order: str | None) -> str:
     sql = f"SELECT * FROM {table} WHERE {_conds(keys)}"
     if order:

@@ -1,0 +1,207 @@
+"""Parley as a test double: a real server in your test process, and pytest fixtures.
+
+Installed with Parley as a pytest plugin (entry point ``pytest11``), so any
+project that depends on ``parley`` gets these fixtures::
+
+    def test_my_app(parley_client, parley_service):
+        my_app.notify(parley_client, parley_service.sid, "hello")
+        [message] = parley_client.chat.v2.services(parley_service.sid) \\
+            .channels("general").messages.list()
+
+- ``parley_server`` (session): a Parley on a free port, SQLite in a temporary
+  folder, control plane on, with an account and an API key.
+- ``parley`` (function): the same server; the account is reset after the test.
+- ``parley_client`` / ``parley_service`` (function): a ``twilio.rest.Client``
+  authenticated with the API key and pointed at Parley, and a fresh service.
+- ``parley_session_client`` / ``parley_session_service``: the same on a second
+  account of the same server, never reset (for state shared by a whole run).
+
+``ParleyServer`` can also be used without pytest (``with ParleyServer() as p:``).
+"""
+
+import asyncio
+import secrets
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import pytest
+
+from parley import accounts
+from parley.app import Parley, build_app
+from parley.config import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Credentials:
+    account_sid: str
+    auth_token: str
+    api_key_sid: str
+    api_key_secret: str
+
+
+class ParleyServer:
+    """A real Parley (uvicorn) on a thread of this process."""
+
+    def __init__(self, database_url: str | None = None, **settings: Any) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if database_url is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="parley-")
+            database_url = f"sqlite:///{Path(self._tmp.name) / 'parley.db'}"
+        self.database_url = database_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = Settings()
+        config.host, config.port, config.database_url = "127.0.0.1", self.port, database_url
+        config.public_url, config.control_plane = None, True
+        # push credentials are encrypted at rest: a key for this server's life
+        config.secret_key = config.secret_key or secrets.token_urlsafe(32)
+        for key, value in settings.items():
+            setattr(config, key, value)
+        self.settings = config
+        self.app: Parley = build_app(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "ParleyServer":
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self.loop = loop
+            ready.set()
+            loop.run_until_complete(self._server.serve())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="parley-server", daemon=True)
+        self._thread.start()
+        ready.wait(5)
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("Parley did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> "ParleyServer":
+        return self.start()
+
+    def __exit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType]) -> None:
+        self.stop()
+
+    def run(self, coro: Any) -> Any:
+        """Run a coroutine on the server's own event loop (direct store access)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def create_credentials(self, friendly_name: str = "tests") -> Credentials:
+        store = self.app.store
+        assert store is not None
+        account = self.run(accounts.create_account(store, friendly_name))
+        key = self.run(accounts.create_key(store, account["sid"]))
+        return Credentials(account["sid"], account["auth_token"], key["sid"], key["secret"])
+
+    def reset(self, credentials: Credentials) -> None:
+        """Remove every resource of the account (through the control plane)."""
+        response = httpx.post(
+            f"{self.url}/parley/v1/reset",
+            auth=(credentials.account_sid, credentials.auth_token),
+            timeout=30,
+        )
+        response.raise_for_status()
+
+    def client(self, credentials: Credentials) -> Any:
+        from twilio.rest import Client
+
+        client = Client(
+            credentials.api_key_sid, credentials.api_key_secret, credentials.account_sid
+        )
+        client.chat.base_url = self.url
+        return client
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@dataclass
+class ParleySession:
+    server: ParleyServer
+    credentials: Credentials
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self) -> Any:
+        return self.server.client(self.credentials)
+
+    def reset(self) -> None:
+        self.server.reset(self.credentials)
+
+
+@pytest.fixture(scope="session")
+def parley_server() -> Iterator[ParleySession]:
+    with ParleyServer() as server:
+        yield ParleySession(server, server.create_credentials())
+
+
+@pytest.fixture
+def parley(parley_server: ParleySession) -> Iterator[ParleySession]:
+    """The session's server; the account's state is reset after the test."""
+    yield parley_server
+    parley_server.reset()
+
+
+@pytest.fixture
+def parley_client(parley: ParleySession) -> Any:
+    return parley.client()
+
+
+@pytest.fixture
+def parley_service(parley_client: Any) -> Any:
+    return parley_client.chat.v2.services.create(friendly_name="test service")
+
+
+@pytest.fixture(scope="session")
+def parley_session(parley_server: ParleySession) -> ParleySession:
+    """The same server, another account: never reset by the function fixtures."""
+    server = parley_server.server
+    return ParleySession(server, server.create_credentials("session"))
+
+
+@pytest.fixture(scope="session")
+def parley_session_client(parley_session: ParleySession) -> Any:
+    return parley_session.client()
+
+
+@pytest.fixture(scope="session")
+def parley_session_service(parley_session_client: Any) -> Any:
+    return parley_session_client.chat.v2.services.create(friendly_name="session service")
