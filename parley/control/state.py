@@ -134,9 +134,12 @@ async def reset(tx: Tx, account_sid: str | None) -> None:
 
     Accounts and API keys stay, so the caller's credentials keep working.
     """
+    from parley.webhooks import outbox
+
     where = {"account_sid": account_sid} if account_sid else {}
     for table in (*reversed(TABLES), "events"):
         await repo.delete(tx, table, where)
+    await outbox.forget(tx, account_sid)  # webhooks not yet sent for those events
 
 
 async def ensure_account(store: Store, sid: str, friendly_name: str | None) -> str | None:

@@ -229,9 +229,14 @@ async def renew(tx: Tx, lane: str, worker: str, until: int) -> bool:
     return changed == 1
 
 
-async def release(tx: Tx, lane: str, worker: str, next_at: int) -> None:
+async def release(tx: Tx, lane: str, worker: str, next_at: int, *, empty: bool = False) -> None:
+    """Hand the lane back. ``empty``: its head query found nothing pending, so
+    its counter is set to 0 (it cannot have changed meanwhile: ``renew`` took
+    the lane row's lock earlier in this transaction, and deliveries join a lane
+    through that lock), which also heals a counter left behind by ``forget``."""
+    sets = "claimed_by = NULL, lease_until = NULL, next_at = :next"
     await tx.run(
-        "UPDATE webhook_lanes SET claimed_by = NULL, lease_until = NULL, next_at = :next"
+        f"UPDATE webhook_lanes SET {sets}{', pending = 0' if empty else ''}"
         " WHERE lane = :lane AND claimed_by = :me",
         {"next": next_at, "lane": lane, "me": worker},
     )
@@ -356,7 +361,31 @@ async def conclude(
         },
     )
     if state != PENDING:
-        await repo.bump(tx, "webhook_lanes", {"lane": delivery["lane"]}, "pending", -1)
+        # never below 0: ``forget`` may have zeroed the lane while this was in flight
+        await tx.run(
+            "UPDATE webhook_lanes SET pending = pending - 1 WHERE lane = :lane AND pending > 0",
+            {"lane": delivery["lane"]},
+        )
+
+
+async def forget(tx: Tx, account_sid: str | None) -> None:
+    """Drop the deliveries (and attempts) of one account, or of all: what a
+    state reset does with the events they were made from."""
+    where = {"account_sid": account_sid} if account_sid else {}
+    where_sql = "account_sid = :account AND " if account_sid else ""
+    lanes = await tx.all(
+        f"SELECT DISTINCT lane FROM webhook_deliveries WHERE {where_sql}state = :state",
+        {"account": account_sid, "state": PENDING} if account_sid else {"state": PENDING},
+    )
+    await repo.delete(tx, "webhook_attempts", where)
+    await repo.delete(tx, "webhook_deliveries", where)
+    # a lane holds one account's deliveries (its key names a service or a
+    # channel webhook), so the account's lanes are now empty and not waiting
+    for row in lanes:
+        await tx.run(
+            "UPDATE webhook_lanes SET pending = 0, next_at = 0 WHERE lane = :lane",
+            {"lane": row["lane"]},
+        )
 
 
 # ---- observability --------------------------------------------------------

@@ -194,9 +194,11 @@ class Worker:
         if not await outbox.renew(tx, lane, self.worker_id, now + lease):
             return None  # our lease lapsed and another process took the lane
         found = await outbox.head_with_event(tx, lane)
-        if found is None or found[0]["next_at"] > now:
-            next_at = 0 if found is None else int(found[0]["next_at"])
-            await outbox.release(tx, lane, self.worker_id, next_at)
+        if found is None:
+            await outbox.release(tx, lane, self.worker_id, 0, empty=True)
+            return None
+        if found[0]["next_at"] > now:
+            await outbox.release(tx, lane, self.worker_id, int(found[0]["next_at"]))
             return None
         head, event, token = found
         url = self._url(head)

@@ -254,3 +254,56 @@ def test_two_processes_share_one_outbox_each_delivery_once(db: str, receiver: Re
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_state_reset_drops_unsent_deliveries_and_the_lane_goes_on(
+    db: str, receiver: Receiver
+) -> None:
+    from parley.control import state
+
+    server = start_server(db, **{**FAST, "webhook_backoff": 30.0})
+    try:
+        assert server.app.store is not None
+        down = f"http://127.0.0.1:{free_port()}/down"
+        account, service_sid = server.run(_setup(server.app.store, down, retries=3))
+        events = Events(server, account, service_sid)
+        ch = events.channel()
+        events.emit("onMessageSent", events.message(ch["sid"], 0))
+
+        async def pending() -> list[Any]:
+            assert server.app.store is not None
+            async with server.app.store.read() as tx:
+                return await tx.all(
+                    "SELECT attempts FROM webhook_deliveries WHERE account_sid = :a"
+                    " AND state = 'pending'",
+                    {"a": account.sid},
+                )
+
+        deadline = time.monotonic() + 10
+        while [r["attempts"] for r in server.run(pending())] != [1]:
+            assert time.monotonic() < deadline, "first attempt not made"
+            time.sleep(0.05)  # waiting 30 s for its retry now
+
+        async def reset() -> None:
+            assert server.app.store is not None
+            async with server.app.store.write() as tx:
+                await state.reset(tx, account.sid)
+
+        server.run(reset())
+        assert server.run(pending()) == []
+
+        async def lane() -> Any:
+            assert server.app.store is not None
+            async with server.app.store.read() as tx:
+                return await repo.get(tx, "webhook_lanes", {"lane": f"{service_sid}/{ch['sid']}"})
+
+        assert server.run(lane())["pending"] == 0  # not claimed again for nothing
+        account2, service2 = server.run(_setup(server.app.store, receiver.url()))
+        # the worker goes on with other work
+        events2 = Events(server, account2, service2)
+        msg = events2.message(ch["sid"], 0)
+        events2.emit("onMessageSent", msg)
+        (got,) = receiver.wait_for(1)
+        assert got.params["MessageSid"] == msg["sid"]
+    finally:
+        server.stop()
