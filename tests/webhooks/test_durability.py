@@ -231,9 +231,12 @@ def test_an_expired_lease_is_taken_over(
     assert fast.run(attempt_workers()) == [fast.app.webhooks.worker_id]
 
 
-def test_two_processes_share_one_outbox_each_delivery_once(db: str, receiver: Receiver) -> None:
-    # on PostgreSQL the session server's worker competes for the same lanes too
-    db = os.environ.get("PARLEY_TEST_DATABASE_URL", db)
+def test_two_processes_share_one_outbox_each_delivery_once(
+    database_url: str, server: Server, receiver: Receiver
+) -> None:
+    # two more Parleys on the session database (each engine): with the session
+    # server, three workers compete for the same lanes
+    db = database_url
     a = start_server(db, **FAST)
     b = start_server(db, **FAST)
     try:
