@@ -6,12 +6,11 @@
                                v        (restarts, other processes' events)
     loop: ready lanes ──claim (CAS, lease)──> one task per lane, at most
           PARLEY_WEBHOOK_CONCURRENCY lanes at a time
-    lane task: head delivery ─ due? ─ no ──> release lane until its retry time
-                     │ yes
-                     v
-          begin attempt (lease renewed, attempts+1)   [write tx]
-          signed HTTP request, 5 s timeout            [no transaction open]
-          finish attempt: done | retry later | failed [write tx] + log line
+    lane task, one write tx per delivery:
+      ┌> [tx: record the previous outcome (done | retry at next_at | failed),
+      │       renew the lease, read the head; not due or none -> release lane;
+      │       else begin the attempt (attempts+1, attempt row)]
+      └─ signed HTTP request, 5 s timeout, log line   [no transaction open]
 
 Nothing here runs inside an API request: a response never waits for delivery.
 A process that dies holding lanes loses them when their lease expires
