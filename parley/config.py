@@ -59,6 +59,10 @@ class Settings:
     webhook_stop_grace: float = field(
         default_factory=lambda: float(_env("WEBHOOK_STOP_GRACE", "1") or 1)
     )
+    # finished deliveries (and their attempts) are kept this long: 7 days
+    webhook_retention: float = field(
+        default_factory=lambda: float(_env("WEBHOOK_RETENTION", "604800") or 604800)
+    )
     # "0" runs no delivery worker in this process (API-only processes)
     webhook_worker: bool = field(default_factory=lambda: _env("WEBHOOK_WORKER", "1") != "0")
     # where `studio` channel webhooks are posted (no Studio here); unset: not sent

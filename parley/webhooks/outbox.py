@@ -388,6 +388,29 @@ async def forget(tx: Tx, account_sid: str | None) -> None:
         )
 
 
+async def prune(tx: Tx, before: int, limit: int = 1000) -> int:
+    """Forget up to ``limit`` finished deliveries (done, skipped or failed) last
+    touched before ``before``, with their attempts, and lanes with nothing left.
+    Returns how many deliveries went; callers repeat while it is ``limit``."""
+    rows = await tx.all(
+        "SELECT seq FROM webhook_deliveries WHERE state <> :pending AND date_updated < :before"
+        " ORDER BY seq LIMIT :limit",
+        {"pending": PENDING, "before": before, "limit": limit},
+    )
+    seqs = [r["seq"] for r in rows]
+    if seqs:
+        marks = ", ".join(f":s{i}" for i in range(len(seqs)))
+        bound = {f"s{i}": seq for i, seq in enumerate(seqs)}
+        await tx.run(f"DELETE FROM webhook_attempts WHERE delivery_seq IN ({marks})", bound)
+        await tx.run(f"DELETE FROM webhook_deliveries WHERE seq IN ({marks})", bound)
+    # an idle lane row is recreated by the next delivery that joins it
+    await tx.run(
+        "DELETE FROM webhook_lanes WHERE pending = 0 AND claimed_by IS NULL AND next_at < :before",
+        {"before": before},
+    )
+    return len(seqs)
+
+
 # ---- observability --------------------------------------------------------
 
 

@@ -37,6 +37,8 @@ log = logging.getLogger("parley.webhooks")
 
 _POST_EVENTS = frozenset(POST_EVENTS)
 _SECOND = 1_000_000  # microseconds
+_PRUNE_EVERY = 300.0  # seconds between looks for finished deliveries past retention
+_PRUNE_BATCH = 500
 _AGAIN = object()  # the head was concluded without a request: look at the next one
 
 
@@ -118,12 +120,19 @@ class Worker:
     # ---- claiming ----------------------------------------------------------
 
     async def _run(self) -> None:
+        pruned_at = 0.0
         while not self._stopping:
             self._wake.clear()
             try:
                 await self._claim_round()
             except Exception:
                 log.exception("webhook claim round failed")
+            if asyncio.get_running_loop().time() - pruned_at > _PRUNE_EVERY:
+                pruned_at = asyncio.get_running_loop().time()
+                try:
+                    await self.prune()
+                except Exception:
+                    log.exception("webhook pruning failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.webhook_poll)
 
@@ -145,6 +154,19 @@ class Worker:
                     claimed.append(lane)
         for lane in claimed:
             self._lanes[lane] = asyncio.create_task(self._lane(lane), name=f"webhook-lane {lane}")
+
+    async def prune(self) -> int:
+        """Forget finished deliveries older than PARLEY_WEBHOOK_RETENTION, in
+        small transactions (SQLite has one writer; requests must not wait)."""
+        before = timefmt.now() - int(self.settings.webhook_retention * _SECOND)
+        total = 0
+        while True:
+            async with self.store.write() as tx:
+                gone = await outbox.prune(tx, before, _PRUNE_BATCH)
+            total += gone
+            if gone < _PRUNE_BATCH or self._stopping:
+                return total
+            await asyncio.sleep(0)
 
     # ---- one lane ----------------------------------------------------------
 
