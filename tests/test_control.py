@@ -90,6 +90,8 @@ def test_another_accounts_dump_is_refused(node: ParleyServer) -> None:
 
 
 SEED = """
+credentials:
+  - {friendly_name: android, type: fcm, secret: fcm-server-key}
 services:
   - friendly_name: Support
     reachability_enabled: true
@@ -101,19 +103,49 @@ services:
         friendly_name: Alice
         attributes: {tier: gold}
       - identity: bob
+    channels:
+      - unique_name: general
+        friendly_name: General
+        type: private
+        attributes: {topic: help}
+        created_by: alice
+        members:
+          - alice
+          - {identity: bob, role: moderator, attributes: {desk: 2}}
+          - dave
+        invites:
+          - {identity: carol, role: moderator}
+          - alice
+        messages:
+          - {from: alice, body: Hello, attributes: {pinned: true}}
+          - {from: bob, body: Hi alice}
+      - unique_name: empty
+    bindings:
+      - {identity: alice, endpoint: pixel-7, binding_type: fcm, credential: android}
 """
+SEEDED = {
+    "credentials": 1,
+    "services": 1,
+    "roles": 1,
+    "users": 2,
+    "bindings": 1,
+    "channels": 2,
+    "members": 3,
+    "invites": 1,
+    "messages": 2,
+}
+YAML = {"Content-Type": "application/yaml"}
 
 
 def test_yaml_seed_is_idempotent(node: ParleyServer) -> None:
     creds = node.create_credentials()
     with _http(node, creds) as http:
-        headers = {"Content-Type": "application/yaml"}
-        first = http.post("/parley/v1/seed", content=SEED, headers=headers)
+        first = http.post("/parley/v1/seed", content=SEED, headers=YAML)
         assert first.status_code == 200, first.text
-        assert first.json()["seeded"] == {"services": 1, "roles": 1, "users": 2}
+        assert first.json()["seeded"] == SEEDED
         state = http.get("/parley/v1/state").json()["tables"]
-        again = http.post("/parley/v1/seed", content=SEED, headers=headers)
-        assert again.json()["seeded"] == {"services": 0, "roles": 0, "users": 0}
+        again = http.post("/parley/v1/seed", content=SEED, headers=YAML)
+        assert again.json()["seeded"] == dict.fromkeys(SEEDED, 0)
         assert http.get("/parley/v1/state").json()["tables"] == state
         [service] = http.get("/v2/Services").json()["services"]
         assert (
@@ -121,8 +153,60 @@ def test_yaml_seed_is_idempotent(node: ParleyServer) -> None:
         )
         users = {u["identity"]: u for u in state["users"]}
         assert users["alice"]["attributes"] == '{"tier":"gold"}'
-        bad = http.post("/parley/v1/seed", content="services: [{colour: red}]", headers=headers)
+        assert set(users) == {"alice", "bob", "carol", "dave"}  # members/invites made users
+        bad = http.post("/parley/v1/seed", content="services: [{colour: red}]", headers=YAML)
         assert bad.status_code == 400 and "unknown keys" in bad.json()["message"]
+
+
+def test_seeded_channel_reads_back_through_rest(node: ParleyServer) -> None:
+    creds = node.create_credentials()
+    with _http(node, creds) as http:
+        assert http.post("/parley/v1/seed", content=SEED, headers=YAML).status_code == 200
+        [service] = http.get("/v2/Services").json()["services"]
+        base = f"/v2/Services/{service['sid']}/Channels/general"
+        channel = http.get(base).json()
+        assert (channel["type"], channel["created_by"], channel["friendly_name"]) == (
+            "private",
+            "alice",
+            "General",
+        )
+        assert (channel["members_count"], channel["messages_count"]) == (3, 2)
+        assert json.loads(channel["attributes"]) == {"topic": "help"}
+        roles = http.get(f"/v2/Services/{service['sid']}/Roles").json()["roles"]
+        moderator = next(r["sid"] for r in roles if r["friendly_name"] == "moderator")
+        members = {m["identity"]: m for m in http.get(f"{base}/Members").json()["members"]}
+        assert members["bob"]["role_sid"] == moderator
+        assert members["alice"]["role_sid"] == service["default_channel_role_sid"]
+        [invite] = http.get(f"{base}/Invites").json()["invites"]
+        assert (invite["identity"], invite["role_sid"]) == ("carol", moderator)
+        listed = http.get(f"{base}/Messages").json()["messages"]
+        assert [(m["index"], m["from"], m["body"]) for m in listed] == [
+            (0, "alice", "Hello"),
+            (1, "bob", "Hi alice"),
+        ]
+        [binding] = http.get(f"/v2/Services/{service['sid']}/Bindings").json()["bindings"]
+        assert (binding["identity"], binding["endpoint"]) == ("alice", "pixel-7")
+        [credential] = http.get("/v2/Credentials").json()["credentials"]
+        assert binding["credential_sid"] == credential["sid"]
+        # messages are keyed by index: appended entries are added, the others kept
+        more = SEED.replace(
+            "          - {from: bob, body: Hi alice}\n",
+            "          - {from: bob, body: Hi alice}\n          - {from: dave, body: Third}\n",
+        )
+        added = http.post("/parley/v1/seed", content=more, headers=YAML).json()["seeded"]
+        assert added == {**dict.fromkeys(SEEDED, 0), "messages": 1}
+        listed = http.get(f"{base}/Messages").json()["messages"]
+        assert [m["body"] for m in listed] == ["Hello", "Hi alice", "Third"]
+
+
+def test_seed_error_names_the_entry_and_stores_nothing(node: ParleyServer) -> None:
+    creds = node.create_credentials()
+    broken = SEED.replace("role: moderator, attributes", "role: nobody, attributes")
+    with _http(node, creds) as http:
+        refused = http.post("/parley/v1/seed", content=broken, headers=YAML)
+        assert refused.status_code == 400
+        assert "services[0].channels[0].members[1]" in refused.json()["message"]
+        assert http.get("/parley/v1/state").json()["tables"]["services"] == []
 
 
 def test_admin_token_resets_everything(database_url: str) -> None:

@@ -104,6 +104,6 @@ class ControlPlane:
                     written = await state.load(tx, document)
                 return {"loaded": written}
             async with self.store.write() as tx:
-                return {"seeded": await seed.apply(tx, account, document)}
+                return {"seeded": await seed.apply(tx, account, document, self.api.vault)}
         except (state.DumpError, seed.SeedError) as exc:
             raise TwilioError(20001, message=str(exc)) from None
