@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from parley import accounts
 from parley.cli import main
+from parley.control import state
 from parley.testing import Credentials, ParleyServer
 
 PUBLIC = "http://parley.test"  # both servers render the same URLs
@@ -75,6 +76,104 @@ def test_dump_reimported_gives_identical_answers(node: ParleyServer, database_ur
             # idempotent: loading again changes nothing
             http.post("/parley/v1/seed", json=dump)
             assert _answers(http, sid) == before
+
+
+FULL_SEED = """
+credentials:
+  - {friendly_name: android, type: fcm, secret: fcm-server-key}
+services:
+  - friendly_name: kept
+    bindings:
+      - {identity: alice, endpoint: pixel-7, binding_type: fcm, credential: android}
+"""
+PNG = bytes(range(256)) * 4  # every byte value: the dump carries media as base64
+
+
+def _build_full_state(http: httpx.Client) -> tuple[str, str]:
+    """Everything a dump holds: returns (service SID, media SID)."""
+    sid = _build_state(http)
+    seeded = http.post("/parley/v1/seed", content=FULL_SEED, headers=YAML)
+    assert seeded.status_code == 200, seeded.text
+    base = f"/v2/Services/{sid}"
+    http.post(f"{base}/Users", data={"Identity": "carol", "FriendlyName": "Carol"})
+    channel = http.post(
+        f"{base}/Channels", data={"UniqueName": "general", "Attributes": '{"a":1}'}
+    ).json()["sid"]
+    http.post(f"{base}/Channels", data={"UniqueName": "other", "Type": "private"})
+    for identity in ("alice", "bob"):
+        http.post(f"{base}/Channels/{channel}/Members", data={"Identity": identity})
+    http.post(f"{base}/Channels/{channel}/Invites", data={"Identity": "carol"})
+    for n in range(5):
+        http.post(f"{base}/Channels/{channel}/Messages", data={"From": "alice", "Body": f"m{n}"})
+    media = http.post(
+        f"/v1/Services/{sid}/Media",
+        content=PNG,
+        headers={"Content-Type": "image/png", "Content-Disposition": 'inline; filename="p.png"'},
+    ).json()["sid"]
+    sent = http.post(
+        f"{base}/Channels/{channel}/Messages", data={"From": "bob", "MediaSid": media}
+    )
+    assert sent.status_code == 201, sent.text
+    hook = http.post(
+        f"{base}/Channels/{channel}/Webhooks",
+        data={
+            "Type": "webhook",
+            "Configuration.Url": "http://hooks.test/in",
+            "Configuration.Filters": ["onMessageSent"],
+        },
+    )
+    assert hook.status_code == 201, hook.text
+    return sid, media
+
+
+def _full_answers(http: httpx.Client, sid: str, media: str) -> list[Any]:
+    base = f"/v2/Services/{sid}"
+    channel = f"{base}/Channels/general"
+    paths = [
+        *(f"{base}/{p}" for p in ("Users", "Bindings", "Channels", "Roles")),
+        f"{base}/Channels?PageSize=1",
+        f"{base}/Users/alice",
+        f"{base}/Users/alice/Channels",
+        f"{base}/Users/carol/Channels",
+        channel,
+        *(f"{channel}/{p}" for p in ("Members", "Invites", "Webhooks")),
+        f"{channel}/Messages?PageSize=2",
+        f"{channel}/Messages?Order=desc",
+        f"{channel}/Messages/5",
+        "/v2/Credentials",
+        f"/v1/Services/{sid}/Media/{media}",
+    ]
+    answers = [http.get(p).json() for p in paths]
+    content = http.get(f"/v1/Services/{sid}/Media/{media}/Content")
+    return [*answers, content.headers["content-type"], content.content]
+
+
+def test_full_dump_reimported_gives_identical_answers(node: ParleyServer) -> None:
+    creds = node.create_credentials()
+    with _http(node, creds) as http:
+        sid, media = _build_full_state(http)
+        dump = http.get("/parley/v1/state").json()
+        before = _full_answers(http, sid, media)
+    assert before[-1] == PNG
+    assert all(dump["tables"][table] for table in state.TABLES), "every table has rows"
+    # credentials come back without their key material (sealed secrets stay out)
+    assert all("secrets" not in row for row in dump["tables"]["credentials"])
+    assert "fcm-server-key" not in json.dumps(dump)
+    with ParleyServer(public_url=PUBLIC) as empty:
+        empty.run(
+            accounts.create_account(empty.app.store, "copy", creds.account_sid, creds.auth_token)
+        )  # type: ignore[arg-type]
+        with _http(empty, creds) as http:
+            loaded = http.post("/parley/v1/seed", json=dump)
+            assert loaded.status_code == 200, loaded.text
+            assert _full_answers(http, sid, media) == before
+            http.post("/parley/v1/seed", json=dump)
+            assert _full_answers(http, sid, media) == before
+            # the copy keeps working: the next message takes the next index
+            new = http.post(
+                f"/v2/Services/{sid}/Channels/general/Messages", data={"Body": "after"}
+            ).json()
+            assert new["index"] == 6
 
 
 def test_another_accounts_dump_is_refused(node: ParleyServer) -> None:
