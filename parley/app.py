@@ -27,6 +27,7 @@ from parley.events.bus import Bus, make_bus
 from parley.store import Store, open_store
 from parley.vault import Vault
 from parley.webhooks import Worker as WebhookWorker
+from parley.webhooks import routes as webhook_routes
 
 log = logging.getLogger("parley")
 
@@ -66,6 +67,7 @@ class Parley:
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
         if settings.control_plane:
             self.control = ControlPlane(self.api, settings.admin_token)
+            webhook_routes.register(self.control)  # deliveries, faults (parley/webhooks)
             self.mounts.append((CONTROL_PREFIX, self.control))
         if settings.webhook_worker:
             # post-event delivery: woken after commits, and polling for what

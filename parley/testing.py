@@ -69,6 +69,9 @@ class ParleyServer:
         config.public_url, config.control_plane = None, True
         # push credentials are encrypted at rest: a key for this server's life
         config.secret_key = config.secret_key or secrets.token_urlsafe(32)
+        # a test double delivers webhooks at test speed: retries after 0.05 s,
+        # 0.2 s, 0.8 s instead of 2 s, 8 s, 32 s (pass webhook_backoff=... to change)
+        config.webhook_backoff, config.webhook_poll = 0.05, 0.05
         for key, value in settings.items():
             setattr(config, key, value)
         self.settings = config
@@ -175,6 +178,56 @@ class ParleySession:
 
     def reset(self) -> None:
         self.server.reset(self.credentials)
+
+    def _control(self, method: str, name: str, **kwargs: Any) -> Any:
+        auth = (self.credentials.account_sid, self.credentials.auth_token)
+        response = self.server.http.request(method, f"/parley/v1/{name}", auth=auth, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def state(self) -> dict[str, Any]:
+        """The account's state dump (``GET /parley/v1/state``)."""
+        return dict(self._control("GET", "state"))
+
+    def seed(self, seed: str | dict[str, Any]) -> dict[str, Any]:
+        """Apply a YAML seed (text) or a mapping / state dump (``POST /parley/v1/seed``)."""
+        if isinstance(seed, str):
+            headers = {"Content-Type": "application/yaml"}
+            return dict(self._control("POST", "seed", content=seed, headers=headers))
+        return dict(self._control("POST", "seed", json=seed))
+
+    def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Webhook deliveries so far (filters: state, event_type, limit)."""
+        found = self._control("GET", "webhooks/deliveries", params=filters)
+        return list(found["deliveries"])
+
+    def wait_for_deliveries(
+        self, count: int = 1, timeout: float = 10.0, **filters: Any
+    ) -> list[dict[str, Any]]:
+        """Block until ``count`` matching deliveries are settled (no longer
+        pending: done, failed or skipped); returns the settled ones."""
+        deadline = time.monotonic() + timeout
+        while True:
+            settled = [d for d in self.deliveries(**filters) if d["state"] != "pending"]
+            if len(settled) >= count:
+                return settled
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} settled deliveries, got {len(settled)}")
+            time.sleep(0.02)
+
+    def inject_fault(
+        self,
+        count: int = 1,
+        *,
+        status: int | None = None,
+        timeout: bool = False,
+        url: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        """Make the next ``count`` webhook deliveries time out or answer ``status``."""
+        fault: dict[str, Any] = {"count": count, "url": url, "event_type": event_type}
+        fault.update({"timeout": True} if timeout else {"status": status})
+        self._control("POST", "faults", json=fault)
 
 
 @pytest.fixture(scope="session")

@@ -110,9 +110,7 @@ def _build_full_state(http: httpx.Client) -> tuple[str, str]:
         content=PNG,
         headers={"Content-Type": "image/png", "Content-Disposition": 'inline; filename="p.png"'},
     ).json()["sid"]
-    sent = http.post(
-        f"{base}/Channels/{channel}/Messages", data={"From": "bob", "MediaSid": media}
-    )
+    sent = http.post(f"{base}/Channels/{channel}/Messages", data={"From": "bob", "MediaSid": media})
     assert sent.status_code == 201, sent.text
     hook = http.post(
         f"{base}/Channels/{channel}/Webhooks",

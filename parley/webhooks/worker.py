@@ -31,6 +31,7 @@ from parley.domain.catalogue import POST_EVENTS
 from parley.events import Event
 from parley.store import Row, Store
 from parley.webhooks import outbox, params, sender
+from parley.webhooks.double import take_fault
 
 log = logging.getLogger("parley.webhooks")
 
@@ -165,8 +166,10 @@ class Worker:
                 return True
             assert event is not None and token is not None
             attempt = await outbox.begin_attempt(tx, head, url, self.worker_id)
+            # the control plane's fault injection (double.py) stands in for the receiver
+            injected = await take_fault(tx, head["account_sid"], url, head["kind"])
         retry = int(head["attempts"])
-        outcome = await sender.send(
+        outcome = injected or await sender.send(
             self._client(),
             url=url,
             method=head["method"],
