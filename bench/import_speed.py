@@ -1,11 +1,12 @@
 """How long `parley import` takes for a large state (default 50,000 messages).
 
-    .venv/bin/python bench/import_speed.py [messages]
+    .venv/bin/python bench/import_speed.py [messages] [target database URL]
 
 Builds the state through the domain actions (one service, one channel, two
 members, N messages), exports it with `parley export`, then times
-`parley import` of that dump into an empty SQLite database, progress bar and
-all. Prints the figures; no assertion (a measurement, not a test).
+`parley import` of that dump into an empty SQLite database (or the given
+target, e.g. a PostgreSQL database), progress bar and all. Prints the
+figures; no assertion (a measurement, not a test).
 """
 
 import asyncio
@@ -47,6 +48,8 @@ def main() -> None:
     parley = [sys.executable, "-m", "parley"]
     with tempfile.TemporaryDirectory() as tmp:
         source, target = f"sqlite:///{tmp}/a.db", f"sqlite:///{tmp}/b.db"
+        if len(sys.argv) > 2:
+            target = sys.argv[2]
         started = time.perf_counter()
         account = asyncio.run(build(source, count))
         print(f"built {count} messages in {time.perf_counter() - started:.1f} s")

@@ -1,6 +1,6 @@
 """How long the plugin's reset between tests takes, for a small state.
 
-    .venv/bin/python bench/reset_speed.py [rounds]
+    .venv/bin/python bench/reset_speed.py [rounds] [database URL]
 
 A ParleyServer as the ``parley`` fixture runs it (SQLite in a temporary
 folder); each round seeds a small state (a service, two roles' worth of
@@ -32,7 +32,8 @@ SEED += "".join(f"          - {{from: alice, body: message {n}}}\n" for n in ran
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    with ParleyServer() as server:
+    database_url = sys.argv[2] if len(sys.argv) > 2 else None
+    with ParleyServer(database_url) as server:
         creds = server.create_credentials()
         auth = (creds.account_sid, creds.auth_token)
         timings = []

@@ -229,6 +229,13 @@ class ParleySession:
         fault.update({"timeout": True} if timeout else {"status": status})
         self._control("POST", "faults", json=fault)
 
+    def faults(self) -> list[dict[str, Any]]:
+        """The injected faults still to come (``remaining`` uses each)."""
+        return list(self._control("GET", "faults")["faults"])
+
+    def clear_faults(self) -> None:
+        self._control("DELETE", "faults")
+
 
 @pytest.fixture(scope="session")
 def parley_server() -> Iterator[ParleySession]:

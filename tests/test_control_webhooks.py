@@ -101,8 +101,7 @@ def test_injected_failures_are_retried_per_the_services_retry_count(
     settled = parley.wait_for_deliveries(3)
     assert _outcomes(settled[-1]) == [(0, 500, "HTTP 500 (injected)")]
     assert len(receiver.quiet(0.3)) == 1  # injected attempts never reach the receiver
-    left = parley._control("GET", "faults")["faults"]
-    assert [f["remaining"] for f in left] == [4]
+    assert [f["remaining"] for f in parley.faults()] == [4]
 
 
 def test_faults_match_url_and_event_type(
@@ -114,10 +113,9 @@ def test_faults_match_url_and_event_type(
     _send(http, sid, "x")
     [delivery] = parley.wait_for_deliveries(1)
     assert _outcomes(delivery) == [(0, 429, "HTTP 429 (injected)")]
-    assert [f["url"] for f in parley._control("GET", "faults")["faults"]] == [
-        "http://elsewhere.test/"
-    ]
-    assert parley._control("DELETE", "faults") == {"faults": []}
+    assert [f["url"] for f in parley.faults()] == ["http://elsewhere.test/"]
+    parley.clear_faults()
+    assert parley.faults() == []
 
 
 def test_reset_forgets_deliveries_and_faults(
@@ -129,11 +127,34 @@ def test_reset_forgets_deliveries_and_faults(
     parley.inject_fault(3, timeout=True)
     parley.reset()
     assert parley.deliveries() == []
-    assert parley._control("GET", "faults") == {"faults": []}
+    assert parley.faults() == []
     sid = _hooked(http, receiver, retries=0)
     _send(http, sid, "after")
     [delivery] = parley.wait_for_deliveries(1)
     assert delivery["params"]["Body"] == "after" and delivery["state"] == "done"
+
+
+def test_channel_webhook_deliveries_name_the_webhook(
+    parley: ParleySession, receiver: Receiver, http: httpx.Client
+) -> None:
+    sid = _hooked(http, receiver, retries=0)
+    hook = http.post(
+        f"/v2/Services/{sid}/Channels/general/Webhooks",
+        data={
+            "Type": "webhook",
+            "Configuration.Url": receiver.url("/channel"),
+            "Configuration.Filters": ["onMessageSent"],
+            "Configuration.RetryCount": "1",
+        },
+    ).json()
+    parley.inject_fault(1, status=504, url=receiver.url("/channel"))
+    _send(http, sid, "both")
+    by_url = {d["url"]: d for d in parley.wait_for_deliveries(2)}
+    service_hook, channel_hook = by_url[receiver.url()], by_url[receiver.url("/channel")]
+    assert service_hook["webhook_sid"] is None and _outcomes(service_hook) == [(0, 200, None)]
+    assert (channel_hook["webhook_sid"], channel_hook["webhook_type"]) == (hook["sid"], "webhook")
+    assert channel_hook["params"]["WebhookSid"] == hook["sid"]
+    assert [a["status"] for a in channel_hook["attempts"]] == [504, 200]
 
 
 @pytest.mark.parametrize(
@@ -153,4 +174,4 @@ def test_bad_faults_are_refused(parley: ParleySession, fault: dict[str, Any]) ->
         f"{parley.url}/parley/v1/faults", json=fault, auth=(creds.account_sid, creds.auth_token)
     )
     assert response.status_code == 400 and response.json()["code"] == 20001
-    assert parley._control("GET", "faults") == {"faults": []}
+    assert parley.faults() == []
