@@ -337,8 +337,8 @@ def test_cli_export_import_round_trip(tmp_path: Path) -> None:
     with ParleyServer(source, public_url=PUBLIC) as server:
         creds = server.create_credentials()
         with _http(server, creds) as http:
-            sid = _build_state(http)
-            before = _answers(http, sid)
+            sid, media = _build_full_state(http)
+            before = _full_answers(http, sid, media)
     runner = CliRunner()
     exported = runner.invoke(
         main, ["export", "--account", creds.account_sid, "--database-url", source]
@@ -353,7 +353,7 @@ def test_cli_export_import_round_trip(tmp_path: Path) -> None:
     with ParleyServer(target, public_url=PUBLIC) as server:
         fresh = Credentials(creds.account_sid, new["auth_token"], "", "")
         with _http(server, fresh) as http:
-            assert _answers(http, sid) == before
+            assert _full_answers(http, sid, media) == before
     reset = runner.invoke(
         main, ["reset", "--yes", "--account", creds.account_sid, "--database-url", target]
     )
