@@ -27,6 +27,7 @@ from parley.events.bus import Bus, make_bus
 from parley.store import Store, open_store
 from parley.vault import Vault
 from parley.webhooks import Worker as WebhookWorker
+from parley.webhooks import routes as webhook_routes
 from parley.webhooks.prehook import PreHooks
 
 log = logging.getLogger("parley")
@@ -70,6 +71,10 @@ class Parley:
         prehooks = PreHooks(store, settings)
         self.prehooks = prehooks
         self.stoppers.append(prehooks.close)
+        if settings.control_plane:
+            self.control = ControlPlane(self.api, settings.admin_token)
+            webhook_routes.register(self.control)  # deliveries, faults (parley/webhooks)
+            self.mounts.append((CONTROL_PREFIX, self.control))
         if settings.webhook_worker:
             # post-event delivery: woken after commits, and polling for what
             # other processes (or this one before a restart) left behind
@@ -84,9 +89,6 @@ class Parley:
                 self.webhooks = None
 
             self.stoppers.append(stop_webhooks)
-        if settings.control_plane:
-            self.control = ControlPlane(self.api, settings.admin_token)
-            self.mounts.append((CONTROL_PREFIX, self.control))
 
     async def shutdown(self) -> None:
         for stop in reversed(self.stoppers):

@@ -298,8 +298,11 @@ def reset_command(account_sid: str | None, yes: bool, database_url: str) -> None
         click.confirm(f"Delete every resource of {account_sid or 'every account'}?", abort=True)
 
     async def reset(store: Store) -> None:
+        from parley.webhooks.double import forget
+
         async with store.write() as tx:
             await state.reset(tx, account_sid)
+            await forget(tx, account_sid)  # and the webhook delivery record
 
     _with_store(database_url, reset)
     click.echo(f"reset {account_sid or 'all accounts'}", err=True)

@@ -283,6 +283,12 @@ async def head_with_event(tx: Tx, lane: str) -> tuple[Row, Event | None, str | N
     return row, found, row["a_token"]
 
 
+async def event(tx: Tx, seq: int) -> Event | None:
+    """One event of the outbox (for the delivery record of the control plane)."""
+    row = await repo.get(tx, "events", {"seq": seq})
+    return None if row is None else Event.from_row(row)
+
+
 # ---- attempts -------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from parley.domain.catalogue import POST_EVENTS
 from parley.events import Event
 from parley.store import Row, Store, Tx
 from parley.webhooks import outbox, params, sender
+from parley.webhooks.double import take_fault
 
 log = logging.getLogger("parley.webhooks")
 
@@ -50,6 +51,7 @@ class _Begun:
     token: str
     url: str
     attempt: int
+    injected: sender.Outcome | None = None
 
 
 @dataclass(slots=True)
@@ -248,12 +250,14 @@ class Worker:
             return _AGAIN
         assert event is not None and token is not None
         attempt = await outbox.begin_attempt(tx, head, url, self.worker_id)
-        return _Begun(head, event, token, url, attempt)
+        # the control plane's fault injection (double.py) stands in for the receiver
+        injected = await take_fault(tx, head["account_sid"], url, head["kind"])
+        return _Begun(head, event, token, url, attempt, injected)
 
     async def _send(self, lane: str, begun: "_Begun") -> "_Sent":
         head = begun.head
         retry = int(head["attempts"])
-        outcome = await sender.send(
+        outcome = begun.injected or await sender.send(
             self._client(lane),
             url=begun.url,
             method=head["method"],
