@@ -40,6 +40,7 @@ _POST_EVENTS = frozenset(POST_EVENTS)
 _SECOND = 1_000_000  # microseconds
 _PRUNE_EVERY = 300.0  # seconds between looks for finished deliveries past retention
 _PRUNE_BATCH = 500
+_LANE_TURN = 50  # deliveries a lane task makes before handing its lane back
 _AGAIN = object()  # the head was concluded without a request: look at the next one
 
 
@@ -179,15 +180,17 @@ class Worker:
         request is recorded in the same transaction that begins the next one.
         """
         done: _Sent | None = None
+        turns = 0
         try:
             while True:
                 async with self.store.write() as tx:
                     if done is not None:
                         await self._record(tx, done)
                         done = None
-                    begun = await self._begin(tx, lane)
+                    begun = await self._begin(tx, lane, turns)
                 if begun is None:
                     break
+                turns += 1
                 if begun is _AGAIN:
                     continue
                 assert isinstance(begun, _Begun)
@@ -205,13 +208,19 @@ class Worker:
             self._lanes.pop(lane, None)
             self._wake.set()
 
-    async def _begin(self, tx: Tx, lane: str) -> "_Begun | object | None":
+    async def _begin(self, tx: Tx, lane: str, turns: int) -> "_Begun | object | None":
         """Start the next attempt in ``lane``: ``None`` when the lane is handed
-        back (empty, waiting for a retry, stopping, or taken over), ``_AGAIN``
-        when the head was concluded without a request."""
+        back (empty, waiting for a retry, its turn used up, stopping, or taken
+        over), ``_AGAIN`` when the head was concluded without a request."""
         now = timefmt.now()
         if self._stopping:
             await outbox.release(tx, lane, self.worker_id, 0)
+            return None
+        if turns >= _LANE_TURN:
+            # fairness: a busy channel goes to the back of the queue (lanes are
+            # claimed oldest next_at first), so at most CONCURRENCY busy
+            # channels cannot starve the others
+            await outbox.release(tx, lane, self.worker_id, now)
             return None
         lease = self._lease()
         if not await outbox.renew(tx, lane, self.worker_id, now + lease):

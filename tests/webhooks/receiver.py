@@ -45,6 +45,8 @@ class Receiver:
         self.lock = threading.Condition()
         self.script: list[Reply] = []  # replies for the next requests, in order
         self.reply: Callable[[Received], Reply] | None = None  # or computed per request
+        self.gate: threading.Event | None = None  # when set: hold every reply until it opens
+        self.answered = 0  # replies sent
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
 
@@ -74,6 +76,8 @@ class Receiver:
                     receiver.received.append(item)
                     receiver.lock.notify_all()
                 reply = receiver._next(item)
+                if receiver.gate is not None:
+                    receiver.gate.wait(10)
                 status, payload = 200, b""
                 if isinstance(reply, int):
                     status = reply
@@ -86,6 +90,8 @@ class Receiver:
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
+                    with receiver.lock:
+                        receiver.answered += 1
                 except OSError:
                     pass  # the sender gave up (timeout) and closed the connection
 

@@ -373,3 +373,21 @@ def test_finished_deliveries_are_pruned_after_the_retention(
     fast.app.settings.webhook_retention = -1.0
     fast.run(fast.app.webhooks.prune())
     assert _attempt_rows(fast, hooked.sid) == []
+
+
+def test_a_busy_channel_does_not_starve_the_others(
+    hooked: Any, events: Events, receiver: Receiver, fast: Server
+) -> None:
+    fast.app.settings.webhook_concurrency = 1  # one lane in flight at a time
+    try:
+        busy, quiet = events.channel(), events.channel()
+        receiver.reply = lambda r: ("sleep", 0.01)
+        for i in range(120):
+            events.emit("onMessageSent", events.message(busy["sid"], i))
+        events.emit("onMessageSent", events.message(quiet["sid"], 0))
+        got = receiver.wait_for(121, timeout=30)
+        channels = [r.params["ChannelSid"] for r in got]
+        # the busy lane hands its turn back after a batch: the quiet one is not last
+        assert channels.index(quiet["sid"]) < 120
+    finally:
+        fast.app.settings.webhook_concurrency = 32

@@ -1,6 +1,7 @@
 """Webhooks from real REST calls through the official SDK (webhooks.md §2.1):
 every post-event with ``X-Twilio-Webhook-Enabled: true``, none without it."""
 
+import threading
 from typing import Any
 
 import httpx
@@ -159,3 +160,20 @@ def test_channel_webhooks_created_through_the_sdk(
     assert fired.method == "POST" and fired.params["Body"] == "this is URGENT"
     assert fired.params["WebhookSid"] == trigger.sid and fired.params["WebhookType"] == "trigger"
     assert [r.params["EventType"] for r in got if r.path == "/hook"] == ["onChannelAdded"]
+
+
+def test_a_response_never_waits_for_the_receiver(
+    client: Client, hooked: Any, receiver: Receiver
+) -> None:
+    receiver.gate = threading.Event()  # the receiver holds its replies
+    try:
+        svc = client.chat.v2.services(hooked.sid)
+        channel = svc.channels.create(friendly_name="held", x_twilio_webhook_enabled=ON)
+        svc.channels(channel.sid).messages.create(body="x", x_twilio_webhook_enabled=ON)
+        # both calls answered while the receiver has answered nothing yet
+        assert receiver.answered == 0
+        (first,) = receiver.wait_for(1)  # and delivery is under way meanwhile
+        assert first.params["EventType"] == "onChannelAdded"
+    finally:
+        receiver.gate.set()
+    receiver.wait_for(2)
