@@ -6,6 +6,7 @@
                     -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
                     -> mounts (other endpoints by path prefix: media uploads, control plane, ...)
                        and background workers
+                       (webhook delivery worker: woken by the bus, polls the outbox)
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
     lifespan stop:  stop workers, close bus, close store
@@ -25,6 +26,9 @@ from parley.control.http import ControlPlane
 from parley.events.bus import Bus, make_bus
 from parley.store import Store, open_store
 from parley.vault import Vault
+from parley.webhooks import Worker as WebhookWorker
+from parley.webhooks import routes as webhook_routes
+from parley.webhooks.prehook import PreHooks
 
 log = logging.getLogger("parley")
 
@@ -43,6 +47,9 @@ class Parley:
         self.bus: Bus = make_bus(settings.redis_url)
         self.store: Store | None = None
         self.api: RestApi | None = None
+        self.webhooks: WebhookWorker | None = None
+        # synchronous pre-event calls for client actions (webhooks.md §4)
+        self.prehooks: PreHooks | None = None
         self.control: ControlPlane | None = None  # /parley/v1/…, when enabled
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
         self.mounts: list[tuple[str, ASGIApp]] = []
@@ -61,9 +68,27 @@ class Parley:
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
+        prehooks = PreHooks(store, settings)
+        self.prehooks = prehooks
+        self.stoppers.append(prehooks.close)
         if settings.control_plane:
             self.control = ControlPlane(self.api, settings.admin_token)
+            webhook_routes.register(self.control)  # deliveries, faults (parley/webhooks)
             self.mounts.append((CONTROL_PREFIX, self.control))
+        if settings.webhook_worker:
+            # post-event delivery: woken after commits, and polling for what
+            # other processes (or this one before a restart) left behind
+            worker = WebhookWorker(store, settings)
+            await worker.start()
+            self.webhooks = worker
+            unsubscribe = self.bus.subscribe(worker.notify)
+
+            async def stop_webhooks() -> None:
+                unsubscribe()
+                await worker.stop()
+                self.webhooks = None
+
+            self.stoppers.append(stop_webhooks)
 
     async def shutdown(self) -> None:
         for stop in reversed(self.stoppers):

@@ -203,6 +203,43 @@ def keys_create(account_sid: str, friendly_name: str | None, database_url: str) 
     _print(result)
 
 
+@main.group("webhooks")
+def webhooks_group() -> None:
+    """Webhook delivery (post-events from the outbox)."""
+
+
+@webhooks_group.command("failed")
+@click.option("--account", "account_sid", default=None, help="only this account's (AC…)")
+@click.option("--limit", default=100, show_default=True, type=int)
+@_db
+def webhooks_failed(account_sid: str | None, limit: int, database_url: str) -> None:
+    """Deliveries that gave up, newest first: one JSON object per line, with
+    the last status/error and every attempt (retry, status, latency)."""
+    from parley.timefmt import to_webhook
+    from parley.webhooks import outbox
+
+    async def load(store: Store) -> list[dict[str, Any]]:
+        async with store.read() as tx:
+            rows = await outbox.failed(tx, account_sid, limit)
+            for row in rows:
+                row["attempt_log"] = [
+                    {
+                        "retry_count": a["retry_count"],
+                        "status": a["status"],
+                        "error": a["error"],
+                        "latency_ms": a["latency_ms"],
+                        "at": to_webhook(a["date_created"]),
+                    }
+                    for a in await outbox.attempts(tx, row["seq"])
+                ]
+                row["date_created"] = to_webhook(row["date_created"])
+                row["date_updated"] = to_webhook(row["date_updated"])
+        return rows
+
+    for row in _with_store(database_url, load):
+        _print(row)
+
+
 @main.command("export")
 @click.option("--account", "account_sid", required=True, help="the account to dump (AC…)")
 @_db
@@ -261,8 +298,11 @@ def reset_command(account_sid: str | None, yes: bool, database_url: str) -> None
         click.confirm(f"Delete every resource of {account_sid or 'every account'}?", abort=True)
 
     async def reset(store: Store) -> None:
+        from parley.webhooks.double import forget
+
         async with store.write() as tx:
             await state.reset(tx, account_sid)
+            await forget(tx, account_sid)  # and the webhook delivery record
 
     _with_store(database_url, reset)
     click.echo(f"reset {account_sid or 'all accounts'}", err=True)

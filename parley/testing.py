@@ -69,6 +69,9 @@ class ParleyServer:
         config.public_url, config.control_plane = None, True
         # push credentials are encrypted at rest: a key for this server's life
         config.secret_key = config.secret_key or secrets.token_urlsafe(32)
+        # a test double delivers webhooks at test speed: retries after 0.05 s,
+        # 0.2 s, 0.8 s instead of 2 s, 8 s, 32 s (pass webhook_backoff=... to change)
+        config.webhook_backoff, config.webhook_poll = 0.05, 0.05
         for key, value in settings.items():
             setattr(config, key, value)
         self.settings = config
@@ -76,6 +79,15 @@ class ParleyServer:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._http: httpx.Client | None = None
+
+    @property
+    def http(self) -> httpx.Client:
+        """One keep-alive client for the control plane: a reset between tests
+        costs ~2 ms instead of ~35 ms for a new client per call."""
+        if self._http is None:
+            self._http = httpx.Client(base_url=self.url, timeout=30)
+        return self._http
 
     def start(self) -> "ParleyServer":
         import uvicorn
@@ -104,6 +116,9 @@ class ParleyServer:
         return self
 
     def stop(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -131,10 +146,8 @@ class ParleyServer:
 
     def reset(self, credentials: Credentials) -> None:
         """Remove every resource of the account (through the control plane)."""
-        response = httpx.post(
-            f"{self.url}/parley/v1/reset",
-            auth=(credentials.account_sid, credentials.auth_token),
-            timeout=30,
+        response = self.http.post(
+            "/parley/v1/reset", auth=(credentials.account_sid, credentials.auth_token)
         )
         response.raise_for_status()
 
@@ -165,6 +178,63 @@ class ParleySession:
 
     def reset(self) -> None:
         self.server.reset(self.credentials)
+
+    def _control(self, method: str, name: str, **kwargs: Any) -> Any:
+        auth = (self.credentials.account_sid, self.credentials.auth_token)
+        response = self.server.http.request(method, f"/parley/v1/{name}", auth=auth, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def state(self) -> dict[str, Any]:
+        """The account's state dump (``GET /parley/v1/state``)."""
+        return dict(self._control("GET", "state"))
+
+    def seed(self, seed: str | dict[str, Any]) -> dict[str, Any]:
+        """Apply a YAML seed (text) or a mapping / state dump (``POST /parley/v1/seed``)."""
+        if isinstance(seed, str):
+            headers = {"Content-Type": "application/yaml"}
+            return dict(self._control("POST", "seed", content=seed, headers=headers))
+        return dict(self._control("POST", "seed", json=seed))
+
+    def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Webhook deliveries so far (filters: state, event_type, limit)."""
+        found = self._control("GET", "webhooks/deliveries", params=filters)
+        return list(found["deliveries"])
+
+    def wait_for_deliveries(
+        self, count: int = 1, timeout: float = 10.0, **filters: Any
+    ) -> list[dict[str, Any]]:
+        """Block until ``count`` matching deliveries are settled (no longer
+        pending: done, failed or skipped); returns the settled ones."""
+        deadline = time.monotonic() + timeout
+        while True:
+            settled = [d for d in self.deliveries(**filters) if d["state"] != "pending"]
+            if len(settled) >= count:
+                return settled
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} settled deliveries, got {len(settled)}")
+            time.sleep(0.02)
+
+    def inject_fault(
+        self,
+        count: int = 1,
+        *,
+        status: int | None = None,
+        timeout: bool = False,
+        url: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        """Make the next ``count`` webhook deliveries time out or answer ``status``."""
+        fault: dict[str, Any] = {"count": count, "url": url, "event_type": event_type}
+        fault.update({"timeout": True} if timeout else {"status": status})
+        self._control("POST", "faults", json=fault)
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The injected faults still to come (``remaining`` uses each)."""
+        return list(self._control("GET", "faults")["faults"])
+
+    def clear_faults(self) -> None:
+        self._control("DELETE", "faults")
 
 
 @pytest.fixture(scope="session")

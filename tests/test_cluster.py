@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -65,6 +64,8 @@ def start_node(database_url: str, account_sid: str, token: str, workers: int = 1
         "PARLEY_REDIS_URL": REDIS_URL,
         "PARLEY_ACCOUNT_SID": account_sid,
         "PARLEY_AUTH_TOKEN": token,
+        "PARLEY_WEBHOOK_POLL": "0.2",
+        "PARLEY_WEBHOOK_BACKOFF": "0.2",
     }
     process = subprocess.Popen(
         [
@@ -108,8 +109,11 @@ def stop_node(node: Node) -> None:
         node.process.wait()
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Three processes (one node of one, one of two workers), shared by the
+    module's tests: each test works in a service of its own."""
+    tmp_path = tmp_path_factory.mktemp("cluster")
     _redis_or_skip()
     account_sid = sids.new_sid(sids.ACCOUNT)
     token = secrets.token_hex(16)
@@ -189,3 +193,42 @@ def test_unique_keys_hold_under_concurrent_creates(cluster: Cluster) -> None:
         users = list(pool.map(create_user, range(10)))
     assert sorted(channels) == [201] + [50307] * 9
     assert sorted(users) == [201] + [50201] * 9
+
+
+def test_every_webhook_delivered_once_across_processes(cluster: Cluster) -> None:
+    """Events committed on any process are delivered exactly once, in index
+    order per channel, whichever process's worker claims them."""
+    from tests.webhooks.receiver import Receiver
+
+    receiver = Receiver().start()
+    try:
+        admin = cluster.client(0)
+        service = admin.chat.v2.services.create(friendly_name="hooked")
+        admin.chat.v2.services(service.sid).update(
+            post_webhook_url=receiver.url(), webhook_filters=["onMessageSent"]
+        )
+        admin.chat.v2.services(service.sid).channels.create(unique_name="room")
+        writers, each = 6, 10
+
+        def post(i: int) -> None:
+            base = cluster.nodes[i % len(cluster.nodes)].url
+            for n in range(each):
+                response = httpx.post(
+                    f"{base}/v2/Services/{service.sid}/Channels/room/Messages",
+                    data={"Body": f"{i}-{n}"},
+                    headers={"X-Twilio-Webhook-Enabled": "true"},
+                    auth=(cluster.account_sid, cluster.auth_token),
+                )
+                assert response.status_code == 201
+
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(post, range(writers)))
+        total = writers * each
+        got = receiver.wait_for(total, timeout=60)
+        time.sleep(1.0)  # anything delivered twice would arrive by now
+        indexes = [int(r.params["Index"]) for r in receiver.received]
+        assert sorted(indexes) == list(range(total))
+        assert indexes == list(range(total)), "one lane per channel keeps index order"
+        assert all(r.valid_for(cluster.auth_token, receiver.url()) for r in got)
+    finally:
+        receiver.stop()

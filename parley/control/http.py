@@ -8,6 +8,10 @@
     POST /parley/v1/seed             load a dump (JSON, or the same as YAML) or a
                                      YAML seed file (see control/seed.py), idempotently
 
+Other subsystems add endpoints with ``route`` and what a reset must also
+forget with ``on_reset`` (webhooks: ``parley/webhooks/routes.py``, wired in
+``app.py``), so this module knows none of their internals.
+
 Authenticated with the account's own Basic credentials; a dump of another
 account is refused. Errors use Twilio's error body.
 """
@@ -22,9 +26,12 @@ from parley.api import codec
 from parley.api.http import RestApi, read_body
 from parley.control import seed, state
 from parley.errors import TwilioError, not_found
+from parley.store import Tx
 
 PREFIX = "/parley/v1/"
 Handler = Callable[["ControlPlane", str | None, dict[str, Any]], Awaitable[Any]]
+# run in the reset's transaction: (tx, account SID, or None for every account)
+ResetHook = Callable[[Tx, str | None], Awaitable[None]]
 
 
 class ControlPlane:
@@ -37,6 +44,7 @@ class ControlPlane:
             ("GET", "state"): ControlPlane.state,
             ("POST", "seed"): ControlPlane.seed,
         }
+        self.on_reset: list[ResetHook] = []  # what other subsystems forget on reset
 
     def route(self, method: str, name: str, handler: Handler) -> None:
         """Other subsystems add their endpoints (deliveries, faults, simulate)."""
@@ -85,6 +93,8 @@ class ControlPlane:
             raise TwilioError(20403, message="Resetting every account needs the admin token")
         async with self.store.write() as tx:
             await state.reset(tx, None if everything else account)
+            for hook in self.on_reset:
+                await hook(tx, None if everything else account)
         return {"reset": "all" if everything else account}
 
     async def state(self, account: str | None, request: dict[str, Any]) -> Any:
@@ -104,6 +114,6 @@ class ControlPlane:
                     written = await state.load(tx, document)
                 return {"loaded": written}
             async with self.store.write() as tx:
-                return {"seeded": await seed.apply(tx, account, document)}
+                return {"seeded": await seed.apply(tx, account, document, self.api.vault)}
         except (state.DumpError, seed.SeedError) as exc:
             raise TwilioError(20001, message=str(exc)) from None

@@ -102,31 +102,46 @@ def check(dump: Any, account_sid: str | None = None) -> str:
     return owner
 
 
+BATCH = 1000  # rows per multi-row statement (tx.many)
+
+
 async def load(tx: Tx, dump: dict[str, Any], progress: Progress | None = None) -> int:
     """Load a checked dump idempotently: a row whose key exists is overwritten
-    with the dump's values, a new one is inserted. Returns the rows written."""
+    with the dump's values, a new one is inserted. Returns the rows written.
+
+    Rows go in batches (one ``executemany`` per batch and column set): a dump
+    of 50k messages loads in seconds, not minutes.
+    """
     written = 0
     for table in TABLES:
-        rows = dump["tables"].get(table, [])
-        for row in rows:
-            row = _in(table, row)
-            key = {"sid": row["sid"]}
-            existing = await repo.get(tx, table, key)
-            seq = row.pop("seq", None)
-            if existing is None:
-                # keep the row's place in list order (and so its page tokens)
-                # unless another row holds it in this database
-                if seq is not None and await repo.get(tx, table, {"seq": seq}) is None:
-                    row["seq"] = seq
-                await repo.insert(tx, table, row)
-            else:
-                await repo.update(tx, table, key, {k: v for k, v in row.items() if k != "sid"})
-            written += 1
+        rows = [_in(table, row) for row in dump["tables"].get(table, [])]
+        for start in range(0, len(rows), BATCH):
+            batch = rows[start : start + BATCH]
+            await _load_batch(tx, table, batch)
+            written += len(batch)
             if progress is not None:
-                progress(table, 1)
+                progress(table, len(batch))
         if rows and table not in _ORDER:
             await tx.sync_sequence(table)
     return written
+
+
+async def _load_batch(tx: Tx, table: str, rows: list[Row]) -> None:
+    existing = await repo.existing(tx, table, "sid", [r["sid"] for r in rows])
+    seqs = [r["seq"] for r in rows if r.get("seq") is not None]
+    # keep each new row's place in list order (and so its page tokens) unless
+    # another row holds it in this database; then the table's counter decides
+    taken = await repo.existing(tx, table, "seq", seqs) if seqs else set()
+    fresh: list[Row] = []
+    for row in rows:
+        seq = row.pop("seq", None)
+        if row["sid"] in existing:
+            await repo.update(tx, table, {"sid": row["sid"]}, row)
+            continue
+        if seq is not None and seq not in taken:
+            row["seq"] = seq
+        fresh.append(row)
+    await repo.insert_many(tx, table, fresh)
 
 
 async def reset(tx: Tx, account_sid: str | None) -> None:
@@ -134,9 +149,12 @@ async def reset(tx: Tx, account_sid: str | None) -> None:
 
     Accounts and API keys stay, so the caller's credentials keep working.
     """
+    from parley.webhooks import outbox
+
     where = {"account_sid": account_sid} if account_sid else {}
     for table in (*reversed(TABLES), "events"):
         await repo.delete(tx, table, where)
+    await outbox.forget(tx, account_sid)  # webhooks not yet sent for those events
 
 
 async def ensure_account(store: Store, sid: str, friendly_name: str | None) -> str | None:

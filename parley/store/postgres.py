@@ -130,9 +130,10 @@ class PostgresStore:
                 await conn.execute(
                     "CREATE TABLE IF NOT EXISTS parley_schema (version INTEGER NOT NULL)"
                 )
-                current = await conn.fetchval("SELECT MAX(version) FROM parley_schema") or 0
+                # every migration not recorded yet (they may land out of number order)
+                applied = {r[0] for r in await conn.fetch("SELECT version FROM parley_schema")}
                 for version, script in migrations(PK):
-                    if version <= current:
+                    if version in applied:
                         continue
                     async with conn.transaction():
                         for statement in statements(script):

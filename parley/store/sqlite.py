@@ -117,9 +117,11 @@ class SqliteStore:
     async def migrate(self) -> None:
         conn = self._writer
         conn.execute("CREATE TABLE IF NOT EXISTS parley_schema (version INTEGER NOT NULL)")
-        current = conn.execute("SELECT MAX(version) AS v FROM parley_schema").fetchone()[0] or 0
+        # every migration not recorded yet, not only those above the highest:
+        # branches may land migrations out of number order
+        applied = {r[0] for r in conn.execute("SELECT version FROM parley_schema").fetchall()}
         for version, script in migrations(PK):
-            if version <= current:
+            if version in applied:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:

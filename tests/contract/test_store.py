@@ -229,3 +229,31 @@ def test_migrations_are_idempotent(with_store: Callable[[Body], Any]) -> None:
             assert [r["version"] for r in rows] == sorted({r["version"] for r in rows})
 
     with_store(body)
+
+
+def test_a_migration_landed_out_of_order_is_applied(
+    with_store: Callable[[Body], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that recorded a later migration before an earlier one landed
+    (branches merge in any order) still gets the earlier one."""
+    from parley.store import migrate, postgres, sqlite
+
+    real = migrate.migrations
+    extra: list[tuple[int, str]] = [(9001, "CREATE TABLE later_one (x INTEGER)")]
+
+    def patched(pk: str) -> list[tuple[int, str]]:
+        return sorted(real(pk) + extra)
+
+    monkeypatch.setattr(sqlite, "migrations", patched)
+    monkeypatch.setattr(postgres, "migrations", patched)
+
+    async def body(store: Store) -> list[int]:
+        extra.append((9000, "CREATE TABLE earlier_one (x INTEGER)"))
+        await store.migrate()
+        async with store.write() as tx:
+            await tx.run("INSERT INTO earlier_one (x) VALUES (1)")
+            rows = await tx.all("SELECT version FROM parley_schema WHERE version >= 9000")
+        return sorted(r["version"] for r in rows)
+
+    # open_store migrates with 9001 only; the body then lands 9000
+    assert with_store(body) == [9000, 9001]
