@@ -154,3 +154,50 @@ def keys_create(account_sid: str, friendly_name: str | None, database_url: str) 
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     _print(result)
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """Access tokens for the client SDKs (development helper)."""
+
+
+@tokens_group.command("create")
+@click.option("--identity", required=True)
+@click.option("--service", "service_sid", required=True, help="IS… of the chat service")
+@click.option("--ttl", default=3600, show_default=True, type=click.IntRange(1, 24 * 3600))
+@click.option("--account-sid", default=None, help="default: the development account")
+@click.option("--key-sid", default=None, help="an existing API key (SK…); default: a new one")
+@click.option("--key-secret", default=None, help="the secret of --key-sid")
+@_db
+def tokens_create(
+    identity: str,
+    service_sid: str,
+    ttl: int,
+    account_sid: str | None,
+    key_sid: str | None,
+    key_secret: str | None,
+    database_url: str,
+) -> None:
+    """Print an access token (JWT) for IDENTITY in SERVICE, signed with an API key."""
+    from parley.realtime import tokens
+
+    if (key_sid is None) != (key_secret is None):
+        raise click.UsageError("--key-sid and --key-secret go together")
+
+    async def make(store: Store) -> str:
+        account = account_sid
+        if account is None:
+            found = await accounts.find_dev_account(store)
+            if found is None:
+                raise click.ClickException("no development account: pass --account-sid")
+            account = found["sid"]
+        sid, secret = key_sid, key_secret
+        if sid is None or secret is None:
+            try:
+                key = await accounts.create_key(store, account, "parley tokens create")
+            except LookupError as exc:
+                raise click.ClickException(str(exc)) from None
+            sid, secret = key["sid"], key["secret"]
+        return tokens.build(account, sid, secret, identity, service_sid, ttl)
+
+    click.echo(_with_store(database_url, make))

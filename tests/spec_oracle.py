@@ -14,8 +14,11 @@ from typing import Any
 
 import jsonschema
 
-SPEC_PATH = (
-    Path(__file__).resolve().parents[1].parent / "shared/reference/twilio_chat_v2.openapi.json"
+_SPEC = "shared/reference/twilio_chat_v2.openapi.json"
+# ../shared beside the checkout; a git worktree nested deeper finds it further up
+SPEC_PATH = next(
+    (p / _SPEC for p in Path(__file__).resolve().parents[1].parents if (p / _SPEC).exists()),
+    Path(__file__).resolve().parents[1].parent / _SPEC,
 )
 ERROR_KEYS = {"code", "message", "more_info", "status"}
 
