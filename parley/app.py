@@ -4,7 +4,8 @@
 
     lifespan start: open + migrate store -> ensure the configured account
                     -> bus (memory) -> store.on_commit = bus.publish
-                    -> mounts (other endpoints by path prefix) and background workers
+                    -> mounts (other endpoints by path prefix) and background workers:
+                       /v3/wsconnect -> realtime.gateway (twilsock)
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
     lifespan stop:  stop workers, close bus, close store
@@ -12,7 +13,7 @@
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley import accounts
 from parley.api.http import RestApi
@@ -21,6 +22,9 @@ from parley.api.router import Router
 from parley.config import Settings
 from parley.events.bus import MemoryBus
 from parley.store import Store, open_store
+
+if TYPE_CHECKING:
+    from parley.realtime.gateway import Gateway
 
 log = logging.getLogger("parley")
 
@@ -43,6 +47,7 @@ class Parley:
         self.mounts: list[tuple[str, ASGIApp]] = []
         # stopped in reverse order at shutdown
         self.stoppers: list[Callable[[], Awaitable[None]]] = []
+        self.gateway: Gateway | None = None
 
     async def startup(self) -> None:
         settings = self.settings
@@ -54,6 +59,20 @@ class Parley:
         store.on_commit = self.bus.publish
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url)
+        self._start_realtime()
+
+    def _start_realtime(self) -> None:
+        from parley.realtime import gateway, routes
+
+        self.gateway = gateway.Gateway(self, routes.build())
+        self.mounts.append((gateway.PATH, self.gateway))
+        self.stoppers.append(self.gateway.stop)
+
+    async def drain(self) -> None:
+        """Before the server closes connections: tell real-time clients to reconnect
+        elsewhere (twilsock 308 offload) rather than see their sockets drop."""
+        if self.gateway is not None:
+            await self.gateway.stop()
 
     async def shutdown(self) -> None:
         for stop in reversed(self.stoppers):
@@ -63,6 +82,7 @@ class Parley:
                 log.exception("shutdown step failed")
         self.stoppers.clear()
         self.mounts.clear()
+        self.gateway = None
         await self.bus.close()
         if self.store is not None:
             await self.store.close()

@@ -70,16 +70,19 @@ def _run(settings: Settings, log_level: str) -> None:
     import uvicorn
 
     from parley.app import build_app
+    from parley.server import ParleyServer
 
     _ensure_sqlite_dir(settings.database_url)
-    uvicorn.run(
-        build_app(settings),
+    app = build_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
         access_log=False,
         lifespan="on",
     )
+    ParleyServer(config, app).run()
 
 
 def _settings(host: str, port: int, database_url: str, public_url: str | None) -> Settings:

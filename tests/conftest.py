@@ -26,6 +26,7 @@ from twilio.rest import Client
 from parley import accounts
 from parley.app import Parley, build_app
 from parley.config import Settings
+from parley.server import ParleyServer
 from parley.store import open_store
 from tests import spec_oracle
 
@@ -73,7 +74,7 @@ def start_server(database_url: str, **overrides: Any) -> Server:
         setattr(settings, key, value)
     app = build_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = ParleyServer(config, app)
     holder: dict[str, Any] = {}
 
     def serve() -> None:
