@@ -63,10 +63,14 @@ class Parley:
 
     def _start_realtime(self) -> None:
         from parley.realtime import gateway, routes
+        from parley.sync import projection, subscriptions
 
+        projection.install()
         self.gateway = gateway.Gateway(self, routes.build())
         self.mounts.append((gateway.PATH, self.gateway))
         self.stoppers.append(self.gateway.stop)
+        # the bus is cleared at shutdown; the Hub needs no unsubscribe
+        self.bus.subscribe(subscriptions.Hub(self).on_events)
 
     async def drain(self) -> None:
         """Before the server closes connections: tell real-time clients to reconnect

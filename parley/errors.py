@@ -73,6 +73,14 @@ ERRORS: Final[dict[int, tuple[int, str]]] = {
     50507: (400, "Media not found: {value}"),
     50508: (409, "Media already sent with another message: {value}"),
     50509: (400, "Media message body cannot be updated"),
+    # Sync view (client-protocol.md §3; codes the twilio-sync SDK itself uses)
+    54007: (403, "Access forbidden for identity {identity}"),
+    54100: (404, "Document not found: {ident}"),
+    54150: (404, "List not found: {ident}"),
+    54151: (404, "List Item not found: {ident}"),
+    54200: (404, "Map not found: {ident}"),
+    54201: (404, "Map Item not found: {ident}"),
+    54008: (400, "Invalid request body: {detail}"),
 }
 
 # Messages that differ from the template when a detail says so.

@@ -198,6 +198,10 @@ class Gateway:
             session.closed = True
             session.cancel_timers()
             self.sessions.discard(session)
+            for extension in session.extensions.values():
+                close = getattr(extension, "close", None)
+                if callable(close):
+                    close()
             if session.user is not None:
                 for hook in self.on_disconnect:
                     try:
