@@ -4,8 +4,9 @@
 
     lifespan start: open + migrate store -> ensure the configured account
                     -> bus (memory) -> store.on_commit = bus.publish
-                    -> mounts (other endpoints by path prefix) and background workers:
-                       /v3/wsconnect -> realtime.gateway (twilsock)
+                    -> mounts (other endpoints by path prefix: media uploads,
+                       /v3/wsconnect -> realtime.gateway (twilsock), ...)
+                       and background workers
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
     lifespan stop:  stop workers, close bus, close store
@@ -15,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from parley import accounts
+from parley import accounts, media
 from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
@@ -59,6 +60,7 @@ class Parley:
         store.on_commit = self.bus.publish
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url)
+        self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
         self._start_realtime()
 
     def _start_realtime(self) -> None:

@@ -12,7 +12,20 @@ from pathlib import Path
 
 from parley.api.operations import OPERATIONS
 
-DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "shared/reference/twilio_chat_v2.openapi.json"
+SPEC_NAME = "shared/reference/twilio_chat_v2.openapi.json"
+
+
+def find_spec() -> Path:
+    """The spec in ``shared/`` next to the checkout, or next to a parent of it
+    (a worktree under ``wt/`` finds the same ``shared/`` as the main checkout)."""
+    here = Path(__file__).resolve().parents[1]
+    for folder in here.parents:
+        if (folder / SPEC_NAME).is_file():
+            return folder / SPEC_NAME
+    return here.parent / SPEC_NAME
+
+
+DEFAULT_SPEC = find_spec()
 BEGIN = "<!-- coverage:begin -->"
 END = "<!-- coverage:end -->"
 

@@ -30,6 +30,9 @@ from parley.server import ParleyServer
 from parley.store import open_store
 from tests import spec_oracle
 
+# shared fixtures of the conversation tests (events, channel)
+pytest_plugins = ("tests.api.chat_fixtures",)
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -9,17 +9,13 @@ import copy
 import json
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-_SPEC = "shared/reference/twilio_chat_v2.openapi.json"
-# ../shared beside the checkout; a git worktree nested deeper finds it further up
-SPEC_PATH = next(
-    (p / _SPEC for p in Path(__file__).resolve().parents[1].parents if (p / _SPEC).exists()),
-    Path(__file__).resolve().parents[1].parent / _SPEC,
-)
+from parley import coverage
+
+SPEC_PATH = coverage.find_spec()
 ERROR_KEYS = {"code", "message", "more_info", "status"}
 
 

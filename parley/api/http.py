@@ -33,7 +33,7 @@ Scope = dict[str, Any]
 BODY_MAX = 1 << 20  # bytes; Twilio's own per-field limits are far below this
 
 _JSON = (b"content-type", b"application/json; charset=utf-8")
-_AUTH_CHALLENGE = (b"www-authenticate", b'Basic realm="Twilio API"')
+AUTH_CHALLENGE = (b"www-authenticate", b'Basic realm="Twilio API"')
 
 
 class RestApi:
@@ -50,7 +50,7 @@ class RestApi:
         except TwilioError as exc:
             status, body, extra = exc.status, codec.dumps(exc.body()), []
             if exc.code == 20003:
-                extra = [_AUTH_CHALLENGE]
+                extra = [AUTH_CHALLENGE]
         except Exception:
             log.exception("request %s failed: %s %s", request_id, scope["method"], scope["path"])
             error = TwilioError(20500, message=f"Internal Server Error (request {request_id})")
@@ -74,7 +74,7 @@ class RestApi:
             raise not_found(path)
 
         query = codec.parse_form(scope.get("query_string", b""))
-        pairs = codec.parse_form(await _read_body(receive)) if method == "POST" else query
+        pairs = codec.parse_form(await read_body(receive)) if method == "POST" else query
         form = codec.multidict(pairs)
         values = codec.decode(op.params, form)
         page = codec.page_request(op.resource, form) if op.verb == "list" else None
@@ -94,20 +94,29 @@ class RestApi:
         return op.status, b"" if out is None else codec.dumps(out), []
 
     async def _authenticate(self, header: bytes | None) -> str:
-        if header and header[:6].lower() == b"basic ":
-            try:
-                decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                decoded = ""
-            username, _, password = decoded.partition(":")
-            if username and password:
-                account = await self.auth.account_for(username, password)
-                if account is not None:
-                    return account
-        raise TwilioError(20003)
+        return await authenticate(self.auth, header)
 
 
-async def _read_body(receive: Any) -> bytes:
+async def authenticate(auth: Authenticator, header: bytes | None) -> str:
+    """The account of an ``Authorization: Basic`` header, or 401 / 20003.
+
+    Shared by every HTTP surface that takes REST credentials (the REST API, the
+    media upload endpoint)."""
+    if header and header[:6].lower() == b"basic ":
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        username, _, password = decoded.partition(":")
+        if username and password:
+            account = await auth.account_for(username, password)
+            if account is not None:
+                return account
+    raise TwilioError(20003)
+
+
+async def read_body(receive: Any, limit: int = BODY_MAX) -> bytes:
+    """The whole request body; a body over ``limit`` bytes is refused (400)."""
     chunks = []
     size = 0
     while True:
@@ -116,8 +125,8 @@ async def _read_body(receive: Any) -> bytes:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > BODY_MAX:
-            raise TwilioError(20001, message=f"Request body larger than {BODY_MAX} bytes")
+        if size > limit:
+            raise TwilioError(20001, message=f"Request body larger than {limit} bytes")
         chunks.append(chunk)
         if not message.get("more_body"):
             break

@@ -1,0 +1,66 @@
+"""Invites: a pending invitation of a user to a channel (resources.md §6).
+
+No webhook reports invites: their events are ``parley.invite.created`` and
+``parley.invite.deleted`` (HELPERS.md event contract). An invite is removed when
+it is cancelled and when its identity becomes a member (fulfilled).
+"""
+
+from parley import sids, timefmt
+from parley.domain import roles
+from parley.errors import TwilioError
+from parley.events import Origin, emit
+from parley.store import Row, Tx, UniqueViolation, repo
+
+SYSTEM = "system"  # created_by of REST invites (open-questions.md §28)
+
+
+async def create(
+    tx: Tx,
+    service: Row,
+    channel: Row,
+    user: Row,
+    origin: Origin,
+    role_sid: str | None = None,
+) -> Row:
+    """Invite an existing user (the caller resolves the identity: REST answers
+    an unknown one with 20404, open-questions.md §26). A member cannot be
+    invited (50404, open-questions.md §27); a second invite is 50212."""
+    identity = user["identity"]
+    if role_sid is None:
+        role_sid = service["default_channel_role_sid"]
+    else:
+        await roles.require(tx, service, role_sid, roles.CHANNEL, "RoleSid")
+    where = {"channel_sid": channel["sid"], "identity": identity}
+    if await repo.get(tx, "members", where) is not None:
+        raise TwilioError(50404, identity=identity)
+    if await repo.get(tx, "invites", where) is not None:
+        raise TwilioError(50212, identity=identity)
+    row: Row = {
+        "sid": sids.new_sid(sids.INVITE),
+        "account_sid": service["account_sid"],
+        "service_sid": service["sid"],
+        "channel_sid": channel["sid"],
+        "identity": identity,
+        "role_sid": role_sid,
+        "created_by": origin.identity or SYSTEM,
+        "date_created": timefmt.now(),
+        "date_updated": None,
+    }
+    try:
+        await repo.insert(tx, "invites", row)
+    except UniqueViolation:
+        raise TwilioError(50212, identity=identity) from None
+    await emit(tx, origin, "parley.invite.created", row)
+    return row
+
+
+async def remove(tx: Tx, invite: Row, origin: Origin, reason: str = "cancelled") -> None:
+    if await repo.delete(tx, "invites", {"sid": invite["sid"]}):
+        await emit(tx, origin, "parley.invite.deleted", invite, reason=reason)
+
+
+async def fulfil(tx: Tx, channel: Row, identity: str, origin: Origin) -> None:
+    """The identity became a member: its pending invite is done."""
+    invite = await repo.get(tx, "invites", {"channel_sid": channel["sid"], "identity": identity})
+    if invite is not None:
+        await remove(tx, invite, origin, reason="accepted")

@@ -1,0 +1,149 @@
+"""Members: one user identity in one channel (resources.md §4).
+
+``add`` is shared by REST (``POST …/Members``), invite acceptance and the
+client SDK's join/add; ``remove`` by REST, user-channel delete, leave and
+kick. Counters move with the row, in the same transaction (resources.md §13):
+
+::
+
+    add:    take(channel.members_count)       >= limits.channel_members -> 50403
+            take(user.joined_channels_count)  >= limits.user_channels   -> 50208
+            insert member (UNIQUE channel+identity -> 50404)
+            pending invite of that identity -> removed (fulfilled)
+    remove: delete member, both counters - 1
+
+``take`` locks the counter's row until commit, so the limits hold under
+concurrent writers on PostgreSQL as well as SQLite.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from parley import sids, timefmt
+from parley.domain import invites, roles, users
+from parley.errors import TwilioError
+from parley.events import Origin, emit
+from parley.store import Row, Tx, UniqueViolation, repo
+
+ADDED = "ADDED"  # added by someone else (REST, addMember)
+JOINED = "JOINED"  # the user joined by itself
+REMOVED = "REMOVED"
+LEFT = "LEFT"
+
+
+async def find(tx: Tx, channel: Row, key: str) -> Row | None:
+    """A member of this channel by SID or identity (resources.md §1)."""
+    if sids.looks_like(sids.MEMBER, key):
+        return await repo.get(
+            tx, "members", {"sid": sids.normalise(key), "channel_sid": channel["sid"]}
+        )
+    return await repo.get(tx, "members", {"channel_sid": channel["sid"], "identity": key})
+
+
+async def _channel_role(tx: Tx, service: Row, role_sid: str | None) -> str:
+    if role_sid is None:
+        return str(service["default_channel_role_sid"])
+    await roles.require(tx, service, role_sid, roles.CHANNEL, "RoleSid")
+    return role_sid
+
+
+def _horizon(values: Mapping[str, Any], changes: dict[str, Any]) -> None:
+    """Setting the consumed index without a timestamp stamps now
+    (resources.md §4 "Update", open-questions.md §29)."""
+    if (
+        values.get("last_consumed_message_index") is not None
+        and "last_consumption_timestamp" not in values
+    ):
+        changes["last_consumption_timestamp"] = timefmt.now()
+
+
+async def add(
+    tx: Tx,
+    service: Row,
+    channel: Row,
+    identity: str,
+    origin: Origin,
+    values: Mapping[str, Any] | None = None,
+    reason: str = ADDED,
+) -> Row:
+    """Make ``identity`` a member of ``channel``; the user is created with the
+    service defaults when it does not exist yet (resources.md §4.1).
+
+    ``values`` by column name: role_sid, attributes, last_consumed_message_index,
+    last_consumption_timestamp, date_created, date_updated.
+    """
+    values = values or {}
+    users.check_identity(identity)
+    role_sid = await _channel_role(tx, service, values.get("role_sid"))
+    if await find(tx, channel, identity) is not None:
+        raise TwilioError(50404, identity=identity)
+    user, _ = await users.get_or_create(tx, service, identity, origin)
+
+    limit = service["limits_channel_members"]
+    if await repo.take(tx, "channels", {"sid": channel["sid"]}, "members_count") >= limit:
+        raise TwilioError(50403, limit=limit)
+    limit = service["limits_user_channels"]
+    if await repo.take(tx, "users", {"sid": user["sid"]}, "joined_channels_count") >= limit:
+        raise TwilioError(50208, limit=limit)
+
+    row: Row = {
+        "sid": sids.new_sid(sids.MEMBER),
+        "account_sid": service["account_sid"],
+        "service_sid": service["sid"],
+        "channel_sid": channel["sid"],
+        "user_sid": user["sid"],
+        "identity": identity,
+        "role_sid": role_sid,
+        "attributes": values.get("attributes"),
+        "last_consumed_message_index": values.get("last_consumed_message_index"),
+        "last_consumption_timestamp": values.get("last_consumption_timestamp"),
+        "notification_level": "default",
+        "date_created": values.get("date_created") or timefmt.now(),
+        "date_updated": values.get("date_updated"),
+    }
+    _horizon(values, row)
+    try:
+        await repo.insert(tx, "members", row)
+    except UniqueViolation:  # a concurrent add of the same identity won
+        raise TwilioError(50404, identity=identity) from None
+    await invites.fulfil(tx, channel, identity, origin)
+    await emit(tx, origin, "onMemberAdded", row, reason=reason)
+    return row
+
+
+async def update(
+    tx: Tx,
+    service: Row,
+    channel: Row,
+    member: Row,
+    values: Mapping[str, Any],
+    origin: Origin,
+) -> Row:
+    """Partial update: role_sid, attributes, the consumption horizon (stored as
+    given, open-questions.md §29), import dates. ``date_updated`` becomes now
+    unless given."""
+    changes = dict(values)
+    if "role_sid" in changes:
+        changes["role_sid"] = await _channel_role(tx, service, changes["role_sid"])
+    _horizon(values, changes)
+    changes["date_updated"] = changes.get("date_updated") or timefmt.now()
+    await repo.update(tx, "members", {"sid": member["sid"]}, changes)
+    updated = {**member, **changes}
+    await emit(tx, origin, "onMemberUpdated", updated)
+    return updated
+
+
+async def remove(
+    tx: Tx,
+    service: Row,
+    channel: Row,
+    member: Row,
+    origin: Origin,
+    reason: str = REMOVED,
+) -> None:
+    """End a membership; the user and the member's messages stay."""
+    if await repo.delete(tx, "members", {"sid": member["sid"]}) == 0:
+        return  # already gone (a concurrent removal): counters were moved by it
+    await repo.bump(tx, "channels", {"sid": channel["sid"]}, "members_count", -1)
+    await repo.bump(tx, "users", {"sid": member["user_sid"]}, "joined_channels_count", -1)
+    await emit(tx, origin, "onMemberRemoved", member, reason=reason)

@@ -1,0 +1,161 @@
+"""Messages and their index (resources.md §5).
+
+Index assignment, gap-free and unique per channel under any number of
+concurrent writers (on PostgreSQL across processes too):
+
+::
+
+    write tx ─ take(channels.next_message_index)  -> idx (row lock held to commit)
+             ─ insert message (UNIQUE channel_sid+idx as the backstop)
+             ─ messages_count + 1, last_message_sid = this message
+             ─ onMessageSent / onMediaMessageSent
+    commit   ─ lock released; the next writer gets idx + 1
+
+A rolled-back create gives its index back with the rollback, so indexes stay
+0, 1, 2, ... with no gap; a deleted message's index is never reused (the
+counter only grows).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from parley import sids, timefmt
+from parley.domain import services
+from parley.errors import TwilioError
+from parley.events import Origin, emit
+from parley.store import Row, Tx, UniqueViolation, repo
+
+SYSTEM = "system"  # the author of a message created without From (resources.md §5)
+TEXT = "text"
+MEDIA = "media"
+
+
+def media_of(message: Row) -> dict[str, Any] | None:
+    """Twilio's ``media`` object of a message (push-and-clients.md §8)."""
+    if message["media_sid"] is None:
+        return None
+    return {
+        "sid": message["media_sid"],
+        "size": message["media_size"],
+        "content_type": message["media_content_type"],
+        "filename": message["media_filename"],
+    }
+
+
+async def _attach(tx: Tx, service: Row, media_sid: str) -> Row:
+    media = await repo.get(tx, "media", {"sid": media_sid, "service_sid": service["sid"]})
+    if media is None:
+        raise TwilioError(50507, value=media_sid)
+    if media["message_sid"] is not None:
+        raise TwilioError(50508, value=media_sid)
+    return media
+
+
+async def create(
+    tx: Tx, service: Row, channel: Row, values: Mapping[str, Any], origin: Origin
+) -> Row:
+    """Post a message. ``values`` by column name: author (``From``), body,
+    attributes, media_sid, last_updated_by, date_created, date_updated (import
+    dates do not change the index: arrival order does, resources.md §14)."""
+    media = None
+    if values.get("media_sid") is not None:
+        media = await _attach(tx, service, values["media_sid"])
+    body = values.get("body")
+    if body is None and media is None:
+        body = ""  # spec: an empty or null Body is stored as "" (open-questions.md §25)
+    idx = await repo.take(tx, "channels", {"sid": channel["sid"]}, "next_message_index")
+    row: Row = {
+        "sid": sids.new_sid(sids.MESSAGE),
+        "account_sid": service["account_sid"],
+        "service_sid": service["sid"],
+        "channel_sid": channel["sid"],
+        "idx": idx,
+        "author": values.get("author") or origin.identity or SYSTEM,
+        "body": body,
+        "attributes": values.get("attributes"),
+        "type": MEDIA if media else TEXT,
+        "media_sid": media["sid"] if media else None,
+        "media_content_type": media["content_type"] if media else None,
+        "media_filename": media["filename"] if media else None,
+        "media_size": media["size"] if media else None,
+        "last_updated_by": values.get("last_updated_by"),  # open-questions.md §3
+        "was_edited": 0,
+        "date_created": values.get("date_created") or timefmt.now(),
+        "date_updated": values.get("date_updated"),
+    }
+    try:
+        await repo.insert(tx, "messages", row)
+    except UniqueViolation:  # the same media attached by a concurrent create
+        raise TwilioError(50508, value=row["media_sid"]) from None
+    if media is not None:
+        await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
+    await repo.bump(tx, "channels", {"sid": channel["sid"]}, "messages_count")
+    await repo.update(tx, "channels", {"sid": channel["sid"]}, {"last_message_sid": row["sid"]})
+    if media is None:
+        await emit(tx, origin, "onMessageSent", row)
+    else:
+        # the service's text for clients that cannot show media, and for the
+        # ${MESSAGE} of new-message pushes (push-and-clients.md §8)
+        compatibility = service["media_compatibility_message"] or services.COMPATIBILITY_MESSAGE
+        await emit(
+            tx,
+            origin,
+            "onMediaMessageSent",
+            row,
+            media=media_of(row),
+            compatibility_message=compatibility,
+        )
+    return row
+
+
+async def update(
+    tx: Tx,
+    service: Row,
+    channel: Row,
+    message: Row,
+    values: Mapping[str, Any],
+    origin: Origin,
+) -> Row:
+    """Edit a message: body (not of a media message, 50509), attributes,
+    author, last_updated_by, dates. ``was_edited`` becomes true when the body or
+    the attributes change (open-questions.md §4); index, channel, type and media
+    never change."""
+    changes = dict(values)
+    if "body" in changes:
+        if message["type"] == MEDIA:
+            raise TwilioError(50509)
+        changes["body"] = changes["body"] or ""
+    if any(k in changes and changes[k] != message[k] for k in ("body", "attributes")):
+        changes["was_edited"] = 1
+    changes["date_updated"] = changes.get("date_updated") or timefmt.now()
+    await repo.update(tx, "messages", {"sid": message["sid"]}, changes)
+    updated = {**message, **changes}
+    modified_by = changes.get("last_updated_by") or origin.identity or SYSTEM
+    await emit(tx, origin, "onMessageUpdated", updated, modified_by=modified_by)
+    return updated
+
+
+async def remove(tx: Tx, service: Row, channel: Row, message: Row, origin: Origin) -> None:
+    """Delete a message (its media goes with it): ``messages_count`` - 1
+    (open-questions.md §6), ``links.last_message`` moves to the previous
+    surviving message; the index is not reused; horizons are untouched."""
+    if await repo.delete(tx, "messages", {"sid": message["sid"]}) == 0:
+        return  # removed concurrently
+    if message["media_sid"] is not None:
+        await repo.delete(tx, "media", {"sid": message["media_sid"]})
+    where = {"sid": channel["sid"]}
+    await repo.bump(tx, "channels", where, "messages_count", -1)  # locks the channel row
+    current = await repo.get(tx, "channels", where)
+    if current is not None and current["last_message_sid"] == message["sid"]:
+        previous = await repo.page(
+            tx,
+            "messages",
+            {"channel_sid": channel["sid"]},
+            column="idx",
+            descending=True,
+            limit=1,
+        )
+        last = previous[0]["sid"] if previous else None
+        await repo.update(tx, "channels", where, {"last_message_sid": last})
+    removed_by = origin.identity or SYSTEM
+    await emit(tx, origin, "onMessageRemoved", message, removed_by=removed_by)
