@@ -23,6 +23,7 @@ from parley.api.router import Router
 from parley.config import Settings
 from parley.events.bus import MemoryBus
 from parley.store import Store, open_store
+from parley.vault import Vault
 
 if TYPE_CHECKING:
     from parley.realtime.gateway import Gateway
@@ -59,7 +60,7 @@ class Parley:
             )
         store.on_commit = self.bus.publish
         self.store = store
-        self.api = RestApi(store, self.router, settings.base_url)
+        self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
         self._start_realtime()
 

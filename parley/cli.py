@@ -204,3 +204,66 @@ def tokens_create(
         return tokens.build(account, sid, secret, identity, service_sid, ttl)
 
     click.echo(_with_store(database_url, make))
+
+
+@main.group("bindings")
+def bindings_group() -> None:
+    """Push bindings (BS…), as client SDKs register them."""
+
+
+@bindings_group.command("create")
+@click.option("--service", "service_sid", required=True, help="IS… of the service")
+@click.option("--identity", required=True, help="the user (created if new)")
+@click.option("--binding-type", required=True, type=click.Choice(["apn", "gcm", "fcm"]))
+@click.option("--endpoint", required=True, help="the device's endpoint identifier")
+@click.option("--credential-sid", default=None, help="CR… push credential of that type")
+@click.option(
+    "--message-type",
+    "message_types",
+    multiple=True,
+    type=click.Choice(
+        ["new_message", "added_to_channel", "invited_to_channel", "removed_from_channel"]
+    ),
+    help="repeatable; default all four",
+)
+@_db
+def bindings_create(
+    service_sid: str,
+    identity: str,
+    binding_type: str,
+    endpoint: str,
+    credential_sid: str | None,
+    message_types: tuple[str, ...],
+    database_url: str,
+) -> None:
+    """Register a push binding (re-registering the same identity, endpoint and
+    type replaces it); prints the binding."""
+    from parley import sids
+    from parley.domain import bindings
+    from parley.errors import TwilioError
+    from parley.events import Origin
+    from parley.store import repo
+
+    async def register(store: Store) -> dict[str, Any]:
+        async with store.write() as tx:
+            service = None
+            if sids.looks_like(sids.SERVICE, service_sid):
+                service = await repo.get(tx, "services", {"sid": sids.normalise(service_sid)})
+            if service is None:
+                raise click.ClickException(f"no service {service_sid}")
+            row = await bindings.register(
+                tx,
+                service,
+                identity,
+                endpoint,
+                binding_type,
+                Origin("system"),
+                credential_sid=credential_sid,
+                message_types=list(message_types) or None,
+            )
+            return bindings.describe(row)
+
+    try:
+        _print(_with_store(database_url, register))
+    except TwilioError as exc:
+        raise click.ClickException(exc.message) from None

@@ -19,6 +19,8 @@ class Settings:
     account_sid: str | None = field(default_factory=lambda: _env("ACCOUNT_SID"))
     auth_token: str | None = field(default_factory=lambda: _env("AUTH_TOKEN"))
     redis_url: str | None = field(default_factory=lambda: _env("REDIS_URL"))
+    # encrypts push-credential secrets at rest; see parley/vault.py
+    secret_key: str | None = field(default_factory=lambda: _env("SECRET_KEY"))
 
     @property
     def base_url(self) -> str:

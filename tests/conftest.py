@@ -7,6 +7,7 @@ wrong shape.
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -40,11 +41,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Every response body any test received, and every log line the process
+# wrote, for suite-wide checks (e.g. no credential secret ever comes back).
+RESPONSES: list[str] = []
+LOG_LINES: list[str] = []
+
+
+class _LogRecorder(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        LOG_LINES.append(logging.Formatter().format(record))
+
+
+logging.getLogger().addHandler(_LogRecorder(logging.DEBUG))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "last: run after every other test of the session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 class SpecCheckingClient(TwilioHttpClient):
     """The SDK's own HTTP client, plus a spec check of every response."""
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         response = super().request(method, url, *args, **kwargs)
+        RESPONSES.append(response.text)
         spec_oracle.check(method, urlsplit(url).path, response.status_code, response.text)
         return response
 
@@ -99,7 +123,10 @@ def start_server(database_url: str, **overrides: Any) -> Server:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     path: Path = tmp_path_factory.mktemp("db") / "parley.db"
-    running = start_server(os.environ.get("PARLEY_TEST_DATABASE_URL", f"sqlite:///{path}"))
+    running = start_server(
+        os.environ.get("PARLEY_TEST_DATABASE_URL", f"sqlite:///{path}"),
+        secret_key="test-secret-key",
+    )
     yield running
     running.stop()
 

@@ -86,3 +86,14 @@ def test_page_sizes_match_spec() -> None:
 def test_readme_coverage_table_is_current() -> None:
     readme = (ROOT / "README.md").read_text()
     assert coverage.render_into(readme, spec_oracle.spec()) == readme, "run `make coverage`"
+
+
+def test_every_spec_operation_is_routed() -> None:
+    """The whole Chat v2 surface: each (verb, path) of the spec has a route."""
+    routed = {(op.method, op.path) for op in OPERATIONS}
+    missing = [
+        f"{op_id} {method} {path}"
+        for method, path, op_id in spec_oracle.operations()
+        if (method, path) not in routed
+    ]
+    assert not missing, "not routed: " + ", ".join(missing)

@@ -7,6 +7,7 @@ from parley.api.codec import PageRequest
 from parley.errors import TwilioError, not_found
 from parley.events import Origin
 from parley.store import Row, Tx, repo
+from parley.vault import Vault
 
 
 @dataclass(slots=True)
@@ -19,6 +20,7 @@ class Call:
     page: PageRequest | None = None
     webhooks: bool = False  # X-Twilio-Webhook-Enabled: true
     loaded: dict[str, Row] = field(default_factory=dict)
+    vault: Vault = field(default_factory=lambda: Vault(None))  # credential secrets
 
     @property
     def origin(self) -> Origin:

@@ -26,6 +26,7 @@ from parley.api.call import Call
 from parley.api.router import Router
 from parley.errors import TwilioError, not_found
 from parley.store import Store
+from parley.vault import Vault
 
 log = logging.getLogger("parley.api")
 
@@ -37,8 +38,11 @@ AUTH_CHALLENGE = (b"www-authenticate", b'Basic realm="Twilio API"')
 
 
 class RestApi:
-    def __init__(self, store: Store, router: Router, base_url: str) -> None:
+    def __init__(
+        self, store: Store, router: Router, base_url: str, vault: Vault | None = None
+    ) -> None:
         self.store = store
+        self.vault = vault or Vault(None)
         self.router = router
         self.base_url = base_url
         self.auth = Authenticator(store)
@@ -82,7 +86,9 @@ class RestApi:
 
         transaction = self.store.write() if op.writes else self.store.read()
         async with transaction as tx:
-            call = Call(account_sid, path, path_params, values, tx, page, webhooks)
+            call = Call(
+                account_sid, path, path_params, values, tx, page, webhooks, vault=self.vault
+            )
             result = await op.handler(call)
             if op.verb == "list":
                 assert page is not None

@@ -1,6 +1,18 @@
 """Every routed operation, gathered from the resource modules."""
 
-from parley.api import channels, invites, members, messages, roles, services
+from parley.api import (
+    bindings,
+    channel_webhooks,
+    channels,
+    credentials,
+    invites,
+    members,
+    messages,
+    roles,
+    services,
+    user_channels,
+    users,
+)
 from parley.api.table import Operation
 
 OPERATIONS: list[Operation] = [
@@ -10,4 +22,9 @@ OPERATIONS: list[Operation] = [
     *members.OPERATIONS,
     *messages.OPERATIONS,
     *invites.OPERATIONS,
+    *users.OPERATIONS,
+    *user_channels.OPERATIONS,
+    *bindings.OPERATIONS,
+    *credentials.OPERATIONS,
+    *channel_webhooks.OPERATIONS,
 ]

@@ -174,3 +174,16 @@ async def page(
     if cursor == "before":
         rows.reverse()
     return rows
+
+
+@lru_cache(maxsize=512)
+def _count_above_sql(table: str, keys: tuple[str, ...], column: str) -> str:
+    return f"SELECT COUNT(*) AS n FROM {table} WHERE {_conds(keys)} AND {column} > :above"
+
+
+async def count_above(tx: Tx, table: str, where: Where, column: str, above: Any) -> int:
+    """How many rows match ``where`` with ``column`` strictly greater than ``above``."""
+    params = _bind(where)
+    params["above"] = above
+    row = await tx.one(_count_above_sql(table, tuple(where), column), params)
+    return int(row["n"]) if row else 0

@@ -1,0 +1,133 @@
+"""Channel-scoped webhooks (resources.md §12, webhooks.md §6).
+
+Stored per type in the columns the delivery worker reads:
+
+::
+
+    type      url  method  filters (JSON list)   triggers (JSON list)  flow_sid  retry_count
+    webhook   yes  yes     post-event names      -                     -         0..3
+    trigger   yes  yes     -                     keywords (<= 5)       -         0..3
+    studio    -    -       post-event names      -                     FW...     0..3
+
+Columns that do not belong to the type stay null, so "non-null" means "used".
+"""
+
+from typing import Any
+
+import orjson
+
+from parley import sids, timefmt
+from parley.domain.catalogue import CHANNEL_WEBHOOK_EVENTS
+from parley.errors import TwilioError, missing
+from parley.events import Origin, emit
+from parley.store import Row, Tx, repo
+
+WEBHOOK = "webhook"
+TRIGGER = "trigger"
+STUDIO = "studio"
+TYPES = (WEBHOOK, TRIGGER, STUDIO)
+PER_CHANNEL_MAX = 5  # 50321, resources.md §12
+TRIGGERS_MAX = 5  # 50322
+DEFAULT_METHOD = "POST"  # resources.md §12 / open-questions.md §41: inferred
+
+# python names of the Configuration.* params
+CONFIG = ("url", "method", "filters", "triggers", "flow_sid", "retry_count")
+
+
+def _stored(row: Row) -> dict[str, Any]:
+    """A row's configuration with its lists decoded."""
+    config = {k: row[k] for k in CONFIG}
+    for key in ("filters", "triggers"):
+        if config[key] is not None:
+            config[key] = orjson.loads(config[key])
+    return config
+
+
+def _validated(kind: str, config: dict[str, Any]) -> Row:
+    """The columns for a webhook of this type, or the Twilio error of the
+    first rule broken (webhooks.md §6, conventions.md §8.3)."""
+    filters = config.get("filters")
+    if kind in (WEBHOOK, TRIGGER) and not config.get("url"):
+        raise TwilioError(50329)
+    if kind in (WEBHOOK, STUDIO):
+        if not filters:
+            raise TwilioError(50330)
+        for name in filters:
+            if name not in CHANNEL_WEBHOOK_EVENTS:
+                raise TwilioError(50325, value=name)
+        filters = list(dict.fromkeys(filters))
+    triggers = config.get("triggers")
+    if kind == TRIGGER:
+        if not triggers:
+            raise TwilioError(50326, value="no Configuration.Triggers")
+        triggers = [t.strip() for t in triggers]
+        if not all(triggers):
+            raise TwilioError(50326, value="an empty keyword")
+        triggers = list(dict.fromkeys(triggers))
+        if len(triggers) > TRIGGERS_MAX:
+            raise TwilioError(50322, limit=TRIGGERS_MAX)
+    if kind == STUDIO and not config.get("flow_sid"):
+        raise missing("Configuration.FlowSid")
+    web = kind in (WEBHOOK, TRIGGER)
+    return {
+        "url": config["url"] if web else None,
+        "method": (config.get("method") or DEFAULT_METHOD) if web else None,
+        "filters": orjson.dumps(filters).decode() if kind != TRIGGER else None,
+        "triggers": orjson.dumps(triggers).decode() if kind == TRIGGER else None,
+        "flow_sid": config["flow_sid"] if kind == STUDIO else None,
+        "retry_count": config.get("retry_count") or 0,
+    }
+
+
+async def create(tx: Tx, channel: Row, values: dict[str, Any], origin: Origin) -> Row:
+    kind = values["type"]
+    columns = _validated(kind, values)
+    if await repo.count(tx, "channel_webhooks", {"channel_sid": channel["sid"]}) >= (
+        PER_CHANNEL_MAX
+    ):
+        raise TwilioError(50321, limit=PER_CHANNEL_MAX)
+    row: Row = {
+        "sid": sids.new_sid(sids.WEBHOOK),
+        "account_sid": channel["account_sid"],
+        "service_sid": channel["service_sid"],
+        "channel_sid": channel["sid"],
+        "type": kind,
+        **columns,
+        "date_created": timefmt.now(),
+        "date_updated": None,
+    }
+    await repo.insert(tx, "channel_webhooks", row)
+    await emit(tx, origin, "parley.channel_webhook.created", row)
+    return row
+
+
+async def update(tx: Tx, webhook: Row, values: dict[str, Any], origin: Origin) -> Row:
+    """Any ``Configuration.*`` field; lists replace; the type never changes.
+    The result must satisfy the type's rules as a whole."""
+    config = {**_stored(webhook), **values}
+    changes = {**_validated(webhook["type"], config), "date_updated": timefmt.now()}
+    await repo.update(tx, "channel_webhooks", {"sid": webhook["sid"]}, changes)
+    row = {**webhook, **changes}
+    await emit(tx, origin, "parley.channel_webhook.updated", row)
+    return row
+
+
+async def delete(tx: Tx, webhook: Row, origin: Origin) -> None:
+    await repo.delete(tx, "channel_webhooks", {"sid": webhook["sid"]})
+    await emit(tx, origin, "parley.channel_webhook.deleted", webhook)
+
+
+def configuration(row: Row) -> dict[str, Any]:
+    """The ``configuration`` object per type, as the spec examples show it
+    (resources.md §12): a trigger lists its keywords under ``filters``
+    (open-questions.md §12); studio shows only its ``flow_sid``."""
+    config = _stored(row)
+    if row["type"] == STUDIO:
+        return {"flow_sid": config["flow_sid"]}
+    keywords = config["triggers"] if row["type"] == TRIGGER else config["filters"]
+    return {
+        "url": config["url"],
+        "method": config["method"],
+        "filters": keywords,
+        "retry_count": config["retry_count"],
+    }

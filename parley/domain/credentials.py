@@ -1,0 +1,119 @@
+"""Push credentials: account-level, shared by every service (resources.md §11,
+push-and-clients.md §2).
+
+The secrets (``Certificate``/``PrivateKey`` for apn, ``ApiKey`` for gcm,
+``Secret`` for fcm) are write-only: sealed by the ``Vault`` into the
+``secrets`` column and never part of a row handed back to a caller, an event
+or an error message.
+"""
+
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from parley import sids, timefmt
+from parley.errors import invalid, missing
+from parley.store import Row, Tx, repo
+from parley.vault import Vault
+
+# type -> (python name, Twilio name) of its secrets, all required on create
+SECRETS: dict[str, tuple[tuple[str, str], ...]] = {
+    "apn": (("certificate", "Certificate"), ("private_key", "PrivateKey")),
+    "gcm": (("api_key", "ApiKey"),),
+    "fcm": (("secret", "Secret"),),
+}
+TYPES = tuple(SECRETS)
+_ALL_SECRETS = {name for pairs in SECRETS.values() for name, _ in pairs}
+
+
+def public(row: Row) -> Row:
+    """The row without its sealed secrets: what responses render."""
+    return {k: v for k, v in row.items() if k != "secrets"}
+
+
+def _sandbox(value: bool | None) -> str:
+    # conventions.md §4 / open-questions.md §10: lowercase strings, apn only
+    return "true" if value else "false"
+
+
+def _check_apn(secrets: dict[str, str]) -> None:
+    """Certificate and PrivateKey must be PEM and belong together (an APNs
+    certificate with its unencrypted key, as Twilio's console asks for)."""
+    try:
+        certificate = x509.load_pem_x509_certificate(secrets["certificate"].encode())
+    except ValueError:
+        raise invalid("Certificate") from None
+    try:
+        key = serialization.load_pem_private_key(secrets["private_key"].encode(), password=None)
+    except (ValueError, TypeError):
+        raise invalid("PrivateKey") from None
+    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+    enc = serialization.Encoding.DER
+    if certificate.public_key().public_bytes(enc, fmt) != key.public_key().public_bytes(enc, fmt):
+        raise invalid("PrivateKey")
+
+
+def _secrets(kind: str, given: dict[str, Any], stored: dict[str, str]) -> dict[str, str]:
+    """The type's secrets after a write: given values over stored ones; every
+    one must be present. Secrets of other types are ignored (resources.md §11)."""
+    merged: dict[str, str] = {}
+    for name, wire in SECRETS[kind]:
+        value = given.get(name, stored.get(name))
+        if not value:
+            raise missing(wire)
+        merged[name] = value
+    if kind == "apn":
+        _check_apn(merged)
+    return merged
+
+
+async def create(tx: Tx, vault: Vault, account_sid: str, values: dict[str, Any]) -> Row:
+    kind = values["type"]
+    sealed = vault.seal(_secrets(kind, values, {}))
+    row: Row = {
+        "sid": sids.new_sid(sids.CREDENTIAL),
+        "account_sid": account_sid,
+        "friendly_name": values.get("friendly_name"),
+        "type": kind,
+        "sandbox": _sandbox(values.get("sandbox")) if kind == "apn" else None,
+        "secrets": sealed,
+        "date_created": timefmt.now(),
+        "date_updated": None,
+    }
+    await repo.insert(tx, "credentials", row)
+    return public(row)
+
+
+async def update(tx: Tx, vault: Vault, credential: Row, values: dict[str, Any]) -> Row:
+    """Partial update; ``Type`` is immutable. Changing one apn secret keeps the
+    other (they are checked as a pair)."""
+    kind = credential["type"]
+    changes: Row = {"date_updated": timefmt.now()}
+    if "friendly_name" in values:
+        changes["friendly_name"] = values["friendly_name"]
+    if kind == "apn" and "sandbox" in values:
+        changes["sandbox"] = _sandbox(values["sandbox"])
+    given = {k: v for k, v in values.items() if k in {name for name, _ in SECRETS[kind]}}
+    if given:
+        try:
+            stored = vault.open(credential["secrets"]) if credential["secrets"] else {}
+        except LookupError:
+            stored = {}  # sealed under a key no longer configured: all must be resent
+        changes["secrets"] = vault.seal(_secrets(kind, given, stored))
+    await repo.update(tx, "credentials", {"sid": credential["sid"]}, changes)
+    return public({**credential, **changes})
+
+
+async def delete(tx: Tx, credential: Row) -> None:
+    """Bindings keep their ``credential_sid`` (Twilio shows no cascade);
+    the push sender treats a missing credential as unusable."""
+    await repo.delete(tx, "credentials", {"sid": credential["sid"]})
+
+
+async def secrets(tx: Tx, vault: Vault, sid: str) -> dict[str, str]:
+    """The opened secrets of a credential, for the push sender only."""
+    row = await repo.get(tx, "credentials", {"sid": sid})
+    if row is None or not row["secrets"]:
+        raise LookupError(sid)
+    return {k: v for k, v in vault.open(row["secrets"]).items() if k in _ALL_SECRETS}

@@ -1,0 +1,149 @@
+"""User channels: a user's view of the channels it belongs to or is invited
+to (resources.md §9). No table of their own: each is derived from a member row
+(``joined``) or an invite (``invited``); writes go to the member through
+``domain.members`` so counters and events stay those of a membership.
+
+Listing pages through both sources with one cursor: memberships in creation
+order, then invites in creation order. The cursor is the member's ``seq``, or
+``INVITES + seq`` for an invite.
+
+::
+
+    cursor:  0 ... member seqs ...  | INVITES ... INVITES + invite seqs ...
+"""
+
+from typing import Any
+
+from parley.domain import invites, members
+from parley.errors import TwilioError
+from parley.events import Origin
+from parley.store import Row, Tx, repo
+
+JOINED = "joined"
+INVITED = "invited"
+INVITES = 1 << 48  # above any seq a table will reach
+LEVELS = ("default", "muted")
+
+
+async def unread(tx: Tx, service: Row, member: Row) -> int | None:
+    """Messages with an index above the horizon; null while the member has no
+    horizon (open-questions.md §7, as Twilio's SDKs report) and when the
+    service has read status off (push-and-clients.md §7, inferred)."""
+    horizon = member["last_consumed_message_index"]
+    if horizon is None or not service["read_status_enabled"]:
+        return None
+    return await repo.count_above(
+        tx, "messages", {"channel_sid": member["channel_sid"]}, "idx", horizon
+    )
+
+
+async def joined(tx: Tx, service: Row, user: Row, member: Row) -> Row:
+    return {
+        "account_sid": member["account_sid"],
+        "service_sid": member["service_sid"],
+        "channel_sid": member["channel_sid"],
+        "user_sid": user["sid"],
+        "member_sid": member["sid"],
+        "status": JOINED,
+        "last_consumed_message_index": member["last_consumed_message_index"],
+        "unread_messages_count": await unread(tx, service, member),
+        "notification_level": member["notification_level"],
+        "seq": member["seq"],
+    }
+
+
+def invited(user: Row, invite: Row) -> Row:
+    return {
+        "account_sid": invite["account_sid"],
+        "service_sid": invite["service_sid"],
+        "channel_sid": invite["channel_sid"],
+        "user_sid": user["sid"],
+        "member_sid": None,  # resources.md §9: null when only invited (inferred)
+        "status": INVITED,
+        "last_consumed_message_index": None,
+        "unread_messages_count": None,
+        "notification_level": "default",
+        "seq": INVITES + invite["seq"],
+    }
+
+
+async def find(tx: Tx, service: Row, user: Row, channel: Row) -> tuple[Row | None, Row | None]:
+    """(member, invite) of this user in this channel; both None = not participating."""
+    member = await repo.get(tx, "members", {"channel_sid": channel["sid"], "user_sid": user["sid"]})
+    if member is not None:
+        return member, None
+    invite = await repo.get(
+        tx, "invites", {"channel_sid": channel["sid"], "identity": user["identity"]}
+    )
+    return None, invite
+
+
+async def get(tx: Tx, service: Row, user: Row, channel: Row) -> Row | None:
+    member, invite = await find(tx, service, user, channel)
+    if member is not None:
+        return await joined(tx, service, user, member)
+    if invite is not None:
+        return invited(user, invite)
+    return None  # notParticipating: 404 (open-questions.md §31)
+
+
+async def page(
+    tx: Tx, service: Row, user: Row, *, after: Any, before: Any, limit: int
+) -> list[Row]:
+    """Up to ``limit`` rows after (or before) a cursor, in list order."""
+    by_member = {"user_sid": user["sid"]}
+    by_invite = {"service_sid": service["sid"], "identity": user["identity"]}
+    found: list[Row] = []
+    if before is None:
+        if after is None or after < INVITES:
+            for member in await repo.page(tx, "members", by_member, after=after, limit=limit):
+                found.append(await joined(tx, service, user, member))
+            invite_after = None
+        else:
+            invite_after = after - INVITES
+        if len(found) < limit:
+            rest = limit - len(found)
+            rows = await repo.page(tx, "invites", by_invite, after=invite_after, limit=rest)
+            found += [invited(user, row) for row in rows]
+        return found
+    # backwards: invites before the cursor, then the last memberships
+    if before > INVITES:
+        rows = await repo.page(tx, "invites", by_invite, before=before - INVITES, limit=limit)
+        found = [invited(user, row) for row in rows]
+        if len(found) < limit:
+            tail = await repo.page(
+                tx, "members", by_member, descending=True, limit=limit - len(found)
+            )
+            tail.reverse()
+            found = [await joined(tx, service, user, m) for m in tail] + found
+        return found
+    rows = await repo.page(tx, "members", by_member, before=before, limit=limit)
+    return [await joined(tx, service, user, m) for m in rows]
+
+
+async def update(
+    tx: Tx, service: Row, user: Row, channel: Row, values: dict[str, Any], origin: Origin
+) -> Row:
+    """NotificationLevel and the consumption horizon, written to the member
+    (the horizon rules are the member's, resources.md §9); only for a joined
+    channel."""
+    member, invite = await find(tx, service, user, channel)
+    if member is None:
+        if invite is None:
+            raise LookupError(channel["sid"])
+        raise TwilioError(50400)
+    if values:
+        member = await members.update(tx, service, channel, member, values, origin)
+    return await joined(tx, service, user, member)
+
+
+async def delete(tx: Tx, service: Row, user: Row, channel: Row, origin: Origin) -> None:
+    """Leave the channel: the member is removed as a member delete would
+    (``onMemberRemoved``, counters - 1); a pending invite is declined."""
+    member, invite = await find(tx, service, user, channel)
+    if member is not None:
+        await members.remove(tx, service, channel, member, origin)
+    elif invite is not None:
+        await invites.remove(tx, invite, origin, reason="declined")
+    else:
+        raise LookupError(channel["sid"])
