@@ -7,6 +7,7 @@
                     -> mounts (other endpoints by path prefix: media uploads,
                        /v3/wsconnect -> realtime.gateway (twilsock), ...)
                        and background workers
+                       (webhook delivery worker: woken by the bus, polls the outbox)
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
     lifespan stop:  stop workers, close bus, close store
@@ -24,6 +25,7 @@ from parley.config import Settings
 from parley.events.bus import MemoryBus
 from parley.store import Store, open_store
 from parley.vault import Vault
+from parley.webhooks import Worker as WebhookWorker
 
 if TYPE_CHECKING:
     from parley.realtime.gateway import Gateway
@@ -45,6 +47,7 @@ class Parley:
         self.bus = MemoryBus()
         self.store: Store | None = None
         self.api: RestApi | None = None
+        self.webhooks: WebhookWorker | None = None
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
         self.mounts: list[tuple[str, ASGIApp]] = []
         # stopped in reverse order at shutdown
@@ -62,6 +65,20 @@ class Parley:
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
+        if settings.webhook_worker:
+            # post-event delivery: woken after commits, and polling for what
+            # other processes (or this one before a restart) left behind
+            worker = WebhookWorker(store, settings)
+            await worker.start()
+            self.webhooks = worker
+            unsubscribe = self.bus.subscribe(worker.notify)
+
+            async def stop_webhooks() -> None:
+                unsubscribe()
+                await worker.stop()
+                self.webhooks = None
+
+            self.stoppers.append(stop_webhooks)
         self._start_realtime()
 
     def _start_realtime(self) -> None:

@@ -267,3 +267,40 @@ def bindings_create(
         _print(_with_store(database_url, register))
     except TwilioError as exc:
         raise click.ClickException(exc.message) from None
+
+
+@main.group("webhooks")
+def webhooks_group() -> None:
+    """Webhook delivery (post-events from the outbox)."""
+
+
+@webhooks_group.command("failed")
+@click.option("--account", "account_sid", default=None, help="only this account's (AC…)")
+@click.option("--limit", default=100, show_default=True, type=int)
+@_db
+def webhooks_failed(account_sid: str | None, limit: int, database_url: str) -> None:
+    """Deliveries that gave up, newest first: one JSON object per line, with
+    the last status/error and every attempt (retry, status, latency)."""
+    from parley.timefmt import to_webhook
+    from parley.webhooks import outbox
+
+    async def load(store: Store) -> list[dict[str, Any]]:
+        async with store.read() as tx:
+            rows = await outbox.failed(tx, account_sid, limit)
+            for row in rows:
+                row["attempt_log"] = [
+                    {
+                        "retry_count": a["retry_count"],
+                        "status": a["status"],
+                        "error": a["error"],
+                        "latency_ms": a["latency_ms"],
+                        "at": to_webhook(a["date_created"]),
+                    }
+                    for a in await outbox.attempts(tx, row["seq"])
+                ]
+                row["date_created"] = to_webhook(row["date_created"])
+                row["date_updated"] = to_webhook(row["date_updated"])
+        return rows
+
+    for row in _with_store(database_url, load):
+        _print(row)

@@ -28,3 +28,24 @@ class Settings:
         if self.public_url:
             return self.public_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
+
+    # Webhook delivery (parley/webhooks, webhooks.md §5). Times in seconds.
+    webhook_timeout: float = field(default_factory=lambda: float(_env("WEBHOOK_TIMEOUT", "5") or 5))
+    # first retry delay; each further retry waits 4x longer (2 s, 8 s, 32 s)
+    webhook_backoff: float = field(default_factory=lambda: float(_env("WEBHOOK_BACKOFF", "2") or 2))
+    webhook_poll: float = field(default_factory=lambda: float(_env("WEBHOOK_POLL", "1") or 1))
+    webhook_lease: float = field(default_factory=lambda: float(_env("WEBHOOK_LEASE", "30") or 30))
+    webhook_concurrency: int = field(
+        default_factory=lambda: int(_env("WEBHOOK_CONCURRENCY", "32") or 32)
+    )
+    webhook_stop_grace: float = field(
+        default_factory=lambda: float(_env("WEBHOOK_STOP_GRACE", "1") or 1)
+    )
+    # "0" runs no delivery worker in this process (API-only processes)
+    webhook_worker: bool = field(default_factory=lambda: _env("WEBHOOK_WORKER", "1") != "0")
+    # where `studio` channel webhooks are posted (no Studio here); unset: not sent
+    studio_url: str | None = field(default_factory=lambda: _env("STUDIO_URL"))
+    # pre-event webhook unreachable after its retries: reject (default) or allow
+    prehook_fail_open: bool = field(
+        default_factory=lambda: _env("PREHOOK_FAIL_OPEN", "0") not in ("0", "", "false")
+    )

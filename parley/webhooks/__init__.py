@@ -1,0 +1,14 @@
+"""Webhooks: post-event delivery from a durable outbox, and pre-event calls.
+
+- ``params``: event -> the parameters Twilio sends (webhooks.md §3)
+- ``signature``: ``X-Twilio-Signature`` (webhooks.md §7)
+- ``sender``: one signed request and its retry judgement
+- ``outbox``: deliveries planned in the event's transaction; lanes, leases, attempts
+- ``worker``: claims lanes and delivers after commit, in any number of processes
+- ``prehook``: synchronous pre-event calls (reject / modify)
+"""
+
+from parley.webhooks import outbox as outbox
+from parley.webhooks.worker import Worker
+
+__all__ = ["Worker", "outbox"]

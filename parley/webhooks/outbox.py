@@ -1,0 +1,365 @@
+"""Delivery bookkeeping: which events go where, and who is sending what.
+
+::
+
+    write transaction (API / SDK action)
+      emit(event) -> events row (the outbox)
+                  -> plan(): one webhook_deliveries row per target, in a lane
+                     (same transaction: committed together, or not at all)
+    after commit: bus -> worker.wake()
+    worker (any process):
+      claim lane  (CAS UPDATE on webhook_lanes: free or lease expired)
+      loop: begin attempt (renew lease, attempts+1, attempt row) -> send ->
+            finish attempt (status, latency; done | retry at next_at | failed)
+      release lane (next_at = head's retry time, or 0 when empty)
+
+A lane is one target (the service's post-event URL, or one channel webhook)
+for one channel (user events: the service), so a receiver sees a channel's
+events in commit order, one in flight at a time (webhooks.md §5). Deliveries
+join a lane after taking the lane row's lock (the upsert), so their ``seq``
+order is the lanes's commit order on PostgreSQL too. All SQL here is plain
+SQL that runs on both engines: claiming is a compare-and-set ``UPDATE`` whose
+row count says who won, instead of ``FOR UPDATE SKIP LOCKED``.
+"""
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from parley import timefmt
+from parley.domain.catalogue import POST_EVENTS
+from parley.events import PROJECTORS, Event
+from parley.store import Row, Tx, repo
+
+_POST_EVENTS = frozenset(POST_EVENTS)
+
+PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
+
+# webhooks.md §6: a Studio webhook is handed to the stand-in named by
+# PARLEY_STUDIO_URL at send time; its filters default to new messages
+# (Twilio's Studio-with-Chat setup uses onMessageSent) [inferred].
+STUDIO_DEFAULT_FILTERS = ("onMessageSent",)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    lane: str
+    url: str  # "" for studio: resolved by the worker from its settings
+    method: str
+    max_retries: int
+    webhook_sid: str | None = None
+    webhook_type: str | None = None
+
+
+def _names(text: str | None) -> list[str]:
+    if not text:
+        return []
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _method(value: str | None) -> str:
+    return "GET" if (value or "").upper() == "GET" else "POST"
+
+
+def trigger_matches(body: str | None, triggers: list[str]) -> bool:
+    """Case-insensitive whole-word match of any keyword anywhere in the body.
+
+    The rule is undocumented; open-questions.md §41 and webhooks.md §6
+    ("case-insensitive whole-word match recommended") decide it. A keyword of
+    several words matches that phrase; word edges are where a letter/digit
+    meets anything else.
+    """
+    if not body:
+        return False
+    words = _split(body.casefold())
+    for trigger in triggers:
+        needle = _split(trigger.casefold())
+        if needle and any(
+            words[i : i + len(needle)] == needle for i in range(len(words) - len(needle) + 1)
+        ):
+            return True
+    return False
+
+
+def _split(text: str) -> list[str]:
+    out: list[str] = []
+    word = ""
+    for ch in text:
+        if ch.isalnum() or ch == "_":
+            word += ch
+        elif word:
+            out.append(word)
+            word = ""
+    if word:
+        out.append(word)
+    return out
+
+
+async def targets(tx: Tx, event: Event) -> list[Target]:
+    """Where ``event`` goes: the service's post-event URL, then channel webhooks."""
+    if not event.webhooks or event.kind not in _POST_EVENTS or event.service_sid is None:
+        return []
+    found: list[Target] = []
+    place = event.channel_sid or "-"
+    service = await tx.one(
+        "SELECT post_webhook_url, webhook_method, webhook_filters, post_webhook_retry_count"
+        " FROM services WHERE sid = :sid",
+        {"sid": event.service_sid},
+    )
+    # webhooks.md §1: null URL = phase off; empty/null filters = nothing (open-questions §42)
+    if service and service["post_webhook_url"] and event.kind in _names(service["webhook_filters"]):
+        found.append(
+            Target(
+                lane=f"{event.service_sid}/{place}",
+                url=service["post_webhook_url"],
+                method=_method(service["webhook_method"]),
+                max_retries=int(service["post_webhook_retry_count"] or 0),
+            )
+        )
+    if event.channel_sid is None:
+        return found
+    for hook in await repo.select(tx, "channel_webhooks", {"channel_sid": event.channel_sid}):
+        kind = hook["type"]
+        if kind == "webhook":
+            wanted = event.kind in _names(hook["filters"]) and bool(hook["url"])
+        elif kind == "trigger":
+            # webhooks.md §6: a new (text) message whose body has a keyword
+            wanted = (
+                event.kind == "onMessageSent"
+                and bool(hook["url"])
+                and trigger_matches(event.payload.get("body"), _names(hook["triggers"]))
+            )
+        elif kind == "studio":
+            filters = _names(hook["filters"]) or list(STUDIO_DEFAULT_FILTERS)
+            wanted = event.kind in filters
+        else:
+            wanted = False
+        if wanted:
+            found.append(
+                Target(
+                    lane=f"{hook['sid']}/{place}",
+                    url="" if kind == "studio" else hook["url"],
+                    method=_method(hook["method"]),
+                    max_retries=int(hook["retry_count"] or 0),
+                    webhook_sid=hook["sid"],
+                    webhook_type=kind,
+                )
+            )
+    return found
+
+
+async def plan(tx: Tx, event: Event) -> None:
+    """Projector: the event's deliveries, in the event's own transaction."""
+    for target in await targets(tx, event):
+        await enqueue(tx, event, target)
+
+
+PROJECTORS.append(plan)
+
+_JOIN_LANE = (
+    "INSERT INTO webhook_lanes (lane, pending, next_at) VALUES (:lane, 1, 0)"
+    " ON CONFLICT (lane) DO UPDATE SET pending = webhook_lanes.pending + 1"
+)
+
+
+async def enqueue(tx: Tx, event: Event, target: Target) -> None:
+    # lane lock first, then the delivery's seq: per-lane seq order = commit order
+    await tx.run(_JOIN_LANE, {"lane": target.lane})
+    now = timefmt.now()
+    await repo.insert(
+        tx,
+        "webhook_deliveries",
+        {
+            "lane": target.lane,
+            "event_seq": event.seq,
+            "kind": event.kind,
+            "account_sid": event.account_sid,
+            "service_sid": event.service_sid,
+            "channel_sid": event.channel_sid,
+            "webhook_sid": target.webhook_sid,
+            "webhook_type": target.webhook_type,
+            "url": target.url,
+            "method": target.method,
+            "max_retries": target.max_retries,
+            "token": secrets.token_hex(16),
+            "state": PENDING,
+            "attempts": 0,
+            "next_at": 0,
+            "date_created": now,
+            "date_updated": None,
+        },
+    )
+
+
+# ---- claiming -------------------------------------------------------------
+
+
+async def ready_lanes(tx: Tx, now: int, limit: int) -> list[str]:
+    rows = await tx.all(
+        "SELECT lane FROM webhook_lanes WHERE pending > 0 AND next_at <= :now"
+        " AND (lease_until IS NULL OR lease_until < :now) ORDER BY next_at LIMIT :limit",
+        {"now": now, "limit": limit},
+    )
+    return [r["lane"] for r in rows]
+
+
+async def claim(tx: Tx, lane: str, worker: str, now: int, lease: int) -> bool:
+    """Compare-and-set: the lane is ours only if it was free (or its lease lapsed)."""
+    changed = await tx.run(
+        "UPDATE webhook_lanes SET claimed_by = :me, lease_until = :until"
+        " WHERE lane = :lane AND pending > 0 AND next_at <= :now"
+        " AND (lease_until IS NULL OR lease_until < :now)",
+        {"me": worker, "until": now + lease, "lane": lane, "now": now},
+    )
+    return changed == 1
+
+
+async def renew(tx: Tx, lane: str, worker: str, until: int) -> bool:
+    """Extend our lease; False when another process took the lane over."""
+    changed = await tx.run(
+        "UPDATE webhook_lanes SET lease_until = :until WHERE lane = :lane AND claimed_by = :me",
+        {"until": until, "lane": lane, "me": worker},
+    )
+    return changed == 1
+
+
+async def release(tx: Tx, lane: str, worker: str, next_at: int) -> None:
+    await tx.run(
+        "UPDATE webhook_lanes SET claimed_by = NULL, lease_until = NULL, next_at = :next"
+        " WHERE lane = :lane AND claimed_by = :me",
+        {"next": next_at, "lane": lane, "me": worker},
+    )
+
+
+async def release_all(tx: Tx, worker: str) -> None:
+    await tx.run(
+        "UPDATE webhook_lanes SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = :me",
+        {"me": worker},
+    )
+
+
+async def head(tx: Tx, lane: str) -> Row | None:
+    return await tx.one(
+        "SELECT * FROM webhook_deliveries WHERE lane = :lane AND state = :state"
+        " ORDER BY seq LIMIT 1",
+        {"lane": lane, "state": PENDING},
+    )
+
+
+# ---- attempts -------------------------------------------------------------
+
+
+async def begin_attempt(tx: Tx, delivery: Row, url: str, worker: str) -> int:
+    """Count the attempt before sending: a crash mid-send leaves an attempt
+    with no status (interrupted), and the resend after recovery is a retry."""
+    now = timefmt.now()
+    await tx.run(
+        "UPDATE webhook_deliveries SET attempts = attempts + 1, date_updated = :now"
+        " WHERE seq = :seq",
+        {"now": now, "seq": delivery["seq"]},
+    )
+    seq: int = await repo.insert(
+        tx,
+        "webhook_attempts",
+        {
+            "delivery_seq": delivery["seq"],
+            "event_seq": delivery["event_seq"],
+            "account_sid": delivery["account_sid"],
+            "kind": delivery["kind"],
+            "url": url,
+            "retry_count": delivery["attempts"],
+            "worker": worker,
+            "status": None,
+            "error": None,
+            "latency_ms": None,
+            "date_created": now,
+            "date_updated": None,
+        },
+        returning="seq",
+    )
+    return seq
+
+
+async def finish_attempt(
+    tx: Tx,
+    delivery: Row,
+    attempt_seq: int,
+    *,
+    status: int | None,
+    error: str | None,
+    latency_ms: float | None,
+    state: str,
+    next_at: int = 0,
+) -> None:
+    now = timefmt.now()
+    await repo.update(
+        tx,
+        "webhook_attempts",
+        {"seq": attempt_seq},
+        {"status": status, "error": error, "latency_ms": latency_ms, "date_updated": now},
+    )
+    await conclude(tx, delivery, status=status, error=error, state=state, next_at=next_at)
+
+
+async def conclude(
+    tx: Tx,
+    delivery: Row,
+    *,
+    status: int | None,
+    error: str | None,
+    state: str,
+    next_at: int = 0,
+) -> None:
+    now = timefmt.now()
+    await repo.update(
+        tx,
+        "webhook_deliveries",
+        {"seq": delivery["seq"]},
+        {
+            "state": state,
+            "next_at": next_at,
+            "last_status": status,
+            "last_error": error,
+            "date_updated": now,
+        },
+    )
+    if state != PENDING:
+        await repo.bump(tx, "webhook_lanes", {"lane": delivery["lane"]}, "pending", -1)
+
+
+async def event(tx: Tx, seq: int) -> Event | None:
+    row = await repo.get(tx, "events", {"seq": seq})
+    return None if row is None else Event.from_row(row)
+
+
+async def auth_token(tx: Tx, account_sid: str) -> str | None:
+    row = await repo.get(tx, "accounts", {"sid": account_sid})
+    return None if row is None else str(row["auth_token"])
+
+
+# ---- observability --------------------------------------------------------
+
+
+async def failed(tx: Tx, account_sid: str | None = None, limit: int = 100) -> list[Row]:
+    """Deliveries that gave up, newest first, with their last outcome."""
+    where = "state = :state" + (" AND account_sid = :account" if account_sid else "")
+    params: dict[str, Any] = {"state": FAILED, "limit": limit}
+    if account_sid:
+        params["account"] = account_sid
+    return await tx.all(
+        "SELECT seq, event_seq, kind, account_sid, service_sid, channel_sid, webhook_sid,"
+        " webhook_type, url, method, attempts, max_retries, last_status, last_error,"
+        f" date_created, date_updated FROM webhook_deliveries WHERE {where}"
+        " ORDER BY seq DESC LIMIT :limit",
+        params,
+    )
+
+
+async def attempts(tx: Tx, delivery_seq: int) -> list[Row]:
+    return await repo.select(tx, "webhook_attempts", {"delivery_seq": delivery_seq})

@@ -1,0 +1,98 @@
+"""One signed webhook request, and how its outcome is judged (webhooks.md §3, §5).
+
+Shared by post-event delivery (``worker``) and pre-event calls (``prehook``):
+the same signer, HTTP client, timeout and retry rule.
+
+Retryable: a timeout (5 s per attempt by default), HTTP 429, 503 or 504 — the
+statuses Twilio's retry-count text names — and a connection that could not be
+made or broke mid-request (the receiver never got the event, like a timeout;
+webhooks.md §4 lists "connection failure" with timeouts). Any other status
+outside 2xx is final. Redirects are not followed (a 3xx is final), as Twilio's
+webhook requests do not follow them either [inferred].
+"""
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from parley.webhooks import signature
+
+RETRY_STATUSES = frozenset({429, 503, 504})
+USER_AGENT = "TwilioProxy/1.1"  # webhooks.md §3 "other headers"
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: int | None  # None: no HTTP response (timeout, connection failure, bad URL)
+    error: str | None
+    latency_ms: float
+    retryable: bool
+    body: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def backoff(retry: int, base: float, factor: float = 4.0) -> float:
+    """Seconds to wait before retry number ``retry`` (1, 2, 3).
+
+    Twilio publishes no schedule (webhooks.md §5 [inferred]). ``base`` x 4^(n-1)
+    with the default base of 2 s gives 2 s, 8 s, 32 s: with the maximum of 3
+    retries a receiver that is down for 30 s still gets the event (issue #5);
+    ``PARLEY_WEBHOOK_BACKOFF`` scales the whole schedule (tests use ~0.05).
+    """
+    return float(base * factor ** max(retry - 1, 0))
+
+
+async def send(
+    client: httpx.AsyncClient,
+    *,
+    url: str,
+    method: str,
+    params: Mapping[str, str],
+    auth_token: str,
+    timeout: float,
+    idempotency_token: str | None = None,
+) -> Outcome:
+    target, body, signed = signature.request(auth_token, url, method, params)
+    headers = {
+        signature.HEADER: signed,
+        "User-Agent": USER_AGENT,
+        "Accept": "*/*",
+    }
+    if idempotency_token:
+        headers["I-Twilio-Idempotency-Token"] = idempotency_token
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+    started = time.perf_counter()
+    try:
+        response = await client.request(
+            "GET" if method.upper() == "GET" else "POST",
+            target,
+            content=body,
+            headers=headers,
+            timeout=timeout,
+            follow_redirects=False,
+        )
+    except httpx.TimeoutException:
+        return Outcome(None, "timeout", _since(started), True)
+    except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        return Outcome(None, f"connection failed: {type(exc).__name__}", _since(started), True)
+    except (httpx.HTTPError, ValueError) as exc:
+        # invalid URL, unsupported scheme, ...: retrying cannot help
+        return Outcome(None, f"request failed: {exc}", _since(started), False)
+    status = response.status_code
+    return Outcome(
+        status,
+        None if 200 <= status < 300 else f"HTTP {status}",
+        _since(started),
+        status in RETRY_STATUSES,
+        response.content,
+    )
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

@@ -1,0 +1,230 @@
+"""The delivery worker: sends planned deliveries after commit, durably.
+
+::
+
+    bus (after commit) ──wake──┐        poll every PARLEY_WEBHOOK_POLL s
+                               v        (restarts, other processes' events)
+    loop: ready lanes ──claim (CAS, lease)──> one task per lane, at most
+          PARLEY_WEBHOOK_CONCURRENCY lanes at a time
+    lane task: head delivery ─ due? ─ no ──> release lane until its retry time
+                     │ yes
+                     v
+          begin attempt (lease renewed, attempts+1)   [write tx]
+          signed HTTP request, 5 s timeout            [no transaction open]
+          finish attempt: done | retry later | failed [write tx] + log line
+
+Nothing here runs inside an API request: a response never waits for delivery.
+A process that dies holding lanes loses them when their lease expires
+(PARLEY_WEBHOOK_LEASE); the attempt it had begun is resent as a retry.
+"""
+
+import asyncio
+import contextlib
+import logging
+import secrets
+
+import httpx
+
+from parley import timefmt
+from parley.config import Settings
+from parley.domain.catalogue import POST_EVENTS
+from parley.events import Event
+from parley.store import Row, Store
+from parley.webhooks import outbox, params, sender
+
+log = logging.getLogger("parley.webhooks")
+
+_POST_EVENTS = frozenset(POST_EVENTS)
+_SECOND = 1_000_000  # microseconds
+
+
+class Worker:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.worker_id = f"{secrets.token_hex(6)}"
+        self.client: httpx.AsyncClient | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._lanes: dict[str, asyncio.Task[None]] = {}
+
+    # ---- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        concurrency = max(1, self.settings.webhook_concurrency)
+        self.client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        )
+        self._loop_task = asyncio.create_task(self._run(), name="parley-webhooks")
+
+    async def stop(self) -> None:
+        """Let in-flight requests finish briefly, then cancel and hand our lanes back."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        tasks = list(self._lanes.values())
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=self.settings.webhook_stop_grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        try:
+            async with self.store.write() as tx:
+                await outbox.release_all(tx, self.worker_id)
+        except Exception:
+            log.exception("could not release webhook lanes")
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def notify(self, events: list[Event]) -> None:
+        """Bus subscriber: committed events that may have deliveries wake the loop."""
+        if any(e.webhooks and e.kind in _POST_EVENTS for e in events):
+            self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # ---- claiming ----------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._claim_round()
+            except Exception:
+                log.exception("webhook claim round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.webhook_poll)
+
+    async def _claim_round(self) -> None:
+        room = self.settings.webhook_concurrency - len(self._lanes)
+        if room <= 0:
+            return
+        now = timefmt.now()
+        async with self.store.read() as tx:
+            ready = await outbox.ready_lanes(tx, now, room + len(self._lanes))
+        ready = [lane for lane in ready if lane not in self._lanes][:room]
+        if not ready:
+            return
+        lease = int(self.settings.webhook_lease * _SECOND)
+        claimed = []
+        async with self.store.write() as tx:
+            for lane in ready:
+                if await outbox.claim(tx, lane, self.worker_id, now, lease):
+                    claimed.append(lane)
+        for lane in claimed:
+            self._lanes[lane] = asyncio.create_task(self._lane(lane), name=f"webhook-lane {lane}")
+
+    # ---- one lane ----------------------------------------------------------
+
+    async def _lane(self, lane: str) -> None:
+        try:
+            while not self._stopping and await self._step(lane):
+                pass
+        except Exception:
+            log.exception("webhook lane %s failed", lane)
+        finally:
+            self._lanes.pop(lane, None)
+            self._wake.set()
+
+    async def _step(self, lane: str) -> bool:
+        """Deliver the lane's head once; False when the lane is handed back."""
+        lease = int(self.settings.webhook_lease * _SECOND)
+        async with self.store.write() as tx:
+            now = timefmt.now()
+            if not await outbox.renew(tx, lane, self.worker_id, now + lease):
+                return False  # lease lapsed and another process took the lane
+            head = await outbox.head(tx, lane)
+            if head is None or head["next_at"] > now:
+                await outbox.release(
+                    tx, lane, self.worker_id, 0 if head is None else head["next_at"]
+                )
+                return False
+            event = await outbox.event(tx, head["event_seq"])
+            token = await outbox.auth_token(tx, head["account_sid"])
+            url = self._url(head)
+            problem = (
+                ("event no longer stored", outbox.FAILED)
+                if event is None
+                else ("account no longer exists", outbox.FAILED)
+                if token is None
+                else ("no Studio stand-in configured (PARLEY_STUDIO_URL)", outbox.SKIPPED)
+                if not url
+                else None
+            )
+            if problem is not None:
+                reason, state = problem
+                await outbox.conclude(tx, head, status=None, error=reason, state=state)
+                log.info(
+                    "webhook delivery=%s kind=%s %s: %s", head["seq"], head["kind"], state, reason
+                )
+                return True
+            assert event is not None and token is not None
+            attempt = await outbox.begin_attempt(tx, head, url, self.worker_id)
+        retry = int(head["attempts"])
+        outcome = await sender.send(
+            self._client(),
+            url=url,
+            method=head["method"],
+            params=self._params(event, head, retry),
+            auth_token=token,
+            timeout=self.settings.webhook_timeout,
+            idempotency_token=head["token"],
+        )
+        attempts_made = retry + 1
+        next_at = 0
+        if outcome.ok:
+            state = outbox.DONE
+        elif outcome.retryable and attempts_made <= head["max_retries"]:
+            state = outbox.PENDING
+            delay = sender.backoff(attempts_made, self.settings.webhook_backoff)
+            next_at = timefmt.now() + int(delay * _SECOND)
+        else:
+            state = outbox.FAILED
+        async with self.store.write() as tx:
+            await outbox.finish_attempt(
+                tx,
+                head,
+                attempt,
+                status=outcome.status,
+                error=outcome.error,
+                latency_ms=outcome.latency_ms,
+                state=state,
+                next_at=next_at,
+            )
+        log.info(
+            "webhook delivery=%s event=%s kind=%s url=%s retry=%d status=%s"
+            " latency_ms=%.1f -> %s%s",
+            head["seq"],
+            head["event_seq"],
+            head["kind"],
+            url,
+            retry,
+            outcome.status if outcome.status is not None else "-",
+            outcome.latency_ms,
+            state,
+            f" ({outcome.error})" if outcome.error else "",
+        )
+        return True
+
+    def _url(self, delivery: Row) -> str:
+        if delivery["webhook_type"] == "studio":
+            return self.settings.studio_url or ""
+        return str(delivery["url"])
+
+    @staticmethod
+    def _params(event: Event, delivery: Row, retry: int) -> dict[str, str]:
+        out = params.for_event(event, retry)
+        if delivery["webhook_sid"]:
+            # webhooks.md §6 / open-questions §41: channel webhooks add these
+            out["WebhookSid"] = delivery["webhook_sid"]
+            out["WebhookType"] = delivery["webhook_type"]
+        return out
+
+    def _client(self) -> httpx.AsyncClient:
+        assert self.client is not None, "worker not started"
+        return self.client
