@@ -83,10 +83,12 @@ class Parley:
 
     def _start_realtime(self) -> None:
         from parley.realtime import gateway, routes
+        from parley.realtime.chat import reachability
         from parley.sync import projection, subscriptions
 
         projection.install()
         self.gateway = gateway.Gateway(self, routes.build())
+        reachability.install(self.gateway)
         self.mounts.append((gateway.PATH, self.gateway))
         self.stoppers.append(self.gateway.stop)
         # the bus is cleared at shutdown; the Hub needs no unsubscribe

@@ -380,6 +380,13 @@ class Gateway:
             log.exception("tunnelled %s %s failed", method, path)
             error = TwilioError(20500)
             response = Response(500, error.body())
+        log.debug(
+            "tunnel %s %s %s -> %s",
+            session.grant and session.grant.identity,
+            method,
+            path,
+            response.status,
+        )
         await self._reply(
             session,
             frame.id,

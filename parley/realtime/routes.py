@@ -1,5 +1,6 @@
 """Every tunnelled endpoint, in one list (routed by path; see tunnel.py)."""
 
+from parley.realtime.chat import channels, members, messages, users
 from parley.realtime.tunnel import Routes
 from parley.sync import http as sync_http
 
@@ -7,4 +8,8 @@ from parley.sync import http as sync_http
 def build() -> Routes:
     routes = Routes()
     sync_http.register(routes)
+    users.register(routes)
+    channels.register(routes)
+    members.register(routes)
+    messages.register(routes)
     return routes
