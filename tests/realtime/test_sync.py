@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Account, Server, make_client, start_server
-from tests.realtime import domain_rows as dom
+from tests.realtime import rest
 from tests.realtime.helpers import Twilsock, make_key, token
 
 
@@ -82,12 +82,12 @@ def _path(url: str) -> str:
 
 
 def test_a_connected_user_has_an_info_map_and_a_private_channels_map(
-    server: Server, service: Any, connect: Any
+    client: Any, service: Any, connect: Any
 ) -> None:
     alice = connect("alice")
     status, info = alice.request("GET", "/v3/Maps/alice-info-by-name-does-not-exist")
     assert status == 404 and info["code"] == 54200
-    user = dom.user(server, service.sid, "alice")
+    user = rest.user(client, service.sid, "alice")
     status, info = alice.request("GET", f"/v3/Maps/{user['sid']}.info", params={"Include": "items"})
     assert status == 200, info
     assert info["sid"].startswith("MP") and info["unique_name"] == f"{user['sid']}.info"
@@ -109,10 +109,10 @@ def test_a_connected_user_has_an_info_map_and_a_private_channels_map(
 
 
 def test_subscription_replays_every_event_after_last_event_id(
-    server: Server, service: Any, connect: Any
+    client: Any, service: Any, connect: Any
 ) -> None:
     alice = connect("alice")
-    user = dom.user(server, service.sid, "alice")
+    user = rest.user(client, service.sid, "alice")
     _, info = alice.request("GET", f"/v3/Maps/{user['sid']}.info")
     replayed = subscribe(alice, (info["sid"], "map", 0))[info["sid"]]
     assert [p["event"]["id"] for p in replayed] == [1, 2, 3]
@@ -132,13 +132,11 @@ def test_subscription_replays_every_event_after_last_event_id(
 
 
 def test_live_events_follow_domain_changes_and_rebuild_the_state(
-    server: Server, service: Any, connect: Any
+    client: Any, service: Any, connect: Any
 ) -> None:
-    svc = dom.service_row(server, service.sid)
-    alice_user = dom.user(server, service.sid, "alice")
-    channel = dom.channel(server, svc)
-    dom.member(server, channel, alice_user)
-    dom.message(server, channel, "alice", "first")
+    channel = rest.channel(client, service.sid)
+    rest.member(client, service.sid, channel["sid"], "alice")
+    rest.message(client, service.sid, channel["sid"], "alice", "first")
     alice = connect("alice")
 
     _, messages = alice.request("GET", f"/v3/Lists/{channel['sid']}.messages")
@@ -153,9 +151,9 @@ def test_live_events_follow_domain_changes_and_rebuild_the_state(
         (doc["sid"], "document", doc["last_event_id"]),
     )
 
-    second = dom.message(server, channel, "alice", "second")
-    dom.remove_message(server, second)
-    dom.message(server, channel, "alice", "third")
+    second = rest.message(client, service.sid, channel["sid"], "alice", "second")
+    rest.remove_message(client, service.sid, channel["sid"], second["sid"])
+    rest.message(client, service.sid, channel["sid"], "alice", "third")
     pushed = live(alice, 6)
 
     state = dict(before)
@@ -180,14 +178,12 @@ def test_live_events_follow_domain_changes_and_rebuild_the_state(
 
 
 def test_items_pages_with_from_order_and_page_token(
-    server: Server, service: Any, connect: Any
+    client: Any, service: Any, connect: Any
 ) -> None:
-    svc = dom.service_row(server, service.sid)
-    alice_user = dom.user(server, service.sid, "alice")
-    channel = dom.channel(server, svc)
-    dom.member(server, channel, alice_user)
+    channel = rest.channel(client, service.sid)
+    rest.member(client, service.sid, channel["sid"], "alice")
     for n in range(5):
-        dom.message(server, channel, "alice", f"m{n}")
+        rest.message(client, service.sid, channel["sid"], "alice", f"m{n}")
     alice = connect("alice")
     _, messages = alice.request("GET", f"/v3/Lists/{channel['sid']}.messages")
     url = _path(messages["links"]["items"])
@@ -195,9 +191,9 @@ def test_items_pages_with_from_order_and_page_token(
     status, page = alice.request("GET", url, params={"From": "2", "Order": "asc", "PageSize": "2"})
     assert [i["index"] for i in page["items"]] == [2, 3]
     assert page["meta"]["previous_token"] and page["meta"]["next_token"]
-    status, rest = alice.request("GET", url, params={"PageToken": page["meta"]["next_token"]})
-    assert [i["index"] for i in rest["items"]] == [4]
-    assert rest["meta"]["next_token"] is None
+    status, tail = alice.request("GET", url, params={"PageToken": page["meta"]["next_token"]})
+    assert [i["index"] for i in tail["items"]] == [4]
+    assert tail["meta"]["next_token"] is None
     status, back = alice.request("GET", url, params={"PageToken": page["meta"]["previous_token"]})
     assert [i["index"] for i in back["items"]] == [1, 0]
     status, desc = alice.request("GET", url, params={"Order": "desc", "PageSize": "3"})
@@ -231,17 +227,16 @@ def test_a_reconnect_after_a_restart_replays_what_was_missed(tmp_path: Path) -> 
             .chat.v2.services.create(friendly_name="replay")
             .sid
         )
-        svc = dom.service_row(first, svc_sid)
-        user = dom.user(first, svc_sid, "alice")
-        channel = dom.channel(first, svc)
-        dom.member(first, channel, user)
+        own_client = make_client(first, acct["sid"], acct["auth_token"])
+        channel = rest.channel(own_client, svc_sid)
+        rest.member(own_client, svc_sid, channel["sid"], "alice")
         sock = Twilsock(first)
         sock.init(token(acct["sid"], key, "alice", svc_sid))
         _, messages = sock.request("GET", f"/v3/Lists/{channel['sid']}.messages")
         seen = messages["last_event_id"]
         sock.close()
-        dom.message(first, channel, "alice", "while away 1")
-        dom.message(first, channel, "alice", "while away 2")
+        rest.message(own_client, svc_sid, channel["sid"], "alice", "while away 1")
+        rest.message(own_client, svc_sid, channel["sid"], "alice", "while away 2")
     finally:
         first.stop()
     second = start_server(url)
