@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from parley.errors import TwilioError
 from parley.events import Event
 from parley.store import Row, Store
-from parley.sync import access, store
+from parley.sync import access, names, store
 
 if TYPE_CHECKING:
     from parley.app import Parley
@@ -97,6 +97,7 @@ class SessionSubscriptions:
                 error = TwilioError(54007, identity=grant.identity)
         if obj is None or error is not None:
             assert error is not None
+            log.debug("subscription to %s %s refused: %s", kind, sid, error.code)
             failed = {
                 "object_sid": sid,
                 "object_type": kind,
@@ -194,3 +195,33 @@ class Hub:
             for sid, object_rows in by_object.items():
                 if sid in subs.positions:
                     await subs.deliver(sid, object_rows)
+        await self._revoke(events)
+
+    async def _revoke(self, events: list[Event]) -> None:
+        """A removed member's sessions stop receiving the channel's members-only
+        objects (they saw their own removal, the last event delivered above)."""
+        gateway, store_ = self.app.gateway, self.app.store
+        assert gateway is not None and store_ is not None
+        for event in events:
+            if event.kind != "onMemberRemoved" or event.service_sid is None:
+                continue
+            channel_sid = str(event.payload["channel_sid"])
+            sessions = gateway.connected(event.service_sid, str(event.payload["identity"]))
+            if not sessions:
+                continue
+            async with store_.read() as tx:
+                objects = [
+                    await store.find(tx, event.service_sid, kind, name)
+                    for kind, name in (
+                        ("list", names.messages(channel_sid)),
+                        ("map", names.roster(channel_sid)),
+                        ("document", names.channel_doc(channel_sid)),
+                    )
+                ]
+            private = [o for o in objects if o is not None and o["acl"]]
+            for session in sessions:
+                subs = session.extensions.get(KEY)
+                if isinstance(subs, SessionSubscriptions):
+                    async with subs.lock:
+                        for obj in private:
+                            subs.positions.pop(obj["sid"], None)

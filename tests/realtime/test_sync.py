@@ -252,3 +252,25 @@ def test_a_reconnect_after_a_restart_replays_what_was_missed(tmp_path: Path) -> 
         sock.close()
     finally:
         second.stop()
+
+
+def test_a_removed_member_stops_receiving_the_channel(
+    client: Any, service: Any, connect: Any
+) -> None:
+    channel = rest.channel(client, service.sid)
+    for identity in ("alice", "bob"):
+        rest.member(client, service.sid, channel["sid"], identity)
+    bob = connect("bob")
+    _, messages = bob.request("GET", f"/v3/Lists/{channel['sid']}.messages")
+    subscribe(bob, (messages["sid"], "list", messages["last_event_id"]))
+    rest.message(client, service.sid, channel["sid"], "alice", "for bob")
+    assert live(bob, 1)[0][1]["event"]["item_data"]["text"] == "for bob"
+
+    client.chat.v2.services(service.sid).channels(channel["sid"]).members("bob").delete()
+    rest.message(client, service.sid, channel["sid"], "alice", "not for bob")
+    # fan-out happens before the REST call returns; a reply to bob comes after it
+    before = len(bob.notifications)
+    status, _ = bob.request("GET", f"/v3/Lists/{channel['sid']}.messages")
+    assert status == 403
+    texts = [p["event"].get("item_data", {}).get("text") for _, p in bob.notifications[before:]]
+    assert "not for bob" not in texts
