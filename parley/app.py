@@ -29,6 +29,7 @@ from parley.webhooks import Worker as WebhookWorker
 
 if TYPE_CHECKING:
     from parley.realtime.gateway import Gateway
+    from parley.sync.subscriptions import Hub
 
 log = logging.getLogger("parley")
 
@@ -53,6 +54,7 @@ class Parley:
         # stopped in reverse order at shutdown
         self.stoppers: list[Callable[[], Awaitable[None]]] = []
         self.gateway: Gateway | None = None
+        self.sync_hub: Hub | None = None
 
     async def startup(self) -> None:
         settings = self.settings
@@ -92,7 +94,10 @@ class Parley:
         self.mounts.append((gateway.PATH, self.gateway))
         self.stoppers.append(self.gateway.stop)
         # the bus is cleared at shutdown; the Hub needs no unsubscribe
-        self.bus.subscribe(subscriptions.Hub(self).on_events)
+        self.sync_hub = subscriptions.Hub(self)
+        self.bus.subscribe(self.sync_hub.on_events)
+        self.sync_hub.start()
+        self.stoppers.append(self.sync_hub.stop)
 
     async def drain(self) -> None:
         """Before the server closes connections: tell real-time clients to reconnect

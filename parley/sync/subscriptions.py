@@ -11,6 +11,7 @@ advance the client's last_event_id); live ones as ``com.twilio.rtd.cds.<type>``
 """
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +142,14 @@ class SessionSubscriptions:
             payload = {"event_type": row["event_type"], "event": event}
         await self.session.notify(message_type.format(kind), payload)
         self.positions[sid] = row["event_id"]
+        if row["event_type"] == f"{kind}_removed":
+            self.positions.pop(sid, None)  # the object is gone: nothing follows
+
+    async def refresh(self, sid: str) -> None:
+        """Catch up one object from the stored log (the poll's path)."""
+        async with self.lock:
+            if sid in self.positions:
+                await self._catch_up(sid, LIVE)
 
     async def deliver(self, sid: str, rows: list[Row]) -> None:
         """Live events of one object, in event-id order."""
@@ -171,10 +180,65 @@ def subscriptions(session: "Session") -> SessionSubscriptions:
 
 class Hub:
     """After commit: the Sync events of the committed domain events, to every
-    session subscribed to their objects."""
+    session subscribed to their objects.
+
+    The bus only carries this process's commits. A poll (``poll_interval``)
+    compares each subscribed object's ``last_event_id`` with what its sessions
+    have, so writes made by another Parley process on the same database reach
+    this process's clients too, a poll interval later.
+    """
+
+    poll_interval = 1.0  # seconds
 
     def __init__(self, app: "Parley") -> None:
         self.app = app
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._poll())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                await self.poll_once()
+            except Exception:
+                log.exception("sync poll failed")
+
+    async def poll_once(self) -> None:
+        gateway, store_ = self.app.gateway, self.app.store
+        if gateway is None or store_ is None:
+            return
+        watching: dict[str, list[SessionSubscriptions]] = {}
+        for session in list(gateway.sessions):
+            subs = session.extensions.get(KEY)
+            if isinstance(subs, SessionSubscriptions):
+                for sid in list(subs.positions):
+                    watching.setdefault(sid, []).append(subs)
+        sids = list(watching)
+        current: dict[str, int] = {}
+        async with store_.read() as tx:
+            for start in range(0, len(sids), 500):
+                chunk = sids[start : start + 500]
+                marks = ", ".join(f":s{i}" for i in range(len(chunk)))
+                rows = await tx.all(
+                    f"SELECT sid, last_event_id FROM sync_objects WHERE sid IN ({marks})",
+                    {f"s{i}": sid for i, sid in enumerate(chunk)},
+                )
+                current.update({r["sid"]: int(r["last_event_id"]) for r in rows})
+        for sid, subscribers in watching.items():
+            for subs in subscribers:
+                position = subs.positions.get(sid)
+                # a removed object is missing: its last event is still in the log
+                if position is not None and current.get(sid, position + 1) > position:
+                    await subs.refresh(sid)
 
     async def on_events(self, events: list[Event]) -> None:
         gateway = self.app.gateway

@@ -274,3 +274,33 @@ def test_a_removed_member_stops_receiving_the_channel(
     assert status == 403
     texts = [p["event"].get("item_data", {}).get("text") for _, p in bob.notifications[before:]]
     assert "not for bob" not in texts
+
+
+def test_writes_of_another_process_reach_this_process_clients(tmp_path: Path) -> None:
+    """Two Parley servers on one database: the bus is per process, the poll is not."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    writer, reader = start_server(url), start_server(url)
+    try:
+        assert reader.app.sync_hub is not None
+        reader.app.sync_hub.poll_interval = 0.05
+        from parley import accounts
+
+        assert writer.app.store is not None
+        acct = writer.run(accounts.create_account(writer.app.store, "two"))
+        key = writer.run(accounts.create_key(writer.app.store, acct["sid"]))
+        rest_client = make_client(writer, acct["sid"], acct["auth_token"])
+        svc_sid = rest_client.chat.v2.services.create(friendly_name="two").sid
+        channel = rest.channel(rest_client, svc_sid)
+        rest.member(rest_client, svc_sid, channel["sid"], "alice")
+        sock = Twilsock(reader)
+        sock.init(token(acct["sid"], key, "alice", svc_sid))
+        _, messages = sock.request("GET", f"/v3/Lists/{channel['sid']}.messages")
+        subscribe(sock, (messages["sid"], "list", messages["last_event_id"]))
+        rest.message(rest_client, svc_sid, channel["sid"], "alice", "from the other process")
+        message_type, payload = live(sock, 1)[0]
+        assert message_type == "com.twilio.rtd.cds.list"
+        assert payload["event"]["item_data"]["text"] == "from the other process"
+        sock.close()
+    finally:
+        writer.stop()
+        reader.stop()
