@@ -310,6 +310,12 @@ class Gateway:
                 session.message_types.update(
                     str(t) for t in registration.get("message_types") or []
                 )
+        # before the reply: a client that is told it is connected is online
+        for hook in self.on_connect:
+            try:
+                await hook(session)
+            except Exception:
+                log.exception("connect hook failed")
         asked = frame.header.get("capabilities") or []
         confirmed = [c for c in asked if c in CAPABILITIES]
         storage = hashlib.sha256(f"{service['sid']}:{user['sid']}".encode()).hexdigest()[:32]
@@ -325,8 +331,6 @@ class Gateway:
             debug_info={},
         )
         session.schedule()
-        for hook in self.on_connect:
-            await hook(session)
 
     async def _update(self, session: Session, frame: frames.Frame) -> None:
         assert frame.id is not None and session.grant is not None
