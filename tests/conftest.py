@@ -53,6 +53,7 @@ class _LogRecorder(logging.Handler):
 
 
 logging.getLogger().addHandler(_LogRecorder(logging.DEBUG))
+logging.getLogger("parley").setLevel(logging.DEBUG)  # record everything Parley says
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -5,11 +5,10 @@ https://www.twilio.com/docs/chat/rest/user-resource
 
 from typing import Any
 
-from parley.api import scope
+from parley.api import params, scope
 from parley.api.call import Call
 from parley.api.table import (
     Field,
-    Kind,
     Operation,
     Param,
     Resource,
@@ -23,8 +22,7 @@ from parley.api.table import (
 from parley.domain import users
 
 INSTANCE = "/Services/{service_sid}/Users/{sid}"
-NAME_MAX = 256  # limits.md §3: not published, suggested
-ATTRIBUTES_MAX = 16_384  # limits.md §3
+NAME_MAX = 256  # limits.md §3: user FriendlyName not published, suggested
 
 # Handlers of single-user responses mark the row with the service's
 # reachability setting; list rows never carry it, so they render null
@@ -67,23 +65,13 @@ USER = Resource(
 )
 
 
-def _common(nullable: bool) -> tuple[Param, ...]:
-    return (
-        Param("RoleSid", "role_sid", Kind.SID, prefix="RL", code=50100),
-        Param(
-            "Attributes",
-            "attributes",
-            Kind.JSON,
-            max_len=ATTRIBUTES_MAX,
-            len_code=50303,
-            nullable=nullable,
-        ),
-        Param("FriendlyName", "friendly_name", max_len=NAME_MAX, len_code=50003, nullable=nullable),
-    )
-
-
-CREATE = (Param("Identity", "identity", required=True), *_common(False))
-UPDATE = _common(True)
+# An empty Attributes/FriendlyName clears it (open-questions.md §15).
+UPDATE = (
+    params.role(code=50100),  # a service (deployment) role
+    params.attributes(),
+    Param("FriendlyName", "friendly_name", max_len=NAME_MAX, len_code=50003, nullable=True),
+)
+CREATE = (params.identity(), *UPDATE)
 
 
 async def _single(call: Call, row: Row) -> Row:

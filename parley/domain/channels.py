@@ -107,6 +107,10 @@ async def delete(tx: Tx, service: Row, channel: Row, origin: Origin) -> None:
     # lock the channel row first, as member add/remove and message create do
     # (channel, then user): no lock-order deadlock with them on PostgreSQL
     await repo.bump(tx, "channels", {"sid": sid}, "members_count", 0)
+    # recorded before the cascade: the channel's own webhooks (deleted below)
+    # must still be there when the event's deliveries are planned, since
+    # onChannelDestroyed is one of their filters (webhooks.md §6)
+    await emit(tx, origin, "onChannelDestroyed", channel, channel_sid=sid)
     for member in await repo.select(tx, "members", {"channel_sid": sid}):
         await repo.bump(tx, "users", {"sid": member["user_sid"]}, "joined_channels_count", -1)
     for message in await repo.select(tx, "messages", {"channel_sid": sid, "type": "media"}):
@@ -114,4 +118,3 @@ async def delete(tx: Tx, service: Row, channel: Row, origin: Origin) -> None:
     for table in _OWNED:
         await repo.delete(tx, table, {"channel_sid": sid})
     await repo.delete(tx, "channels", {"sid": sid})
-    await emit(tx, origin, "onChannelDestroyed", channel, channel_sid=sid)

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import zlib
 
 import httpx
 
@@ -43,7 +44,7 @@ class Worker:
         self.store = store
         self.settings = settings
         self.worker_id = f"{secrets.token_hex(6)}"
-        self.client: httpx.AsyncClient | None = None
+        self.clients: list[httpx.AsyncClient] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -52,10 +53,16 @@ class Worker:
     # ---- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
+        # Several small pools instead of one large one: httpcore scans its whole
+        # pool for every request, which dominated CPU with 32 connections in one
+        # pool (bench/webhook_lag.py). A lane always uses the same pool.
         concurrency = max(1, self.settings.webhook_concurrency)
-        self.client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        )
+        per_pool = 4
+        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+        self.clients = [
+            httpx.AsyncClient(limits=limits)
+            for _ in range((concurrency + per_pool - 1) // per_pool)
+        ]
         self._loop_task = asyncio.create_task(self._run(), name="parley-webhooks")
 
     async def stop(self) -> None:
@@ -77,8 +84,9 @@ class Worker:
                 await outbox.release_all(tx, self.worker_id)
         except Exception:
             log.exception("could not release webhook lanes")
-        if self.client is not None:
-            await self.client.aclose()
+        for client in self.clients:
+            await client.aclose()
+        self.clients = []
 
     async def notify(self, events: list[Event]) -> None:
         """Bus subscriber: committed events that may have deliveries wake the loop."""
@@ -167,7 +175,7 @@ class Worker:
             attempt = await outbox.begin_attempt(tx, head, url, self.worker_id)
         retry = int(head["attempts"])
         outcome = await sender.send(
-            self._client(),
+            self._client(lane),
             url=url,
             method=head["method"],
             params=self._params(event, head, retry),
@@ -225,6 +233,6 @@ class Worker:
             out["WebhookType"] = delivery["webhook_type"]
         return out
 
-    def _client(self) -> httpx.AsyncClient:
-        assert self.client is not None, "worker not started"
-        return self.client
+    def _client(self, lane: str) -> httpx.AsyncClient:
+        assert self.clients, "worker not started"
+        return self.clients[zlib.crc32(lane.encode()) % len(self.clients)]
