@@ -94,7 +94,7 @@ class Server:
 
 
 def start_server(database_url: str, **overrides: Any) -> Server:
-    port = free_port()
+    port = int(overrides.pop("port", 0)) or free_port()
     settings = Settings()
     settings.host, settings.port, settings.database_url = "127.0.0.1", port, database_url
     settings.public_url = None

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Account, Server
+from parley import accounts
+from tests.conftest import Account, Server, make_client, start_server
 from tests.realtime.helpers import make_key, token
 
 HERE = Path(__file__).resolve().parent
@@ -54,3 +55,59 @@ def test_scenarios(server: Server, account: Account, service: Any, package: str)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok done" in done.stdout
+
+
+@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+def test_a_client_survives_a_parley_restart(tmp_path: Path, package: str) -> None:
+    assert READY and NODE is not None
+    url = f"sqlite:///{tmp_path / 'restart.db'}"
+    first = start_server(url)
+    port = int(first.url.rsplit(":", 1)[1])
+    assert first.app.store is not None
+    acct = first.run(accounts.create_account(first.app.store, "restart"))
+    key = first.run(accounts.create_key(first.app.store, acct["sid"]))
+    svc = make_client(first, acct["sid"], acct["auth_token"]).chat.v2.services.create(
+        friendly_name="restart"
+    )
+    env = {
+        **os.environ,
+        "PARLEY_WS": first.url.replace("http://", "ws://") + "/v3/wsconnect",
+        "PARLEY_TOKENS": json.dumps({"alice": token(acct["sid"], key, "alice", svc.sid)}),
+        "PARLEY_UNIQUE": "restart",
+        # 6.x keeps its Sync objects across the reconnect: the message must come as a
+        # replayed messageAdded; 5.x re-opens the list and finds it in the history
+        "PARLEY_EXPECT_REPLAY": "1" if package == "twilio-chat" else "0",
+    }
+    node = subprocess.Popen(
+        [NODE, "restart.js", package],
+        cwd=HERE,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    second = None
+    try:
+        assert node.stdout is not None and node.stdin is not None
+        seen = []  # with PARLEY_NODE_LOG=debug the SDK logs to stdout too
+        while not (ready := node.stdout.readline()).startswith("ok ready-for-restart"):
+            assert ready, "".join(seen)
+            seen.append(ready)
+        channel_sid = ready.split()[-1]
+        first.stop()  # the client is offloaded (308) and starts reconnecting
+        second = start_server(url, port=port)
+        rest = make_client(second, acct["sid"], acct["auth_token"])
+        rest.chat.v2.services(svc.sid).channels(channel_sid).messages.create(
+            body="while away", from_="bob"
+        )
+        node.stdin.write("go\n")
+        node.stdin.flush()
+        out, _ = node.communicate(timeout=60)
+        assert node.returncode == 0, ready + out
+        assert "ok done" in out
+    finally:
+        if node.poll() is None:
+            node.kill()
+        if second is not None:
+            second.stop()
