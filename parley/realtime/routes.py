@@ -1,6 +1,6 @@
 """Every tunnelled endpoint, in one list (routed by path; see tunnel.py)."""
 
-from parley.realtime.chat import channels, members, messages, users
+from parley.realtime.chat import channels, members, messages, registrations, users
 from parley.realtime.tunnel import Routes
 from parley.sync import http as sync_http
 
@@ -12,4 +12,5 @@ def build() -> Routes:
     channels.register(routes)
     members.register(routes)
     messages.register(routes)
+    registrations.register_routes(routes)
     return routes

@@ -15,6 +15,7 @@ payloads follow the event contract in HELPERS.md::
     parley.invite.created      -> {US}.channels item "invited" (if the user exists)
     parley.invite.deleted      -> that item removed unless the user joined
     parley.user.deleted        -> the user's maps removed
+    parley.binding.*           -> {US}.info reachability (notifiable follows bindings)
 """
 
 from collections.abc import Awaitable, Callable
@@ -109,16 +110,19 @@ def message_data(message: Row, member_sid: str | None, media: Any) -> dict[str, 
     return data
 
 
-def user_info_items(user: Row) -> dict[str, dict[str, Any]]:
+def user_info_items(user: Row, notifiable: bool) -> dict[str, dict[str, Any]]:
     """The user-info map's items (client-protocol.md §3; twilio-chat user.ts)."""
     return {
         "friendlyName": {"value": user.get("friendly_name")},
         "attributes": {"value": _attrs(user.get("attributes"))},
-        "reachability": {
-            "online": bool(user.get("is_online")),
-            "notifiable": bool(user.get("is_notifiable")),
-        },
+        "reachability": {"online": bool(user.get("is_online")), "notifiable": notifiable},
     }
+
+
+async def _notifiable(tx: Tx, user: Row) -> bool:
+    """Whether the user has a binding, counted here because the binding
+    events come before ``users.is_notifiable`` is written (domain/bindings.py)."""
+    return await repo.count(tx, "bindings", {"user_sid": user["sid"]}) > 0
 
 
 # ---------------------------------------------------------------- objects
@@ -213,7 +217,7 @@ async def on_user(tx: Tx, event: Event) -> None:
     if user is None:
         return
     channels, info = await user_maps(tx, user)
-    for key, data in user_info_items(user).items():
+    for key, data in user_info_items(user, await _notifiable(tx, user)).items():
         await store.put_item(tx, info, key, data, event.seq)
     if event.kind == "onUserAdded":
         for invite in await repo.select(
@@ -223,6 +227,17 @@ async def on_user(tx: Tx, event: Event) -> None:
             if channel is not None:
                 data = my_channel_data(channel, "invited", None)
                 await store.put_item(tx, channels, channel["sid"], data, event.seq)
+
+
+async def on_binding(tx: Tx, event: Event) -> None:
+    """Bindings move ``is_notifiable`` (domain/bindings.py) without a user
+    event: the reachability item follows them here."""
+    user = await repo.get(tx, "users", {"sid": event.payload.get("user_sid")})
+    if user is None:
+        return
+    _, info = await user_maps(tx, user)
+    items = user_info_items(user, await _notifiable(tx, user))
+    await store.put_item(tx, info, "reachability", items["reachability"], event.seq)
 
 
 async def on_user_deleted(tx: Tx, event: Event) -> None:
@@ -341,6 +356,9 @@ HANDLERS: dict[str, Handler] = {
     "onUserAdded": on_user,
     "onUserUpdated": on_user,
     "parley.user.deleted": on_user_deleted,
+    "parley.binding.created": on_binding,
+    "parley.binding.updated": on_binding,
+    "parley.binding.deleted": on_binding,
     "onChannelAdded": on_channel,
     "onChannelUpdated": on_channel,
     "onChannelDestroyed": on_channel_destroyed,

@@ -168,3 +168,46 @@ def test_reachability_follows_the_sockets(client: Client, service: Any, connect:
     while svc.users("alice").fetch().is_online is not False:
         assert time.monotonic() < deadline, "still online after the socket closed"
         time.sleep(0.05)
+
+
+def test_push_registration_becomes_a_binding_and_makes_the_user_notifiable(
+    client: Client, service: Any, connect: Any
+) -> None:
+    svc = client.chat.v2.services(service.sid)
+    alice = connect("alice")
+    registration = {
+        "endpoint_platform": "android",
+        "channel_type": "fcm",
+        "version": "4",
+        "message_types": ["twilio.channel.new_message", "twilio.channel.consumption_update"],
+        "data": {"registration_id": "device-token-1"},
+    }
+    status, made = alice.request(
+        "POST",
+        "/v1/registrations",
+        registration,
+        params={"productId": "ip_messaging"},
+        host="ers.us1.twilio.com",
+    )
+    assert status == 200, made
+    binding = svc.bindings(made["id"]).fetch()
+    assert (binding.identity, binding.binding_type, binding.endpoint) == (
+        "alice",
+        "fcm",
+        "device-token-1",
+    )
+    assert binding.message_types == ["new_message"]
+    user = svc.users("alice").fetch()
+    status, info = alice.request(
+        "GET", f"/v3/Maps/{user.sid}.info/Items/reachability", host="cds.us1.twilio.com"
+    )
+    assert (status, info["data"]["notifiable"]) == (200, True)
+
+    bob = connect("bob")
+    status, _ = bob.request("DELETE", f"/v1/registrations/{made['id']}")
+    assert status == 404  # not bob's
+    status, _ = alice.request("DELETE", f"/v1/registrations/{made['id']}")
+    assert status == 204
+    assert svc.bindings.list() == []
+    status, info = alice.request("GET", f"/v3/Maps/{user.sid}.info/Items/reachability")
+    assert info["data"]["notifiable"] is False
