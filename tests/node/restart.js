@@ -28,14 +28,23 @@ async function main() {
   console.log(`ok ready-for-restart ${channel.sid}`);
   const lines = readline.createInterface({ input: process.stdin });
   await new Promise((resolve) => lines.once('line', resolve));
-  // 6.x keeps its Sync objects and gets the message as a replayed messageAdded;
-  // 5.x re-opens the channel's list on reconnect and finds it in the history
-  const deadline = Date.now() + 20000;
+  // Depending on when it re-opens the channel's list, the SDK gets the message as a
+  // replayed messageAdded (Sync replay from its last_event_id) or in the list it
+  // re-reads; either way it must be there once the client is connected again.
+  // (tests/realtime/test_sync.py proves the replay itself at the protocol level.)
+  const deadline = Date.now() + 45000;
   const history = async () => (await channel.getMessages()).items.map((m) => m.body);
-  const live = process.env.PARLEY_EXPECT_REPLAY === '1';
-  const back = async () => replayed || (!live && (await history()).includes('while away'));
+  // a request in flight when the socket was offloaded is lost and times out
+  // (twilsock has no redelivery); ask again until the client is back
+  const back = async () => {
+    try {
+      return replayed || (await history()).includes('while away');
+    } catch (error) {
+      return false;
+    }
+  };
   while (!states.includes('connected') || !(await back())) {
-    if (Date.now() > deadline) throw new Error(`not back: ${states} ${await history()}`);
+    if (Date.now() > deadline) throw new Error(`not back: ${states}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   console.log(`ok back after restart (${states.join(' -> ')}; messageAdded: ${replayed})`);
