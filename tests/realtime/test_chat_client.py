@@ -211,3 +211,29 @@ def test_push_registration_becomes_a_binding_and_makes_the_user_notifiable(
     assert svc.bindings.list() == []
     status, info = alice.request("GET", f"/v3/Maps/{user.sid}.info/Items/reachability")
     assert info["data"]["notifiable"] is False
+
+
+def test_pre_event_replacements_apply_to_a_join(
+    client: Client,
+    service: Any,
+    connect: Any,
+    receiver: Receiver,  # noqa: F811
+    fast: Server,  # noqa: F811
+) -> None:
+    svc = client.chat.v2.services(service.sid)
+    channel = svc.channels.create(friendly_name="general")
+    _hooked(client, service, receiver, "onMemberAdd")
+    receiver.reply = lambda r: (200, b'{"attributes": "{\\"vip\\": true}"}')
+    bob = connect("bob")
+    status, joined = bob.request(
+        "POST", f"{conversations(service)}/{channel.sid}/Participants", {"identity": "bob"}
+    )
+    assert status == 201, joined
+    member = svc.channels(channel.sid).members("bob").fetch()
+    assert member.attributes == '{"vip": true}'
+    pre = receiver.wait_for(1)[0].params
+    assert (pre["EventType"], pre["Identity"], pre["ChannelSid"]) == (
+        "onMemberAdd",
+        "bob",
+        channel.sid,
+    )

@@ -50,7 +50,7 @@ async def add(request: Request) -> Response:
 
     async def act(tx: Tx, replacements: dict[str, str]) -> Row:
         service, _, channel, _ = await _target(tx, ctx, key)
-        values = replace({}, replacements, members_api.CREATE, {"attributes": "Attributes"})
+        values = replace({}, replacements, members_api.UPDATE, MEMBER_FIELDS)
         if "roleSid" in replacements:
             values["role_sid"] = replacements["roleSid"]
         invite = await repo.get(
