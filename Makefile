@@ -23,13 +23,13 @@ run: install ## start Parley on SQLite with a development account
 	$(PY) -m parley dev --host $(HOST) --port $(PORT) --database-url $(DB)
 
 lint: install ## ruff format check and lint
-	$(VENV)/bin/ruff format --check parley tests
-	$(VENV)/bin/ruff check parley tests
+	$(VENV)/bin/ruff format --check parley tests examples bench
+	$(VENV)/bin/ruff check parley tests examples bench
 
 types: install ## mypy --strict on the package
 	$(VENV)/bin/mypy
 
-pytest: install node-deps ## the test suite only
+pytest: install node-deps example-deps ## the test suite only
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The real twilio-chat SDKs (tests/node) run inside pytest when Node is here;
@@ -46,13 +46,27 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# examples/node (docs/testing.md) runs inside pytest when Node is here;
+# under CI=true Node is required (tests/test_examples.py fails without it).
+EXAMPLE_STAMP := examples/node/node_modules/.parley-installed
+
+example-deps: ## npm ci for the Node example of docs/testing.md (when node is installed)
+	@if command -v node >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(EXAMPLE_STAMP); \
+	elif [ "$$CI" = "true" ]; then echo "CI=true: node is required" >&2; exit 1; \
+	else echo "node not found: skipping the Node example"; fi
+
+$(EXAMPLE_STAMP): examples/node/package.json examples/node/package-lock.json
+	cd examples/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 test: lint types pytest ## lint, types and the whole suite
 
 coverage: install ## regenerate the README coverage table from the spec
 	$(PY) -m parley.coverage --write README.md
 
 fmt: install ## format the code
-	$(VENV)/bin/ruff format parley tests
-	$(VENV)/bin/ruff check --fix parley tests
+	$(VENV)/bin/ruff format parley tests examples bench
+	$(VENV)/bin/ruff check --fix parley tests examples bench
 
-.PHONY: help install run lint types pytest test coverage fmt node-deps
+.PHONY: help install run lint types pytest test coverage fmt node-deps example-deps

@@ -9,7 +9,7 @@ import secrets
 import time
 
 from parley import sids, timefmt
-from parley.store import Store, repo
+from parley.store import Store, UniqueViolation, repo
 
 
 async def create_account(
@@ -21,21 +21,23 @@ async def create_account(
     """Create an account (or make sure the given one exists with that token)."""
     sid = sid or sids.new_sid(sids.ACCOUNT)
     auth_token = auth_token or secrets.token_hex(16)
-    async with store.write() as tx:
-        existing = await repo.get(tx, "accounts", {"sid": sid})
-        if existing is None:
-            await repo.insert(
-                tx,
-                "accounts",
-                {
-                    "sid": sid,
-                    "auth_token": auth_token,
-                    "friendly_name": friendly_name,
-                    "date_created": timefmt.now(),
-                },
-            )
-        elif existing["auth_token"] != auth_token:
-            await repo.update(tx, "accounts", {"sid": sid}, {"auth_token": auth_token})
+    row = {
+        "sid": sid,
+        "auth_token": auth_token,
+        "friendly_name": friendly_name,
+        "date_created": timefmt.now(),
+    }
+    for _ in range(2):  # several processes may ensure the same account at once
+        try:
+            async with store.write() as tx:
+                existing = await repo.get(tx, "accounts", {"sid": sid})
+                if existing is None:
+                    await repo.insert(tx, "accounts", row)
+                elif existing["auth_token"] != auth_token:
+                    await repo.update(tx, "accounts", {"sid": sid}, {"auth_token": auth_token})
+            break
+        except UniqueViolation:
+            continue
     return {"sid": sid, "auth_token": auth_token}
 
 

@@ -3,8 +3,8 @@
 ::
 
     lifespan start: open + migrate store -> ensure the configured account
-                    -> bus (memory) -> store.on_commit = bus.publish
-                    -> mounts (other endpoints by path prefix: media uploads,
+                    -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
+                    -> mounts (other endpoints by path prefix: media uploads, control plane,
                        /v3/wsconnect -> realtime.gateway (twilsock), ...)
                        and background workers
                        (webhook delivery worker: woken by the bus, polls the outbox)
@@ -22,10 +22,14 @@ from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
 from parley.config import Settings
-from parley.events.bus import MemoryBus
+from parley.control.http import PREFIX as CONTROL_PREFIX
+from parley.control.http import ControlPlane
+from parley.events.bus import Bus, make_bus
 from parley.store import Store, open_store
 from parley.vault import Vault
 from parley.webhooks import Worker as WebhookWorker
+from parley.webhooks import routes as webhook_routes
+from parley.webhooks.prehook import PreHooks
 
 if TYPE_CHECKING:
     from parley.realtime.gateway import Gateway
@@ -45,10 +49,13 @@ class Parley:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.router = Router(OPERATIONS)
-        self.bus = MemoryBus()
+        self.bus: Bus = make_bus(settings.redis_url)
         self.store: Store | None = None
         self.api: RestApi | None = None
         self.webhooks: WebhookWorker | None = None
+        # synchronous pre-event calls for client actions (webhooks.md §4)
+        self.prehooks: PreHooks | None = None
+        self.control: ControlPlane | None = None  # /parley/v1/…, when enabled
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
         self.mounts: list[tuple[str, ASGIApp]] = []
         # stopped in reverse order at shutdown
@@ -63,10 +70,18 @@ class Parley:
             await accounts.create_account(
                 store, "configured", sid=settings.account_sid, auth_token=settings.auth_token
             )
+        await self.bus.start()
         store.on_commit = self.bus.publish
         self.store = store
         self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
+        prehooks = PreHooks(store, settings)
+        self.prehooks = prehooks
+        self.stoppers.append(prehooks.close)
+        if settings.control_plane:
+            self.control = ControlPlane(self.api, settings.admin_token)
+            webhook_routes.register(self.control)  # deliveries, faults (parley/webhooks)
+            self.mounts.append((CONTROL_PREFIX, self.control))
         if settings.webhook_worker:
             # post-event delivery: woken after commits, and polling for what
             # other processes (or this one before a restart) left behind
@@ -155,3 +170,8 @@ class Parley:
 
 def build_app(settings: Settings | None = None) -> Parley:
     return Parley(settings or Settings())
+
+
+def app_from_env() -> Parley:
+    """The factory each ``--workers`` process calls: settings from ``PARLEY_*``."""
+    return Parley(Settings())

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -62,58 +63,105 @@ def _serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="base of every URL Parley emits (default http://HOST:PORT)",
     )(f)
+    f = click.option(
+        "--redis-url",
+        envvar="PARLEY_REDIS_URL",
+        default=None,
+        help="redis://… to carry events between Parley processes",
+    )(f)
+    f = click.option(
+        "--workers",
+        envvar="PARLEY_WORKERS",
+        default=1,
+        type=int,
+        show_default=True,
+        help="server processes on this port (use PostgreSQL, and Redis, beyond 1)",
+    )(f)
+    f = click.option(
+        "--persist/--ephemeral",
+        default=True,
+        show_default=True,
+        help="keep state in --database-url (default), or in memory for this run only",
+    )(f)
+    f = click.option(
+        "--enable-control-plane",
+        "control_plane",
+        envvar="PARLEY_CONTROL_PLANE",
+        is_flag=True,
+        default=False,
+        help="serve /parley/v1/… (reset, state, seed); on by default with --ephemeral",
+    )(f)
+    f = click.option(
+        "--admin-token",
+        envvar="PARLEY_ADMIN_TOKEN",
+        default=None,
+        help="Bearer token that may reset every account through the control plane",
+    )(f)
     f = click.option("--log-level", default="info", show_default=True)(f)
     return f
 
 
-def _run(settings: Settings, log_level: str) -> None:
+def _run(settings: Settings, log_level: str, workers: int) -> None:
     import uvicorn
 
     from parley.app import build_app
-    from parley.server import ParleyServer
+    from parley.server import DrainingServer
 
     _ensure_sqlite_dir(settings.database_url)
-    app = build_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        access_log=False,
-        lifespan="on",
-    )
-    ParleyServer(config, app).run()
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        "access_log": False,
+        "lifespan": "on",
+    }
+    if workers > 1 and settings.database_url == "sqlite://":
+        raise click.ClickException("--ephemeral keeps state in one process: use --workers 1")
+    if workers > 1:
+        # each worker process builds its app from the environment
+        os.environ.update(settings.to_env())
+        uvicorn.run("parley.app:app_from_env", factory=True, workers=workers, **options)
+    else:
+        # one process: DrainingServer offloads real-time clients (twilsock 308) before
+        # uvicorn closes their sockets
+        app = build_app(settings)
+        DrainingServer(uvicorn.Config(app, **options), app).run()
 
 
-def _settings(host: str, port: int, database_url: str, public_url: str | None) -> Settings:
+def _settings(options: dict[str, Any]) -> Settings:
     settings = Settings()
-    settings.host, settings.port = host, port
-    settings.database_url, settings.public_url = database_url, public_url
+    settings.host, settings.port = options["host"], options["port"]
+    settings.public_url, settings.redis_url = options["public_url"], options["redis_url"]
+    settings.admin_token = options["admin_token"]
+    settings.database_url = options["database_url"] if options["persist"] else "sqlite://"
+    settings.control_plane = options["control_plane"] or not options["persist"]
     return settings
 
 
 @main.command()
 @_serve_options
-def serve(host: str, port: int, database_url: str, public_url: str | None, log_level: str) -> None:
+def serve(**options: Any) -> None:
     """Run the server (REST API on one port).
 
     With PARLEY_ACCOUNT_SID and PARLEY_AUTH_TOKEN set, that account is made to
     exist at start-up.
     """
-    _run(_settings(host, port, database_url, public_url), log_level)
+    _run(_settings(options), options["log_level"], options["workers"])
 
 
 @main.command()
 @_serve_options
-def dev(host: str, port: int, database_url: str, public_url: str | None, log_level: str) -> None:
+def dev(**options: Any) -> None:
     """Run the server with a development account, created on first use and printed."""
-    settings = _settings(host, port, database_url, public_url)
+    settings = _settings(options)
 
     async def ensure(store: Store) -> dict[str, str]:
         found = await accounts.find_dev_account(store)
         return found or await accounts.create_account(store, "development")
 
-    account = _with_store(database_url, ensure)
+    if settings.database_url == "sqlite://":
+        raise click.ClickException("dev keeps its account in a database: drop --ephemeral")
+    account = _with_store(settings.database_url, ensure)
     click.echo(
         "\n  Parley development account\n"
         f"    Account SID: {account['sid']}\n"
@@ -123,7 +171,7 @@ def dev(host: str, port: int, database_url: str, public_url: str | None, log_lev
         f"  client = Client('{account['sid']}', '{account['auth_token']}')\n"
         f"  client.chat.base_url = '{settings.base_url}'\n"
     )
-    _run(settings, log_level)
+    _run(settings, options["log_level"], options["workers"])
 
 
 @main.group("accounts")
@@ -204,6 +252,74 @@ def tokens_create(
         return tokens.build(account, sid, secret, identity, service_sid, ttl)
 
     click.echo(_with_store(database_url, make))
+
+
+@main.command("export")
+@click.option("--account", "account_sid", required=True, help="the account to dump (AC…)")
+@_db
+def export_command(account_sid: str, database_url: str) -> None:
+    """Write an account's whole state as JSON to standard output."""
+    from parley.control import state
+
+    async def dump(store: Store) -> dict[str, Any]:
+        async with store.read() as tx:
+            return await state.export(tx, account_sid)
+
+    try:
+        data = _with_store(database_url, dump)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+@main.command("import")
+@click.argument("dump_file", type=click.File("rb"))
+@_db
+def import_command(dump_file: Any, database_url: str) -> None:
+    """Load a state dump (from `parley export`) idempotently: same SIDs, dates, indexes."""
+    from parley.control import state
+
+    try:
+        data = json.loads(dump_file.read())
+        owner = state.check(data)
+    except (ValueError, state.DumpError) as exc:
+        raise click.ClickException(f"not a dump Parley can load: {exc}") from None
+    total = sum(len(rows) for rows in data["tables"].values())
+
+    async def load(store: Store) -> tuple[int, str | None]:
+        created = await state.ensure_account(store, owner, data["account"].get("friendly_name"))
+        with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+            async with store.write() as tx:
+                written = await state.load(tx, data, lambda table, n: bar.update(n))
+        return written, created
+
+    written, token = _with_store(database_url, load)
+    click.echo(f"imported {written} rows into {owner}", err=True)
+    if token:
+        # dumps never carry auth tokens: the new account gets a new one
+        click.echo(json.dumps({"sid": owner, "auth_token": token}))
+
+
+@main.command("reset")
+@click.option("--account", "account_sid", default=None, help="only this account (default: all)")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@_db
+def reset_command(account_sid: str | None, yes: bool, database_url: str) -> None:
+    """Delete every resource (accounts and API keys stay)."""
+    from parley.control import state
+
+    if not yes:
+        click.confirm(f"Delete every resource of {account_sid or 'every account'}?", abort=True)
+
+    async def reset(store: Store) -> None:
+        from parley.webhooks.double import forget
+
+        async with store.write() as tx:
+            await state.reset(tx, account_sid)
+            await forget(tx, account_sid)  # and the webhook delivery record
+
+    _with_store(database_url, reset)
+    click.echo(f"reset {account_sid or 'all accounts'}", err=True)
 
 
 @main.group("bindings")

@@ -19,8 +19,26 @@ class Settings:
     account_sid: str | None = field(default_factory=lambda: _env("ACCOUNT_SID"))
     auth_token: str | None = field(default_factory=lambda: _env("AUTH_TOKEN"))
     redis_url: str | None = field(default_factory=lambda: _env("REDIS_URL"))
+    control_plane: bool = field(default_factory=lambda: _env("CONTROL_PLANE", "") == "true")
+    admin_token: str | None = field(default_factory=lambda: _env("ADMIN_TOKEN"))
     # encrypts push-credential secrets at rest; see parley/vault.py
     secret_key: str | None = field(default_factory=lambda: _env("SECRET_KEY"))
+
+    def to_env(self) -> dict[str, str]:
+        """The ``PARLEY_*`` variables that rebuild these settings in another process."""
+        values = {
+            "HOST": self.host,
+            "PORT": str(self.port),
+            "DATABASE_URL": self.database_url,
+            "PUBLIC_URL": self.public_url,
+            "ACCOUNT_SID": self.account_sid,
+            "AUTH_TOKEN": self.auth_token,
+            "REDIS_URL": self.redis_url,
+            "CONTROL_PLANE": "true" if self.control_plane else None,
+            "ADMIN_TOKEN": self.admin_token,
+            "SECRET_KEY": self.secret_key,
+        }
+        return {f"PARLEY_{k}": v for k, v in values.items() if v is not None}
 
     @property
     def base_url(self) -> str:
@@ -40,6 +58,10 @@ class Settings:
     )
     webhook_stop_grace: float = field(
         default_factory=lambda: float(_env("WEBHOOK_STOP_GRACE", "1") or 1)
+    )
+    # finished deliveries (and their attempts) are kept this long: 7 days
+    webhook_retention: float = field(
+        default_factory=lambda: float(_env("WEBHOOK_RETENTION", "604800") or 604800)
     )
     # "0" runs no delivery worker in this process (API-only processes)
     webhook_worker: bool = field(default_factory=lambda: _env("WEBHOOK_WORKER", "1") != "0")

@@ -9,7 +9,7 @@ import uvicorn
 from parley.app import Parley
 
 
-class ParleyServer(uvicorn.Server):
+class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: Parley) -> None:
         super().__init__(config)
         self.parley = app

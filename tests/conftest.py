@@ -9,36 +9,28 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
-import threading
-import time
+import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
 from parley import accounts
-from parley.app import Parley, build_app
-from parley.config import Settings
-from parley.server import ParleyServer
 from parley.store import open_store
+from parley.testing import ParleyServer, free_port
 from tests import spec_oracle
 
-# shared fixtures of the conversation tests (events, channel)
-pytest_plugins = ("tests.api.chat_fixtures",)
+__all__ = ["ParleyServer", "free_port"]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# pytester for the plugin tests; the conversation tests share fixtures (events, channel)
+pytest_plugins = ["pytester", "tests.api.chat_fixtures"]
 
 
 # Every response body any test received, and every log line the process
@@ -74,60 +66,81 @@ class SpecCheckingClient(TwilioHttpClient):
         return response
 
 
-@dataclass
-class Server:
-    url: str
-    app: Parley
-    database_url: str
-    thread: threading.Thread
-    server: uvicorn.Server
-    loop: asyncio.AbstractEventLoop | None = None
-
-    def run(self, coro: Any) -> Any:
-        """Run a coroutine on the server's own loop (for direct store access)."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+Server = ParleyServer
 
 
-def start_server(database_url: str, **overrides: Any) -> Server:
-    port = int(overrides.pop("port", 0)) or free_port()
-    settings = Settings()
-    settings.host, settings.port, settings.database_url = "127.0.0.1", port, database_url
-    settings.public_url = None
-    for key, value in overrides.items():
-        setattr(settings, key, value)
-    app = build_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = ParleyServer(config, app)
-    holder: dict[str, Any] = {}
+def start_server(database_url: str, **overrides: Any) -> ParleyServer:
+    return ParleyServer(database_url, **overrides).start()
 
-    def serve() -> None:
-        loop = asyncio.new_event_loop()
-        holder["loop"] = loop
-        loop.run_until_complete(server.serve())
-        loop.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("Parley did not start")
-        time.sleep(0.01)
-    return Server(f"http://127.0.0.1:{port}", app, database_url, thread, server, holder["loop"])
+POSTGRES_URL = os.environ.get("PARLEY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("PARLEY_TEST_REDIS", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = os.environ.get("PARLEY_TEST_BACKENDS", "sqlite,postgres").split(",")
+
+
+def unavailable(what: str, reason: str) -> None:
+    """Outside CI a missing service skips with its reason; under CI=true it fails."""
+    message = f"{what} unreachable: {reason}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: PostgreSQL and Redis tests must run)")
+    pytest.skip(message)
+
+
+def _postgres_schema(action: str, schema: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        try:
+            if action == "create":
+                await conn.execute(f"CREATE SCHEMA {schema}")
+            else:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A database URL of an empty database of that engine, removed afterwards.
+
+    PostgreSQL gets a schema of its own (asyncpg passes ``search_path`` from the
+    URL to the server), so test runs never see each other's rows.
+    """
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'parley.db'}"
+        return
+    schema = f"parley_test_{secrets.token_hex(6)}"
+    try:
+        _postgres_schema("create", schema)
+    except (TimeoutError, OSError, ImportError) as exc:
+        unavailable(f"PostgreSQL at {POSTGRES_URL}", repr(exc))
+    try:
+        yield f"{POSTGRES_URL}?search_path={schema}"
+    finally:
+        _postgres_schema("drop", schema)
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else []) for b in BACKENDS
+    ],
+)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Every API test runs once per engine: SQLite and PostgreSQL."""
+    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    path: Path = tmp_path_factory.mktemp("db") / "parley.db"
-    running = start_server(
-        os.environ.get("PARLEY_TEST_DATABASE_URL", f"sqlite:///{path}"),
-        secret_key="test-secret-key",
-    )
+def server(database_url: str) -> Iterator[Server]:
+    running = start_server(database_url, secret_key="test-secret-key")
     yield running
     running.stop()
 

@@ -68,7 +68,7 @@ class RestApi:
 
     async def _handle(self, scope: Scope, receive: Any) -> tuple[int, bytes, list[Any]]:
         headers = dict(scope["headers"])
-        account_sid = await self._authenticate(headers.get(b"authorization"))
+        account_sid = await self.authenticate(headers.get(b"authorization"))
         method: str = scope["method"]
         path: str = scope["path"]
         op, path_params, known = self.router.match(method, path)
@@ -99,7 +99,7 @@ class RestApi:
                 out = op.resource.render(result, self.base_url)
         return op.status, b"" if out is None else codec.dumps(out), []
 
-    async def _authenticate(self, header: bytes | None) -> str:
+    async def authenticate(self, header: bytes | None) -> str:
         return await authenticate(self.auth, header)
 
 

@@ -5,7 +5,7 @@ https://www.twilio.com/docs/chat/rest/member-resource
 
 from parley.api import params, scope
 from parley.api.call import Call
-from parley.api.table import Kind, Operation, Param, Resource, Row, attributes, col, date, url
+from parley.api.table import Operation, Resource, Row, attributes, col, date, url
 from parley.domain import members
 
 MEMBER = Resource(
@@ -29,16 +29,7 @@ MEMBER = Resource(
 
 _COMMON = (
     params.role(),
-    # conventions.md §3.1: an empty value (twilio-node's null) resets the horizon
-    Param(
-        "LastConsumedMessageIndex",
-        "last_consumed_message_index",
-        Kind.INT,
-        lo=0,
-        code=50406,
-        nullable=True,
-    ),
-    Param("LastConsumptionTimestamp", "last_consumption_timestamp", Kind.DATE, code=50405),
+    *params.horizon(),
     params.date_created(),
     params.date_updated(),
     params.attributes(),

@@ -39,3 +39,20 @@ def identities() -> Param:
 
 def role(code: int = 50101) -> Param:
     return Param("RoleSid", "role_sid", Kind.SID, prefix="RL", code=code)
+
+
+def horizon() -> tuple[Param, Param]:
+    """The consumption horizon, written through members and user channels alike
+    (resources.md §4, §9): an empty index (twilio-node's null) resets it; a
+    negative one is 50406; a bad timestamp 50405."""
+    return (
+        Param(
+            "LastConsumedMessageIndex",
+            "last_consumed_message_index",
+            Kind.INT,
+            lo=0,
+            code=50406,
+            nullable=True,
+        ),
+        Param("LastConsumptionTimestamp", "last_consumption_timestamp", Kind.DATE, code=50405),
+    )

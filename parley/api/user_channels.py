@@ -5,7 +5,7 @@ https://www.twilio.com/docs/chat/rest/user-channel-resource
 
 from typing import Any
 
-from parley.api import scope
+from parley.api import params, scope
 from parley.api.call import Call
 from parley.api.table import Field, Kind, Operation, Param, Resource, Row, col, href, url
 from parley.domain import user_channels
@@ -44,16 +44,7 @@ UPDATE = (
         choices=user_channels.LEVELS,
         code=50210,
     ),
-    # as on the member (resources.md §4): empty resets the horizon, negative is 50406
-    Param(
-        "LastConsumedMessageIndex",
-        "last_consumed_message_index",
-        Kind.INT,
-        lo=0,
-        code=50406,
-        nullable=True,
-    ),
-    Param("LastConsumptionTimestamp", "last_consumption_timestamp", Kind.DATE, code=50405),
+    *params.horizon(),
 )
 
 

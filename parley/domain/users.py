@@ -45,7 +45,23 @@ async def create(
         role_sid = service["default_service_role_sid"]
     else:
         await roles.require(tx, service, role_sid, roles.DEPLOYMENT, "RoleSid")
-    row: Row = {
+    row = _new_row(service, identity, role_sid, friendly_name, attributes)
+    try:
+        await repo.insert(tx, "users", row)
+    except UniqueViolation:
+        raise TwilioError(50201, identity=identity) from None
+    await emit(tx, origin, "onUserAdded", row)
+    return row
+
+
+def _new_row(
+    service: Row,
+    identity: str,
+    role_sid: str | None,
+    friendly_name: str | None,
+    attributes: str | None,
+) -> Row:
+    return {
         "sid": sids.new_sid(sids.USER),
         "account_sid": service["account_sid"],
         "service_sid": service["sid"],
@@ -59,20 +75,26 @@ async def create(
         "date_created": timefmt.now(),
         "date_updated": None,
     }
-    try:
-        await repo.insert(tx, "users", row)
-    except UniqueViolation:
-        raise TwilioError(50201, identity=identity) from None
-    await emit(tx, origin, "onUserAdded", row)
-    return row
 
 
 async def get_or_create(tx: Tx, service: Row, identity: str, origin: Origin) -> tuple[Row, bool]:
-    """The user of this identity, created with the service defaults if new."""
+    """The user of this identity, created with the service defaults if new.
+
+    Safe when several requests introduce the same new identity at once: the
+    insert yields to a concurrent one (ON CONFLICT DO NOTHING) and the winner's
+    row is read back, so nobody gets a spurious 409.
+    """
     found = await find(tx, service, identity)
     if found is not None:
         return found, False
-    return await create(tx, service, identity, origin), True
+    row = _new_row(service, identity, service["default_service_role_sid"], None, None)
+    check_identity(identity)
+    if not await repo.insert_if_absent(tx, "users", row):
+        winner = await find(tx, service, identity)
+        assert winner is not None, "a unique key was taken by a row we cannot see"
+        return winner, False
+    await emit(tx, origin, "onUserAdded", row)
+    return row, True
 
 
 async def update(tx: Tx, service: Row, user: Row, values: dict[str, Any], origin: Origin) -> Row:

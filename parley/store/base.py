@@ -36,6 +36,11 @@ class Tx(Protocol):
 
     async def many(self, sql: str, rows: Sequence[Params]) -> None: ...
 
+    async def sync_sequence(self, table: str) -> None:
+        """After rows were inserted with explicit ``seq`` values, make the
+        table's own counter continue past them (a no-op where the engine does)."""
+        ...
+
 
 OnCommit = Callable[[list[Any]], Awaitable[None]]
 

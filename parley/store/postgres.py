@@ -71,6 +71,13 @@ class PostgresTx:
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
+    async def sync_sequence(self, table: str) -> None:
+        # identity columns do not advance on explicit values
+        await self._conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), "
+            f"GREATEST((SELECT MAX(seq) FROM {table}), 1))"
+        )
+
     async def many(self, sql: str, rows: Sequence[Params]) -> None:
         text, names = numbered(sql)
         try:

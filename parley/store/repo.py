@@ -38,6 +38,44 @@ async def insert(tx: Tx, table: str, row: Row, returning: str | None = None) -> 
 
 
 @lru_cache(maxsize=512)
+def _insert_if_absent_sql(table: str, cols: tuple[str, ...]) -> str:
+    return _insert_sql(table, cols, None) + " ON CONFLICT DO NOTHING"
+
+
+async def insert_if_absent(tx: Tx, table: str, row: Row) -> bool:
+    """Insert unless a unique key is taken (then nothing happens); whether it inserted.
+
+    Unlike catching a unique violation, this keeps a PostgreSQL transaction
+    usable, and a concurrent insert of the same key waits for the other
+    transaction instead of failing.
+    """
+    return await tx.run(_insert_if_absent_sql(table, tuple(row)), row) > 0
+
+
+async def insert_many(tx: Tx, table: str, rows: Sequence[Row]) -> None:
+    """Insert rows with one statement per distinct column set (``executemany``)."""
+    shapes: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(row), []).append(row)
+    for cols, group in shapes.items():
+        await tx.many(_insert_sql(table, cols, None), group)
+
+
+async def existing(tx: Tx, table: str, column: str, values: Sequence[Any]) -> set[Any]:
+    """Which of ``values`` are already in ``table.column`` (one query per 500)."""
+    found: set[Any] = set()
+    for start in range(0, len(values), 500):
+        chunk = list(values[start : start + 500])
+        names = [f"v{i}" for i in range(len(chunk))]
+        sql = (
+            f"SELECT {column} AS v FROM {table}"
+            f" WHERE {column} IN ({', '.join(':' + n for n in names)})"
+        )
+        found.update(r["v"] for r in await tx.all(sql, dict(zip(names, chunk, strict=True))))
+    return found
+
+
+@lru_cache(maxsize=512)
 def _select_sql(table: str, keys: tuple[str, ...], order: str | None) -> str:
     sql = f"SELECT * FROM {table} WHERE {_conds(keys)}"
     if order:

@@ -46,6 +46,9 @@ class SqliteTx:
     async def run(self, sql: str, params: Params | None = None) -> int:
         return self._exec(sql, params).rowcount
 
+    async def sync_sequence(self, table: str) -> None:
+        return None  # AUTOINCREMENT already continues past explicit values
+
     async def many(self, sql: str, rows: Sequence[Params]) -> None:
         try:
             self._conn.executemany(sql, rows)

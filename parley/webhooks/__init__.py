@@ -6,6 +6,8 @@
 - ``outbox``: deliveries planned in the event's transaction; lanes, leases, attempts
 - ``worker``: claims lanes and delivers after commit, in any number of processes
 - ``prehook``: synchronous pre-event calls (reject / modify)
+- ``double``: the delivery record, injected faults and reset, for the test double
+- ``routes``: those as control-plane endpoints (``/parley/v1/webhooks/deliveries``, ``/faults``)
 """
 
 from parley.webhooks import outbox as outbox

@@ -229,9 +229,14 @@ async def renew(tx: Tx, lane: str, worker: str, until: int) -> bool:
     return changed == 1
 
 
-async def release(tx: Tx, lane: str, worker: str, next_at: int) -> None:
+async def release(tx: Tx, lane: str, worker: str, next_at: int, *, empty: bool = False) -> None:
+    """Hand the lane back. ``empty``: its head query found nothing pending, so
+    its counter is set to 0 (it cannot have changed meanwhile: ``renew`` took
+    the lane row's lock earlier in this transaction, and deliveries join a lane
+    through that lock), which also heals a counter left behind by ``forget``."""
+    sets = "claimed_by = NULL, lease_until = NULL, next_at = :next"
     await tx.run(
-        "UPDATE webhook_lanes SET claimed_by = NULL, lease_until = NULL, next_at = :next"
+        f"UPDATE webhook_lanes SET {sets}{', pending = 0' if empty else ''}"
         " WHERE lane = :lane AND claimed_by = :me",
         {"next": next_at, "lane": lane, "me": worker},
     )
@@ -244,12 +249,44 @@ async def release_all(tx: Tx, worker: str) -> None:
     )
 
 
-async def head(tx: Tx, lane: str) -> Row | None:
-    return await tx.one(
-        "SELECT * FROM webhook_deliveries WHERE lane = :lane AND state = :state"
-        " ORDER BY seq LIMIT 1",
-        {"lane": lane, "state": PENDING},
-    )
+_HEAD_WITH_EVENT = (
+    "SELECT d.*, e.seq AS e_seq, e.payload AS e_payload, e.source AS e_source,"
+    " e.identity AS e_identity, e.webhooks AS e_webhooks, e.date_created AS e_date,"
+    " a.auth_token AS a_token"
+    " FROM webhook_deliveries d"
+    " LEFT JOIN events e ON e.seq = d.event_seq"
+    " LEFT JOIN accounts a ON a.sid = d.account_sid"
+    " WHERE d.lane = :lane AND d.state = :state ORDER BY d.seq LIMIT 1"
+)
+
+
+async def head_with_event(tx: Tx, lane: str) -> tuple[Row, Event | None, str | None] | None:
+    """The lane's oldest pending delivery, its event and the account's Auth
+    Token (the signing key, read at send time so a rotated token applies)."""
+    row = await tx.one(_HEAD_WITH_EVENT, {"lane": lane, "state": PENDING})
+    if row is None:
+        return None
+    found = None
+    if row["e_seq"] is not None:
+        found = Event(
+            kind=row["kind"],
+            account_sid=row["account_sid"],
+            service_sid=row["service_sid"],
+            channel_sid=row["channel_sid"],
+            payload=orjson.loads(row["e_payload"]),
+            source=row["e_source"],
+            webhooks=bool(row["e_webhooks"]),
+            identity=row["e_identity"],
+            date_created=row["e_date"],
+            seq=row["e_seq"],
+        )
+    return row, found, row["a_token"]
+
+
+async def event(tx: Tx, seq: int) -> Event | None:
+    """One event of the outbox (for the delivery record of the control plane)."""
+    row = await repo.get(tx, "events", {"seq": seq})
+    return None if row is None else Event.from_row(row)
 
 
 # ---- attempts -------------------------------------------------------------
@@ -330,17 +367,54 @@ async def conclude(
         },
     )
     if state != PENDING:
-        await repo.bump(tx, "webhook_lanes", {"lane": delivery["lane"]}, "pending", -1)
+        # never below 0: ``forget`` may have zeroed the lane while this was in flight
+        await tx.run(
+            "UPDATE webhook_lanes SET pending = pending - 1 WHERE lane = :lane AND pending > 0",
+            {"lane": delivery["lane"]},
+        )
 
 
-async def event(tx: Tx, seq: int) -> Event | None:
-    row = await repo.get(tx, "events", {"seq": seq})
-    return None if row is None else Event.from_row(row)
+async def forget(tx: Tx, account_sid: str | None) -> None:
+    """Drop the deliveries (and attempts) of one account, or of all: what a
+    state reset does with the events they were made from."""
+    where = {"account_sid": account_sid} if account_sid else {}
+    where_sql = "account_sid = :account AND " if account_sid else ""
+    lanes = await tx.all(
+        f"SELECT DISTINCT lane FROM webhook_deliveries WHERE {where_sql}state = :state",
+        {"account": account_sid, "state": PENDING} if account_sid else {"state": PENDING},
+    )
+    await repo.delete(tx, "webhook_attempts", where)
+    await repo.delete(tx, "webhook_deliveries", where)
+    # a lane holds one account's deliveries (its key names a service or a
+    # channel webhook), so the account's lanes are now empty and not waiting
+    for row in lanes:
+        await tx.run(
+            "UPDATE webhook_lanes SET pending = 0, next_at = 0 WHERE lane = :lane",
+            {"lane": row["lane"]},
+        )
 
 
-async def auth_token(tx: Tx, account_sid: str) -> str | None:
-    row = await repo.get(tx, "accounts", {"sid": account_sid})
-    return None if row is None else str(row["auth_token"])
+async def prune(tx: Tx, before: int, limit: int = 1000) -> int:
+    """Forget up to ``limit`` finished deliveries (done, skipped or failed) last
+    touched before ``before``, with their attempts, and lanes with nothing left.
+    Returns how many deliveries went; callers repeat while it is ``limit``."""
+    rows = await tx.all(
+        "SELECT seq FROM webhook_deliveries WHERE state <> :pending AND date_updated < :before"
+        " ORDER BY seq LIMIT :limit",
+        {"pending": PENDING, "before": before, "limit": limit},
+    )
+    seqs = [r["seq"] for r in rows]
+    if seqs:
+        marks = ", ".join(f":s{i}" for i in range(len(seqs)))
+        bound = {f"s{i}": seq for i, seq in enumerate(seqs)}
+        await tx.run(f"DELETE FROM webhook_attempts WHERE delivery_seq IN ({marks})", bound)
+        await tx.run(f"DELETE FROM webhook_deliveries WHERE seq IN ({marks})", bound)
+    # an idle lane row is recreated by the next delivery that joins it
+    await tx.run(
+        "DELETE FROM webhook_lanes WHERE pending = 0 AND claimed_by IS NULL AND next_at < :before",
+        {"before": before},
+    )
+    return len(seqs)
 
 
 # ---- observability --------------------------------------------------------

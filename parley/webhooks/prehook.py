@@ -7,7 +7,7 @@ without back-off, because a client is waiting.
 
 ::
 
-    action ──call(service, "onMessageSend", params)──> Decision
+    action ──app.prehooks.call(service, "onMessageSend", params)──> Decision
       allowed  -> apply decision.replacements, validate them like the request,
                   then commit (and its post-event goes to the outbox)
       rejected -> the client gets an error; nothing is stored, no post-event
@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 import orjson
 
-from parley.store import Row
+from parley.config import Settings
+from parley.store import Row, Store, repo
 from parley.webhooks import sender
 
 # webhooks.md §4: keys a 2xx JSON body may replace, per pre-event
@@ -120,3 +121,37 @@ def _replacements(event_name: str, body: bytes) -> dict[str, str]:
         if key in allowed and value is not None:
             out[key] = value if isinstance(value, str) else orjson.dumps(value).decode()
     return out
+
+
+class PreHooks:
+    """The app's pre-event caller: one HTTP client, the account's Auth Token read
+    from the store, timeout and fail-open policy from the settings.
+
+    ``await app.prehooks.call(service, "onMessageSend", params)`` from a client
+    action, before its write transaction.
+    """
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.client = httpx.AsyncClient()
+
+    async def call(self, service: Row, event_name: str, params: Mapping[str, str]) -> Decision:
+        if not wanted(service, event_name):
+            return Decision(True)
+        async with self.store.read() as tx:
+            account = await repo.get(tx, "accounts", {"sid": service["account_sid"]})
+        if account is None:
+            return Decision(False, error="account no longer exists")
+        return await call(
+            self.client,
+            service,
+            str(account["auth_token"]),
+            event_name,
+            params,
+            timeout=self.settings.webhook_timeout,
+            fail_open=self.settings.prehook_fail_open,
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()

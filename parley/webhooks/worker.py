@@ -6,12 +6,11 @@
                                v        (restarts, other processes' events)
     loop: ready lanes ──claim (CAS, lease)──> one task per lane, at most
           PARLEY_WEBHOOK_CONCURRENCY lanes at a time
-    lane task: head delivery ─ due? ─ no ──> release lane until its retry time
-                     │ yes
-                     v
-          begin attempt (lease renewed, attempts+1)   [write tx]
-          signed HTTP request, 5 s timeout            [no transaction open]
-          finish attempt: done | retry later | failed [write tx] + log line
+    lane task, one write tx per delivery:
+      ┌> [tx: record the previous outcome (done | retry at next_at | failed),
+      │       renew the lease, read the head; not due or none -> release lane;
+      │       else begin the attempt (attempts+1, attempt row)]
+      └─ signed HTTP request, 5 s timeout, log line   [no transaction open]
 
 Nothing here runs inside an API request: a response never waits for delivery.
 A process that dies holding lanes loses them when their lease expires
@@ -23,6 +22,7 @@ import contextlib
 import logging
 import secrets
 import zlib
+from dataclasses import dataclass
 
 import httpx
 
@@ -30,13 +30,36 @@ from parley import timefmt
 from parley.config import Settings
 from parley.domain.catalogue import POST_EVENTS
 from parley.events import Event
-from parley.store import Row, Store
+from parley.store import Row, Store, Tx
 from parley.webhooks import outbox, params, sender
+from parley.webhooks.double import take_fault
 
 log = logging.getLogger("parley.webhooks")
 
 _POST_EVENTS = frozenset(POST_EVENTS)
 _SECOND = 1_000_000  # microseconds
+_PRUNE_EVERY = 300.0  # seconds between looks for finished deliveries past retention
+_PRUNE_BATCH = 500
+_AGAIN = object()  # the head was concluded without a request: look at the next one
+
+
+@dataclass(slots=True)
+class _Begun:
+    head: Row
+    event: Event
+    token: str
+    url: str
+    attempt: int
+    injected: sender.Outcome | None = None
+
+
+@dataclass(slots=True)
+class _Sent:
+    head: Row
+    attempt: int
+    outcome: sender.Outcome
+    state: str
+    next_at: int
 
 
 class Worker:
@@ -99,12 +122,19 @@ class Worker:
     # ---- claiming ----------------------------------------------------------
 
     async def _run(self) -> None:
+        pruned_at = 0.0
         while not self._stopping:
             self._wake.clear()
             try:
                 await self._claim_round()
             except Exception:
                 log.exception("webhook claim round failed")
+            if asyncio.get_running_loop().time() - pruned_at > _PRUNE_EVERY:
+                pruned_at = asyncio.get_running_loop().time()
+                try:
+                    await self.prune()
+                except Exception:
+                    log.exception("webhook pruning failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.webhook_poll)
 
@@ -118,7 +148,7 @@ class Worker:
         ready = [lane for lane in ready if lane not in self._lanes][:room]
         if not ready:
             return
-        lease = int(self.settings.webhook_lease * _SECOND)
+        lease = self._lease()
         claimed = []
         async with self.store.write() as tx:
             for lane in ready:
@@ -127,59 +157,103 @@ class Worker:
         for lane in claimed:
             self._lanes[lane] = asyncio.create_task(self._lane(lane), name=f"webhook-lane {lane}")
 
+    async def prune(self) -> int:
+        """Forget finished deliveries older than PARLEY_WEBHOOK_RETENTION, in
+        small transactions (SQLite has one writer; requests must not wait)."""
+        before = timefmt.now() - int(self.settings.webhook_retention * _SECOND)
+        total = 0
+        while True:
+            async with self.store.write() as tx:
+                gone = await outbox.prune(tx, before, _PRUNE_BATCH)
+            total += gone
+            if gone < _PRUNE_BATCH or self._stopping:
+                return total
+            await asyncio.sleep(0)
+
     # ---- one lane ----------------------------------------------------------
 
     async def _lane(self, lane: str) -> None:
+        """Deliver a lane's deliveries in order until it is empty or waiting.
+
+        One write transaction per delivery: the outcome of the previous
+        request is recorded in the same transaction that begins the next one.
+        """
+        done: _Sent | None = None
         try:
-            while not self._stopping and await self._step(lane):
-                pass
+            while True:
+                async with self.store.write() as tx:
+                    if done is not None:
+                        await self._record(tx, done)
+                        done = None
+                    begun = await self._begin(tx, lane)
+                if begun is None:
+                    break
+                if begun is _AGAIN:
+                    continue
+                assert isinstance(begun, _Begun)
+                done = await self._send(lane, begun)
         except Exception:
             log.exception("webhook lane %s failed", lane)
         finally:
+            if done is not None:  # stopping, or the loop failed after a send
+                try:
+                    async with self.store.write() as tx:
+                        await self._record(tx, done)
+                        await outbox.release(tx, lane, self.worker_id, 0)
+                except Exception:
+                    log.exception("webhook lane %s: outcome not recorded", lane)
             self._lanes.pop(lane, None)
             self._wake.set()
 
-    async def _step(self, lane: str) -> bool:
-        """Deliver the lane's head once; False when the lane is handed back."""
-        lease = int(self.settings.webhook_lease * _SECOND)
-        async with self.store.write() as tx:
-            now = timefmt.now()
-            if not await outbox.renew(tx, lane, self.worker_id, now + lease):
-                return False  # lease lapsed and another process took the lane
-            head = await outbox.head(tx, lane)
-            if head is None or head["next_at"] > now:
-                await outbox.release(
-                    tx, lane, self.worker_id, 0 if head is None else head["next_at"]
-                )
-                return False
-            event = await outbox.event(tx, head["event_seq"])
-            token = await outbox.auth_token(tx, head["account_sid"])
-            url = self._url(head)
-            problem = (
-                ("event no longer stored", outbox.FAILED)
-                if event is None
-                else ("account no longer exists", outbox.FAILED)
-                if token is None
-                else ("no Studio stand-in configured (PARLEY_STUDIO_URL)", outbox.SKIPPED)
-                if not url
-                else None
-            )
-            if problem is not None:
-                reason, state = problem
-                await outbox.conclude(tx, head, status=None, error=reason, state=state)
-                log.info(
-                    "webhook delivery=%s kind=%s %s: %s", head["seq"], head["kind"], state, reason
-                )
-                return True
-            assert event is not None and token is not None
-            attempt = await outbox.begin_attempt(tx, head, url, self.worker_id)
+    async def _begin(self, tx: Tx, lane: str) -> "_Begun | object | None":
+        """Start the next attempt in ``lane``: ``None`` when the lane is handed
+        back (empty, waiting for a retry, stopping, or taken over), ``_AGAIN``
+        when the head was concluded without a request."""
+        now = timefmt.now()
+        if self._stopping:
+            await outbox.release(tx, lane, self.worker_id, 0)
+            return None
+        lease = self._lease()
+        if not await outbox.renew(tx, lane, self.worker_id, now + lease):
+            return None  # our lease lapsed and another process took the lane
+        found = await outbox.head_with_event(tx, lane)
+        if found is None:
+            await outbox.release(tx, lane, self.worker_id, 0, empty=True)
+            return None
+        if found[0]["next_at"] > now:
+            await outbox.release(tx, lane, self.worker_id, int(found[0]["next_at"]))
+            return None
+        head, event, token = found
+        url = self._url(head)
+        problem = (
+            ("event no longer stored", outbox.FAILED)
+            if event is None
+            else ("account no longer exists", outbox.FAILED)
+            if token is None
+            else ("no Studio stand-in configured (PARLEY_STUDIO_URL)", outbox.SKIPPED)
+            if not url
+            else None
+        )
+        if problem is not None:
+            reason, state = problem
+            await outbox.conclude(tx, head, status=None, error=reason, state=state)
+            log.info("webhook delivery=%s kind=%s %s: %s", head["seq"], head["kind"], state, reason)
+            return _AGAIN
+        assert event is not None and token is not None
+        attempt = await outbox.begin_attempt(tx, head, url, self.worker_id)
+        # the control plane's fault injection (double.py) stands in for the receiver
+        injected = await take_fault(tx, head["account_sid"], url, head["kind"])
+        return _Begun(head, event, token, url, attempt, injected)
+
+    async def _send(self, lane: str, begun: "_Begun") -> "_Sent":
+        head = begun.head
         retry = int(head["attempts"])
-        outcome = await sender.send(
+        outcome = begun.injected or await sender.send(
             self._client(lane),
-            url=url,
+            url=begun.url,
             method=head["method"],
-            params=self._params(event, head, retry),
-            auth_token=token,
+            params=self._params(begun.event, head, retry),
+            auth_token=begun.token,
             timeout=self.settings.webhook_timeout,
             idempotency_token=head["token"],
         )
@@ -193,31 +267,40 @@ class Worker:
             next_at = timefmt.now() + int(delay * _SECOND)
         else:
             state = outbox.FAILED
-        async with self.store.write() as tx:
-            await outbox.finish_attempt(
-                tx,
-                head,
-                attempt,
-                status=outcome.status,
-                error=outcome.error,
-                latency_ms=outcome.latency_ms,
-                state=state,
-                next_at=next_at,
-            )
         log.info(
             "webhook delivery=%s event=%s kind=%s url=%s retry=%d status=%s"
             " latency_ms=%.1f -> %s%s",
             head["seq"],
             head["event_seq"],
             head["kind"],
-            url,
+            begun.url,
             retry,
             outcome.status if outcome.status is not None else "-",
             outcome.latency_ms,
             state,
             f" ({outcome.error})" if outcome.error else "",
         )
-        return True
+        return _Sent(head, begun.attempt, outcome, state, next_at)
+
+    @staticmethod
+    async def _record(tx: Tx, sent: "_Sent") -> None:
+        await outbox.finish_attempt(
+            tx,
+            sent.head,
+            sent.attempt,
+            status=sent.outcome.status,
+            error=sent.outcome.error,
+            latency_ms=sent.outcome.latency_ms,
+            state=sent.state,
+            next_at=sent.next_at,
+        )
+
+    def _lease(self) -> int:
+        """Microseconds a claim lasts: at least one request timeout plus a second,
+        so a slow receiver alone never lets another process take the lane over
+        while the request is still in flight."""
+        seconds = max(self.settings.webhook_lease, self.settings.webhook_timeout + 1.0)
+        return int(seconds * _SECOND)
 
     def _url(self, delivery: Row) -> str:
         if delivery["webhook_type"] == "studio":

@@ -32,7 +32,7 @@ def receiver() -> Iterator[Receiver]:
 def fast(server: Server) -> Iterator[Server]:
     """The session server with test-sized back-off, poll and timeout."""
     settings = server.app.settings
-    saved = {name: getattr(settings, name) for name in (*FAST, "studio_url")}
+    saved = {name: getattr(settings, name) for name in (*FAST, "studio_url", "webhook_retention")}
     for name, value in FAST.items():
         setattr(settings, name, value)
     yield server

@@ -354,3 +354,22 @@ def _attempt_errors(server: Server, service_sid: str) -> list[list[Any]]:
 @pytest.fixture(autouse=True)
 def _quiet_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("WARNING", logger="parley.webhooks")
+
+
+def test_finished_deliveries_are_pruned_after_the_retention(
+    client: Client, hooked: Any, events: Events, receiver: Receiver, fast: Server
+) -> None:
+    client.chat.v2.services(hooked.sid).update(post_webhook_retry_count=1)
+    receiver.reply = lambda r: 500 if r.params["Identity"] == "bad" else 200
+    events.emit("onUserAdded", events.user("good"))
+    events.emit("onUserAdded", events.user("bad"))
+    receiver.wait_for(2)
+    receiver.quiet(0.2)
+    assert len(_attempt_rows(fast, hooked.sid)) == 2
+    assert fast.app.webhooks is not None
+    fast.app.settings.webhook_retention = 3600.0
+    fast.run(fast.app.webhooks.prune())
+    assert len(_attempt_rows(fast, hooked.sid)) == 2  # younger than the retention
+    fast.app.settings.webhook_retention = -1.0
+    fast.run(fast.app.webhooks.prune())
+    assert _attempt_rows(fast, hooked.sid) == []

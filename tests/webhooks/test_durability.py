@@ -118,6 +118,7 @@ def _serve(db: str, port: int, account: Account) -> subprocess.Popen[bytes]:
         "PARLEY_WEBHOOK_POLL": "0.05",
         "PARLEY_WEBHOOK_BACKOFF": "0.05",
         "PARLEY_WEBHOOK_LEASE": "1",
+        "PARLEY_WEBHOOK_TIMEOUT": "1",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "parley", "serve", "--port", str(port), "--database-url", db],
@@ -230,9 +231,12 @@ def test_an_expired_lease_is_taken_over(
     assert fast.run(attempt_workers()) == [fast.app.webhooks.worker_id]
 
 
-def test_two_processes_share_one_outbox_each_delivery_once(db: str, receiver: Receiver) -> None:
-    # on PostgreSQL the session server's worker competes for the same lanes too
-    db = os.environ.get("PARLEY_TEST_DATABASE_URL", db)
+def test_two_processes_share_one_outbox_each_delivery_once(
+    database_url: str, server: Server, receiver: Receiver
+) -> None:
+    # two more Parleys on the session database (each engine): with the session
+    # server, three workers compete for the same lanes
+    db = database_url
     a = start_server(db, **FAST)
     b = start_server(db, **FAST)
     try:
@@ -253,3 +257,56 @@ def test_two_processes_share_one_outbox_each_delivery_once(db: str, receiver: Re
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_state_reset_drops_unsent_deliveries_and_the_lane_goes_on(
+    db: str, receiver: Receiver
+) -> None:
+    from parley.control import state
+
+    server = start_server(db, **{**FAST, "webhook_backoff": 30.0})
+    try:
+        assert server.app.store is not None
+        down = f"http://127.0.0.1:{free_port()}/down"
+        account, service_sid = server.run(_setup(server.app.store, down, retries=3))
+        events = Events(server, account, service_sid)
+        ch = events.channel()
+        events.emit("onMessageSent", events.message(ch["sid"], 0))
+
+        async def pending() -> list[Any]:
+            assert server.app.store is not None
+            async with server.app.store.read() as tx:
+                return await tx.all(
+                    "SELECT attempts FROM webhook_deliveries WHERE account_sid = :a"
+                    " AND state = 'pending'",
+                    {"a": account.sid},
+                )
+
+        deadline = time.monotonic() + 10
+        while [r["attempts"] for r in server.run(pending())] != [1]:
+            assert time.monotonic() < deadline, "first attempt not made"
+            time.sleep(0.05)  # waiting 30 s for its retry now
+
+        async def reset() -> None:
+            assert server.app.store is not None
+            async with server.app.store.write() as tx:
+                await state.reset(tx, account.sid)
+
+        server.run(reset())
+        assert server.run(pending()) == []
+
+        async def lane() -> Any:
+            assert server.app.store is not None
+            async with server.app.store.read() as tx:
+                return await repo.get(tx, "webhook_lanes", {"lane": f"{service_sid}/{ch['sid']}"})
+
+        assert server.run(lane())["pending"] == 0  # not claimed again for nothing
+        account2, service2 = server.run(_setup(server.app.store, receiver.url()))
+        # the worker goes on with other work
+        events2 = Events(server, account2, service2)
+        msg = events2.message(ch["sid"], 0)
+        events2.emit("onMessageSent", msg)
+        (got,) = receiver.wait_for(1)
+        assert got.params["MessageSid"] == msg["sid"]
+    finally:
+        server.stop()

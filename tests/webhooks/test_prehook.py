@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import orjson
 
+from parley.store import repo
 from parley.webhooks import params, prehook
 from tests.webhooks.receiver import Receiver
 
@@ -86,3 +87,25 @@ def test_unfiltered_event_or_no_url_is_not_called(receiver: Receiver) -> None:
     assert _call(_service(receiver), "onChannelAdd") == prehook.Decision(True)
     assert _call(_service(receiver, pre_webhook_url=None)) == prehook.Decision(True)
     assert receiver.received == []
+
+
+def test_the_app_caller_signs_with_the_account_token(
+    fast: Any, client: Any, service: Any, account: Any, receiver: Receiver
+) -> None:
+    client.chat.v2.services(service.sid).update(
+        pre_webhook_url=receiver.url("/pre"), webhook_filters=["onMessageSend"]
+    )
+    receiver.script = [(200, b'{"body": "changed"}')]
+
+    async def go() -> prehook.Decision:
+        assert fast.app.store is not None and fast.app.prehooks is not None
+        async with fast.app.store.read() as tx:
+            row = await repo.get(tx, "services", {"sid": service.sid})
+        assert row is not None
+        common = params.common("onMessageSend", account.sid, service.sid, "sdk", "alice")
+        return await fast.app.prehooks.call(row, "onMessageSend", {**common, "Body": "x"})
+
+    decision = fast.run(go())
+    assert decision.allowed and decision.replacements == {"body": "changed"}
+    (got,) = receiver.received
+    assert got.valid_for(account.auth_token, receiver.url("/pre"))

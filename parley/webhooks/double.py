@@ -1,0 +1,196 @@
+"""What a test double needs from webhook delivery: the record, faults, a clean slate.
+
+- ``deliveries``: every post-event delivery of an account, oldest first: what was
+  sent (event type and its parameters), to where (URL, method, channel webhook),
+  and how it was answered (each attempt's status, error, latency) -- the rows the
+  worker keeps anyway (``webhook_deliveries`` / ``webhook_attempts``).
+- faults: "the next N deliveries time out / answer 503" (``add_fault``). The
+  worker calls ``take_fault`` as it begins each attempt; an injected outcome
+  goes through the same retry judgement, back-off and bookkeeping as a real one,
+  so a service's retry count applies to it. The receiver never sees an injected
+  attempt. An injected timeout is reported at once (as if the whole timeout had
+  passed) so tests stay fast.
+  Faults are rows (``webhook_faults``), so they hold whichever process's worker
+  sends; each account has its own.
+- ``forget``: what an account reset does to the delivery record.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from parley import timefmt
+from parley.events import Event
+from parley.store import Row, Tx, repo
+from parley.webhooks import outbox, params, sender
+
+STATES = (outbox.PENDING, outbox.DONE, outbox.FAILED, outbox.SKIPPED)
+
+
+@dataclass
+class Fault:
+    """Injected outcome for the next ``count`` matching attempts."""
+
+    count: int
+    status: int | None = None  # an HTTP status to answer with; None: a timeout
+    url: str | None = None  # only deliveries to URLs starting with this
+    kind: str | None = None  # only this event type (e.g. onMessageSent)
+
+    def matches(self, url: str, kind: str) -> bool:
+        return (self.url is None or url.startswith(self.url)) and (
+            self.kind is None or self.kind == kind
+        )
+
+    def outcome(self) -> sender.Outcome:
+        if self.status is None:
+            return sender.Outcome(None, "timeout (injected)", 0.0, True)
+        ok = 200 <= self.status < 300
+        error = None if ok else f"HTTP {self.status} (injected)"
+        return sender.Outcome(self.status, error, 0.0, self.status in sender.RETRY_STATUSES)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "remaining": self.count,
+            "status": self.status,
+            "timeout": self.status is None,
+            "url": self.url,
+            "event_type": self.kind,
+        }
+
+
+def _fault(row: Row) -> Fault:
+    return Fault(int(row["remaining"]), row["status"], row["url"], row["kind"])
+
+
+async def add_fault(tx: Tx, account_sid: str, fault: Fault) -> None:
+    if fault.count < 1:
+        raise ValueError("count must be at least 1")
+    if fault.status is not None and not 100 <= fault.status <= 599:
+        raise ValueError("status must be an HTTP status (100-599)")
+    row = {
+        "account_sid": account_sid,
+        "remaining": fault.count,
+        "status": fault.status,
+        "url": fault.url,
+        "kind": fault.kind,
+        "date_created": timefmt.now(),
+    }
+    await repo.insert(tx, "webhook_faults", row)
+
+
+async def take_fault(tx: Tx, account_sid: str, url: str, kind: str) -> sender.Outcome | None:
+    """The injected outcome for this attempt: one use of the oldest matching
+    fault, taken in the attempt's own write transaction (so once, whichever
+    process sends)."""
+    for row in await repo.select(tx, "webhook_faults", {"account_sid": account_sid}):
+        fault = _fault(row)
+        if fault.matches(url, kind):
+            if fault.count <= 1:
+                await repo.delete(tx, "webhook_faults", {"seq": row["seq"]})
+            else:
+                await repo.bump(tx, "webhook_faults", {"seq": row["seq"]}, "remaining", -1)
+            return fault.outcome()
+    return None
+
+
+async def faults(tx: Tx, account_sid: str) -> list[dict[str, Any]]:
+    rows = await repo.select(tx, "webhook_faults", {"account_sid": account_sid})
+    return [_fault(row).describe() for row in rows]
+
+
+async def clear_faults(tx: Tx, account_sid: str | None) -> None:
+    await repo.delete(
+        tx, "webhook_faults", {} if account_sid is None else {"account_sid": account_sid}
+    )
+
+
+async def deliveries(
+    tx: Tx,
+    account_sid: str,
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """The account's deliveries, oldest first, each with its attempts.
+
+    Deliveries of events no longer stored (an account reset while a delivery
+    was in flight) are left out.
+    """
+    where: dict[str, Any] = {"account_sid": account_sid}
+    if state is not None:
+        where["state"] = state
+    if kind is not None:
+        where["kind"] = kind
+    rows = await repo.select(tx, "webhook_deliveries", where)
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        event = await outbox.event(tx, row["event_seq"])
+        if event is None:
+            continue
+        out.append(await _describe(tx, row, event))
+        if len(out) >= limit:
+            break
+    return out
+
+
+async def _describe(tx: Tx, row: Row, event: Event) -> dict[str, Any]:
+    sent = params.for_event(event, 0)
+    sent.pop("RetryCount", None)  # differs per attempt: see attempts[].retry_count
+    if row["webhook_sid"]:
+        sent["WebhookSid"], sent["WebhookType"] = row["webhook_sid"], row["webhook_type"]
+    return {
+        "id": row["seq"],
+        "event_type": row["kind"],
+        "url": row["url"] or None,  # None: a studio webhook (PARLEY_STUDIO_URL at send time)
+        "method": row["method"],
+        "service_sid": row["service_sid"],
+        "channel_sid": row["channel_sid"],
+        "webhook_sid": row["webhook_sid"],
+        "webhook_type": row["webhook_type"],
+        "state": row["state"],
+        "retries_allowed": row["max_retries"],
+        "params": sent,
+        "attempts": [
+            {
+                "retry_count": a["retry_count"],
+                "url": a["url"],
+                "status": a["status"],
+                "error": a["error"],
+                "latency_ms": a["latency_ms"],
+                "date_created": timefmt.to_twilio(a["date_created"]),
+            }
+            for a in await outbox.attempts(tx, row["seq"])
+        ],
+        "last_status": row["last_status"],
+        "last_error": row["last_error"],
+        "date_created": timefmt.to_twilio(row["date_created"]),
+    }
+
+
+async def forget(tx: Tx, account_sid: str | None) -> None:
+    """Drop an account's (or every) delivery record, keeping lane counts right.
+
+    A pending delivery whose lane no worker holds is concluded (skipped) first,
+    so its lane's count goes down exactly once; one a worker is sending right
+    now is left to it (its event is gone with the reset, so the worker fails
+    it, and ``deliveries`` leaves it out).
+    """
+    scope = "" if account_sid is None else " AND d.account_sid = :account"
+    params_: dict[str, Any] = {"now": timefmt.now(), "pending": outbox.PENDING}
+    if account_sid is not None:
+        params_["account"] = account_sid
+    idle = await tx.all(
+        "SELECT d.* FROM webhook_deliveries d JOIN webhook_lanes l ON l.lane = d.lane"
+        " WHERE d.state = :pending AND (l.lease_until IS NULL OR l.lease_until < :now)" + scope,
+        params_,
+    )
+    for row in idle:
+        await outbox.conclude(tx, row, status=None, error="account reset", state=outbox.SKIPPED)
+    where = {} if account_sid is None else {"account_sid": account_sid}
+    await tx.run(
+        "DELETE FROM webhook_deliveries WHERE state <> :pending"
+        + ("" if account_sid is None else " AND account_sid = :account"),
+        {k: v for k, v in params_.items() if k != "now"},
+    )
+    await repo.delete(tx, "webhook_attempts", where)
+    await clear_faults(tx, account_sid)

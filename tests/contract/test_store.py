@@ -1,0 +1,196 @@
+"""The Store contract, run on every engine (STYLE.md "Storage: one interface").
+
+Each test opens a fresh database of the engine, so they are independent of the
+API suite and of each other.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parley.events import Event, Origin, emit
+from parley.store import Store, UniqueViolation, open_store, repo
+from tests.conftest import BACKENDS, fresh_database
+
+Body = Callable[[Store], Awaitable[Any]]
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else []) for b in BACKENDS
+    ]
+)
+def with_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[Body], Any]]:
+    with fresh_database(request.param, tmp_path) as url:
+
+        def run(body: Body) -> Any:
+            async def main() -> Any:
+                store = await open_store(url)
+                try:
+                    return await body(store)
+                finally:
+                    await store.close()
+
+            return asyncio.run(main())
+
+        yield run
+
+
+def _role(sid: str, service: str = "IS1", name: str = "r") -> dict[str, Any]:
+    return {
+        "sid": sid,
+        "account_sid": "AC1",
+        "service_sid": service,
+        "friendly_name": name,
+        "type": "channel",
+        "permissions": "[]",
+        "date_created": 1,
+        "date_updated": None,
+    }
+
+
+def test_insert_get_update_delete(with_store: Callable[[Body], Any]) -> None:
+    async def body(store: Store) -> None:
+        async with store.write() as tx:
+            await repo.insert(tx, "roles", _role("RL1"))
+        async with store.read() as tx:
+            row = await repo.get(tx, "roles", {"sid": "RL1"})
+            assert row is not None and row["friendly_name"] == "r" and row["date_updated"] is None
+        async with store.write() as tx:
+            assert await repo.update(tx, "roles", {"sid": "RL1"}, {"friendly_name": "s"}) == 1
+            assert await repo.update(tx, "roles", {"sid": "nope"}, {"friendly_name": "s"}) == 0
+        async with store.read() as tx:
+            row = await repo.get(tx, "roles", {"sid": "RL1"})
+            assert row is not None and row["friendly_name"] == "s"
+            assert await repo.count(tx, "roles", {"service_sid": "IS1"}) == 1
+        async with store.write() as tx:
+            assert await repo.delete(tx, "roles", {"sid": "RL1"}) == 1
+        async with store.read() as tx:
+            assert await repo.get(tx, "roles", {"sid": "RL1"}) is None
+
+    with_store(body)
+
+
+def test_failed_transaction_rolls_back_and_publishes_nothing(
+    with_store: Callable[[Body], Any],
+) -> None:
+    published: list[Event] = []
+
+    async def body(store: Store) -> None:
+        async def on_commit(events: list[Event]) -> None:
+            published.extend(events)
+
+        store.on_commit = on_commit
+        with pytest.raises(RuntimeError):
+            async with store.write() as tx:
+                await repo.insert(tx, "roles", _role("RL2"))
+                await emit(tx, Origin(), "parley.test", _role("RL2"))
+                raise RuntimeError("boom")
+        async with store.read() as tx:
+            assert await repo.get(tx, "roles", {"sid": "RL2"}) is None
+            assert await repo.count(tx, "events", {"kind": "parley.test"}) == 0
+        assert published == []
+        async with store.write() as tx:
+            await repo.insert(tx, "roles", _role("RL2"))
+            event = await emit(tx, Origin("api", True), "parley.test", _role("RL2"))
+        assert [e.seq for e in published] == [event.seq]
+        async with store.read() as tx:
+            stored = await repo.get(tx, "events", {"seq": event.seq})
+            assert stored is not None
+            again = Event.from_row(stored)
+            assert again.payload["sid"] == "RL2" and again.webhooks is True
+
+    with_store(body)
+
+
+def test_unique_violation_is_one_exception(with_store: Callable[[Body], Any]) -> None:
+    async def body(store: Store) -> None:
+        async with store.write() as tx:
+            await repo.insert(tx, "roles", _role("RL3"))
+        with pytest.raises(UniqueViolation):
+            async with store.write() as tx:
+                await repo.insert(tx, "roles", _role("RL3"))
+
+    with_store(body)
+
+
+def test_keyset_pages_forward_and_back(with_store: Callable[[Body], Any]) -> None:
+    async def body(store: Store) -> None:
+        async with store.write() as tx:
+            for i in range(7):
+                await repo.insert(tx, "roles", _role(f"RL{i:02d}", name="abc"[i % 3]))
+            await repo.insert(tx, "roles", _role("RLother", service="IS2"))
+        where = {"service_sid": "IS1"}
+        async with store.read() as tx:
+            first = await repo.page(tx, "roles", where, limit=3)
+            assert [r["sid"] for r in first] == ["RL00", "RL01", "RL02"]
+            second = await repo.page(tx, "roles", where, after=first[-1]["seq"], limit=3)
+            assert [r["sid"] for r in second] == ["RL03", "RL04", "RL05"]
+            back = await repo.page(tx, "roles", where, before=second[0]["seq"], limit=2)
+            assert [r["sid"] for r in back] == ["RL01", "RL02"]
+            desc = await repo.page(tx, "roles", where, descending=True, limit=2)
+            assert [r["sid"] for r in desc] == ["RL06", "RL05"]
+            desc2 = await repo.page(
+                tx, "roles", where, descending=True, after=desc[-1]["seq"], limit=2
+            )
+            assert [r["sid"] for r in desc2] == ["RL04", "RL03"]
+            filtered = await repo.page(
+                tx, "roles", where, any_of={"friendly_name": ["a", "c"]}, limit=10
+            )
+            assert [r["friendly_name"] for r in filtered] == ["a", "c", "a", "c", "a"]
+
+    with_store(body)
+
+
+def test_take_is_gap_free_under_concurrency(with_store: Callable[[Body], Any]) -> None:
+    async def body(store: Store) -> list[int]:
+        async with store.write() as tx:
+            await tx.run(
+                "INSERT INTO channels (sid, account_sid, service_sid, type, date_created) "
+                "VALUES ('CH1', 'AC1', 'IS1', 'public', 1)"
+            )
+
+        async def writer() -> list[int]:
+            got = []
+            for _ in range(25):
+                async with store.write() as tx:
+                    got.append(
+                        await repo.take(tx, "channels", {"sid": "CH1"}, "next_message_index")
+                    )
+            return got
+
+        results = await asyncio.gather(*(writer() for _ in range(8)))
+        return sorted(i for r in results for i in r)
+
+    assert with_store(body) == list(range(200))
+
+
+def test_bump_counts_in_place(with_store: Callable[[Body], Any]) -> None:
+    async def body(store: Store) -> int:
+        async with store.write() as tx:
+            await tx.run(
+                "INSERT INTO channels (sid, account_sid, service_sid, type, date_created) "
+                "VALUES ('CH2', 'AC1', 'IS1', 'public', 1)"
+            )
+            await repo.bump(tx, "channels", {"sid": "CH2"}, "members_count", 3)
+            await repo.bump(tx, "channels", {"sid": "CH2"}, "members_count", -1)
+        async with store.read() as tx:
+            row = await repo.get(tx, "channels", {"sid": "CH2"})
+            assert row is not None
+            return int(row["members_count"])
+
+    assert with_store(body) == 2
+
+
+def test_migrations_are_idempotent(with_store: Callable[[Body], Any]) -> None:
+    async def body(store: Store) -> None:
+        await store.migrate()
+        await store.migrate()
+        async with store.read() as tx:
+            rows = await tx.all("SELECT version FROM parley_schema ORDER BY version")
+            assert [r["version"] for r in rows] == sorted({r["version"] for r in rows})
+
+    with_store(body)

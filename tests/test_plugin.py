@@ -1,0 +1,52 @@
+"""The pytest plugin as a user's project sees it (run through ``pytester``)."""
+
+import pytest
+
+USER_TESTS = """
+from twilio.base.exceptions import TwilioRestException
+
+
+def test_client_is_ready(parley_client, parley_service):
+    assert parley_client.chat.base_url.startswith("http://127.0.0.1:")
+    fetched = parley_client.chat.v2.services(parley_service.sid).fetch()
+    assert fetched.friendly_name == "test service"
+    parley_client.chat.v2.services.create(friendly_name="leaks?")
+
+
+def test_state_does_not_leak(parley_client, parley_service):
+    names = [s.friendly_name for s in parley_client.chat.v2.services.list()]
+    assert names == ["test service"]
+
+
+def test_session_client_keeps_state(parley_session_client, parley_session_service):
+    sid = parley_session_service.sid
+    assert parley_session_client.chat.v2.services(sid).fetch().sid == sid
+
+
+def test_session_state_survives_resets(parley_session_client, parley_session_service):
+    sids = [s.sid for s in parley_session_client.chat.v2.services.list()]
+    assert sids == [parley_session_service.sid]
+
+
+def test_reset_on_demand(parley, parley_client):
+    parley_client.chat.v2.services.create(friendly_name="gone soon")
+    parley.reset()
+    assert parley_client.chat.v2.services.list() == []
+"""
+
+
+def test_fixtures_work_and_state_does_not_leak(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=5)
+
+
+def test_parley_server_without_pytest() -> None:
+    from twilio.rest import Client
+
+    from parley.testing import ParleyServer
+
+    with ParleyServer() as server:
+        creds = server.create_credentials()
+        client: Client = server.client(creds)
+        assert client.chat.v2.services.create(friendly_name="x").account_sid == creds.account_sid
