@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-
 from parley.api import codec
 from parley.api.table import Param
 from parley.errors import TwilioError
@@ -114,22 +112,13 @@ class Ctx:
         async with self.store.read() as tx:
             pre = await check(tx)
             service = await self.service(tx)
-            account = await repo.get(tx, "accounts", {"sid": self.account_sid})
         replacements: dict[str, str] = {}
         if pre is not None and prehook.wanted(service, pre.name):
-            token = str(account["auth_token"]) if account else ""
             common = hook_params.common(
                 pre.name, self.account_sid, self.service_sid, "sdk", self.identity
             )
-            async with httpx.AsyncClient() as client:
-                decision = await prehook.call(
-                    client,
-                    service,
-                    token,
-                    pre.name,
-                    {**common, **pre.params},
-                    fail_open=self.app.settings.prehook_fail_open,
-                )
+            assert self.app.prehooks is not None  # the app's shared caller (webhooks.md §4)
+            decision = await self.app.prehooks.call(service, pre.name, {**common, **pre.params})
             if not decision.allowed:
                 # open-questions.md §40: the client's error is Parley's choice
                 raise TwilioError(
