@@ -105,15 +105,14 @@ def _run(settings: Settings, log_level: str, workers: int) -> None:
     import uvicorn
 
     from parley.app import build_app
-    from parley.server import DrainingServer
+    from parley.server import UVICORN_OPTIONS, DrainingServer
 
     _ensure_sqlite_dir(settings.database_url)
     options: dict[str, Any] = {
+        **UVICORN_OPTIONS,
         "host": settings.host,
         "port": settings.port,
         "log_level": log_level,
-        "access_log": False,
-        "lifespan": "on",
     }
     if workers > 1 and settings.database_url == "sqlite://":
         raise click.ClickException("--ephemeral keeps state in one process: use --workers 1")

@@ -93,10 +93,10 @@ class ParleyServer:
     def start(self) -> "ParleyServer":
         import uvicorn
 
-        from parley.server import DrainingServer
+        from parley.server import UVICORN_OPTIONS, DrainingServer
 
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", **UVICORN_OPTIONS
         )
         # real-time clients are offloaded (twilsock 308) before their sockets close
         self._server = DrainingServer(config, self.app)

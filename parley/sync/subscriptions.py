@@ -192,17 +192,33 @@ class Hub:
 
     def __init__(self, app: "Parley") -> None:
         self.app = app
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        # committed batches wait here for the fan-out task: the request that
+        # committed them does not wait for a thousand sockets, and one consumer
+        # keeps commit order
+        self._queue: asyncio.Queue[list[Event]] = asyncio.Queue()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._poll())
+        self._tasks = [asyncio.create_task(self._poll()), asyncio.create_task(self._fan_out())]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
+
+    async def on_events(self, events: list[Event]) -> None:
+        """The bus subscriber: queue the batch for the fan-out task."""
+        self._queue.put_nowait(events)
+
+    async def _fan_out(self) -> None:
+        while True:
+            events = await self._queue.get()
+            try:
+                await self.deliver(events)
+            except Exception:
+                log.exception("sync fan-out failed")
 
     async def _poll(self) -> None:
         while True:
@@ -240,7 +256,9 @@ class Hub:
                 if position is not None and current.get(sid, position + 1) > position:
                     await subs.refresh(sid)
 
-    async def on_events(self, events: list[Event]) -> None:
+    async def deliver(self, events: list[Event]) -> None:
+        """The Sync events caused by committed domain events, to every session
+        subscribed to their objects."""
         gateway = self.app.gateway
         store_ = self.app.store
         if gateway is None or store_ is None or not gateway.sessions:
