@@ -29,8 +29,22 @@ lint: install ## ruff format check and lint
 types: install ## mypy --strict on the package
 	$(VENV)/bin/mypy
 
-pytest: install example-deps ## the test suite only
+pytest: install node-deps example-deps ## the test suite only
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The real twilio-chat SDKs (tests/node) run inside pytest when Node is here;
+# under CI=true Node is required (tests/node/test_twilio_chat.py fails without it).
+NODE_STAMP := tests/node/node_modules/.parley-installed
+
+node-deps: ## npm ci for the Node SDK conformance tests (when node is installed)
+	@if command -v node >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(NODE_STAMP); \
+	elif [ "$$CI" = "true" ]; then echo "CI=true: node is required" >&2; exit 1; \
+	else echo "node not found: skipping the twilio-chat SDK tests"; fi
+
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # examples/node (docs/testing.md) runs inside pytest when Node is here;
 # under CI=true Node is required (tests/test_examples.py fails without it).
@@ -61,4 +75,4 @@ fmt: install ## format the code
 	$(VENV)/bin/ruff format parley tests examples bench
 	$(VENV)/bin/ruff check --fix parley tests examples bench
 
-.PHONY: help install run lint types pytest test coverage bench fmt example-deps
+.PHONY: help install run lint types pytest test coverage bench fmt node-deps example-deps

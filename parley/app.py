@@ -4,7 +4,8 @@
 
     lifespan start: open + migrate store -> ensure the configured account
                     -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
-                    -> mounts (other endpoints by path prefix: media uploads, control plane, ...)
+                    -> mounts (other endpoints by path prefix: media uploads, control plane,
+                       /v3/wsconnect -> realtime.gateway (twilsock), ...)
                        and background workers
                        (webhook delivery worker: woken by the bus, polls the outbox)
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
@@ -14,7 +15,7 @@
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley import accounts, media
 from parley.api.http import RestApi
@@ -29,6 +30,10 @@ from parley.vault import Vault
 from parley.webhooks import Worker as WebhookWorker
 from parley.webhooks import routes as webhook_routes
 from parley.webhooks.prehook import PreHooks
+
+if TYPE_CHECKING:
+    from parley.realtime.gateway import Gateway
+    from parley.sync.subscriptions import Hub
 
 log = logging.getLogger("parley")
 
@@ -55,6 +60,8 @@ class Parley:
         self.mounts: list[tuple[str, ASGIApp]] = []
         # stopped in reverse order at shutdown
         self.stoppers: list[Callable[[], Awaitable[None]]] = []
+        self.gateway: Gateway | None = None
+        self.sync_hub: Hub | None = None
 
     async def startup(self) -> None:
         settings = self.settings
@@ -89,6 +96,29 @@ class Parley:
                 self.webhooks = None
 
             self.stoppers.append(stop_webhooks)
+        self._start_realtime()
+
+    def _start_realtime(self) -> None:
+        from parley.realtime import gateway, routes
+        from parley.realtime.chat import reachability
+        from parley.sync import projection, subscriptions
+
+        projection.install()
+        self.gateway = gateway.Gateway(self, routes.build())
+        reachability.install(self.gateway)
+        self.mounts.append((gateway.PATH, self.gateway))
+        self.stoppers.append(self.gateway.stop)
+        # the bus is cleared at shutdown; the Hub needs no unsubscribe
+        self.sync_hub = subscriptions.Hub(self)
+        self.bus.subscribe(self.sync_hub.on_events)
+        self.sync_hub.start()
+        self.stoppers.append(self.sync_hub.stop)
+
+    async def drain(self) -> None:
+        """Before the server closes connections: tell real-time clients to reconnect
+        elsewhere (twilsock 308 offload) rather than see their sockets drop."""
+        if self.gateway is not None:
+            await self.gateway.stop()
 
     async def shutdown(self) -> None:
         for stop in reversed(self.stoppers):
@@ -98,6 +128,7 @@ class Parley:
                 log.exception("shutdown step failed")
         self.stoppers.clear()
         self.mounts.clear()
+        self.gateway = None
         await self.bus.close()
         if self.store is not None:
             await self.store.close()

@@ -105,14 +105,14 @@ def _run(settings: Settings, log_level: str, workers: int) -> None:
     import uvicorn
 
     from parley.app import build_app
+    from parley.server import UVICORN_OPTIONS, DrainingServer
 
     _ensure_sqlite_dir(settings.database_url)
     options: dict[str, Any] = {
+        **UVICORN_OPTIONS,
         "host": settings.host,
         "port": settings.port,
         "log_level": log_level,
-        "access_log": False,
-        "lifespan": "on",
     }
     if workers > 1 and settings.database_url == "sqlite://":
         raise click.ClickException("--ephemeral keeps state in one process: use --workers 1")
@@ -121,7 +121,10 @@ def _run(settings: Settings, log_level: str, workers: int) -> None:
         os.environ.update(settings.to_env())
         uvicorn.run("parley.app:app_from_env", factory=True, workers=workers, **options)
     else:
-        uvicorn.run(build_app(settings), **options)
+        # one process: DrainingServer offloads real-time clients (twilsock 308) before
+        # uvicorn closes their sockets
+        app = build_app(settings)
+        DrainingServer(uvicorn.Config(app, **options), app).run()
 
 
 def _settings(options: dict[str, Any]) -> Settings:
@@ -203,41 +206,51 @@ def keys_create(account_sid: str, friendly_name: str | None, database_url: str) 
     _print(result)
 
 
-@main.group("webhooks")
-def webhooks_group() -> None:
-    """Webhook delivery (post-events from the outbox)."""
+@main.group("tokens")
+def tokens_group() -> None:
+    """Access tokens for the client SDKs (development helper)."""
 
 
-@webhooks_group.command("failed")
-@click.option("--account", "account_sid", default=None, help="only this account's (AC…)")
-@click.option("--limit", default=100, show_default=True, type=int)
+@tokens_group.command("create")
+@click.option("--identity", required=True)
+@click.option("--service", "service_sid", required=True, help="IS… of the chat service")
+@click.option("--ttl", default=3600, show_default=True, type=click.IntRange(1, 24 * 3600))
+@click.option("--account-sid", default=None, help="default: the development account")
+@click.option("--key-sid", default=None, help="an existing API key (SK…); default: a new one")
+@click.option("--key-secret", default=None, help="the secret of --key-sid")
 @_db
-def webhooks_failed(account_sid: str | None, limit: int, database_url: str) -> None:
-    """Deliveries that gave up, newest first: one JSON object per line, with
-    the last status/error and every attempt (retry, status, latency)."""
-    from parley.timefmt import to_webhook
-    from parley.webhooks import outbox
+def tokens_create(
+    identity: str,
+    service_sid: str,
+    ttl: int,
+    account_sid: str | None,
+    key_sid: str | None,
+    key_secret: str | None,
+    database_url: str,
+) -> None:
+    """Print an access token (JWT) for IDENTITY in SERVICE, signed with an API key."""
+    from parley.realtime import tokens
 
-    async def load(store: Store) -> list[dict[str, Any]]:
-        async with store.read() as tx:
-            rows = await outbox.failed(tx, account_sid, limit)
-            for row in rows:
-                row["attempt_log"] = [
-                    {
-                        "retry_count": a["retry_count"],
-                        "status": a["status"],
-                        "error": a["error"],
-                        "latency_ms": a["latency_ms"],
-                        "at": to_webhook(a["date_created"]),
-                    }
-                    for a in await outbox.attempts(tx, row["seq"])
-                ]
-                row["date_created"] = to_webhook(row["date_created"])
-                row["date_updated"] = to_webhook(row["date_updated"])
-        return rows
+    if (key_sid is None) != (key_secret is None):
+        raise click.UsageError("--key-sid and --key-secret go together")
 
-    for row in _with_store(database_url, load):
-        _print(row)
+    async def make(store: Store) -> str:
+        account = account_sid
+        if account is None:
+            found = await accounts.find_dev_account(store)
+            if found is None:
+                raise click.ClickException("no development account: pass --account-sid")
+            account = found["sid"]
+        sid, secret = key_sid, key_secret
+        if sid is None or secret is None:
+            try:
+                key = await accounts.create_key(store, account, "parley tokens create")
+            except LookupError as exc:
+                raise click.ClickException(str(exc)) from None
+            sid, secret = key["sid"], key["secret"]
+        return tokens.build(account, sid, secret, identity, service_sid, ttl)
+
+    click.echo(_with_store(database_url, make))
 
 
 @main.command("export")
@@ -369,3 +382,40 @@ def bindings_create(
         _print(_with_store(database_url, register))
     except TwilioError as exc:
         raise click.ClickException(exc.message) from None
+
+
+@main.group("webhooks")
+def webhooks_group() -> None:
+    """Webhook delivery (post-events from the outbox)."""
+
+
+@webhooks_group.command("failed")
+@click.option("--account", "account_sid", default=None, help="only this account's (AC…)")
+@click.option("--limit", default=100, show_default=True, type=int)
+@_db
+def webhooks_failed(account_sid: str | None, limit: int, database_url: str) -> None:
+    """Deliveries that gave up, newest first: one JSON object per line, with
+    the last status/error and every attempt (retry, status, latency)."""
+    from parley.timefmt import to_webhook
+    from parley.webhooks import outbox
+
+    async def load(store: Store) -> list[dict[str, Any]]:
+        async with store.read() as tx:
+            rows = await outbox.failed(tx, account_sid, limit)
+            for row in rows:
+                row["attempt_log"] = [
+                    {
+                        "retry_count": a["retry_count"],
+                        "status": a["status"],
+                        "error": a["error"],
+                        "latency_ms": a["latency_ms"],
+                        "at": to_webhook(a["date_created"]),
+                    }
+                    for a in await outbox.attempts(tx, row["seq"])
+                ]
+                row["date_created"] = to_webhook(row["date_created"])
+                row["date_updated"] = to_webhook(row["date_updated"])
+        return rows
+
+    for row in _with_store(database_url, load):
+        _print(row)

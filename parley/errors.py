@@ -14,6 +14,14 @@ ERRORS: Final[dict[int, tuple[int, str]]] = {
     20001: (400, "Invalid parameter {name}"),
     20003: (401, "Authenticate"),
     20004: (405, "Method not allowed"),
+    # access tokens (push-and-clients.md §4.2; titles reconstructed there)
+    20101: (401, "Invalid Access Token"),
+    20102: (401, "Invalid Access Token header"),
+    20103: (401, "Invalid Access Token issuer/subject"),
+    20104: (401, "Access Token expired or expiration date invalid"),
+    20105: (401, "Access Token not yet valid"),
+    20106: (401, "Invalid Access Token grants"),
+    20107: (401, "Invalid Access Token signature"),
     20403: (403, "Forbidden"),
     20404: (404, "The requested resource {path} was not found"),
     20429: (429, "Too Many Requests"),
@@ -65,6 +73,14 @@ ERRORS: Final[dict[int, tuple[int, str]]] = {
     50507: (400, "Media not found: {value}"),
     50508: (409, "Media already sent with another message: {value}"),
     50509: (400, "Media message body cannot be updated"),
+    # Sync view (client-protocol.md §3; codes the twilio-sync SDK itself uses)
+    54007: (403, "Access forbidden for identity {identity}"),
+    54100: (404, "Document not found: {ident}"),
+    54150: (404, "List not found: {ident}"),
+    54151: (404, "List Item not found: {ident}"),
+    54200: (404, "Map not found: {ident}"),
+    54201: (404, "Map Item not found: {ident}"),
+    54008: (400, "Invalid request body: {detail}"),
 }
 
 # Messages that differ from the template when a detail says so.

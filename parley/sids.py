@@ -37,6 +37,10 @@ WEBHOOK = "WH"
 MEDIA = "ME"
 FLOW = "FW"
 REQUEST = "RQ"
+# the Sync view (client-protocol.md §3; prefixes as Twilio Sync spells them)
+SYNC_MAP = "MP"
+SYNC_LIST = "ES"
+SYNC_DOCUMENT = "ET"
 
 _SHAPE = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 

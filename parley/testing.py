@@ -62,7 +62,8 @@ class ParleyServer:
             self._tmp = tempfile.TemporaryDirectory(prefix="parley-")
             database_url = f"sqlite:///{Path(self._tmp.name) / 'parley.db'}"
         self.database_url = database_url
-        self.port = free_port()
+        # a given port: a restart on the same address (real-time reconnect tests)
+        self.port = int(settings.pop("port", 0)) or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = Settings()
         config.host, config.port, config.database_url = "127.0.0.1", self.port, database_url
@@ -92,10 +93,13 @@ class ParleyServer:
     def start(self) -> "ParleyServer":
         import uvicorn
 
+        from parley.server import UVICORN_OPTIONS, DrainingServer
+
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", **UVICORN_OPTIONS
         )
-        self._server = uvicorn.Server(config)
+        # real-time clients are offloaded (twilsock 308) before their sockets close
+        self._server = DrainingServer(config, self.app)
         ready = threading.Event()
 
         def serve() -> None:

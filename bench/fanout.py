@@ -1,0 +1,273 @@
+"""Real-time fan-out: one message to N connected clients on one Parley process.
+
+    python -m bench.fanout [--clients 1000] [--messages 20] [--database-url …]
+
+Starts ``parley serve`` (one process), makes a service with a channel of N
+members, connects N raw twilsock clients (one WebSocket each, as many
+twilio-chat clients would), subscribes each to the channel's messages list,
+then posts messages over REST and measures, per client and message, the time
+from just before the POST to the arrival of that message's Sync event.
+Reports p50/p99 delivery latency and the server's memory per idle connection
+(RSS after connecting minus before, divided by N). The clients share one
+asyncio process, whose own scheduling is part of the figure.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import ChatGrant
+from websockets.asyncio.client import connect
+
+from parley import sids
+from parley.realtime import frames
+from parley.testing import free_port
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            total = int(line.split()[1])
+    return total / 1024
+
+
+class Client:
+    """A raw twilsock client: init, tunnelled requests, acked notifications."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.ws: Any = None
+        self.replies: dict[str, asyncio.Future[tuple[dict[str, Any], Any]]] = {}
+        self.established = asyncio.Event()
+        self.arrivals: dict[str, float] = {}  # message text -> monotonic arrival
+        self._n = 0
+        self._reader: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        self.ws = await connect(self.url, max_size=None, open_timeout=60)
+        self._reader = asyncio.create_task(self._read())
+        await self._call(
+            {
+                "method": "init",
+                "token": self.token,
+                "continuation_token": None,
+                "capabilities": ["client_update"],
+                "metadata": {"type": "chat", "sdk": "bench"},
+                "registrations": [],
+            }
+        )
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        header = {
+            "method": "message",
+            "active_grant": "ip_messaging",
+            "http_request": {
+                "host": "cds.us1.twilio.com",
+                "path": path,
+                "method": method,
+                "params": {},
+                "headers": {"Content-Type": "application/json"},
+            },
+        }
+        reply, data = await self._call(header, body)
+        return int(reply["http_status"]["code"]), data
+
+    async def _call(
+        self, header: dict[str, Any], payload: Any = None
+    ) -> tuple[dict[str, Any], Any]:
+        self._n += 1
+        header["id"] = f"TMbench{self._n}"
+        future: asyncio.Future[tuple[dict[str, Any], Any]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.replies[header["id"]] = future
+        await self.ws.send(frames.encode(header, payload))
+        return await asyncio.wait_for(future, 60)
+
+    async def _read(self) -> None:
+        async for data in self.ws:
+            frame = frames.parse(data)
+            header, payload = frame.header, frame.payload
+            if frame.method == "reply":
+                future = self.replies.pop(str(header.get("id")), None)
+                if future is not None and not future.done():
+                    future.set_result((header, payload))
+                continue
+            if frame.method == "close":
+                return
+            await self.ws.send(
+                frames.encode({"method": "reply", "id": frame.id, "status": {"code": 200}})
+            )
+            if frame.method != "notification" or not isinstance(payload, dict):
+                continue
+            kind = payload.get("event_type")
+            if kind == "subscription_established":
+                self.established.set()
+            elif kind == "list_item_added":
+                text = payload["event"].get("item_data", {}).get("text")
+                if text is not None:
+                    self.arrivals[text] = time.monotonic()
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        await self.ws.close()
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    account_sid, token = sids.new_sid(sids.ACCOUNT), secrets.token_hex(16)
+    folder = tempfile.mkdtemp(prefix="parley-fanout-")
+    database_url = args.database_url or f"sqlite:///{folder}/fanout.db"
+    env = {**os.environ, "PARLEY_DATABASE_URL": database_url}
+    key = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "parley", "accounts", "create"],
+            env=env,
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    account_sid, token = key["sid"], key["auth_token"]
+    api_key = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "parley", "keys", "create", "--account-sid", account_sid],
+            env=env,
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "parley", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, auth=(account_sid, token), timeout=60) as http:
+            for _ in range(200):
+                try:
+                    if (await http.get("/v2/Services")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.05)
+            service = (await http.post("/v2/Services", data={"FriendlyName": "fanout"})).json()[
+                "sid"
+            ]
+            await http.post(f"/v2/Services/{service}", data={"Limits.ChannelMembers": "1000"})
+            channel = (
+                await http.post(f"/v2/Services/{service}/Channels", data={"UniqueName": "all"})
+            ).json()["sid"]
+            for i in range(args.clients):
+                made = await http.post(
+                    f"/v2/Services/{service}/Channels/{channel}/Members", data={"Identity": f"u{i}"}
+                )
+                assert made.status_code == 201, made.text
+
+            def jwt(identity: str) -> str:
+                built = AccessToken(
+                    account_sid, api_key["sid"], api_key["secret"], identity=identity, ttl=3600
+                )
+                built.add_grant(ChatGrant(service_sid=service))
+                return str(built.to_jwt())
+
+            ws_url = base.replace("http://", "ws://") + "/v3/wsconnect"
+            before = rss_mb(server.pid)
+            clients = [Client(ws_url, jwt(f"u{i}")) for i in range(args.clients)]
+            started = time.monotonic()
+            for batch in range(0, len(clients), 50):
+                await asyncio.gather(*(c.open() for c in clients[batch : batch + 50]))
+
+            async def subscribe(c: Client) -> None:
+                status, listed = await c.request("GET", f"/v3/Lists/{channel}.messages")
+                assert status == 200, listed
+                body = {
+                    "event_protocol_version": 4,
+                    "action": "establish",
+                    "correlation_id": 1,
+                    "retried_requests": 0,
+                    "ttl_in_s": -1,
+                    "requests": [
+                        {
+                            "object_sid": listed["sid"],
+                            "object_type": "list",
+                            "last_event_id": listed["last_event_id"],
+                        }
+                    ],
+                }
+                status, reply = await c.request("POST", "/v4/Subscriptions", body)
+                assert status == 202, reply
+                await asyncio.wait_for(c.established.wait(), 60)
+
+            for batch in range(0, len(clients), 50):
+                await asyncio.gather(*(subscribe(c) for c in clients[batch : batch + 50]))
+            connect_s = time.monotonic() - started
+            await asyncio.sleep(1.0)
+            after = rss_mb(server.pid)
+
+            latencies: list[float] = []
+            post_ms: list[float] = []
+            for n in range(args.messages):
+                text = f"m{n}"
+                sent = time.monotonic()
+                posted = await http.post(
+                    f"/v2/Services/{service}/Channels/{channel}/Messages",
+                    data={"Body": text, "From": "u0"},
+                )
+                assert posted.status_code == 201
+                post_ms.append((time.monotonic() - sent) * 1000)
+                deadline = time.monotonic() + 30
+                while any(text not in c.arrivals for c in clients) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.005)
+                latencies += [
+                    (c.arrivals[text] - sent) * 1000 for c in clients if text in c.arrivals
+                ]
+                await asyncio.sleep(args.gap)
+            missing = args.clients * args.messages - len(latencies)
+            await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    finally:
+        server.terminate()
+        server.wait(30)
+    latencies.sort()
+    return {
+        "clients": args.clients,
+        "messages": args.messages,
+        "deliveries": len(latencies),
+        "missing": missing,
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1),
+        "max_ms": round(latencies[-1], 1),
+        "rest_post_p50_ms": round(statistics.median(post_ms), 1),
+        "connect_and_subscribe_s": round(connect_s, 1),
+        "rss_before_mb": round(before, 1),
+        "rss_connected_mb": round(after, 1),
+        "kb_per_idle_connection": round((after - before) * 1024 / args.clients, 1),
+        "database": database_url.split(":")[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--gap", type=float, default=0.2, help="seconds between messages")
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    result = asyncio.run(main_async(parser.parse_args()))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

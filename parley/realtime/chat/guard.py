@@ -1,0 +1,89 @@
+"""Role checks for client actions (roles.md §5).
+
+An action is allowed when a role in one of its scopes holds the permission:
+the user's deployment role (``user``) and/or the member's channel role
+(``member``). Refusal is 50107; a non-member acting on a channel where only the
+member scope counts is 50400.
+"""
+
+import orjson
+
+from parley.errors import TwilioError
+from parley.store import Row, Tx, repo
+
+MEMBER = "member"
+USER = "user"
+EITHER = (MEMBER, USER)
+
+# roles.md §5: action permission -> scopes checked
+SCOPES: dict[str, tuple[str, ...]] = {
+    "createChannel": (USER,),
+    "joinChannel": (USER,),
+    "leaveChannel": (MEMBER,),
+    "sendMessage": (MEMBER,),
+    "sendMediaMessage": (MEMBER,),
+    "editOwnMessage": (MEMBER,),
+    "editOwnMessageAttributes": (MEMBER,),
+    "editAnyMessage": EITHER,
+    "editAnyMessageAttributes": EITHER,
+    "deleteOwnMessage": (MEMBER,),
+    "deleteAnyMessage": EITHER,
+    "addMember": EITHER,
+    "inviteMember": EITHER,
+    "removeMember": EITHER,
+    "editChannelName": EITHER,
+    "editChannelAttributes": EITHER,
+    "destroyChannel": EITHER,
+    "editOwnMemberAttributes": (MEMBER,),
+    "editAnyMemberAttributes": EITHER,
+    "editOwnUserInfo": (USER,),
+    "editAnyUserInfo": (USER,),
+    "editNotificationLevel": (MEMBER,),
+}
+
+
+async def _holds(tx: Tx, role_sid: str | None, permission: str) -> bool:
+    if role_sid is None:
+        return False
+    role = await repo.get(tx, "roles", {"sid": role_sid})
+    if role is None:
+        return False
+    return permission in orjson.loads(role["permissions"])
+
+
+async def _allows(tx: Tx, permission: str, user: Row, member: Row | None) -> bool:
+    scopes = SCOPES[permission]
+    if USER in scopes and await _holds(tx, user.get("role_sid"), permission):
+        return True
+    return (
+        MEMBER in scopes
+        and member is not None
+        and await _holds(tx, member.get("role_sid"), permission)
+    )
+
+
+async def require(tx: Tx, permission: str, user: Row, member: Row | None = None) -> None:
+    """Raise 50107 (or 50400 for a non-member) unless a scope allows it."""
+    await require_one(tx, (permission,), user, member)
+
+
+async def require_one(
+    tx: Tx, permissions: tuple[str, ...], user: Row, member: Row | None = None
+) -> None:
+    """Any of the permissions will do: acting on one's own message or member is
+    also allowed by the ``…Any…`` permission (the default channel admin role
+    holds ``editAnyMessage`` but not ``editOwnMessage``, roles.md §3)."""
+    for permission in permissions:
+        if await _allows(tx, permission, user, member):
+            return
+    if member is None and all(USER not in SCOPES[p] for p in permissions):
+        raise TwilioError(50400)
+    raise TwilioError(50107)
+
+
+def own_or_any(own: bool, own_permission: str, any_permission: str) -> tuple[str, ...]:
+    return (own_permission, any_permission) if own else (any_permission,)
+
+
+async def member_of(tx: Tx, channel: Row, user: Row) -> Row | None:
+    return await repo.get(tx, "members", {"channel_sid": channel["sid"], "user_sid": user["sid"]})

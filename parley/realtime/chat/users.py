@@ -1,0 +1,178 @@
+"""Configuration, users and typing (client-protocol.md §3-4)."""
+
+from typing import Any
+
+from parley.api.table import Kind, Param
+from parley.api.users import NAME_MAX
+from parley.domain import channels, limits, users
+from parley.errors import TwilioError
+from parley.realtime.chat import guard, shapes
+from parley.realtime.chat.context import Ctx, PreEvent, decode, replace
+from parley.realtime.tunnel import Request, Response, Routes
+from parley.store import Row, Tx, repo
+from parley.sync import names, projection
+
+PAGE = 50
+TYPING = "twilio.ipmsg.typing_indicator"
+
+USER_FIELDS = {"friendly_name": "FriendlyName", "attributes": "Attributes"}
+USER_PARAMS = (
+    Param("FriendlyName", "friendly_name", max_len=NAME_MAX, len_code=50003, nullable=True),
+    Param(
+        "Attributes",
+        "attributes",
+        Kind.JSON,
+        max_len=limits.ATTRIBUTES_MAX,
+        len_code=50303,
+        nullable=True,
+    ),
+)
+
+
+async def configuration(request: Request) -> Response:
+    ctx = Ctx.of(request)
+    async with ctx.store.write() as tx:
+        service = await ctx.service(tx)
+        user = await ctx.user(tx)
+        # users stored before the Sync view existed get their maps now
+        await projection.user_maps(tx, user)
+    interval = int(service.get("consumption_report_interval") or 10)
+    links = {
+        "my_conversations": ctx.my_conversations,
+        "conversations": f"{ctx.base}/Conversations",
+        "users": f"{ctx.base}/Users",
+        "current_user": ctx.user_url(ctx.identity),
+        "typing": f"{ctx.base}/Typing",
+        "media_service": f"{ctx.app.settings.base_url}/v1/Services/{ctx.service_sid}",
+        "messages_receipts": f"{ctx.base}/Conversations/%s/Messages/%s/Receipts",
+    }
+    body = {
+        "identity": ctx.identity,
+        "url": f"{ctx.app.settings.base_url}/Client/v1/Configuration",
+        "options": {
+            "consumption_report_interval": f"PT{interval}S",
+            "user_infos_to_subscribe": 100,
+            "reachability_enabled": bool(service.get("reachability_enabled")),
+            "http_cache_interval": "PT1S",
+            "my_conversations_page_size": PAGE,
+        },
+        "sync_objects": {
+            "my_conversations": names.user_channels(user["sid"]),
+            "my_user_info": names.user_info(user["sid"]),
+        },
+        "links": links,
+    }
+    return Response(200, body)
+
+
+async def _user_by_identity(tx: Tx, ctx: Ctx, identity: str) -> Row:
+    row = await repo.get(tx, "users", {"service_sid": ctx.service_sid, "identity": identity})
+    if row is None:
+        raise TwilioError(50200, identity=identity)
+    return row
+
+
+async def get_user(request: Request) -> Response:
+    ctx = Ctx.of(request)
+    async with ctx.store.read() as tx:
+        service = await ctx.service(tx)
+        row = await _user_by_identity(tx, ctx, request.path_params["identity"])
+    return Response(200, shapes.user(ctx, row, service))
+
+
+async def list_users(request: Request) -> Response:
+    """``?ConversationSid=``: the users of a channel the caller belongs to."""
+    ctx = Ctx.of(request)
+    channel_key = request.params.get("ConversationSid") or request.params.get("ChannelSid")
+    if not channel_key:
+        raise TwilioError(20001, name="ConversationSid", missing=True)
+    after = request.params.get("PageToken")
+    async with ctx.store.read() as tx:
+        service = await ctx.service(tx)
+        me = await ctx.user(tx)
+        channel = await channels.find(tx, service, channel_key)
+        if channel is None:
+            raise TwilioError(50300, detail=channel_key)
+        if await guard.member_of(tx, channel, me) is None:
+            raise TwilioError(50400)
+        rows = await repo.page(
+            tx,
+            "members",
+            {"channel_sid": channel["sid"]},
+            after=int(after) if after and after.isdigit() else None,
+            limit=PAGE + 1,
+        )
+        found = []
+        for member in rows[:PAGE]:
+            user = await repo.get(tx, "users", {"sid": member["user_sid"]})
+            if user is not None:
+                found.append(shapes.user(ctx, user, service))
+    next_token = str(rows[PAGE - 1]["seq"]) if len(rows) > PAGE else None
+    meta = {"prev_token": None, "next_token": next_token, "previous_token": None}
+    return Response(200, {"users": found, "meta": meta})
+
+
+async def update_user(request: Request) -> Response:
+    ctx = Ctx.of(request)
+    identity = request.path_params["identity"]
+    values = decode(request.form(), USER_PARAMS, USER_FIELDS)
+    own = identity == ctx.identity
+
+    async def check(tx: Tx) -> PreEvent:
+        me = await ctx.user(tx)
+        await _user_by_identity(tx, ctx, identity)
+        wanted = guard.own_or_any(own, "editOwnUserInfo", "editAnyUserInfo")
+        await guard.require_one(tx, wanted, me)
+        pre = {"Identity": identity}
+        pre.update({w: str(values[f]) for f, w in USER_FIELDS.items() if values.get(f)})
+        return PreEvent("onUserUpdate", pre)
+
+    async def act(tx: Tx, replacements: dict[str, str]) -> Row:
+        service = await ctx.service(tx)
+        target = await _user_by_identity(tx, ctx, identity)
+        final = replace(values, replacements, USER_PARAMS, USER_FIELDS)
+        return await users.update(tx, service, target, final, ctx.origin)
+
+    row = await ctx.perform(check, act)
+    async with ctx.store.read() as tx:
+        service = await ctx.service(tx)
+    return Response(200, shapes.user(ctx, row, service))
+
+
+async def typing(request: Request) -> Response:
+    """Not stored, no webhook (push-and-clients.md §6): pushed to the other
+    members' sockets."""
+    ctx = Ctx.of(request)
+    form: dict[str, Any] = request.form()
+    key = form.get("ChannelSid") or form.get("ConversationSid") or form.get("channel_sid")
+    if not key:
+        raise TwilioError(20001, name="ChannelSid", missing=True)
+    async with ctx.store.read() as tx:
+        service = await ctx.service(tx)
+        me = await ctx.user(tx)
+        channel = await channels.find(tx, service, str(key))
+        if channel is None:
+            raise TwilioError(50300, detail=key)
+        if await guard.member_of(tx, channel, me) is None:
+            raise TwilioError(50400)
+        others = {
+            m["identity"]
+            for m in await repo.select(tx, "members", {"channel_sid": channel["sid"]})
+            if m["identity"] != ctx.identity
+        }
+    timeout = int(service.get("typing_indicator_timeout") or 5)
+    payload = {"channel_sid": channel["sid"], "identity": ctx.identity, "typing_timeout": timeout}
+    gateway = request.session.gateway
+    for session in gateway.connected(ctx.service_sid):
+        if session.grant is not None and session.grant.identity in others:
+            await session.notify(TYPING, payload)
+    return Response(200, {"typing_timeout": timeout})
+
+
+def register(routes: Routes) -> None:
+    base = "/Client/v1/Services/{service}"
+    routes.add("GET", "/Client/v1/Configuration", configuration)
+    routes.add("GET", base + "/Users", list_users)
+    routes.add("GET", base + "/Users/{identity}", get_user)
+    routes.add("POST", base + "/Users/{identity}", update_user)
+    routes.add("POST", base + "/Typing", typing)

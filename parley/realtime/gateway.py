@@ -1,0 +1,401 @@
+"""The twilsock gateway at ``GET /v3/wsconnect`` (client-protocol.md §2).
+
+::
+
+    socket open ──> init {token}            -> reply 200 | reply 401 + close
+      │               (tokens.validate; the user is created on first connection)
+      ├─ message {http_request} + body      -> reply {status 200, http_status, body}
+      │               (tunnel.Routes: routed by path, whatever the host)
+      ├─ update {token}                     -> reply 200 | reply 401
+      ├─ put/delete_notification_ctx        -> reply 200
+      ├─ reply (ack of our frames)          -> nothing
+      ├─ close                              -> socket closed
+      └─ not a frame                        -> close 406, socket closed
+    server side: notification (events), client_update token_about_to_expire,
+                 ping (keepalive; the client acks it), close 410 at token expiry,
+                 close 308 offload at shutdown.
+
+One task reads the socket; writes go through one lock so frames never
+interleave. Requests are served in the order they arrive.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from parley.domain import users
+from parley.errors import TwilioError
+from parley.events import Origin
+from parley.realtime import frames, tokens
+from parley.realtime.tunnel import Request, Response, Routes, split
+from parley.store import Row, repo
+
+if TYPE_CHECKING:
+    from parley.app import Parley
+
+log = logging.getLogger("parley.realtime")
+
+PATH = "/v3/wsconnect"
+CAPABILITIES = frozenset({"client_update", "offline_storage"})  # telemetry.v1 is not confirmed
+
+
+def _status(code: int) -> dict[str, Any]:
+    try:
+        phrase = HTTPStatus(code).phrase
+    except ValueError:
+        phrase = "Unknown"
+    return {"code": code, "status": phrase}
+
+
+def new_id() -> str:
+    return "TM" + uuid.uuid4().hex
+
+
+class Session:
+    """One connected client: its grant, user and the frames it is sent."""
+
+    def __init__(self, gateway: "Gateway", websocket: WebSocket) -> None:
+        self.gateway = gateway
+        self.websocket = websocket
+        self.grant: tokens.Grant | None = None
+        self.service: Row | None = None
+        self.user: Row | None = None
+        self.message_types: set[str] = set()
+        self.contexts: dict[str, Any] = {}
+        self.closed = False
+        self._lock = asyncio.Lock()
+        self._timers: list[asyncio.Task[None]] = []
+        # per-layer state attached by subsystems (e.g. Sync subscriptions)
+        self.extensions: dict[str, Any] = {}
+
+    @property
+    def identity(self) -> str:
+        assert self.grant is not None
+        return self.grant.identity
+
+    async def send(self, header: dict[str, Any], payload: Any = None) -> None:
+        if self.closed:
+            return
+        data = frames.encode(header, payload)
+        async with self._lock:
+            try:
+                await self.websocket.send_bytes(data)
+            except (RuntimeError, OSError, WebSocketDisconnect):
+                self.closed = True
+
+    async def notify(self, message_type: str, payload: Any) -> None:
+        header = {
+            "method": "notification",
+            "id": new_id(),
+            "message_type": message_type,
+            "notification_ctx_id": "",
+        }
+        await self.send(header, payload)
+
+    async def close(self, code: int, description: str | None = None, body: Any = None) -> None:
+        """A twilsock ``close`` frame with ``status.code``, then the socket closes."""
+        if self.closed:
+            return
+        status = _status(code)
+        if description:
+            status["description"] = description
+        await self.send({"method": "close", "id": new_id(), "status": status}, body)
+        self.closed = True
+        self.cancel_timers()
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+            if self.websocket.application_state != WebSocketState.DISCONNECTED:
+                await self.websocket.close(1000)
+
+    def cancel_timers(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+    def schedule(self) -> None:
+        """(Re)arm the token timers and the keepalive for the current grant."""
+        self.cancel_timers()
+        assert self.grant is not None
+        left = self.grant.expires - time.time()
+        warn = max(0.0, left - self.gateway.about_to_expire)
+        self._timers.append(asyncio.create_task(self._about_to_expire(warn)))
+        self._timers.append(asyncio.create_task(self._expire(max(0.0, left))))
+        self._timers.append(asyncio.create_task(self._keepalive()))
+
+    async def _about_to_expire(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        header = {
+            "method": "client_update",
+            "id": new_id(),
+            "client_update_type": "token_about_to_expire",
+        }
+        await self.send(header)
+
+    async def _expire(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._timers = [t for t in self._timers if t is not asyncio.current_task()]
+        await self.close(410, "Token expired")
+
+    async def _keepalive(self) -> None:
+        while not self.closed:
+            await asyncio.sleep(self.gateway.keepalive)
+            await self.send({"method": "ping", "id": new_id()})
+
+
+Hook = Callable[[Session], Awaitable[None]]
+
+
+class Gateway:
+    """The ASGI endpoint mounted at ``/v3/wsconnect`` plus the live sessions."""
+
+    keepalive = 30.0  # seconds between ``ping`` frames (flex-plugins' mock uses 30 s)
+    about_to_expire = 180.0  # seconds before exp that token_about_to_expire is sent
+    offload_backoff_ms = 1000  # reconnect_min_ms advertised with the 308 offload
+
+    def __init__(self, app: "Parley", routes: Routes) -> None:
+        self.app = app
+        self.routes = routes
+        self.sessions: set[Session] = set()
+        self.on_connect: list[Hook] = []
+        self.on_disconnect: list[Hook] = []
+        self.stopping = False
+
+    def connected(self, service_sid: str, identity: str | None = None) -> list[Session]:
+        return [
+            s
+            for s in self.sessions
+            if s.grant is not None
+            and s.grant.service_sid == service_sid
+            and (identity is None or s.grant.identity == identity)
+        ]
+
+    async def stop(self) -> None:
+        """Shutdown: every client is told to reconnect elsewhere (308 offload)."""
+        self.stopping = True
+        body = {"backoff_policy": {"reconnect_min_ms": self.offload_backoff_ms}}
+        await asyncio.gather(
+            *(s.close(308, "Server is shutting down", body) for s in list(self.sessions))
+        )
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        websocket = WebSocket(scope, receive, send)
+        if self.stopping:
+            await websocket.close(1012)
+            return
+        await websocket.accept()
+        session = Session(self, websocket)
+        self.sessions.add(session)
+        try:
+            await self._serve(session)
+        finally:
+            session.closed = True
+            session.cancel_timers()
+            self.sessions.discard(session)
+            for extension in session.extensions.values():
+                close = getattr(extension, "close", None)
+                if callable(close):
+                    close()
+            if session.user is not None:
+                for hook in self.on_disconnect:
+                    try:
+                        await hook(session)
+                    except Exception:
+                        log.exception("disconnect hook failed")
+
+    async def _serve(self, session: Session) -> None:
+        websocket = session.websocket
+        while not session.closed:
+            try:
+                message = await websocket.receive()
+            except (RuntimeError, WebSocketDisconnect):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            try:
+                if data is None:
+                    raise frames.FrameError("text frames are not twilsock frames")
+                frame = frames.parse(data)
+            except frames.FrameError as exc:
+                await session.close(406, f"Not acceptable: {exc}")
+                return
+            try:
+                await self._dispatch(session, frame)
+            except Exception:
+                log.exception("twilsock %s frame failed", frame.method)
+                await session.close(500, "Internal error")
+                return
+
+    async def _dispatch(self, session: Session, frame: frames.Frame) -> None:
+        method = frame.method
+        if method == "reply":
+            return  # the client's ack of a frame we sent
+        if method == "close":
+            session.closed = True
+            return
+        if frame.id is None:
+            await session.close(406, "Not acceptable: frame without an id")
+            return
+        if session.grant is None and method != "init":
+            await session.close(406, "Not acceptable: init expected")
+            return
+        if method == "init":
+            await self._init(session, frame)
+        elif method == "update":
+            await self._update(session, frame)
+        elif method == "message":
+            await self._message(session, frame)
+        elif method in ("put_notification_ctx", "delete_notification_ctx"):
+            self._context(session, frame)
+            await self._reply(session, frame.id, 200)
+        else:
+            await self._reply(session, frame.id, 400, description=f"Unsupported method {method}")
+
+    async def _reply(
+        self, session: Session, frame_id: str, code: int, payload: Any = None, **extra: Any
+    ) -> None:
+        status = _status(code)
+        for key in ("errorCode", "description"):
+            if key in extra:
+                status[key] = extra.pop(key)
+        await session.send({"method": "reply", "id": frame_id, "status": status, **extra}, payload)
+
+    async def _grant(self, session: Session, frame: frames.Frame) -> tokens.Grant | None:
+        store = self.app.store
+        assert store is not None and frame.id is not None
+        try:
+            async with store.read() as tx:
+                return await tokens.validate(tx, frame.header.get("token", ""))
+        except TwilioError as exc:
+            await self._reply(session, frame.id, 401, errorCode=exc.code, description=exc.message)
+            return None
+
+    async def _init(self, session: Session, frame: frames.Frame) -> None:
+        assert frame.id is not None
+        if session.grant is not None:
+            await self._reply(session, frame.id, 400, description="Already initialised")
+            return
+        grant = await self._grant(session, frame)
+        if grant is None:
+            await session.close(401, "Authentication failed")
+            return
+        store = self.app.store
+        assert store is not None
+        try:
+            async with store.write() as tx:
+                service = await repo.get(tx, "services", {"sid": grant.service_sid})
+                if service is None:
+                    raise TwilioError(20106)
+                origin = Origin("sdk", identity=grant.identity)
+                user = await users.find(tx, service, grant.identity)
+                if user is None:
+                    # push-and-clients.md §4.3, roles.md §4: created by the first connection
+                    user = await users.create(
+                        tx, service, grant.identity, origin, role_sid=grant.deployment_role_sid
+                    )
+        except TwilioError as exc:
+            await self._reply(session, frame.id, 403, errorCode=exc.code, description=exc.message)
+            await session.close(401, "Authentication failed")
+            return
+        session.grant, session.service, session.user = grant, service, user
+        for registration in frame.header.get("registrations") or []:
+            if isinstance(registration, dict):
+                session.message_types.update(
+                    str(t) for t in registration.get("message_types") or []
+                )
+        # before the reply: a client that is told it is connected is online
+        for hook in self.on_connect:
+            try:
+                await hook(session)
+            except Exception:
+                log.exception("connect hook failed")
+        asked = frame.header.get("capabilities") or []
+        confirmed = [c for c in asked if c in CAPABILITIES]
+        storage = hashlib.sha256(f"{service['sid']}:{user['sid']}".encode()).hexdigest()[:32]
+        await self._reply(
+            session,
+            frame.id,
+            200,
+            continuation_token="CT" + uuid.uuid4().hex,
+            continuation_token_status={"reissued": False, "reissue_message": ""},
+            capabilities=confirmed,
+            offline_storage={"ip_messaging": {"storage_id": storage}},
+            init_registrations=frame.header.get("registrations") or [],
+            debug_info={},
+        )
+        session.schedule()
+
+    async def _update(self, session: Session, frame: frames.Frame) -> None:
+        assert frame.id is not None and session.grant is not None
+        grant = await self._grant(session, frame)
+        if grant is None:
+            return
+        old = session.grant
+        if (grant.account_sid, grant.service_sid, grant.identity) != (
+            old.account_sid,
+            old.service_sid,
+            old.identity,
+        ):
+            # push-and-clients.md §4.3: a refreshed token keeps identity and service
+            error = TwilioError(20106)
+            await self._reply(
+                session, frame.id, 401, errorCode=error.code, description=error.message
+            )
+            return
+        session.grant = grant
+        session.schedule()
+        await self._reply(session, frame.id, 200)
+
+    def _context(self, session: Session, frame: frames.Frame) -> None:
+        ctx_id = str(frame.header.get("notification_ctx_id") or "")
+        if frame.method == "delete_notification_ctx":
+            session.contexts.pop(ctx_id, None)
+        else:
+            session.contexts[ctx_id] = frame.payload
+            if isinstance(frame.payload, dict):
+                session.message_types.update(
+                    str(t) for t in frame.payload.get("message_types") or []
+                )
+
+    async def _message(self, session: Session, frame: frames.Frame) -> None:
+        assert frame.id is not None
+        http = frame.header.get("http_request")
+        if not isinstance(http, dict) or not isinstance(http.get("path"), str):
+            await self._reply(session, frame.id, 400, description="http_request expected")
+            return
+        method = str(http.get("method") or "GET").upper()
+        path, params = split(http["path"], http.get("params"))
+        raw_headers = http.get("headers")
+        headers: dict[str, Any] = raw_headers if isinstance(raw_headers, dict) else {}
+        try:
+            handler, path_params = self.routes.match(method, path)
+            request = Request(session, method, path, params, frame.payload, headers, path_params)
+            response = await handler(request)
+        except TwilioError as exc:
+            response = Response(exc.status, exc.body())
+        except Exception:
+            log.exception("tunnelled %s %s failed", method, path)
+            error = TwilioError(20500)
+            response = Response(500, error.body())
+        log.debug(
+            "tunnel %s %s %s -> %s",
+            session.grant and session.grant.identity,
+            method,
+            path,
+            response.status,
+        )
+        await self._reply(
+            session,
+            frame.id,
+            200,
+            response.body,
+            http_status=_status(response.status),
+            http_headers={"Content-Type": "application/json"},
+        )

@@ -1,0 +1,168 @@
+"""Access tokens: the JWTs ``twilio.jwt.access_token.AccessToken`` builds with an
+API key and a ``ChatGrant`` (push-and-clients.md §4).
+
+Validation follows push-and-clients.md §4.2 step by step; each failure has its
+Twilio 201xx code (the titles are reconstructed there, see errors.py)::
+
+    header: alg HS256 only                          20102
+    iss = API key SID of the account in sub         20103
+    HMAC-SHA256 signature with that key's secret    20107
+    exp in the future, lifetime <= 24 h             20104
+    nbf not in the future (60 s skew)               20105
+    grants.identity, grants.chat.service_sid        20106
+    anything unreadable                             20101
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from parley import sids
+from parley.domain import users
+from parley.errors import TwilioError
+from parley.store import Tx, repo
+
+MAX_TTL = 24 * 3600  # Twilio's maximum token lifetime (push-and-clients.md §4.2)
+SKEW = 60  # seconds of clock skew tolerated for nbf [inferred: "a small clock skew"]
+CTY = "twilio-fpa;v=1"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a valid token allows: one identity in one service of one account."""
+
+    account_sid: str
+    key_sid: str
+    identity: str
+    service_sid: str
+    expires: int  # unix seconds
+    endpoint_id: str | None = None
+    deployment_role_sid: str | None = None
+    push_credential_sid: str | None = None
+
+
+def _b64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _json(part: str, code: int) -> dict[str, Any]:
+    try:
+        value = orjson.loads(_b64(part))
+    except (binascii.Error, ValueError):
+        raise TwilioError(code) from None
+    if not isinstance(value, dict):
+        raise TwilioError(code)
+    return value
+
+
+def _seconds(claims: dict[str, Any], name: str) -> int | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TwilioError(20104 if name == "exp" else 20105)
+    return int(value)
+
+
+async def validate(tx: Tx, token: str, now: float | None = None) -> Grant:
+    """The grant of a valid token, else ``TwilioError`` with its 201xx code."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise TwilioError(20101)
+    head_b64, claims_b64, sig_b64 = token.split(".")
+    header = _json(head_b64, 20102)
+    if header.get("alg") != "HS256" or header.get("typ", "JWT") != "JWT":
+        raise TwilioError(20102)
+    claims = _json(claims_b64, 20101)
+
+    issuer, subject = claims.get("iss"), claims.get("sub")
+    if not isinstance(issuer, str) or not isinstance(subject, str):
+        raise TwilioError(20103)
+    key = (
+        await repo.get(tx, "api_keys", {"sid": sids.normalise(issuer)})
+        if sids.looks_like(sids.API_KEY, issuer)
+        else None
+    )
+    if key is None or key["account_sid"] != subject:
+        raise TwilioError(20103)
+    try:
+        signature = _b64(sig_b64)
+    except (binascii.Error, ValueError):
+        raise TwilioError(20107) from None
+    signed = f"{head_b64}.{claims_b64}".encode()
+    expected = hmac.new(key["secret"].encode(), signed, hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, expected):
+        raise TwilioError(20107)
+
+    now = time.time() if now is None else now
+    exp = _seconds(claims, "exp")
+    nbf = _seconds(claims, "nbf")
+    iat = _seconds(claims, "iat")
+    if exp is None or exp <= now:
+        raise TwilioError(20104)
+    start = nbf if nbf is not None else iat if iat is not None else int(now)
+    if exp - start > MAX_TTL:
+        raise TwilioError(20104)
+    if nbf is not None and nbf > now + SKEW:
+        raise TwilioError(20105)
+
+    grants = claims.get("grants")
+    chat = grants.get("chat") if isinstance(grants, dict) else None
+    identity = grants.get("identity") if isinstance(grants, dict) else None
+    if not isinstance(chat, dict) or not isinstance(identity, str) or not identity:
+        raise TwilioError(20106)
+    service_sid = chat.get("service_sid")
+    if not isinstance(service_sid, str) or not sids.looks_like(sids.SERVICE, service_sid):
+        raise TwilioError(20106)
+    service = await repo.get(tx, "services", {"sid": sids.normalise(service_sid)})
+    if service is None or service["account_sid"] != subject:
+        raise TwilioError(20106)
+    try:
+        users.check_identity(identity)
+    except TwilioError:
+        raise TwilioError(20106) from None
+    return Grant(
+        account_sid=subject,
+        key_sid=key["sid"],
+        identity=identity,
+        service_sid=service["sid"],
+        expires=exp,
+        endpoint_id=_opt(chat, "endpoint_id"),
+        deployment_role_sid=_opt(chat, "deployment_role_sid"),
+        push_credential_sid=_opt(chat, "push_credential_sid"),
+    )
+
+
+def _opt(grant: dict[str, Any], name: str) -> str | None:
+    value = grant.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def build(
+    account_sid: str,
+    key_sid: str,
+    secret: str,
+    identity: str,
+    service_sid: str,
+    ttl: int = 3600,
+    now: int | None = None,
+) -> str:
+    """A token shaped exactly as twilio-python's ``AccessToken`` + ``ChatGrant``
+    build it (push-and-clients.md §4.1), for ``parley tokens create``."""
+    import jwt
+
+    issued = int(time.time()) if now is None else now
+    claims = {
+        "jti": f"{key_sid}-{issued}",
+        "grants": {"identity": identity, "chat": {"service_sid": service_sid}},
+        "iss": key_sid,
+        "exp": issued + ttl,
+        "nbf": issued,
+        "sub": account_sid,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256", headers={"cty": CTY})

@@ -1,0 +1,94 @@
+"""Tunnelled HTTP: the requests Chat, Sync and Notifications send inside the
+socket as ``{method, host, path, params}`` (client-protocol.md §1-2).
+
+Routed by path only: the SDK names Twilio's hosts (``aim.us1.twilio.com``,
+``cds.us1.twilio.com``) or whatever host Parley's own URLs carry, and Parley
+serves them all (client-protocol.md §1 "Key consequence").
+"""
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from parley.errors import TwilioError, not_found
+
+if TYPE_CHECKING:
+    from parley.realtime.gateway import Session
+
+
+@dataclass(slots=True)
+class Request:
+    session: "Session"
+    method: str
+    path: str
+    params: dict[str, str]
+    body: Any
+    headers: Mapping[str, Any]
+    path_params: dict[str, str] = field(default_factory=dict)
+
+    def form(self) -> dict[str, str]:
+        """The body as fields: a JSON object, or a form-encoded text body."""
+        if isinstance(self.body, dict):
+            return {str(k): v for k, v in self.body.items()}
+        if isinstance(self.body, str):
+            return dict(parse_qsl(self.body, keep_blank_values=True))
+        return {}
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: Any = None
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+class Routes:
+    """``(method, "/v3/Maps/{sid}")`` -> handler; first match wins."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+
+    def add(self, method: str, template: str, handler: Handler) -> None:
+        pattern = _PARAM.sub(lambda m: f"(?P<{m.group(1)}>[^/]+)", template)
+        self._routes.append((method, re.compile(f"{pattern}/?"), handler))
+
+    def route(self, method: str, template: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.add(method, template, handler)
+            return handler
+
+        return register
+
+    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        known = False
+        for verb, pattern, handler in self._routes:
+            found = pattern.fullmatch(path)
+            if found is None:
+                continue
+            if verb == method:
+                return handler, {k: unquote(v) for k, v in found.groupdict().items()}
+            known = True
+        if known:
+            raise TwilioError(20004)
+        raise not_found(path)
+
+
+def split(path: str, params: Any) -> tuple[str, dict[str, str]]:
+    """The path without its query, and query + ``params`` merged (params win)."""
+    parts = urlsplit(path)
+    merged = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if isinstance(params, dict):
+        merged.update({str(k): _text(v) for k, v in params.items()})
+    return parts.path or "/", merged
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,386 @@
+"""Domain events -> the Sync view, inside the transaction that recorded them.
+
+Registered in ``parley.events.PROJECTORS`` (see ``install``). Kinds and
+payloads follow the event contract in HELPERS.md::
+
+    onUserAdded/Updated        -> {US}.info map (friendlyName, attributes, reachability),
+                                  {US}.channels map (pending invites as "invited")
+    onChannelAdded/Updated     -> {CH}.channel document; members' {US}.channels items
+    onChannelDestroyed         -> channel objects removed; items gone from every user map
+    onMemberAdded/Updated      -> {CH}.roster item; the user's {US}.channels item "joined"
+    onMemberRemoved            -> both removed
+    onMessageSent/Updated      -> {CH}.messages item at the message index;
+                                  document lastMessage
+    onMessageRemoved           -> list item removed
+    parley.invite.created      -> {US}.channels item "invited" (if the user exists)
+    parley.invite.deleted      -> that item removed unless the user joined
+    parley.user.deleted        -> the user's maps removed
+    parley.binding.*           -> {US}.info reachability (notifiable follows bindings)
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from parley import timefmt
+from parley.events import PROJECTORS, Event
+from parley.store import Row, Tx, repo
+from parley.sync import names, store
+
+Handler = Callable[[Tx, Event], Awaitable[None]]
+
+
+def _iso(value: Any) -> str | None:
+    return timefmt.to_webhook(value) if isinstance(value, int) else None
+
+
+def _attrs(value: Any) -> str:
+    return value if isinstance(value, str) and value else "{}"
+
+
+# ---------------------------------------------------------------- shapes
+
+
+def channel_data(channel: Row, last: Row | None) -> dict[str, Any]:
+    """The channel document (client-protocol.md §3; twilio-chat channel.ts fieldMappings)."""
+    sid = channel["sid"]
+    data: dict[str, Any] = {
+        "messages": names.messages(sid),
+        "roster": names.roster(sid),
+        "friendlyName": channel.get("friendly_name"),
+        "uniqueName": channel.get("unique_name"),
+        "attributes": _attrs(channel.get("attributes")),
+        "createdBy": channel.get("created_by"),
+        "dateCreated": _iso(channel.get("date_created")),
+        "dateUpdated": _iso(channel.get("date_updated") or channel.get("date_created")),
+        "type": channel.get("type"),
+    }
+    if last is not None:
+        data["lastMessage"] = {"index": last["idx"], "timestamp": _iso(last["date_created"])}
+    return data
+
+
+def my_channel_data(channel: Row, status: str, member: Row | None) -> dict[str, Any]:
+    """An item of a user's channels map, keyed by channel SID."""
+    return {
+        "channel": names.channel_doc(channel["sid"]),
+        "messages": names.messages(channel["sid"]),
+        "roster": names.roster(channel["sid"]),
+        "status": status,
+        "type": channel.get("type"),
+        "friendlyName": channel.get("friendly_name"),
+        "uniqueName": channel.get("unique_name"),
+        "attributes": _attrs(channel.get("attributes")),
+        "lastConsumedMessageIndex": member.get("last_consumed_message_index") if member else None,
+        "notificationLevel": (member.get("notification_level") if member else None) or "default",
+        "dateCreated": _iso(channel.get("date_created")),
+        "dateUpdated": _iso(channel.get("date_updated") or channel.get("date_created")),
+    }
+
+
+def roster_data(member: Row) -> dict[str, Any]:
+    return {
+        "identity": member["identity"],
+        "attributes": _attrs(member.get("attributes")),
+        "roleSid": member.get("role_sid"),
+        "type": "chat",
+        "lastConsumedMessageIndex": member.get("last_consumed_message_index"),
+        "lastConsumptionTimestamp": _iso(member.get("last_consumption_timestamp")),
+        "dateCreated": _iso(member.get("date_created")),
+        "dateUpdated": _iso(member.get("date_updated") or member.get("date_created")),
+        "userInfo": names.user_info(member["user_sid"]),
+    }
+
+
+def message_data(message: Row, member_sid: str | None, media: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "sid": message["sid"],
+        "text": message.get("body"),
+        "author": message.get("author"),
+        "attributes": _attrs(message.get("attributes")),
+        "timestamp": _iso(message.get("date_created")),
+        "dateUpdated": _iso(message.get("date_updated") or message.get("date_created")),
+        "lastUpdatedBy": message.get("last_updated_by"),
+        "type": message.get("type") or "text",
+        "memberSid": member_sid,
+    }
+    if data["type"] == "media" and isinstance(media, dict):
+        data["media"] = media
+    return data
+
+
+def user_info_items(user: Row, notifiable: bool) -> dict[str, dict[str, Any]]:
+    """The user-info map's items (client-protocol.md §3; twilio-chat user.ts)."""
+    return {
+        "friendlyName": {"value": user.get("friendly_name")},
+        "attributes": {"value": _attrs(user.get("attributes"))},
+        "reachability": {"online": bool(user.get("is_online")), "notifiable": notifiable},
+    }
+
+
+async def _notifiable(tx: Tx, user: Row) -> bool:
+    """Whether the user has a binding, counted here because the binding
+    events come before ``users.is_notifiable`` is written (domain/bindings.py)."""
+    return await repo.count(tx, "bindings", {"user_sid": user["sid"]}) > 0
+
+
+# ---------------------------------------------------------------- objects
+
+
+async def user_maps(tx: Tx, user: Row) -> tuple[Row, Row]:
+    """The user's channels map and info map, created if missing."""
+    account, service = user["account_sid"], user["service_sid"]
+    channels = await store.ensure(
+        tx,
+        account,
+        service,
+        "map",
+        names.user_channels(user["sid"]),
+        names.user_acl(user["identity"]),
+    )
+    info = await store.ensure(tx, account, service, "map", names.user_info(user["sid"]), "")
+    return channels, info
+
+
+async def channel_objects(tx: Tx, channel: Row) -> tuple[Row, Row, Row]:
+    """The channel's document, messages list and roster map, created if missing."""
+    sid, account, service = channel["sid"], channel["account_sid"], channel["service_sid"]
+    doc = await store.ensure(
+        tx,
+        account,
+        service,
+        "document",
+        names.channel_doc(sid),
+        names.doc_acl(sid, channel["type"]),
+        channel_data(channel, None),
+    )
+    messages = await store.ensure(
+        tx, account, service, "list", names.messages(sid), names.channel_acl(sid)
+    )
+    roster = await store.ensure(
+        tx, account, service, "map", names.roster(sid), names.channel_acl(sid)
+    )
+    return doc, messages, roster
+
+
+async def _user(tx: Tx, service_sid: str, identity: str) -> Row | None:
+    return await repo.get(tx, "users", {"service_sid": service_sid, "identity": identity})
+
+
+async def _channel(tx: Tx, sid: str | None) -> Row | None:
+    return None if sid is None else await repo.get(tx, "channels", {"sid": sid})
+
+
+async def _last_message(tx: Tx, channel_sid: str) -> Row | None:
+    return await tx.one(
+        "SELECT idx, date_created FROM messages WHERE channel_sid = :c ORDER BY idx DESC LIMIT 1",
+        {"c": channel_sid},
+    )
+
+
+async def refresh_channel(tx: Tx, channel: Row, cause: int) -> None:
+    """Document and every member's channels item from the channel as stored."""
+    doc, _, _ = await channel_objects(tx, channel)
+    last = await _last_message(tx, channel["sid"])
+    await store.set_document(tx, doc, channel_data(channel, last), cause)
+    for member in await repo.select(tx, "members", {"channel_sid": channel["sid"]}):
+        await _my_channel(tx, channel, member["user_sid"], "joined", member, cause)
+    for invite in await repo.select(tx, "invites", {"channel_sid": channel["sid"]}):
+        user = await _user(tx, channel["service_sid"], invite["identity"])
+        if user is not None and not await _is_member(tx, channel["sid"], invite["identity"]):
+            await _my_channel(tx, channel, user["sid"], "invited", None, cause)
+
+
+async def _is_member(tx: Tx, channel_sid: str, identity: str) -> bool:
+    found = await repo.get(tx, "members", {"channel_sid": channel_sid, "identity": identity})
+    return found is not None
+
+
+async def _my_channel(
+    tx: Tx, channel: Row, user_sid: str, status: str, member: Row | None, cause: int
+) -> None:
+    user = await repo.get(tx, "users", {"sid": user_sid})
+    if user is None:
+        return
+    channels, _ = await user_maps(tx, user)
+    await store.put_item(
+        tx, channels, channel["sid"], my_channel_data(channel, status, member), cause
+    )
+
+
+# ---------------------------------------------------------------- handlers
+
+
+async def on_user(tx: Tx, event: Event) -> None:
+    user = await repo.get(tx, "users", {"sid": event.payload["sid"]})
+    if user is None:
+        return
+    channels, info = await user_maps(tx, user)
+    for key, data in user_info_items(user, await _notifiable(tx, user)).items():
+        await store.put_item(tx, info, key, data, event.seq)
+    if event.kind == "onUserAdded":
+        for invite in await repo.select(
+            tx, "invites", {"service_sid": user["service_sid"], "identity": user["identity"]}
+        ):
+            channel = await _channel(tx, invite["channel_sid"])
+            if channel is not None:
+                data = my_channel_data(channel, "invited", None)
+                await store.put_item(tx, channels, channel["sid"], data, event.seq)
+
+
+async def on_binding(tx: Tx, event: Event) -> None:
+    """Bindings move ``is_notifiable`` (domain/bindings.py) without a user
+    event: the reachability item follows them here."""
+    user = await repo.get(tx, "users", {"sid": event.payload.get("user_sid")})
+    if user is None:
+        return
+    _, info = await user_maps(tx, user)
+    items = user_info_items(user, await _notifiable(tx, user))
+    await store.put_item(tx, info, "reachability", items["reachability"], event.seq)
+
+
+async def on_user_deleted(tx: Tx, event: Event) -> None:
+    user = event.payload
+    for kind, name in (
+        ("map", names.user_channels(user["sid"])),
+        ("map", names.user_info(user["sid"])),
+    ):
+        obj = await store.find(tx, user["service_sid"], kind, name)
+        if obj is not None:
+            await store.remove_object(tx, obj, event.seq)
+
+
+async def on_channel(tx: Tx, event: Event) -> None:
+    channel = await _channel(tx, event.payload["sid"])
+    if channel is not None:
+        await refresh_channel(tx, channel, event.seq)
+
+
+async def on_channel_destroyed(tx: Tx, event: Event) -> None:
+    channel = event.payload
+    sid, service = channel["sid"], channel["service_sid"]
+    for kind, name in (
+        ("document", names.channel_doc(sid)),
+        ("list", names.messages(sid)),
+        ("map", names.roster(sid)),
+    ):
+        obj = await store.find(tx, service, kind, name)
+        if obj is not None:
+            await store.remove_object(tx, obj, event.seq)
+    # every user map still holding the channel (members, invitees)
+    holders = await tx.all(
+        "SELECT o.* FROM sync_items i JOIN sync_objects o ON o.sid = i.object_sid "
+        "WHERE i.item_key = :k AND o.service_sid = :s AND o.type = 'map'",
+        {"k": sid, "s": service},
+    )
+    for obj in holders:
+        await store.remove_item(tx, obj, sid, event.seq)
+
+
+async def on_member(tx: Tx, event: Event) -> None:
+    member = await repo.get(tx, "members", {"sid": event.payload["sid"]})
+    channel = await _channel(tx, event.channel_sid or event.payload.get("channel_sid"))
+    if member is None or channel is None:
+        return
+    _, _, roster = await channel_objects(tx, channel)
+    await store.put_item(tx, roster, member["sid"], roster_data(member), event.seq)
+    await _my_channel(tx, channel, member["user_sid"], "joined", member, event.seq)
+
+
+async def on_member_removed(tx: Tx, event: Event) -> None:
+    member = event.payload
+    channel_sid = member["channel_sid"]
+    roster = await store.find(tx, member["service_sid"], "map", names.roster(channel_sid))
+    if roster is not None:
+        await store.remove_item(tx, roster, member["sid"], event.seq)
+    mine = await store.find(
+        tx, member["service_sid"], "map", names.user_channels(member["user_sid"])
+    )
+    if mine is not None:
+        await store.remove_item(tx, mine, channel_sid, event.seq)
+
+
+async def on_message(tx: Tx, event: Event) -> None:
+    payload = event.payload
+    channel = await _channel(tx, payload["channel_sid"])
+    message = await repo.get(tx, "messages", {"sid": payload["sid"]})
+    if channel is None or message is None:
+        return
+    doc, messages, _ = await channel_objects(tx, channel)
+    member = None
+    if message.get("author"):
+        member = await repo.get(
+            tx, "members", {"channel_sid": channel["sid"], "identity": message["author"]}
+        )
+    media = payload.get("media")
+    if media is None and message.get("media_sid"):
+        found = await repo.get(tx, "media", {"sid": message["media_sid"]})
+        if found is not None:
+            media = {k: found[k] for k in ("sid", "size", "content_type", "filename")}
+    data = message_data(message, member["sid"] if member else None, media)
+    await store.put_item(tx, messages, message["idx"], data, event.seq)
+    if event.kind != "onMessageUpdated":
+        last = await _last_message(tx, channel["sid"])
+        await store.set_document(tx, doc, channel_data(channel, last), event.seq)
+
+
+async def on_message_removed(tx: Tx, event: Event) -> None:
+    payload = event.payload
+    channel = await _channel(tx, payload["channel_sid"])
+    if channel is None:
+        return
+    doc, messages, _ = await channel_objects(tx, channel)
+    await store.remove_item(tx, messages, payload["idx"], event.seq)
+    last = await _last_message(tx, channel["sid"])
+    await store.set_document(tx, doc, channel_data(channel, last), event.seq)
+
+
+async def on_invite(tx: Tx, event: Event) -> None:
+    invite = event.payload
+    channel = await _channel(tx, invite["channel_sid"])
+    user = await _user(tx, invite["service_sid"], invite["identity"])
+    if channel is None or user is None or await _is_member(tx, channel["sid"], user["identity"]):
+        return
+    channels, _ = await user_maps(tx, user)
+    if event.kind == "parley.invite.created":
+        data = my_channel_data(channel, "invited", None)
+        await store.put_item(tx, channels, channel["sid"], data, event.seq)
+    else:
+        item = await store.get_item(tx, channels, channel["sid"])
+        if item is not None and orjson.loads(item["data"]).get("status") == "invited":
+            await store.remove_item(tx, channels, channel["sid"], event.seq)
+
+
+HANDLERS: dict[str, Handler] = {
+    "onUserAdded": on_user,
+    "onUserUpdated": on_user,
+    "parley.user.deleted": on_user_deleted,
+    "parley.binding.created": on_binding,
+    "parley.binding.updated": on_binding,
+    "parley.binding.deleted": on_binding,
+    "onChannelAdded": on_channel,
+    "onChannelUpdated": on_channel,
+    "onChannelDestroyed": on_channel_destroyed,
+    "onMemberAdded": on_member,
+    "onMemberUpdated": on_member,
+    "onMemberRemoved": on_member_removed,
+    "onMessageSent": on_message,
+    "onMediaMessageSent": on_message,
+    "onMessageUpdated": on_message,
+    "onMessageRemoved": on_message_removed,
+    "parley.invite.created": on_invite,
+    "parley.invite.deleted": on_invite,
+}
+
+
+async def project(tx: Tx, event: Event) -> None:
+    handler = HANDLERS.get(event.kind)
+    if handler is not None:
+        await handler(tx, event)
+
+
+def install() -> None:
+    """Register the projector once (idempotent; called at app start-up)."""
+    if project not in PROJECTORS:
+        PROJECTORS.append(project)

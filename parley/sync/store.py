@@ -1,0 +1,316 @@
+"""Sync objects, items and their event log (SQL through ``parley.store.repo``).
+
+Every change takes the object's next event id with ``repo.take`` (row lock,
+so ids are gap-free per object) and stores the event body it produces. Event
+bodies carry no URLs: ``render`` adds them with the public base URL.
+"""
+
+from typing import Any, Literal
+
+import orjson
+
+from parley import sids, timefmt
+from parley.errors import TwilioError
+from parley.store import Row, Tx, repo
+
+Kind = Literal["map", "list", "document"]
+PREFIX: dict[str, str] = {
+    "map": sids.SYNC_MAP,
+    "list": sids.SYNC_LIST,
+    "document": sids.SYNC_DOCUMENT,
+}
+PLURAL = {"map": "Maps", "list": "Lists", "document": "Documents"}
+# Twilio Sync "not found" codes (twilio-sync@3.4.0 syncdocument.ts:265, syncmap.ts:171,
+# synclist.ts:228; 54150/54200 by the family's pattern)
+NOT_FOUND = {"document": 54100, "list": 54150, "map": 54200}
+ITEM_NOT_FOUND = {"list": 54151, "map": 54201}
+
+
+def iso(value: int | None) -> str | None:
+    return timefmt.to_webhook(value)
+
+
+async def find(tx: Tx, service_sid: str, kind: str, ident: str) -> Row | None:
+    """An object by SID or unique name."""
+    if sids.looks_like(PREFIX[kind], ident):
+        row = await repo.get(tx, "sync_objects", {"sid": sids.normalise(ident)})
+        return row if row and row["service_sid"] == service_sid and row["type"] == kind else None
+    return await repo.get(
+        tx, "sync_objects", {"service_sid": service_sid, "type": kind, "unique_name": ident}
+    )
+
+
+async def ensure(
+    tx: Tx,
+    account_sid: str,
+    service_sid: str,
+    kind: Kind,
+    name: str,
+    acl: str,
+    data: Any = None,
+) -> Row:
+    """The object of that name, created empty (no event) if missing."""
+    found = await find(tx, service_sid, kind, name)
+    if found is not None:
+        if found["acl"] != acl:
+            await repo.update(tx, "sync_objects", {"sid": found["sid"]}, {"acl": acl})
+            found["acl"] = acl
+        return found
+    now = timefmt.now()
+    row: Row = {
+        "sid": sids.new_sid(PREFIX[kind]),
+        "account_sid": account_sid,
+        "service_sid": service_sid,
+        "type": kind,
+        "unique_name": name,
+        "acl": acl,
+        "last_event_id": 0,
+        "data": orjson.dumps(data if data is not None else {}).decode(),
+        "date_created": now,
+        "date_updated": now,
+    }
+    await repo.insert(tx, "sync_objects", row)
+    return row
+
+
+async def _next_event(
+    tx: Tx, obj: Row, cause: int, event_type: str, body: dict[str, Any], now: int
+) -> int:
+    event_id = await repo.take(tx, "sync_objects", {"sid": obj["sid"]}, "last_event_id") + 1
+    obj["last_event_id"] = event_id
+    obj["date_updated"] = now
+    await repo.update(tx, "sync_objects", {"sid": obj["sid"]}, {"date_updated": now})
+    event = {**body, "id": event_id, "date_created": iso(now)}
+    await repo.insert(
+        tx,
+        "sync_events",
+        {
+            "object_sid": obj["sid"],
+            "event_id": event_id,
+            "cause_seq": cause,
+            "event_type": event_type,
+            "event": orjson.dumps(event).decode(),
+            "date_created": now,
+        },
+    )
+    return event_id
+
+
+def _sid_field(obj: Row) -> str:
+    return f"{obj['type']}_sid"
+
+
+async def get_item(tx: Tx, obj: Row, key: str) -> Row | None:
+    return await repo.get(tx, "sync_items", {"object_sid": obj["sid"], "item_key": key})
+
+
+async def put_item(
+    tx: Tx, obj: Row, key: str | int, data: dict[str, Any], cause: int
+) -> int | None:
+    """Add or replace a map item (``key``) or list item (``index``); returns the
+    event id, or None when the stored data is already exactly that."""
+    kind = obj["type"]
+    item_key = str(key)
+    index = int(key) if kind == "list" else 0
+    now = timefmt.now()
+    text = orjson.dumps(data).decode()
+    existing = await get_item(tx, obj, item_key)
+    if existing is not None and existing["data"] == text:
+        return None
+    added = existing is None
+    body: dict[str, Any] = {_sid_field(obj): obj["sid"], "item_data": data}
+    if kind == "list":
+        body["item_index"] = index
+    else:
+        body["item_key"] = item_key
+    verb = "added" if added else "updated"
+    event_id = await _next_event(tx, obj, cause, f"{kind}_item_{verb}", body, now)
+    if added:
+        await repo.insert(
+            tx,
+            "sync_items",
+            {
+                "object_sid": obj["sid"],
+                "item_key": item_key,
+                "item_index": index,
+                "data": text,
+                "last_event_id": event_id,
+                "date_created": now,
+                "date_updated": now,
+            },
+        )
+    else:
+        await repo.update(
+            tx,
+            "sync_items",
+            {"object_sid": obj["sid"], "item_key": item_key},
+            {"data": text, "last_event_id": event_id, "date_updated": now},
+        )
+    return event_id
+
+
+async def remove_item(tx: Tx, obj: Row, key: str | int, cause: int) -> int | None:
+    kind = obj["type"]
+    existing = await get_item(tx, obj, str(key))
+    if existing is None:
+        return None
+    body: dict[str, Any] = {
+        _sid_field(obj): obj["sid"],
+        "item_data": orjson.loads(existing["data"]),
+    }
+    if kind == "list":
+        body["item_index"] = int(key)
+    else:
+        body["item_key"] = str(key)
+    event_id = await _next_event(tx, obj, cause, f"{kind}_item_removed", body, timefmt.now())
+    await repo.delete(tx, "sync_items", {"object_sid": obj["sid"], "item_key": str(key)})
+    return event_id
+
+
+async def set_document(tx: Tx, obj: Row, data: dict[str, Any], cause: int) -> int | None:
+    text = orjson.dumps(data).decode()
+    if obj["data"] == text:
+        return None
+    body = {"document_sid": obj["sid"], "document_data": data}
+    event_id = await _next_event(tx, obj, cause, "document_updated", body, timefmt.now())
+    await repo.update(tx, "sync_objects", {"sid": obj["sid"]}, {"data": text})
+    obj["data"] = text
+    return event_id
+
+
+async def remove_object(tx: Tx, obj: Row, cause: int) -> None:
+    """``{map,list,document}_removed`` is the object's last event; its items go."""
+    kind = obj["type"]
+    await _next_event(
+        tx, obj, cause, f"{kind}_removed", {_sid_field(obj): obj["sid"]}, timefmt.now()
+    )
+    await repo.delete(tx, "sync_items", {"object_sid": obj["sid"]})
+    await repo.delete(tx, "sync_objects", {"sid": obj["sid"]})
+
+
+async def events_after(tx: Tx, object_sid: str, after: int, limit: int = 500) -> list[Row]:
+    return await tx.all(
+        "SELECT * FROM sync_events WHERE object_sid = :o AND event_id > :a "
+        "ORDER BY event_id LIMIT :n",
+        {"o": object_sid, "a": after, "n": limit},
+    )
+
+
+async def events_caused_by(tx: Tx, seqs: list[int]) -> list[Row]:
+    if not seqs:
+        return []
+    names = ", ".join(f":s{i}" for i in range(len(seqs)))
+    return await tx.all(
+        f"SELECT * FROM sync_events WHERE cause_seq IN ({names}) ORDER BY object_sid, event_id",
+        {f"s{i}": seq for i, seq in enumerate(seqs)},
+    )
+
+
+def url(base: str, obj_type: str, sid: str, key: str | None = None) -> str:
+    path = f"{base}/v3/{PLURAL[obj_type]}/{sid}"
+    return path if key is None else f"{path}/Items/{key}"
+
+
+def render_event(base: str, row: Row) -> dict[str, Any]:
+    """A stored event as the client receives it (URLs and revisions added)."""
+    event: dict[str, Any] = orjson.loads(row["event"])
+    kind = row["event_type"].split("_", 1)[0]
+    sid = row["object_sid"]
+    revision = str(row["event_id"])
+    if "item_data" in event:
+        key = str(event.get("item_key", event.get("item_index")))
+        event["item_url"] = url(base, kind, sid, key)
+        event["item_revision"] = revision
+    if kind == "document":
+        event["document_revision"] = revision
+    else:
+        event[f"{kind}_revision"] = revision
+    return event
+
+
+def render_object(base: str, obj: Row) -> dict[str, Any]:
+    kind = obj["type"]
+    out: dict[str, Any] = {
+        "sid": obj["sid"],
+        "unique_name": obj["unique_name"],
+        "url": url(base, kind, obj["sid"]),
+        "revision": str(obj["last_event_id"]),
+        "last_event_id": obj["last_event_id"],
+        "date_created": iso(obj["date_created"]),
+        "date_updated": iso(obj["date_updated"]),
+        "date_expires": None,
+        "created_by": "system",
+    }
+    if kind == "document":
+        out["data"] = orjson.loads(obj["data"] or "{}")
+        out["links"] = {}
+    else:
+        out["links"] = {
+            "items": url(base, kind, obj["sid"]) + "/Items",
+            "context": url(base, kind, obj["sid"]) + "/Context",
+        }
+    return out
+
+
+def render_item(base: str, obj: Row, item: Row) -> dict[str, Any]:
+    kind = obj["type"]
+    out: dict[str, Any] = {
+        "data": orjson.loads(item["data"]),
+        "revision": str(item["last_event_id"]),
+        "last_event_id": item["last_event_id"],
+        "url": url(base, kind, obj["sid"], item["item_key"]),
+        "date_created": iso(item["date_created"]),
+        "date_updated": iso(item["date_updated"]),
+        "date_expires": None,
+        "created_by": "system",
+    }
+    if kind == "list":
+        out["index"] = item["item_index"]
+    else:
+        out["key"] = item["item_key"]
+    return out
+
+
+async def items_page(
+    tx: Tx,
+    obj: Row,
+    *,
+    start: str | int | None,
+    descending: bool,
+    limit: int,
+    inclusive: bool = True,
+) -> tuple[list[Row], bool, bool]:
+    """A page from ``start`` (inclusive, the SDK's ``From``) in key/index order;
+    returns (items, more before, more after) in page order."""
+    column = "item_index" if obj["type"] == "list" else "item_key"
+    op = ("<=" if inclusive else "<") if descending else (">=" if inclusive else ">")
+    params: dict[str, Any] = {"o": obj["sid"], "n": limit + 1}
+    cond = ""
+    if start is not None:
+        cond = f" AND {column} {op} :f"
+        params["f"] = int(start) if obj["type"] == "list" else str(start)
+    order = "DESC" if descending else "ASC"
+    rows = await tx.all(
+        f"SELECT * FROM sync_items WHERE object_sid = :o{cond} ORDER BY {column} {order} LIMIT :n",
+        params,
+    )
+    more_after = len(rows) > limit
+    rows = rows[:limit]
+    more_before = False
+    if rows and start is not None:
+        back = ">" if descending else "<"
+        first = rows[0][column]
+        before = await tx.one(
+            f"SELECT 1 AS x FROM sync_items WHERE object_sid = :o AND {column} {back} :f LIMIT 1",
+            {"o": obj["sid"], "f": first},
+        )
+        more_before = before is not None
+    return rows, more_before, more_after
+
+
+def not_found(kind: str, ident: str) -> TwilioError:
+    return TwilioError(NOT_FOUND[kind], kind=kind.capitalize(), ident=ident)
+
+
+def item_not_found(kind: str, key: str) -> TwilioError:
+    return TwilioError(ITEM_NOT_FOUND[kind], kind=kind.capitalize(), ident=key)

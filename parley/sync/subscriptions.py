@@ -1,0 +1,309 @@
+"""Per-session Sync subscriptions: replay, then live events, never a gap or a
+duplicate.
+
+Each subscribed object has a position (the last event id the client has).
+Replay and live delivery both go through ``deliver`` under the session's lock:
+events at or below the position are dropped, a gap is filled from the store.
+
+Replayed events are sent as ``twilio.sync.event`` (strictly ordered, they
+advance the client's last_event_id); live ones as ``com.twilio.rtd.cds.<type>``
+(twilio-sync@3.4.0 client.ts:157-160, subscriptions.ts:398-460).
+"""
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from parley.errors import TwilioError
+from parley.events import Event
+from parley.store import Row, Store
+from parley.sync import access, names, store
+
+if TYPE_CHECKING:
+    from parley.app import Parley
+    from parley.realtime.gateway import Session
+
+log = logging.getLogger("parley.sync")
+
+REPLAY = "twilio.sync.event"
+LIVE = "com.twilio.rtd.cds.{}"
+KEY = "sync"
+
+
+class SessionSubscriptions:
+    def __init__(self, session: "Session") -> None:
+        self.session = session
+        self.positions: dict[str, int] = {}  # object SID -> last event id delivered
+        self.types: dict[str, str] = {}
+        self.lock = asyncio.Lock()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.protocol = 3
+
+    @property
+    def _store(self) -> Store:
+        found = self.session.gateway.app.store
+        assert found is not None
+        return found
+
+    @property
+    def _base(self) -> str:
+        return self.session.gateway.app.settings.base_url
+
+    async def apply(
+        self, action: str, correlation: Any, protocol: Any, requests: list[dict[str, Any]]
+    ) -> None:
+        self.protocol = protocol if isinstance(protocol, int) else 3
+        for request in requests:
+            sid = str(request.get("object_sid") or "")
+            kind = str(request.get("object_type") or "")
+            try:
+                if action == "cancel":
+                    await self._cancel(sid, kind, correlation)
+                else:
+                    await self._establish(sid, kind, request.get("last_event_id"), correlation)
+            except Exception:
+                log.exception("subscription %s %s failed", action, sid)
+
+    def _envelope(self, event_type: str, event: Any, correlation: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event_type": event_type,
+            "event_protocol_version": self.protocol,
+            "event": event,
+        }
+        if correlation is not None:
+            out["correlation_id"] = correlation
+        return out
+
+    async def _cancel(self, sid: str, kind: str, correlation: Any) -> None:
+        async with self.lock:
+            self.positions.pop(sid, None)
+            self.types.pop(sid, None)
+        event = {"object_sid": sid, "object_type": kind}
+        await self.session.notify(
+            REPLAY, self._envelope("subscription_canceled", event, correlation)
+        )
+
+    async def _establish(self, sid: str, kind: str, last: Any, correlation: Any) -> None:
+        grant = self.session.grant
+        assert grant is not None
+        obj: Row | None = None
+        async with self._store.read() as tx:
+            if kind in store.PREFIX:
+                obj = await store.find(tx, grant.service_sid, kind, sid)
+            error: TwilioError | None = None
+            if obj is None:
+                error = store.not_found(kind if kind in store.PREFIX else "map", sid)
+            elif not await access.readable(tx, obj, grant.service_sid, grant.identity):
+                error = TwilioError(54007, identity=grant.identity)
+        if obj is None or error is not None:
+            assert error is not None
+            log.debug("subscription to %s %s refused: %s", kind, sid, error.code)
+            failed = {
+                "object_sid": sid,
+                "object_type": kind,
+                "error": {"code": error.code, "message": error.message, "status": error.status},
+            }
+            await self.session.notify(
+                REPLAY, self._envelope("subscription_failed", failed, correlation)
+            )
+            return
+        async with self.lock:
+            start = last if isinstance(last, int) and last >= 0 else obj["last_event_id"]
+            self.positions[obj["sid"]] = min(start, obj["last_event_id"])
+            self.types[obj["sid"]] = kind
+            await self._catch_up(obj["sid"], REPLAY)
+            established = {
+                "object_sid": obj["sid"],
+                "object_type": kind,
+                "replay_status": "completed",
+                "last_event_id": self.positions[obj["sid"]],
+            }
+        await self.session.notify(
+            REPLAY, self._envelope("subscription_established", established, correlation)
+        )
+
+    async def _catch_up(self, sid: str, message_type: str) -> None:
+        """Send every stored event after the position (caller holds the lock)."""
+        while sid in self.positions:
+            async with self._store.read() as tx:
+                rows = await store.events_after(tx, sid, self.positions[sid])
+            if not rows:
+                return
+            for row in rows:
+                await self._send(row, message_type)
+
+    async def _send(self, row: Row, message_type: str) -> None:
+        sid = row["object_sid"]
+        kind = row["event_type"].split("_", 1)[0]
+        event = store.render_event(self._base, row)
+        payload = self._envelope(row["event_type"], event, None)
+        if message_type != REPLAY:
+            payload = {"event_type": row["event_type"], "event": event}
+        await self.session.notify(message_type.format(kind), payload)
+        self.positions[sid] = row["event_id"]
+        if row["event_type"] == f"{kind}_removed":
+            self.positions.pop(sid, None)  # the object is gone: nothing follows
+
+    async def refresh(self, sid: str) -> None:
+        """Catch up one object from the stored log (the poll's path)."""
+        async with self.lock:
+            if sid in self.positions:
+                await self._catch_up(sid, LIVE)
+
+    async def deliver(self, sid: str, rows: list[Row]) -> None:
+        """Live events of one object, in event-id order."""
+        async with self.lock:
+            if sid not in self.positions:
+                return
+            for row in rows:
+                position = self.positions.get(sid)
+                if position is None or row["event_id"] <= position:
+                    continue
+                if row["event_id"] != position + 1:
+                    await self._catch_up(sid, LIVE)
+                    continue
+                await self._send(row, LIVE)
+
+    def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+
+def subscriptions(session: "Session") -> SessionSubscriptions:
+    found = session.extensions.get(KEY)
+    if found is None:
+        found = session.extensions[KEY] = SessionSubscriptions(session)
+    assert isinstance(found, SessionSubscriptions)
+    return found
+
+
+class Hub:
+    """After commit: the Sync events of the committed domain events, to every
+    session subscribed to their objects.
+
+    The bus only carries this process's commits. A poll (``poll_interval``)
+    compares each subscribed object's ``last_event_id`` with what its sessions
+    have, so writes made by another Parley process on the same database reach
+    this process's clients too, a poll interval later.
+    """
+
+    poll_interval = 1.0  # seconds
+
+    def __init__(self, app: "Parley") -> None:
+        self.app = app
+        self._tasks: list[asyncio.Task[None]] = []
+        # committed batches wait here for the fan-out task: the request that
+        # committed them does not wait for a thousand sockets, and one consumer
+        # keeps commit order
+        self._queue: asyncio.Queue[list[Event]] = asyncio.Queue()
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._poll()), asyncio.create_task(self._fan_out())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def on_events(self, events: list[Event]) -> None:
+        """The bus subscriber: queue the batch for the fan-out task."""
+        self._queue.put_nowait(events)
+
+    async def _fan_out(self) -> None:
+        while True:
+            events = await self._queue.get()
+            try:
+                await self.deliver(events)
+            except Exception:
+                log.exception("sync fan-out failed")
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                await self.poll_once()
+            except Exception:
+                log.exception("sync poll failed")
+
+    async def poll_once(self) -> None:
+        gateway, store_ = self.app.gateway, self.app.store
+        if gateway is None or store_ is None:
+            return
+        watching: dict[str, list[SessionSubscriptions]] = {}
+        for session in list(gateway.sessions):
+            subs = session.extensions.get(KEY)
+            if isinstance(subs, SessionSubscriptions):
+                for sid in list(subs.positions):
+                    watching.setdefault(sid, []).append(subs)
+        sids = list(watching)
+        current: dict[str, int] = {}
+        async with store_.read() as tx:
+            for start in range(0, len(sids), 500):
+                chunk = sids[start : start + 500]
+                marks = ", ".join(f":s{i}" for i in range(len(chunk)))
+                rows = await tx.all(
+                    f"SELECT sid, last_event_id FROM sync_objects WHERE sid IN ({marks})",
+                    {f"s{i}": sid for i, sid in enumerate(chunk)},
+                )
+                current.update({r["sid"]: int(r["last_event_id"]) for r in rows})
+        for sid, subscribers in watching.items():
+            for subs in subscribers:
+                position = subs.positions.get(sid)
+                # a removed object is missing: its last event is still in the log
+                if position is not None and current.get(sid, position + 1) > position:
+                    await subs.refresh(sid)
+
+    async def deliver(self, events: list[Event]) -> None:
+        """The Sync events caused by committed domain events, to every session
+        subscribed to their objects."""
+        gateway = self.app.gateway
+        store_ = self.app.store
+        if gateway is None or store_ is None or not gateway.sessions:
+            return
+        async with store_.read() as tx:
+            rows = await store.events_caused_by(tx, [e.seq for e in events if e.seq])
+        if not rows:
+            return
+        by_object: dict[str, list[Row]] = {}
+        for row in rows:
+            by_object.setdefault(row["object_sid"], []).append(row)
+        for session in list(gateway.sessions):
+            subs = session.extensions.get(KEY)
+            if not isinstance(subs, SessionSubscriptions):
+                continue
+            for sid, object_rows in by_object.items():
+                if sid in subs.positions:
+                    await subs.deliver(sid, object_rows)
+        await self._revoke(events)
+
+    async def _revoke(self, events: list[Event]) -> None:
+        """A removed member's sessions stop receiving the channel's members-only
+        objects (they saw their own removal, the last event delivered above)."""
+        gateway, store_ = self.app.gateway, self.app.store
+        assert gateway is not None and store_ is not None
+        for event in events:
+            if event.kind != "onMemberRemoved" or event.service_sid is None:
+                continue
+            channel_sid = str(event.payload["channel_sid"])
+            sessions = gateway.connected(event.service_sid, str(event.payload["identity"]))
+            if not sessions:
+                continue
+            async with store_.read() as tx:
+                objects = [
+                    await store.find(tx, event.service_sid, kind, name)
+                    for kind, name in (
+                        ("list", names.messages(channel_sid)),
+                        ("map", names.roster(channel_sid)),
+                        ("document", names.channel_doc(channel_sid)),
+                    )
+                ]
+            private = [o for o in objects if o is not None and o["acl"]]
+            for session in sessions:
+                subs = session.extensions.get(KEY)
+                if isinstance(subs, SessionSubscriptions):
+                    async with subs.lock:
+                        for obj in private:
+                            subs.positions.pop(obj["sid"], None)

@@ -1,0 +1,112 @@
+"""The real npm twilio-chat (6.0.0 and 5.0.2) in Node against a real Parley.
+
+Skipped when Node or ``tests/node/node_modules`` (``npm ci``) is missing, except
+under CI=true, where it must run.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parley import accounts
+from tests.conftest import Account, Server, make_client, start_server
+from tests.realtime.helpers import make_key, token
+
+HERE = Path(__file__).resolve().parent
+NODE = shutil.which("node")
+READY = NODE is not None and (HERE / "node_modules" / "twilio-chat").is_dir()
+
+if not READY and os.environ.get("CI") != "true":
+    pytest.skip("node or tests/node/node_modules missing (make node-deps)", allow_module_level=True)
+
+
+@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+def test_scenarios(server: Server, account: Account, service: Any, package: str) -> None:
+    assert READY, "CI=true: Node and `npm ci` in tests/node are required"
+    key = make_key(server, account.sid)
+    tokens = {
+        "alice": token(account.sid, key, "alice", service.sid),
+        "bob": token(account.sid, key, "bob", service.sid),
+        "alice_refreshed": token(account.sid, key, "alice", service.sid, ttl=7200),
+    }
+    env = {
+        **os.environ,
+        "PARLEY_WS": server.url.replace("http://", "ws://") + "/v3/wsconnect",
+        "PARLEY_REST": server.url,
+        "PARLEY_ACCOUNT_SID": account.sid,
+        "PARLEY_AUTH_TOKEN": account.auth_token,
+        "PARLEY_SERVICE_SID": service.sid,
+        "PARLEY_TOKENS": json.dumps(tokens),
+        "PARLEY_UNIQUE": f"general-{package}",
+    }
+    assert NODE is not None
+    done = subprocess.run(
+        [NODE, "scenarios.js", package],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok done" in done.stdout
+
+
+@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+def test_a_client_survives_a_parley_restart(tmp_path: Path, package: str) -> None:
+    assert READY and NODE is not None
+    url = f"sqlite:///{tmp_path / 'restart.db'}"
+    first = start_server(url)
+    port = int(first.url.rsplit(":", 1)[1])
+    assert first.app.store is not None
+    acct = first.run(accounts.create_account(first.app.store, "restart"))
+    key = first.run(accounts.create_key(first.app.store, acct["sid"]))
+    svc = make_client(first, acct["sid"], acct["auth_token"]).chat.v2.services.create(
+        friendly_name="restart"
+    )
+    env = {
+        **os.environ,
+        "PARLEY_WS": first.url.replace("http://", "ws://") + "/v3/wsconnect",
+        "PARLEY_TOKENS": json.dumps({"alice": token(acct["sid"], key, "alice", svc.sid)}),
+        "PARLEY_UNIQUE": "restart",
+    }
+    second = None
+    with subprocess.Popen(
+        [NODE, "restart.js", package],
+        cwd=HERE,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as node:
+        try:
+            assert node.stdout is not None and node.stdin is not None
+            seen = []  # with PARLEY_NODE_LOG=debug the SDK logs to stdout too
+            while not (ready := node.stdout.readline()).startswith("ok ready-for-restart"):
+                assert ready, "".join(seen)
+                seen.append(ready)
+            channel_sid = ready.split()[-1]
+            first.stop()  # the client is offloaded (308) and starts reconnecting
+            second = start_server(url, port=port)
+            rest = make_client(second, acct["sid"], acct["auth_token"])
+            rest.chat.v2.services(svc.sid).channels(channel_sid).messages.create(
+                body="while away", from_="bob"
+            )
+            with contextlib.suppress(BrokenPipeError):  # node may have failed already
+                node.stdin.write("go\n")
+                node.stdin.flush()
+            out, _ = node.communicate(timeout=60)
+            assert node.returncode == 0, ready + out
+            assert "ok done" in out
+        finally:
+            if node.poll() is None:
+                node.kill()
+            if second is not None:
+                second.stop()

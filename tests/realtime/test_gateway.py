@@ -1,0 +1,172 @@
+"""The twilsock gateway, driven by a raw WebSocket client (client-protocol.md §2)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from parley.domain import users
+from tests.conftest import Account, Server, start_server
+from tests.realtime.helpers import Twilsock, make_key, now, token
+
+
+@pytest.fixture
+def key(server: Server, account: Account) -> dict[str, str]:
+    return make_key(server, account.sid)
+
+
+@pytest.fixture
+def sock(server: Server) -> Iterator[Twilsock]:
+    client = Twilsock(server)
+    yield client
+    client.close()
+
+
+def closed(sock: Twilsock) -> bool:
+    try:
+        sock.recv(5)
+    except ConnectionClosed:
+        return True
+    return False
+
+
+def test_init_accepts_a_token_and_creates_the_user(
+    server: Server, account: Account, key: dict[str, str], service: Any, sock: Twilsock
+) -> None:
+    reply, _ = sock.init(token(account.sid, key, "alice", service.sid))
+    assert reply["status"] == {"code": 200, "status": "OK"}
+    assert set(reply["capabilities"]) == {"client_update", "offline_storage"}
+    assert reply["continuation_token"]
+    assert reply["offline_storage"]["ip_messaging"]["storage_id"]
+
+    async def find() -> Any:
+        assert server.app.store is not None
+        async with server.app.store.read() as tx:
+            svc = {"sid": service.sid}
+            return await users.find(tx, svc, "alice")
+
+    user = server.run(find())
+    assert user is not None and user["role_sid"] == service.default_service_role_sid
+
+
+def test_init_with_a_bad_token_is_refused_and_closed(
+    account: Account, key: dict[str, str], service: Any, sock: Twilsock
+) -> None:
+    forged = token(account.sid, {"sid": key["sid"], "secret": "z" * 40}, "alice", service.sid)
+    reply, _ = sock.init(forged)
+    assert reply["status"]["code"] == 401
+    assert reply["status"]["errorCode"] == 20107
+    header, _ = sock.until("close")
+    assert header["status"]["code"] == 401
+    assert closed(sock)
+
+
+def test_init_with_an_expired_token_reports_20104(
+    account: Account, key: dict[str, str], service: Any, sock: Twilsock
+) -> None:
+    claims = jwt.decode(
+        token(account.sid, key, "alice", service.sid), options={"verify_signature": False}
+    )
+    claims["exp"] = now() - 1
+    reply, _ = sock.init(jwt.encode(claims, key["secret"], algorithm="HS256"))
+    assert (reply["status"]["code"], reply["status"]["errorCode"]) == (401, 20104)
+
+
+def test_requests_are_routed_by_path_and_answered_with_http_status(
+    account: Account, key: dict[str, str], service: Any, sock: Twilsock
+) -> None:
+    sock.init(token(account.sid, key, "alice", service.sid))
+    for host in ("aim.us1.twilio.com", "parley.invalid", "cds.us1.twilio.com"):
+        status, body = sock.request("GET", "/Nothing/Here", host=host)
+        assert status == 404
+        assert body["code"] == 20404 and body["status"] == 404
+
+
+def test_malformed_frame_closes_with_406_and_the_server_keeps_serving(
+    server: Server, account: Account, key: dict[str, str], service: Any, sock: Twilsock
+) -> None:
+    sock.init(token(account.sid, key, "alice", service.sid))
+    sock.ws.send(b"TWILSOCK V3.0 9999\r\n{not json")
+    header, _ = sock.until("close")
+    assert header["status"]["code"] == 406
+    assert closed(sock)
+
+    again = Twilsock(server)
+    try:
+        reply, _ = again.init(token(account.sid, key, "alice", service.sid))
+        assert reply["status"]["code"] == 200
+        again.ws.send("a text frame")
+        header, _ = again.until("close")
+        assert header["status"]["code"] == 406
+    finally:
+        again.close()
+
+
+def test_anything_before_init_is_refused(sock: Twilsock) -> None:
+    sock.send({"method": "message", "http_request": {"path": "/x", "method": "GET"}})
+    header, _ = sock.until("close")
+    assert header["status"]["code"] == 406
+
+
+def test_update_refreshes_the_token_for_the_same_identity_only(
+    account: Account, key: dict[str, str], service: Any, sock: Twilsock
+) -> None:
+    sock.init(token(account.sid, key, "alice", service.sid))
+    fresh = token(account.sid, key, "alice", service.sid, ttl=7200)
+    reply, _ = sock.reply_to(sock.send({"method": "update", "token": fresh}))
+    assert reply["status"]["code"] == 200
+    someone_else = token(account.sid, key, "mallory", service.sid)
+    reply, _ = sock.reply_to(sock.send({"method": "update", "token": someone_else}))
+    assert (reply["status"]["code"], reply["status"]["errorCode"]) == (401, 20106)
+    # the connection still works with the refreshed token
+    status, _ = sock.request("GET", "/Nothing")
+    assert status == 404
+
+
+def test_token_about_to_expire_then_close_410(
+    account: Account, key: dict[str, str], service: Any, sock: Twilsock
+) -> None:
+    sock.init(token(account.sid, key, "alice", service.sid, ttl=2))
+    header, _ = sock.until("client_update")
+    assert header["client_update_type"] == "token_about_to_expire"
+    header, _ = sock.until("close")
+    assert header["status"]["code"] == 410
+    assert closed(sock)
+
+
+def test_keepalive_pings_are_sent(
+    server: Server, account: Account, key: dict[str, str], service: Any, sock: Twilsock
+) -> None:
+    gateway = server.app.gateway
+    assert gateway is not None
+    gateway.keepalive = 0.05
+    try:
+        sock.init(token(account.sid, key, "alice", service.sid))
+        header, _ = sock.until("ping")
+        assert header["id"]
+    finally:
+        del gateway.keepalive
+
+
+def test_shutdown_offloads_clients_with_308(tmp_path: Path) -> None:
+    own = start_server(f"sqlite:///{tmp_path / 'offload.db'}")
+    try:
+        from tests.conftest import make_client
+
+        assert own.app.store is not None
+        from parley import accounts
+
+        acct = own.run(accounts.create_account(own.app.store, "offload"))
+        svc = make_client(own, acct["sid"], acct["auth_token"]).chat.v2.services.create(
+            friendly_name="offload"
+        )
+        sock = Twilsock(own)
+        sock.init(token(acct["sid"], make_key(own, acct["sid"]), "alice", svc.sid))
+    finally:
+        own.stop()
+    header, body = sock.until("close")
+    assert header["status"]["code"] == 308
+    assert body["backoff_policy"]["reconnect_min_ms"] > 0

@@ -1,0 +1,306 @@
+"""The Sync view through the tunnel: objects, items pages, subscriptions with
+replay and live events (client-protocol.md §3), checked the Zulip way: fetch
+state, act, apply the pushed events to the old state, fetch again, compare."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Account, Server, make_client, start_server
+from tests.realtime import rest
+from tests.realtime.helpers import Twilsock, make_key, token
+
+
+@pytest.fixture
+def connect(server: Server, account: Account, service: Any) -> Iterator[Any]:
+    key = make_key(server, account.sid)
+    opened: list[Twilsock] = []
+
+    def open_as(identity: str, on: Server = server, acct: str = account.sid) -> Twilsock:
+        sock = Twilsock(on)
+        sock.init(token(acct, key if on is server else make_key(on, acct), identity, service.sid))
+        opened.append(sock)
+        return sock
+
+    yield open_as
+    for sock in opened:
+        sock.close()
+
+
+def subscribe(sock: Twilsock, *objects: tuple[str, str, int | None]) -> dict[str, list[Any]]:
+    """Establish subscriptions; returns the replayed events per object SID."""
+    requests = [
+        {"object_sid": sid, "object_type": kind, "last_event_id": last}
+        for sid, kind, last in objects
+    ]
+    body = {
+        "event_protocol_version": 4,
+        "action": "establish",
+        "correlation_id": 1,
+        "retried_requests": 0,
+        "ttl_in_s": -1,
+        "requests": requests,
+    }
+    status, reply = sock.request("POST", "/v4/Subscriptions", body, host="cds.us1.twilio.com")
+    assert status == 202, reply
+    replayed: dict[str, list[Any]] = {sid: [] for sid, _, _ in objects}
+    pending = set(replayed)
+    while pending:
+        header, payload = sock.until("notification")
+        assert header["message_type"] == "twilio.sync.event"
+        event = payload["event"]
+        if payload["event_type"] == "subscription_established":
+            assert event["replay_status"] == "completed"
+            pending.discard(event["object_sid"])
+        elif payload["event_type"] == "subscription_failed":
+            replayed[event["object_sid"]].append(payload)
+            pending.discard(event["object_sid"])
+        else:
+            sid = event.get("map_sid") or event.get("list_sid") or event.get("document_sid")
+            replayed[sid].append(payload)
+    return replayed
+
+
+def live(sock: Twilsock, count: int) -> list[tuple[str, Any]]:
+    out = []
+    while len(out) < count:
+        header, payload = sock.until("notification")
+        out.append((header["message_type"], payload))
+    return out
+
+
+def items(sock: Twilsock, url: str, **params: str) -> list[Any]:
+    status, body = sock.request("GET", _path(url), params=params)
+    assert status == 200, body
+    return list(body["items"])
+
+
+def _path(url: str) -> str:
+    return "/" + url.split("://", 1)[-1].split("/", 1)[1]
+
+
+def test_a_connected_user_has_an_info_map_and_a_private_channels_map(
+    client: Any, service: Any, connect: Any
+) -> None:
+    alice = connect("alice")
+    status, info = alice.request("GET", "/v3/Maps/alice-info-by-name-does-not-exist")
+    assert status == 404 and info["code"] == 54200
+    user = rest.user(client, service.sid, "alice")
+    status, info = alice.request("GET", f"/v3/Maps/{user['sid']}.info", params={"Include": "items"})
+    assert status == 200, info
+    assert info["sid"].startswith("MP") and info["unique_name"] == f"{user['sid']}.info"
+    got = {item["key"]: item["data"] for item in info["items"]}
+    assert got["friendlyName"] == {"value": None}
+    assert got["attributes"] == {"value": "{}"}
+    assert got["reachability"] == {"online": False, "notifiable": False}
+    # by SID too, and the channels map is alice's alone
+    status, again = alice.request("GET", f"/v3/Maps/{info['sid']}")
+    assert status == 200 and again["last_event_id"] == info["last_event_id"] == 3
+    status, mine = alice.request("GET", f"/v3/Maps/{user['sid']}.channels")
+    assert status == 200
+    bob = connect("bob")
+    status, refused = bob.request("GET", f"/v3/Maps/{user['sid']}.channels")
+    assert (status, refused["code"]) == (403, 54007)
+    assert subscribe(bob, (mine["sid"], "map", 0))[mine["sid"]][0]["event_type"] == (
+        "subscription_failed"
+    )
+
+
+def test_subscription_replays_every_event_after_last_event_id(
+    client: Any, service: Any, connect: Any
+) -> None:
+    alice = connect("alice")
+    user = rest.user(client, service.sid, "alice")
+    _, info = alice.request("GET", f"/v3/Maps/{user['sid']}.info")
+    replayed = subscribe(alice, (info["sid"], "map", 0))[info["sid"]]
+    assert [p["event"]["id"] for p in replayed] == [1, 2, 3]
+    assert {p["event"]["item_key"] for p in replayed} == {
+        "friendlyName",
+        "attributes",
+        "reachability",
+    }
+    assert all(p["event_type"] == "map_item_added" for p in replayed)
+    first = replayed[0]["event"]
+    assert first["map_sid"] == info["sid"] and first["item_url"].endswith(
+        "/Items/" + first["item_key"]
+    )
+    # from the middle: only what is missing
+    again = connect("alice")
+    assert [p["event"]["id"] for p in subscribe(again, (info["sid"], "map", 2))[info["sid"]]] == [3]
+
+
+def test_live_events_follow_domain_changes_and_rebuild_the_state(
+    client: Any, service: Any, connect: Any
+) -> None:
+    channel = rest.channel(client, service.sid)
+    rest.member(client, service.sid, channel["sid"], "alice")
+    rest.message(client, service.sid, channel["sid"], "alice", "first")
+    alice = connect("alice")
+
+    _, messages = alice.request("GET", f"/v3/Lists/{channel['sid']}.messages")
+    _, doc = alice.request("GET", f"/v3/Documents/{channel['sid']}.channel")
+    assert doc["data"]["lastMessage"]["index"] == 0
+    assert doc["data"]["messages"] == f"{channel['sid']}.messages"
+    before = {i["index"]: i["data"] for i in items(alice, messages["links"]["items"])}
+    assert before[0]["text"] == "first" and before[0]["memberSid"].startswith("MB")
+    subscribe(
+        alice,
+        (messages["sid"], "list", messages["last_event_id"]),
+        (doc["sid"], "document", doc["last_event_id"]),
+    )
+
+    second = rest.message(client, service.sid, channel["sid"], "alice", "second")
+    rest.remove_message(client, service.sid, channel["sid"], second["sid"])
+    rest.message(client, service.sid, channel["sid"], "alice", "third")
+    pushed = live(alice, 6)
+
+    state = dict(before)
+    ids = []
+    for message_type, payload in pushed:
+        event = payload["event"]
+        if message_type == "com.twilio.rtd.cds.list":
+            ids.append(event["id"])
+            if payload["event_type"] == "list_item_removed":
+                del state[event["item_index"]]
+            else:
+                state[event["item_index"]] = event["item_data"]
+        else:
+            assert message_type == "com.twilio.rtd.cds.document"
+            assert payload["event_type"] == "document_updated"
+            doc_data = event["document_data"]
+    assert ids == list(range(messages["last_event_id"] + 1, messages["last_event_id"] + 4))
+    after = {i["index"]: i["data"] for i in items(alice, messages["links"]["items"])}
+    assert state == after
+    assert sorted(after) == [0, 2]
+    assert doc_data["lastMessage"]["index"] == 2
+
+
+def test_items_pages_with_from_order_and_page_token(
+    client: Any, service: Any, connect: Any
+) -> None:
+    channel = rest.channel(client, service.sid)
+    rest.member(client, service.sid, channel["sid"], "alice")
+    for n in range(5):
+        rest.message(client, service.sid, channel["sid"], "alice", f"m{n}")
+    alice = connect("alice")
+    _, messages = alice.request("GET", f"/v3/Lists/{channel['sid']}.messages")
+    url = _path(messages["links"]["items"])
+
+    status, page = alice.request("GET", url, params={"From": "2", "Order": "asc", "PageSize": "2"})
+    assert [i["index"] for i in page["items"]] == [2, 3]
+    assert page["meta"]["previous_token"] and page["meta"]["next_token"]
+    status, tail = alice.request("GET", url, params={"PageToken": page["meta"]["next_token"]})
+    assert [i["index"] for i in tail["items"]] == [4]
+    assert tail["meta"]["next_token"] is None
+    status, back = alice.request("GET", url, params={"PageToken": page["meta"]["previous_token"]})
+    assert [i["index"] for i in back["items"]] == [1, 0]
+    status, desc = alice.request("GET", url, params={"Order": "desc", "PageSize": "3"})
+    assert [i["index"] for i in desc["items"]] == [4, 3, 2]
+    assert desc["meta"]["previous_token"] is None and desc["meta"]["next_token"]
+    status, one = alice.request("GET", url, params={"Index": "3"})
+    assert [i["data"]["text"] for i in one["items"]] == ["m3"]
+    status, item = alice.request("GET", url + "/1")
+    assert (status, item["index"], item["data"]["text"]) == (200, 1, "m1")
+    status, missing = alice.request("GET", url + "/9")
+    assert (status, missing["code"]) == (404, 54151)
+    status, bad = alice.request("GET", url, params={"PageSize": "0"})
+    assert (status, bad["code"]) == (400, 20001)
+    # a non-member cannot read the channel's messages
+    bob = connect("bob")
+    status, refused = bob.request("GET", url)
+    assert (status, refused["code"]) == (403, 54007)
+
+
+def test_a_reconnect_after_a_restart_replays_what_was_missed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'replay.db'}"
+    first = start_server(url)
+    try:
+        assert first.app.store is not None
+        from parley import accounts
+
+        acct = first.run(accounts.create_account(first.app.store, "replay"))
+        key = first.run(accounts.create_key(first.app.store, acct["sid"]))
+        svc_sid = (
+            make_client(first, acct["sid"], acct["auth_token"])
+            .chat.v2.services.create(friendly_name="replay")
+            .sid
+        )
+        own_client = make_client(first, acct["sid"], acct["auth_token"])
+        channel = rest.channel(own_client, svc_sid)
+        rest.member(own_client, svc_sid, channel["sid"], "alice")
+        sock = Twilsock(first)
+        sock.init(token(acct["sid"], key, "alice", svc_sid))
+        _, messages = sock.request("GET", f"/v3/Lists/{channel['sid']}.messages")
+        seen = messages["last_event_id"]
+        sock.close()
+        rest.message(own_client, svc_sid, channel["sid"], "alice", "while away 1")
+        rest.message(own_client, svc_sid, channel["sid"], "alice", "while away 2")
+    finally:
+        first.stop()
+    second = start_server(url)
+    try:
+        sock = Twilsock(second)
+        sock.init(token(acct["sid"], key, "alice", svc_sid))
+        replayed = subscribe(sock, (messages["sid"], "list", seen))[messages["sid"]]
+        assert [p["event"]["item_data"]["text"] for p in replayed] == [
+            "while away 1",
+            "while away 2",
+        ]
+        assert [p["event"]["id"] for p in replayed] == [seen + 1, seen + 2]
+        sock.close()
+    finally:
+        second.stop()
+
+
+def test_a_removed_member_stops_receiving_the_channel(
+    client: Any, service: Any, connect: Any
+) -> None:
+    channel = rest.channel(client, service.sid)
+    for identity in ("alice", "bob"):
+        rest.member(client, service.sid, channel["sid"], identity)
+    bob = connect("bob")
+    _, messages = bob.request("GET", f"/v3/Lists/{channel['sid']}.messages")
+    subscribe(bob, (messages["sid"], "list", messages["last_event_id"]))
+    rest.message(client, service.sid, channel["sid"], "alice", "for bob")
+    assert live(bob, 1)[0][1]["event"]["item_data"]["text"] == "for bob"
+
+    client.chat.v2.services(service.sid).channels(channel["sid"]).members("bob").delete()
+    rest.message(client, service.sid, channel["sid"], "alice", "not for bob")
+    # fan-out happens before the REST call returns; a reply to bob comes after it
+    before = len(bob.notifications)
+    status, _ = bob.request("GET", f"/v3/Lists/{channel['sid']}.messages")
+    assert status == 403
+    texts = [p["event"].get("item_data", {}).get("text") for _, p in bob.notifications[before:]]
+    assert "not for bob" not in texts
+
+
+def test_writes_of_another_process_reach_this_process_clients(tmp_path: Path) -> None:
+    """Two Parley servers on one database: the bus is per process, the poll is not."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    writer, reader = start_server(url), start_server(url)
+    try:
+        assert reader.app.sync_hub is not None
+        reader.app.sync_hub.poll_interval = 0.05
+        from parley import accounts
+
+        assert writer.app.store is not None
+        acct = writer.run(accounts.create_account(writer.app.store, "two"))
+        key = writer.run(accounts.create_key(writer.app.store, acct["sid"]))
+        rest_client = make_client(writer, acct["sid"], acct["auth_token"])
+        svc_sid = rest_client.chat.v2.services.create(friendly_name="two").sid
+        channel = rest.channel(rest_client, svc_sid)
+        rest.member(rest_client, svc_sid, channel["sid"], "alice")
+        sock = Twilsock(reader)
+        sock.init(token(acct["sid"], key, "alice", svc_sid))
+        _, messages = sock.request("GET", f"/v3/Lists/{channel['sid']}.messages")
+        subscribe(sock, (messages["sid"], "list", messages["last_event_id"]))
+        rest.message(rest_client, svc_sid, channel["sid"], "alice", "from the other process")
+        message_type, payload = live(sock, 1)[0]
+        assert message_type == "com.twilio.rtd.cds.list"
+        assert payload["event"]["item_data"]["text"] == "from the other process"
+        sock.close()
+    finally:
+        writer.stop()
+        reader.stop()
