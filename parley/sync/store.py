@@ -76,10 +76,12 @@ async def ensure(
 async def _next_event(
     tx: Tx, obj: Row, cause: int, event_type: str, body: dict[str, Any], now: int
 ) -> int:
-    event_id = await repo.take(tx, "sync_objects", {"sid": obj["sid"]}, "last_event_id") + 1
+    # the event id and date_updated in one statement (repo.take's changes)
+    where = {"sid": obj["sid"]}
+    changes = {"date_updated": now}
+    event_id = await repo.take(tx, "sync_objects", where, "last_event_id", changes=changes) + 1
     obj["last_event_id"] = event_id
     obj["date_updated"] = now
-    await repo.update(tx, "sync_objects", {"sid": obj["sid"]}, {"date_updated": now})
     event = {**body, "id": event_id, "date_created": iso(now)}
     await repo.insert(
         tx,
