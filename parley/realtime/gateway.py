@@ -22,7 +22,9 @@ interleave. Requests are served in the order they arrive.
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -55,8 +57,26 @@ def _status(code: int) -> dict[str, Any]:
     return {"code": code, "status": phrase}
 
 
+_ID_PREFIX = secrets.token_hex(8)  # this process's; the counter makes each id unique
+_ID_COUNTER = itertools.count()
+
+
 def new_id() -> str:
-    return "TM" + uuid.uuid4().hex
+    """A frame id (``TM`` + 32 hex, as twilsock's). A uuid4 per notification
+    was a tenth of the server's CPU in a 1,000-client fan-out (bench/fanout.py)."""
+    return f"TM{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
+def notification(message_type: str, payload: Any) -> bytes:
+    """An encoded ``notification`` frame. Its id only has to be unique on each
+    connection, so one encoding can serve every subscriber of a live event."""
+    header = {
+        "method": "notification",
+        "id": new_id(),
+        "message_type": message_type,
+        "notification_ctx_id": "",
+    }
+    return frames.encode(header, payload)
 
 
 class Session:
@@ -82,9 +102,12 @@ class Session:
         return self.grant.identity
 
     async def send(self, header: dict[str, Any], payload: Any = None) -> None:
+        await self.send_frame(frames.encode(header, payload))
+
+    async def send_frame(self, data: bytes) -> None:
+        """An encoded frame (the same bytes may go to many sessions)."""
         if self.closed:
             return
-        data = frames.encode(header, payload)
         async with self._lock:
             try:
                 await self.websocket.send_bytes(data)
@@ -92,13 +115,7 @@ class Session:
                 self.closed = True
 
     async def notify(self, message_type: str, payload: Any) -> None:
-        header = {
-            "method": "notification",
-            "id": new_id(),
-            "message_type": message_type,
-            "notification_ctx_id": "",
-        }
-        await self.send(header, payload)
+        await self.send_frame(notification(message_type, payload))
 
     async def close(self, code: int, description: str | None = None, body: Any = None) -> None:
         """A twilsock ``close`` frame with ``status.code``, then the socket closes."""
