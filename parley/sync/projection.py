@@ -146,20 +146,34 @@ async def user_maps(tx: Tx, user: Row) -> tuple[Row, Row]:
 async def channel_objects(tx: Tx, channel: Row) -> tuple[Row, Row, Row]:
     """The channel's document, messages list and roster map, created if missing."""
     sid, account, service = channel["sid"], channel["account_sid"], channel["service_sid"]
+    doc_name, list_name, roster_name = (
+        names.channel_doc(sid),
+        names.messages(sid),
+        names.roster(sid),
+    )
+    # one query for the three (this runs in every message's transaction)
+    found = await store.find_named(tx, service, [doc_name, list_name, roster_name])
     doc = await store.ensure(
         tx,
         account,
         service,
         "document",
-        names.channel_doc(sid),
+        doc_name,
         names.doc_acl(sid, channel["type"]),
         channel_data(channel, None),
+        found=found.get(doc_name),
     )
     messages = await store.ensure(
-        tx, account, service, "list", names.messages(sid), names.channel_acl(sid)
+        tx, account, service, "list", list_name, names.channel_acl(sid), found=found.get(list_name)
     )
     roster = await store.ensure(
-        tx, account, service, "map", names.roster(sid), names.channel_acl(sid)
+        tx,
+        account,
+        service,
+        "map",
+        roster_name,
+        names.channel_acl(sid),
+        found=found.get(roster_name),
     )
     return doc, messages, roster
 
@@ -302,11 +316,12 @@ async def on_member_removed(tx: Tx, event: Event) -> None:
 
 
 async def on_message(tx: Tx, event: Event) -> None:
-    payload = event.payload
+    # the payload is the message row as this transaction wrote it (events/model.py)
+    message = payload = event.payload
     channel = await _channel(tx, payload["channel_sid"])
-    message = await repo.get(tx, "messages", {"sid": payload["sid"]})
-    if channel is None or message is None:
+    if channel is None:
         return
+    added = event.kind != "onMessageUpdated"
     doc, messages, _ = await channel_objects(tx, channel)
     member = None
     if message.get("author"):
@@ -319,10 +334,10 @@ async def on_message(tx: Tx, event: Event) -> None:
         if found is not None:
             media = {k: found[k] for k in ("sid", "size", "content_type", "filename")}
     data = message_data(message, member["sid"] if member else None, media)
-    await store.put_item(tx, messages, message["idx"], data, event.seq)
-    if event.kind != "onMessageUpdated":
-        last = await _last_message(tx, channel["sid"])
-        await store.set_document(tx, doc, channel_data(channel, last), event.seq)
+    await store.put_item(tx, messages, message["idx"], data, event.seq, new=added)
+    if added:
+        # a new message has the channel's highest index: it is the last message
+        await store.set_document(tx, doc, channel_data(channel, message), event.seq)
 
 
 async def on_message_removed(tx: Tx, event: Event) -> None:

@@ -40,6 +40,19 @@ async def find(tx: Tx, service_sid: str, kind: str, ident: str) -> Row | None:
     )
 
 
+_UNKNOWN: Any = object()  # ensure(): not looked up yet
+
+
+async def find_named(tx: Tx, service_sid: str, names: list[str]) -> dict[str, Row]:
+    """Several objects of a service by unique name, in one query."""
+    marks = ", ".join(f":n{i}" for i in range(len(names)))
+    rows = await tx.all(
+        f"SELECT * FROM sync_objects WHERE service_sid = :s AND unique_name IN ({marks})",
+        {"s": service_sid, **{f"n{i}": name for i, name in enumerate(names)}},
+    )
+    return {row["unique_name"]: row for row in rows}
+
+
 async def ensure(
     tx: Tx,
     account_sid: str,
@@ -48,10 +61,13 @@ async def ensure(
     name: str,
     acl: str,
     data: Any = None,
+    found: Any = _UNKNOWN,
 ) -> Row:
-    """The object of that name, created empty (no event) if missing."""
-    found = await find(tx, service_sid, kind, name)
-    if found is not None:
+    """The object of that name, created empty (no event) if missing.
+    ``found``: the caller already looked it up (see ``find_named``)."""
+    if found is _UNKNOWN:
+        found = await find(tx, service_sid, kind, name)
+    if isinstance(found, dict) and found["type"] == kind:
         if found["acl"] != acl:
             await repo.update(tx, "sync_objects", {"sid": found["sid"]}, {"acl": acl})
             found["acl"] = acl
@@ -74,11 +90,18 @@ async def ensure(
 
 
 async def _next_event(
-    tx: Tx, obj: Row, cause: int, event_type: str, body: dict[str, Any], now: int
+    tx: Tx,
+    obj: Row,
+    cause: int,
+    event_type: str,
+    body: dict[str, Any],
+    now: int,
+    also: dict[str, Any] | None = None,
 ) -> int:
-    # the event id and date_updated in one statement (repo.take's changes)
+    # the event id, date_updated and ``also`` (e.g. a document's new data) in
+    # one statement (repo.take's changes)
     where = {"sid": obj["sid"]}
-    changes = {"date_updated": now}
+    changes = {"date_updated": now, **(also or {})}
     event_id = await repo.take(tx, "sync_objects", where, "last_event_id", changes=changes) + 1
     obj["last_event_id"] = event_id
     obj["date_updated"] = now
@@ -107,16 +130,18 @@ async def get_item(tx: Tx, obj: Row, key: str) -> Row | None:
 
 
 async def put_item(
-    tx: Tx, obj: Row, key: str | int, data: dict[str, Any], cause: int
+    tx: Tx, obj: Row, key: str | int, data: dict[str, Any], cause: int, *, new: bool = False
 ) -> int | None:
     """Add or replace a map item (``key``) or list item (``index``); returns the
-    event id, or None when the stored data is already exactly that."""
+    event id, or None when the stored data is already exactly that. ``new``:
+    the caller knows the key is unused (a new message's index), so it is not
+    looked up."""
     kind = obj["type"]
     item_key = str(key)
     index = int(key) if kind == "list" else 0
     now = timefmt.now()
     text = orjson.dumps(data).decode()
-    existing = await get_item(tx, obj, item_key)
+    existing = None if new else await get_item(tx, obj, item_key)
     if existing is not None and existing["data"] == text:
         return None
     added = existing is None
@@ -174,8 +199,8 @@ async def set_document(tx: Tx, obj: Row, data: dict[str, Any], cause: int) -> in
     if obj["data"] == text:
         return None
     body = {"document_sid": obj["sid"], "document_data": data}
-    event_id = await _next_event(tx, obj, cause, "document_updated", body, timefmt.now())
-    await repo.update(tx, "sync_objects", {"sid": obj["sid"]}, {"data": text})
+    now = timefmt.now()
+    event_id = await _next_event(tx, obj, cause, "document_updated", body, now, {"data": text})
     obj["data"] = text
     return event_id
 
