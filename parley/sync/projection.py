@@ -106,7 +106,14 @@ def message_data(message: Row, member_sid: str | None, media: Any) -> dict[str, 
         "memberSid": member_sid,
     }
     if data["type"] == "media" and isinstance(media, dict):
-        data["media"] = media
+        # the SDK's Media reads {sid, filename, contentType, size}
+        # (twilio-chat@6.0.0 builds/lib.js `function Media`, @5.0.2 dist/lib.js the same)
+        data["media"] = {
+            "sid": media.get("sid"),
+            "filename": media.get("filename"),
+            "contentType": media.get("content_type"),
+            "size": media.get("size"),
+        }
     return data
 
 

@@ -145,7 +145,7 @@ def test_an_imported_channel_reaches_a_connected_client(source: ParleyServer) ->
             got = [(i["index"], i["data"]["text"], i["data"]["type"]) for i in listed["items"]]
             assert got == [(1, "edited", "text"), (2, "m2", "text"), (3, None, "media")]
             media = listed["items"][-1]["data"]["media"]
-            assert media["content_type"] == "image/png" and media["filename"] == "p.png"
+            assert media["contentType"] == "image/png" and media["filename"] == "p.png"
             assert listed["items"][-1]["data"]["memberSid"].startswith("MB")
             # carol, who was invited, sees the invitation
             carol = Twilsock(empty)  # type: ignore[arg-type]

@@ -43,7 +43,10 @@ async def configuration(request: Request) -> Response:
         "users": f"{ctx.base}/Users",
         "current_user": ctx.user_url(ctx.identity),
         "typing": f"{ctx.base}/Typing",
-        "media_service": f"{ctx.app.settings.base_url}/v1/Services/{ctx.service_sid}",
+        # the URL @twilio/mcs-client POSTs uploads to and appends /{ME} to
+        # (mcs-client@0.5.3 builds/lib.js Client.post/get; Twilio serves
+        # https://mcs.us1.twilio.com/v1/Services/{IS}/Media)
+        "media_service": f"{ctx.app.settings.base_url}/v1/Services/{ctx.service_sid}/Media",
         "messages_receipts": f"{ctx.base}/Conversations/%s/Messages/%s/Receipts",
     }
     body = {
