@@ -126,6 +126,13 @@ def test_simulated_typing_reaches_a_connected_client(
         assert payload["identity"] == "alice" and payload["typing_timeout"] == 5
         channel = http.get(f"/v2/Services/{sid}/Channels/general").json()["sid"]
         assert payload["channel_sid"] == channel
+        # a simulated message is in the Sync view bob's client reads
+        parley.simulate_message(sid, "alice", channel, "typed")
+        status, listed = bob.request("GET", f"/v3/Lists/{channel}.messages/Items")
+        assert status == 200, listed
+        assert [(i["data"]["author"], i["data"]["text"]) for i in listed["items"]] == [
+            ("alice", "typed")
+        ]
     finally:
         bob.close()
 
