@@ -205,5 +205,15 @@ def test_cli_import_builds_the_view_and_sync_rebuild_is_idempotent(
     assert report["account_sid"] == creds.account_sid
     assert (report["services"], report["events"], report["removed"]) == (1, 0, 0)
     assert report["objects"] == len(projected)
+    # every account, or one service; an unknown service is refused
+    everything = runner.invoke(main, ["sync", "rebuild", "--database-url", target])
+    assert everything.exit_code == 0, everything.output
+    assert [orjson.loads(line)["events"] for line in everything.stdout.splitlines()] == [0]
+    one = runner.invoke(main, ["sync", "rebuild", "--service", service, "--database-url", target])
+    assert one.exit_code == 0 and orjson.loads(one.stdout)["services"] == 1
+    unknown = runner.invoke(
+        main, ["sync", "rebuild", "--service", "IS" + "0" * 32, "--database-url", target]
+    )
+    assert unknown.exit_code != 0 and "no service" in unknown.output
     with ParleyServer(target, public_url=PUBLIC) as server:
         assert _view(server, service) == projected
