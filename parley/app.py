@@ -106,6 +106,10 @@ class Parley:
         projection.install()
         self.gateway = gateway.Gateway(self, routes.build())
         reachability.install(self.gateway)
+        if self.control is not None:  # simulated clients run the gateway's own actions
+            from parley.realtime import simulate
+
+            simulate.register(self.control, self.gateway)
         self.mounts.append((gateway.PATH, self.gateway))
         self.stoppers.append(self.gateway.stop)
         # the bus is cleared at shutdown; the Hub needs no unsubscribe

@@ -277,6 +277,7 @@ def export_command(account_sid: str, database_url: str) -> None:
 def import_command(dump_file: Any, database_url: str) -> None:
     """Load a state dump (from `parley export`) idempotently: same SIDs, dates, indexes."""
     from parley.control import state
+    from parley.sync.rebuild import rebuild
 
     try:
         data = json.loads(dump_file.read())
@@ -290,6 +291,8 @@ def import_command(dump_file: Any, database_url: str) -> None:
         with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
             async with store.write() as tx:
                 written = await state.load(tx, data, lambda table, n: bar.update(n))
+                # loaded rows have no domain events: build their Sync view
+                await rebuild(tx, owner)
         return written, created
 
     written, token = _with_store(database_url, load)
@@ -319,6 +322,43 @@ def reset_command(account_sid: str | None, yes: bool, database_url: str) -> None
 
     _with_store(database_url, reset)
     click.echo(f"reset {account_sid or 'all accounts'}", err=True)
+
+
+@main.group("sync")
+def sync_group() -> None:
+    """The Sync view real-time clients read."""
+
+
+@sync_group.command("rebuild")
+@click.option("--account", "account_sid", default=None, help="only this account (default: all)")
+@click.option("--service", "service_sid", default=None, help="only this service (IS…)")
+@_db
+def sync_rebuild(account_sid: str | None, service_sid: str | None, database_url: str) -> None:
+    """Rebuild the Sync objects from the stored rows (after loading rows
+    directly, or to repair the view); idempotent. Prints one JSON line per
+    account: services, objects, events written, objects removed."""
+    from dataclasses import asdict
+
+    from parley.store import repo
+    from parley.sync import rebuild
+
+    async def run(store: Store) -> list[dict[str, Any]]:
+        out = []
+        async with store.write() as tx:
+            if service_sid is not None:
+                service = await repo.get(tx, "services", {"sid": service_sid})
+                if service is None or account_sid not in (None, service["account_sid"]):
+                    raise click.ClickException(f"no service {service_sid}")
+                scope = [service["account_sid"]]
+            else:
+                scope = [account_sid] if account_sid else await rebuild.accounts(tx)
+            for account in scope:
+                done = await rebuild.rebuild(tx, account, service_sid)
+                out.append({"account_sid": account, **asdict(done)})
+        return out
+
+    for row in _with_store(database_url, run):
+        _print(row)
 
 
 @main.group("bindings")

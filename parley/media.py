@@ -12,11 +12,33 @@ SID. Parley serves the same shape under its own base URL:
     GET  /v1/Services/{IS}/Media/{ME}            -> 200 media JSON
     GET  /v1/Services/{IS}/Media/{ME}/Content    -> 200 the bytes, with their Content-Type
 
-Same Basic auth and error bodies as the REST API. Pure ASGI, mounted by prefix.
+Clients authenticate like the REST API (Basic: Account SID and Auth Token)
+or like the SDK's MCS client (``@twilio/mcs-client`` ``network.ts``): an access
+token in ``X-Twilio-Token``, validated as the real-time gateway does
+(``realtime/tokens.py``); its chat grant's service must be the path's
+(else 403 / 20403). The SDK reaches this endpoint through the
+``links.media_service`` of its configuration (``…/v1/Services/{IS}/Media``,
+the URL it POSTs to and appends ``/{ME}`` to) and, in a browser, with an
+XHR from another origin: every answer carries CORS headers and ``OPTIONS``
+preflights are answered (no cookies are involved, so ``*`` is allowed).
+
+An upload is the raw body with its ``Content-Type`` (``sendMessage({contentType,
+media})``), or ``multipart/form-data`` (``sendMessage(formData)`` in a browser:
+the first file part, with its own content type and filename, is the media).
+Media JSON carries ``links.content_direct_temporary``: the content URL signed
+for ``DIRECT_TTL`` seconds, readable without credentials, as the SDK's
+``Media.getContentTemporaryUrl()`` expects.
+
+Same error bodies as the REST API. Pure ASGI, mounted by prefix.
 """
 
+import hashlib
+import hmac
 import logging
 import re
+import time
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -26,20 +48,45 @@ from parley.api import codec
 from parley.api.http import AUTH_CHALLENGE, authenticate, read_body
 from parley.domain import limits
 from parley.errors import TwilioError, not_found
-from parley.store import Row, Store, repo
+from parley.realtime import tokens
+from parley.store import Row, Store, Tx, repo
 
 log = logging.getLogger("parley.media")
 
 PREFIX = "/v1/Services/"
 FILENAME_MAX = 256  # not published; suggested, as for identities
 _JSON = (b"content-type", b"application/json; charset=utf-8")
+DIRECT_TTL = 300  # seconds a content_direct_temporary URL works (Parley's choice)
+# CORS for the SDK's XHR from a browser page (client-protocol.md §1: "Parley needs
+# CORS there"); credentials travel in headers, never cookies, so "*" is enough.
+CORS: list[tuple[bytes, bytes]] = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"content-type, content-length"),
+]
+PREFLIGHT: list[tuple[bytes, bytes]] = [
+    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    (b"access-control-allow-headers", b"x-twilio-token, content-type, authorization"),
+    (b"access-control-max-age", b"600"),
+]
 _DISPOSITION = re.compile(
     r"""filename\*\s*=\s*(?:UTF-8|utf-8)''(?P<ext>[^;]+)|filename\s*=\s*(?:"(?P<q>[^"]*)"|(?P<t>[^;\s]+))"""
 )
 
 
-def render(row: Row, base: str) -> dict[str, Any]:
+def signature(secret: str, media_sid: str, expires: int) -> str:
+    message = f"{media_sid}:{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def render(row: Row, base: str, secret: str | None = None) -> dict[str, Any]:
+    """Media JSON; with the account's secret (its auth token), the content URL
+    signed for ``DIRECT_TTL`` seconds as ``links.content_direct_temporary``."""
     url = f"{base}/v1/Services/{row['service_sid']}/Media/{row['sid']}"
+    links = {"content": url + "/Content"}
+    if secret is not None:
+        expires = int(time.time()) + DIRECT_TTL
+        sig = signature(secret, row["sid"], expires)
+        links["content_direct_temporary"] = f"{url}/Content?Expires={expires}&Signature={sig}"
     return {
         "sid": row["sid"],
         "account_sid": row["account_sid"],
@@ -50,7 +97,7 @@ def render(row: Row, base: str) -> dict[str, Any]:
         "size": row["size"],
         "date_created": timefmt.to_twilio(row["date_created"]),
         "url": url,
-        "links": {"content": url + "/Content"},
+        "links": links,
     }
 
 
@@ -91,7 +138,7 @@ class MediaApi:
             log.exception("media request %s failed: %s", request_id, scope["path"])
             error = TwilioError(20500, message=f"Internal Server Error (request {request_id})")
             status, body, headers = 500, codec.dumps(error.body()), [_JSON]
-        headers = [*headers, *extra, (b"content-length", str(len(body)).encode())]
+        headers = [*headers, *extra, *CORS, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -99,9 +146,10 @@ class MediaApi:
         self, scope: Any, receive: Any
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         headers = dict(scope["headers"])
-        account_sid = await authenticate(self.auth, headers.get(b"authorization"))
         path: str = scope["path"]
         method: str = scope["method"]
+        if method == "OPTIONS":  # a browser's CORS preflight carries no credentials
+            return 204, b"", PREFLIGHT
         parts = path.split("/")[1:]  # v1, Services, IS…, Media[, ME…[, Content]]
         if len(parts) not in (4, 5, 6) or parts[:2] != ["v1", "Services"] or parts[3] != "Media":
             raise not_found(path)
@@ -113,19 +161,26 @@ class MediaApi:
         allowed = "POST" if len(parts) == 4 else "GET"
         if method != allowed:
             raise TwilioError(20004)
+        query = scope.get("query_string", b"").decode("latin-1")
+        params = dict(parse_qsl(query))
+        if len(parts) == 6 and "Signature" in params:
+            return await self._direct(path, service_sid, parts[4], params)
+        account_sid, sdk = await self._caller(headers, service_sid)
 
         if len(parts) == 4:
-            query = scope.get("query_string", b"").decode("latin-1")
             async with self.store.read() as tx:
                 await self._service(tx, account_sid, service_sid, path)
             content = await read_body(receive, limits.MEDIA_MAX)
             content_type = headers.get(b"content-type", b"").decode("latin-1").strip()
+            filename = filename_of(headers, query)
+            if content_type.lower().startswith("multipart/form-data"):
+                content, content_type, filename = _form_file(content, content_type, filename)
             row: Row = {
                 "sid": sids.new_sid(sids.MEDIA),
                 "account_sid": account_sid,
                 "service_sid": service_sid,
                 "content_type": content_type or "application/octet-stream",
-                "filename": filename_of(headers, query),
+                "filename": filename,
                 "size": len(content),
                 "content": content,
                 "message_sid": None,
@@ -134,22 +189,63 @@ class MediaApi:
             async with self.store.write() as tx:
                 await self._service(tx, account_sid, service_sid, path)
                 await repo.insert(tx, "media", row)
-            return 201, codec.dumps(render(row, self.base_url)), [_JSON]
+                secret = await self._secret(tx, account_sid) if sdk else None
+            return 201, codec.dumps(render(row, self.base_url, secret)), [_JSON]
 
         media_sid = parts[4]
         async with self.store.read() as tx:
             await self._service(tx, account_sid, service_sid, path)
-            found = None
-            if sids.looks_like(sids.MEDIA, media_sid):
-                found = await repo.get(
-                    tx, "media", {"sid": sids.normalise(media_sid), "service_sid": service_sid}
-                )
+            found = await self._media(tx, service_sid, media_sid)
+            secret = await self._secret(tx, account_sid) if sdk else None
         if found is None:
             raise not_found(path)
         if len(parts) == 5:
-            return 200, codec.dumps(render(found, self.base_url)), [_JSON]
-        content_type = str(found["content_type"]).encode("latin-1", "replace")
-        return 200, bytes(found["content"] or b""), [(b"content-type", content_type)]
+            return 200, codec.dumps(render(found, self.base_url, secret)), [_JSON]
+        return 200, *_content(found)
+
+    async def _caller(self, headers: dict[bytes, bytes], service_sid: str) -> tuple[str, bool]:
+        """(account SID, whether an access token authenticated the request)."""
+        token = headers.get(b"x-twilio-token")
+        if token is None:
+            return await authenticate(self.auth, headers.get(b"authorization")), False
+        async with self.store.read() as tx:
+            grant = await tokens.validate(tx, token.decode("latin-1"))
+        if grant.service_sid != service_sid:
+            raise TwilioError(20403, message="The access token is for another service")
+        return grant.account_sid, True
+
+    async def _direct(
+        self, path: str, service_sid: str, media_sid: str, params: dict[str, str]
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """The content through a signed ``content_direct_temporary`` URL."""
+        async with self.store.read() as tx:
+            found = await self._media(tx, service_sid, media_sid)
+            secret = await self._secret(tx, found["account_sid"]) if found else None
+        if found is None or secret is None:
+            raise not_found(path)
+        try:
+            expires = int(params.get("Expires", ""))
+        except ValueError:
+            expires = 0
+        expected = signature(secret, found["sid"], expires)
+        if expires < time.time() or not hmac.compare_digest(expected, params["Signature"]):
+            raise TwilioError(20403, message="The content URL is invalid or has expired")
+        return 200, *_content(found)
+
+    @staticmethod
+    async def _media(tx: Tx, service_sid: str, media_sid: str) -> Row | None:
+        if not sids.looks_like(sids.MEDIA, media_sid):
+            return None
+        return await repo.get(
+            tx, "media", {"sid": sids.normalise(media_sid), "service_sid": service_sid}
+        )
+
+    @staticmethod
+    async def _secret(tx: Tx, account_sid: str) -> str | None:
+        """What signs direct content URLs: the account's auth token (rotating
+        it ends every URL signed with it)."""
+        account = await repo.get(tx, "accounts", {"sid": account_sid})
+        return None if account is None else str(account["auth_token"])
 
     @staticmethod
     async def _service(tx: Any, account_sid: str, service_sid: str, path: str) -> Row:
@@ -157,3 +253,25 @@ class MediaApi:
         if service is None:
             raise not_found(path)
         return service
+
+
+def _content(found: Row) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    content_type = str(found["content_type"]).encode("latin-1", "replace")
+    return bytes(found["content"] or b""), [(b"content-type", content_type)]
+
+
+def _form_file(
+    body: bytes, content_type: str, filename: str | None
+) -> tuple[bytes, str, str | None]:
+    """The file of a ``multipart/form-data`` upload (the SDK's FormData): the
+    first part with a filename, else the first part. ``?Filename=`` still wins."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    parts = list(message.iter_parts()) if message.is_multipart() else []
+    if not parts:
+        raise TwilioError(20001, message="The multipart upload holds no file")
+    part = next((p for p in parts if p.get_filename()), parts[0])
+    payload = part.get_payload(decode=True)
+    content = payload if isinstance(payload, bytes) else b""
+    name = filename or part.get_filename()
+    return content, part.get_content_type(), name[:FILENAME_MAX] if name else None

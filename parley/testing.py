@@ -240,6 +240,35 @@ class ParleySession:
     def clear_faults(self) -> None:
         self._control("DELETE", "faults")
 
+    # simulated clients: the real-time client API's actions without a socket
+    # (POST /parley/v1/simulate/…); a refusal raises httpx.HTTPStatusError, whose
+    # ``response.json()`` is the Twilio error body the client would get
+
+    def simulate_message(
+        self, service_sid: str, identity: str, channel: str, body: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """``identity`` sends a message from its client (``attributes``,
+        ``media_sid`` in ``fields``); returns the message as REST renders it."""
+        data = {"service_sid": service_sid, "identity": identity, "channel": channel, **fields}
+        if body is not None:
+            data["body"] = body
+        return dict(self._control("POST", "simulate/message", json=data))
+
+    def simulate_typing(self, service_sid: str, identity: str, channel: str) -> dict[str, Any]:
+        """``identity`` starts typing in ``channel`` (members' sockets are told)."""
+        data = {"service_sid": service_sid, "identity": identity, "channel": channel}
+        return dict(self._control("POST", "simulate/typing", json=data))
+
+    def simulate_connect(self, service_sid: str, identity: str) -> dict[str, Any]:
+        """A client of ``identity`` connects (online, with reachability enabled)."""
+        data = {"service_sid": service_sid, "identity": identity}
+        return dict(self._control("POST", "simulate/connect", json=data))
+
+    def simulate_disconnect(self, service_sid: str, identity: str) -> dict[str, Any]:
+        """That client disconnects (offline after the identity's last connection)."""
+        data = {"service_sid": service_sid, "identity": identity}
+        return dict(self._control("POST", "simulate/disconnect", json=data))
+
 
 @pytest.fixture(scope="session")
 def parley_server() -> Iterator[ParleySession]:

@@ -31,7 +31,7 @@ def test_docs_show_the_examples_as_they_are() -> None:
 def test_pytest_example_runs(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_app=PYTEST_EXAMPLE.read_text("utf-8"))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_node_example_runs() -> None:

@@ -107,3 +107,24 @@ def test_webhook_deliveries_and_faults(
     announce(parley_client, newsroom.sid, "Lunch")
     [failed] = parley.wait_for_deliveries(1, state="failed")
     assert failed["last_status"] == 503 and len(failed["attempts"]) == 3
+
+
+# ---- simulated clients: what a user's own app would do ---------------------
+def test_a_client_message_reaches_the_webhook(
+    parley: Any, parley_client: Any, newsroom: Any, receiver: Any
+) -> None:
+    url, received = receiver
+    service = parley_client.chat.v2.services(newsroom.sid)
+    service.update(
+        post_webhook_url=url, webhook_filters=["onMessageSent"], reachability_enabled=True
+    )
+    parley.simulate_connect(newsroom.sid, "alice")  # alice's app connects: she is online
+    assert service.users("alice").fetch().is_online is True
+    sent = parley.simulate_message(newsroom.sid, "alice", "announcements", "Sent from my phone")
+    assert (sent["from"], sent["index"]) == ("alice", 1)  # the message as REST renders it
+    [delivery] = parley.wait_for_deliveries(1)
+    assert delivery["params"]["Source"] == "SDK"
+    assert delivery["params"]["ClientIdentity"] == "alice"
+    assert [r["Body"] for r in received] == ["Sent from my phone"]
+    parley.simulate_disconnect(newsroom.sid, "alice")
+    assert service.users("alice").fetch().is_online is False

@@ -27,6 +27,7 @@ from parley.api.http import RestApi, read_body
 from parley.control import seed, state
 from parley.errors import TwilioError, not_found
 from parley.store import Tx
+from parley.sync.rebuild import rebuild
 
 PREFIX = "/parley/v1/"
 Handler = Callable[["ControlPlane", str | None, dict[str, Any]], Awaitable[Any]]
@@ -112,6 +113,8 @@ class ControlPlane:
                 state.check(document, account)
                 async with self.store.write() as tx:
                     written = await state.load(tx, document)
+                    # loaded rows have no domain events: build their Sync view
+                    await rebuild(tx, account)
                 return {"loaded": written}
             async with self.store.write() as tx:
                 return {"seeded": await seed.apply(tx, account, document, self.api.vault)}

@@ -38,7 +38,7 @@ from parley.errors import TwilioError
 from parley.events import Origin
 from parley.realtime import frames, tokens
 from parley.realtime.tunnel import Request, Response, Routes, split
-from parley.store import Row, repo
+from parley.store import Row, Tx, repo
 
 if TYPE_CHECKING:
     from parley.app import Parley
@@ -169,6 +169,17 @@ class Session:
 Hook = Callable[[Session], Awaitable[None]]
 
 
+async def connecting_user(tx: Tx, service: Row, identity: str, role_sid: str | None) -> Row:
+    """The user of a connecting client (a socket, or a simulated connection):
+    created by the first connection (push-and-clients.md §4.3, roles.md §4),
+    with the token's deployment role if it names one."""
+    user = await users.find(tx, service, identity)
+    if user is None:
+        origin = Origin("sdk", identity=identity)
+        user = await users.create(tx, service, identity, origin, role_sid=role_sid)
+    return user
+
+
 class Gateway:
     """The ASGI endpoint mounted at ``/v3/wsconnect`` plus the live sessions."""
 
@@ -183,6 +194,9 @@ class Gateway:
         self.on_connect: list[Hook] = []
         self.on_disconnect: list[Hook] = []
         self.stopping = False
+        # simulated connections (POST /parley/v1/simulate/connect) per
+        # (account, service, identity): they count for reachability like sockets
+        self.simulated: dict[tuple[str, str, str], int] = {}
 
     def connected(self, service_sid: str, identity: str | None = None) -> list[Session]:
         return [
@@ -310,13 +324,7 @@ class Gateway:
                 service = await repo.get(tx, "services", {"sid": grant.service_sid})
                 if service is None:
                     raise TwilioError(20106)
-                origin = Origin("sdk", identity=grant.identity)
-                user = await users.find(tx, service, grant.identity)
-                if user is None:
-                    # push-and-clients.md §4.3, roles.md §4: created by the first connection
-                    user = await users.create(
-                        tx, service, grant.identity, origin, role_sid=grant.deployment_role_sid
-                    )
+                user = await connecting_user(tx, service, grant.identity, grant.deployment_role_sid)
         except TwilioError as exc:
             await self._reply(session, frame.id, 403, errorCode=exc.code, description=exc.message)
             await session.close(401, "Authentication failed")

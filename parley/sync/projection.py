@@ -106,7 +106,14 @@ def message_data(message: Row, member_sid: str | None, media: Any) -> dict[str, 
         "memberSid": member_sid,
     }
     if data["type"] == "media" and isinstance(media, dict):
-        data["media"] = media
+        # the SDK's Media reads {sid, filename, contentType, size}
+        # (twilio-chat@6.0.0 builds/lib.js `function Media`, @5.0.2 dist/lib.js the same)
+        data["media"] = {
+            "sid": media.get("sid"),
+            "filename": media.get("filename"),
+            "contentType": media.get("content_type"),
+            "size": media.get("size"),
+        }
     return data
 
 
@@ -119,7 +126,19 @@ def user_info_items(user: Row, notifiable: bool) -> dict[str, dict[str, Any]]:
     }
 
 
-async def _notifiable(tx: Tx, user: Row) -> bool:
+async def message_item(
+    tx: Tx, message: Row, member_sid: str | None, media: Any = None
+) -> dict[str, Any]:
+    """A messages-list item from the stored message; the media descriptor is
+    the event's when it carries one, else read from the media row."""
+    if media is None and message.get("media_sid"):
+        found = await repo.get(tx, "media", {"sid": message["media_sid"]})
+        if found is not None:
+            media = {k: found[k] for k in ("sid", "size", "content_type", "filename")}
+    return message_data(message, member_sid, media)
+
+
+async def notifiable(tx: Tx, user: Row) -> bool:
     """Whether the user has a binding, counted here because the binding
     events come before ``users.is_notifiable`` is written (domain/bindings.py)."""
     return await repo.count(tx, "bindings", {"user_sid": user["sid"]}) > 0
@@ -186,7 +205,7 @@ async def _channel(tx: Tx, sid: str | None) -> Row | None:
     return None if sid is None else await repo.get(tx, "channels", {"sid": sid})
 
 
-async def _last_message(tx: Tx, channel_sid: str) -> Row | None:
+async def last_message(tx: Tx, channel_sid: str) -> Row | None:
     return await tx.one(
         "SELECT idx, date_created FROM messages WHERE channel_sid = :c ORDER BY idx DESC LIMIT 1",
         {"c": channel_sid},
@@ -196,7 +215,7 @@ async def _last_message(tx: Tx, channel_sid: str) -> Row | None:
 async def refresh_channel(tx: Tx, channel: Row, cause: int) -> None:
     """Document and every member's channels item from the channel as stored."""
     doc, _, _ = await channel_objects(tx, channel)
-    last = await _last_message(tx, channel["sid"])
+    last = await last_message(tx, channel["sid"])
     await store.set_document(tx, doc, channel_data(channel, last), cause)
     for member in await repo.select(tx, "members", {"channel_sid": channel["sid"]}):
         await _my_channel(tx, channel, member["user_sid"], "joined", member, cause)
@@ -231,7 +250,7 @@ async def on_user(tx: Tx, event: Event) -> None:
     if user is None:
         return
     channels, info = await user_maps(tx, user)
-    for key, data in user_info_items(user, await _notifiable(tx, user)).items():
+    for key, data in user_info_items(user, await notifiable(tx, user)).items():
         await store.put_item(tx, info, key, data, event.seq)
     if event.kind == "onUserAdded":
         for invite in await repo.select(
@@ -250,7 +269,7 @@ async def on_binding(tx: Tx, event: Event) -> None:
     if user is None:
         return
     _, info = await user_maps(tx, user)
-    items = user_info_items(user, await _notifiable(tx, user))
+    items = user_info_items(user, await notifiable(tx, user))
     await store.put_item(tx, info, "reachability", items["reachability"], event.seq)
 
 
@@ -328,12 +347,7 @@ async def on_message(tx: Tx, event: Event) -> None:
         member = await repo.get(
             tx, "members", {"channel_sid": channel["sid"], "identity": message["author"]}
         )
-    media = payload.get("media")
-    if media is None and message.get("media_sid"):
-        found = await repo.get(tx, "media", {"sid": message["media_sid"]})
-        if found is not None:
-            media = {k: found[k] for k in ("sid", "size", "content_type", "filename")}
-    data = message_data(message, member["sid"] if member else None, media)
+    data = await message_item(tx, message, member["sid"] if member else None, payload.get("media"))
     await store.put_item(tx, messages, message["idx"], data, event.seq, new=added)
     if added:
         # a new message has the channel's highest index: it is the last message
@@ -347,7 +361,7 @@ async def on_message_removed(tx: Tx, event: Event) -> None:
         return
     doc, messages, _ = await channel_objects(tx, channel)
     await store.remove_item(tx, messages, payload["idx"], event.seq)
-    last = await _last_message(tx, channel["sid"])
+    last = await last_message(tx, channel["sid"])
     await store.set_document(tx, doc, channel_data(channel, last), event.seq)
 
 

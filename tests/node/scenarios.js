@@ -175,6 +175,28 @@ async function main() {
   await alice.updateToken(TOKENS.alice_refreshed);
   step('token refresh');
 
+  // media: the SDK uploads the bytes to Configuration's links.media_service with
+  // the (refreshed) token in X-Twilio-Token, then posts {media_sid} to the channel
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 255]);
+  const bobGetsMedia = waitFor(bobsView, 'messageAdded', (m) => m.type === 'media');
+  await channel.sendMessage({ contentType: 'image/png', media: png });
+  const media = await bobGetsMedia;
+  check(media.author === 'alice' && media.media && /^ME/.test(media.media.sid), 'media sid');
+  check(media.media.contentType === 'image/png', `content type ${media.media.contentType}`);
+  check(media.media.size === png.length, `size ${media.media.size}`);
+  // neither SDK passes a filename with {contentType, media} (6.0.0 lib.js sendMedia:
+  // mcsClient.post(contentType, media, null); 5.0.2: post(contentType, media))
+  check(media.media.filename == null, `no filename, got ${media.media.filename}`);
+  const direct = await media.media.getContentTemporaryUrl();
+  const fetched = Buffer.from(await (await fetch(direct)).arrayBuffer());
+  check(fetched.equals(png), 'the temporary content URL serves the bytes');
+  const [last] = (
+    await rest('GET', `/v2/Services/${SERVICE}/Channels/${channel.sid}/Messages?Order=desc&PageSize=1`)
+  ).messages;
+  check(last.type === 'media' && last.media.sid === media.media.sid, 'REST shows the media message');
+  check(last.media.content_type === 'image/png' && last.from === 'alice', 'REST media fields');
+  step('media message');
+
   const left = waitFor(channel, 'memberLeft', (m) => m.identity === 'bob');
   await bobsView.leave();
   await left;

@@ -40,11 +40,19 @@ class PreEvent:
 
 @dataclass(slots=True)
 class Ctx:
-    request: Request
+    """Who acts, where. Built from a tunnelled request (``of``), or directly
+    (``acting``) by the control plane's simulations, which run the same
+    actions without a socket (docs/testing.md "Simulated clients")."""
+
+    request: Request | None
     app: "Parley"
     service_sid: str
     account_sid: str
     identity: str
+
+    @classmethod
+    def acting(cls, app: "Parley", account_sid: str, service_sid: str, identity: str) -> "Ctx":
+        return cls(None, app, service_sid, account_sid, identity)
 
     @classmethod
     def of(cls, request: Request) -> "Ctx":

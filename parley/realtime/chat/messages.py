@@ -1,5 +1,8 @@
 """Send, edit and delete messages from a client."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from parley.api import messages as messages_api
 from parley.domain import messages
 from parley.errors import TwilioError
@@ -29,8 +32,14 @@ async def _message(tx: Tx, channel: Row, sid: str) -> Row:
 async def send(request: Request) -> Response:
     """sendMessage / sendMediaMessage (member role); ``From`` is the caller."""
     ctx = Ctx.of(request)
-    key = request.path_params["channel"]
-    values = decode(request.form(), messages_api.CREATE, FIELDS)
+    row = await send_message(ctx, request.path_params["channel"], request.form())
+    return Response(201, shapes.message(ctx, row))
+
+
+async def send_message(ctx: Ctx, key: str, body: Mapping[str, Any]) -> Row:
+    """The client action behind ``send`` (and ``POST /parley/v1/simulate/message``):
+    role check, pre-event webhook, the message written with Source=SDK."""
+    values = decode(body, messages_api.CREATE, FIELDS)
     values.pop("author", None)
     media = values.get("media_sid") is not None
     event = "onMediaMessageSend" if media else "onMessageSend"
@@ -53,8 +62,7 @@ async def send(request: Request) -> Response:
         final["author"] = ctx.identity
         return await messages.create(tx, service, channel, final, ctx.origin)
 
-    row = await ctx.perform(check, act)
-    return Response(201, shapes.message(ctx, row))
+    return await ctx.perform(check, act)
 
 
 async def edit(request: Request) -> Response:

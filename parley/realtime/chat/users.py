@@ -1,6 +1,6 @@
 """Configuration, users and typing (client-protocol.md §3-4)."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley.api.table import Kind, Param
 from parley.api.users import NAME_MAX
@@ -11,6 +11,9 @@ from parley.realtime.chat.context import Ctx, PreEvent, decode, replace
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Tx, repo
 from parley.sync import names, projection
+
+if TYPE_CHECKING:
+    from parley.realtime.gateway import Gateway
 
 PAGE = 50
 TYPING = "twilio.ipmsg.typing_indicator"
@@ -43,7 +46,10 @@ async def configuration(request: Request) -> Response:
         "users": f"{ctx.base}/Users",
         "current_user": ctx.user_url(ctx.identity),
         "typing": f"{ctx.base}/Typing",
-        "media_service": f"{ctx.app.settings.base_url}/v1/Services/{ctx.service_sid}",
+        # the URL @twilio/mcs-client POSTs uploads to and appends /{ME} to
+        # (mcs-client@0.5.3 builds/lib.js Client.post/get; Twilio serves
+        # https://mcs.us1.twilio.com/v1/Services/{IS}/Media)
+        "media_service": f"{ctx.app.settings.base_url}/v1/Services/{ctx.service_sid}/Media",
         "messages_receipts": f"{ctx.base}/Conversations/%s/Messages/%s/Receipts",
     }
     body = {
@@ -147,10 +153,18 @@ async def typing(request: Request) -> Response:
     key = form.get("ChannelSid") or form.get("ConversationSid") or form.get("channel_sid")
     if not key:
         raise TwilioError(20001, name="ChannelSid", missing=True)
+    timeout = await start_typing(ctx, request.session.gateway, str(key))
+    return Response(200, {"typing_timeout": timeout})
+
+
+async def start_typing(ctx: Ctx, gateway: "Gateway", key: str) -> int:
+    """The typing action (members only) behind ``typing`` and
+    ``POST /parley/v1/simulate/typing``: the other members' sockets are told;
+    returns the service's typing timeout."""
     async with ctx.store.read() as tx:
         service = await ctx.service(tx)
         me = await ctx.user(tx)
-        channel = await channels.find(tx, service, str(key))
+        channel = await channels.find(tx, service, key)
         if channel is None:
             raise TwilioError(50300, detail=key)
         if await guard.member_of(tx, channel, me) is None:
@@ -162,11 +176,10 @@ async def typing(request: Request) -> Response:
         }
     timeout = int(service.get("typing_indicator_timeout") or 5)
     payload = {"channel_sid": channel["sid"], "identity": ctx.identity, "typing_timeout": timeout}
-    gateway = request.session.gateway
     for session in gateway.connected(ctx.service_sid):
         if session.grant is not None and session.grant.identity in others:
             await session.notify(TYPING, payload)
-    return Response(200, {"typing_timeout": timeout})
+    return timeout
 
 
 def register(routes: Routes) -> None:

@@ -1,0 +1,127 @@
+"""Rebuild the Sync view of an account (or one service) from the stored rows.
+
+The projector (``projection.py``) keeps the view in step with domain events,
+but rows written without events (a state dump loaded by ``parley import`` or
+``POST /parley/v1/seed``) have no Sync objects. ``rebuild`` computes what every
+object should hold from the rows, with the projector's own shape functions,
+and reconciles each object with it::
+
+    services ─┬─ channels ──> {CH}.channel document, {CH}.messages list, {CH}.roster map
+              └─ users ─────> {US}.info map, {US}.channels map (joined + invited)
+    objects of the scope that no row explains (a removed channel, a service
+    gone after a reset) ──> removed
+
+Only differences become events (``store.put_item`` / ``set_document`` skip
+identical data), so a second rebuild writes nothing, and subscribed clients
+catch up through their ordinary replay. Events of a rebuild have no domain
+event behind them: their ``cause_seq`` is ``CAUSE`` (0), and connected sessions
+pick them up with the subscription poll (docs/realtime-protocol.md §6.3).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from parley.store import Row, Tx, repo
+from parley.sync import projection, store
+
+CAUSE = 0  # no domain event caused these Sync events
+
+
+@dataclass
+class Rebuilt:
+    services: int = 0
+    objects: int = 0  # objects that now exist for the rows
+    events: int = 0  # changes written (0 when the view was already right)
+    removed: int = 0  # objects no row explains any more
+
+
+async def rebuild(tx: Tx, account_sid: str, service_sid: str | None = None) -> Rebuilt:
+    """Reconcile the Sync objects of an account's services (or one service)."""
+    where: dict[str, Any] = {"account_sid": account_sid}
+    if service_sid is not None:
+        where["sid"] = service_sid
+    result = Rebuilt()
+    services = await repo.select(tx, "services", where)
+    for service in services:
+        await _service(tx, service, result)
+    if service_sid is None:  # objects of services that no longer exist (after a reset)
+        live = {s["sid"] for s in services}
+        for obj in await repo.select(tx, "sync_objects", {"account_sid": account_sid}):
+            if obj["service_sid"] not in live:
+                await store.remove_object(tx, obj, CAUSE)
+                result.removed += 1
+    return result
+
+
+async def accounts(tx: Tx) -> list[str]:
+    """Every account with a service or a Sync object (for ``parley sync rebuild``)."""
+    rows = await tx.all(
+        "SELECT account_sid FROM services UNION SELECT account_sid FROM sync_objects", {}
+    )
+    return sorted(r["account_sid"] for r in rows)
+
+
+async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
+    sid = service["sid"]
+    result.services += 1
+    keep: set[str] = set()
+    channels = {c["sid"]: c for c in await repo.select(tx, "channels", {"service_sid": sid})}
+    members = await repo.select(tx, "members", {"service_sid": sid})
+    by_channel: dict[str, list[Row]] = {}
+    for member in members:
+        by_channel.setdefault(member["channel_sid"], []).append(member)
+
+    for channel in channels.values():
+        doc, messages, roster = await projection.channel_objects(tx, channel)
+        keep |= {doc["sid"], messages["sid"], roster["sid"]}
+        last = await projection.last_message(tx, channel["sid"])
+        data = projection.channel_data(channel, last)
+        result.events += await store.set_document(tx, doc, data, CAUSE) is not None
+        mine = by_channel.get(channel["sid"], [])
+        await _reconcile(tx, roster, {m["sid"]: projection.roster_data(m) for m in mine}, result)
+        authors = {m["identity"]: m["sid"] for m in mine}
+        items: dict[str, dict[str, Any]] = {}
+        for message in await repo.select(tx, "messages", {"channel_sid": channel["sid"]}):
+            member_sid = authors.get(message.get("author") or "")
+            items[str(message["idx"])] = await projection.message_item(tx, message, member_sid)
+        await _reconcile(tx, messages, items, result)
+
+    memberships: dict[str, list[Row]] = {}
+    for member in members:
+        memberships.setdefault(member["user_sid"], []).append(member)
+    invites: dict[str, list[Row]] = {}
+    for invite in await repo.select(tx, "invites", {"service_sid": sid}):
+        invites.setdefault(invite["identity"], []).append(invite)
+
+    for user in await repo.select(tx, "users", {"service_sid": sid}):
+        channels_map, info = await projection.user_maps(tx, user)
+        keep |= {channels_map["sid"], info["sid"]}
+        notifiable = await projection.notifiable(tx, user)
+        await _reconcile(tx, info, projection.user_info_items(user, notifiable), result)
+        wanted: dict[str, dict[str, Any]] = {}
+        for invite in invites.get(user["identity"], []):
+            invited = channels.get(invite["channel_sid"])
+            if invited is not None:
+                wanted[invited["sid"]] = projection.my_channel_data(invited, "invited", None)
+        for member in memberships.get(user["sid"], []):  # a member is no longer invited
+            joined = channels.get(member["channel_sid"])
+            if joined is not None:
+                wanted[joined["sid"]] = projection.my_channel_data(joined, "joined", member)
+        await _reconcile(tx, channels_map, wanted, result)
+
+    result.objects += len(keep)
+    for obj in await repo.select(tx, "sync_objects", {"service_sid": sid}):
+        if obj["sid"] not in keep:
+            await store.remove_object(tx, obj, CAUSE)
+            result.removed += 1
+
+
+async def _reconcile(tx: Tx, obj: Row, wanted: dict[str, Any], result: Rebuilt) -> None:
+    """Make a map's or list's items exactly ``wanted`` (key -> data)."""
+    rows = await tx.all("SELECT item_key FROM sync_items WHERE object_sid = :o", {"o": obj["sid"]})
+    for row in rows:
+        if row["item_key"] not in wanted:
+            await store.remove_item(tx, obj, row["item_key"], CAUSE)
+            result.events += 1
+    for key, data in wanted.items():
+        result.events += await store.put_item(tx, obj, key, data, CAUSE) is not None
