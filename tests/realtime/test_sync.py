@@ -304,3 +304,43 @@ def test_writes_of_another_process_reach_this_process_clients(tmp_path: Path) ->
     finally:
         writer.stop()
         reader.stop()
+
+
+def test_no_client_sees_another_services_data(
+    server: Server, account: Account, client: Any, service: Any, make_service: Any, connect: Any
+) -> None:
+    """The same identity in two services: a client of one service reaches none of
+    the other's objects, by name or by SID, and receives none of its events."""
+    other = make_service("elsewhere")
+    theirs = rest.channel(client, other.sid, unique_name="secret-room")
+    rest.member(client, other.sid, theirs["sid"], "alice")
+    rest.message(client, other.sid, theirs["sid"], "alice", "only for the other service")
+    key = make_key(server, account.sid)
+    insider = Twilsock(server)
+    try:
+        insider.init(token(account.sid, key, "alice", other.sid))
+        status, their_list = insider.request("GET", f"/v3/Lists/{theirs['sid']}.messages")
+        assert status == 200, their_list
+
+        alice = connect("alice")  # the same identity, connected to the first service
+        for path in (
+            f"/v3/Lists/{theirs['sid']}.messages",
+            f"/v3/Lists/{their_list['sid']}",
+            f"/v3/Documents/{theirs['sid']}.channel",
+            f"/v3/Maps/{theirs['sid']}.roster",
+        ):
+            status, refused = alice.request("GET", path)
+            assert status in (403, 404), (path, status, refused)
+        replay = subscribe(alice, (their_list["sid"], "list", 0))[their_list["sid"]]
+        assert [p["event_type"] for p in replay] == ["subscription_failed"]
+        rest.message(client, other.sid, theirs["sid"], "alice", "still not for you")
+        before = len(alice.notifications)
+        alice.request("GET", f"/v3/Maps/{rest.user(client, service.sid, 'alice')['sid']}.info")
+        texts = [
+            p.get("event", {}).get("item_data", {}).get("text")
+            for _, p in alice.notifications[before:]
+            if isinstance(p, dict)
+        ]
+        assert "still not for you" not in texts
+    finally:
+        insider.close()
