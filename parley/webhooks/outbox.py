@@ -268,18 +268,13 @@ async def head_with_event(tx: Tx, lane: str) -> tuple[Row, Event | None, str | N
         return None
     found = None
     if row["e_seq"] is not None:
-        found = Event(
-            kind=row["kind"],
-            account_sid=row["account_sid"],
-            service_sid=row["service_sid"],
-            channel_sid=row["channel_sid"],
-            payload=orjson.loads(row["e_payload"]),
-            source=row["e_source"],
-            webhooks=bool(row["e_webhooks"]),
-            identity=row["e_identity"],
-            date_created=row["e_date"],
-            seq=row["e_seq"],
+        # the event's own columns come prefixed from the join
+        event = {k: row[k] for k in ("kind", "account_sid", "service_sid", "channel_sid")}
+        event.update(
+            {k: row[f"e_{k}"] for k in ("payload", "source", "webhooks", "identity", "seq")}
         )
+        event["date_created"] = row["e_date"]
+        found = Event.from_row(event)
     return row, found, row["a_token"]
 
 
