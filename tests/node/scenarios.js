@@ -1,5 +1,5 @@
 // The unmodified twilio-chat SDK against a real Parley (client-protocol.md).
-// Usage: node scenarios.js <package>   with PARLEY_* set by test_twilio_chat.py.
+// Usage: node scenarios.js <package> [hooks]   with PARLEY_* set by test_twilio_chat.py.
 // Each step prints `ok <name>`; the first failure exits non-zero with its reason.
 'use strict';
 
@@ -232,7 +232,67 @@ async function main() {
   step('done');
 }
 
-main().then(
+// Webhooks, reachability, push registration and service isolation, as the
+// SDK sees them. test_twilio_chat.py points the service's pre- and post-event
+// webhooks at a receiver that rejects a body of "reject me" and rewrites
+// "rewrite me", and gives carol a token of another service.
+async function hooks() {
+  const alice = await Client.create(TOKENS.alice, options);
+  const bob = await Client.create(TOKENS.bob, options);
+  step('connect');
+
+  const aliceAsBobSees = await bob.getUser('alice');
+  check(aliceAsBobSees.online === true, `alice online, got ${aliceAsBobSees.online}`);
+  step('reachability on');
+
+  const channel = await alice.createChannel({ uniqueName: UNIQUE, friendlyName: 'Hooked' });
+  let refused = null;
+  try {
+    await channel.sendMessage('reject me');
+  } catch (error) {
+    refused = error;
+  }
+  check(refused, 'a rejecting pre-event webhook refuses the message');
+  const afterRefusal = await channel.getMessages();
+  check(afterRefusal.items.length === 0, 'nothing stored for the refused message');
+  step('pre-event webhook rejects');
+
+  const rewritten = waitFor(channel, 'messageAdded', (m) => m.body === 'rewritten by the hook');
+  await channel.sendMessage('rewrite me');
+  await rewritten;
+  step('pre-event webhook modifies');
+
+  await alice.setPushRegistrationId('fcm', 'device-token-alice');
+  await until(async () => {
+    const found = await rest('GET', `/v2/Services/${SERVICE}/Bindings?Identity=alice`);
+    return found.bindings.some((b) => b.binding_type === 'fcm');
+  });
+  step('push registration is a Binding');
+
+  const carol = await Client.create(TOKENS.carol_elsewhere, options);
+  let hidden = null;
+  try {
+    await carol.getChannelByUniqueName(UNIQUE);
+  } catch (error) {
+    hidden = error;
+  }
+  check(hidden, "another service's client cannot open this service's channel");
+  const carolsPublic = await carol.getPublicChannelDescriptors();
+  check(carolsPublic.items.every((d) => d.uniqueName !== UNIQUE), 'nor list it');
+  await carol.shutdown();
+  step('services are isolated');
+
+  const offline = waitFor(aliceAsBobSees, 'updated', () => aliceAsBobSees.online === false, 15000);
+  await alice.shutdown();
+  await offline;
+  step('reachability off');
+
+  await bob.shutdown();
+  check(unhandled.length === 0, `unhandled rejections: ${unhandled.map(String).join('; ')}`);
+  step('done');
+}
+
+(process.argv[3] === 'hooks' ? hooks : main)().then(
   () => process.exit(0),
   (error) => {
     console.log(`FAIL ${error && error.stack ? error.stack : error}`);

@@ -17,6 +17,7 @@ import pytest
 from parley import accounts
 from tests.conftest import Account, Server, make_client, start_server
 from tests.realtime.helpers import make_key, token
+from tests.webhooks.receiver import Received, Receiver, Reply
 
 HERE = Path(__file__).resolve().parent
 NODE = shutil.which("node")
@@ -56,6 +57,71 @@ def test_scenarios(server: Server, account: Account, service: Any, package: str)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok done" in done.stdout
+
+
+def _hook_reply(item: Received) -> Reply:
+    """The service's webhook receiver: pre-events can refuse or rewrite a message."""
+    if item.params.get("EventType") == "onMessageSend":
+        if item.params.get("Body") == "reject me":
+            return 403
+        if item.params.get("Body") == "rewrite me":
+            return (200, json.dumps({"body": "rewritten by the hook"}).encode())
+    return 200
+
+
+@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+def test_webhooks_reachability_push_and_isolation(
+    server: Server, account: Account, client: Any, make_service: Any, package: str
+) -> None:
+    """The rest of the issue's SDK scenarios: pre-event reject and modify, a
+    post-event for a client action (Source=SDK), reachability on and off, push
+    registration as a Binding, and a client of another service seeing nothing."""
+    assert READY and NODE is not None
+    service, elsewhere = make_service("hooked"), make_service("elsewhere")
+    receiver = Receiver().start()
+    receiver.reply = _hook_reply
+    try:
+        client.chat.v2.services(service.sid).update(
+            pre_webhook_url=receiver.url("/pre"),
+            post_webhook_url=receiver.url("/post"),
+            webhook_filters=["onMessageSend", "onMessageSent"],
+            reachability_enabled=True,
+        )
+        key = make_key(server, account.sid)
+        tokens = {
+            "alice": token(account.sid, key, "alice", service.sid),
+            "bob": token(account.sid, key, "bob", service.sid),
+            "carol_elsewhere": token(account.sid, key, "carol", elsewhere.sid),
+        }
+        env = {
+            **os.environ,
+            "PARLEY_WS": server.url.replace("http://", "ws://") + "/v3/wsconnect",
+            "PARLEY_REST": server.url,
+            "PARLEY_ACCOUNT_SID": account.sid,
+            "PARLEY_AUTH_TOKEN": account.auth_token,
+            "PARLEY_SERVICE_SID": service.sid,
+            "PARLEY_TOKENS": json.dumps(tokens),
+            "PARLEY_UNIQUE": f"hooked-{package}",
+        }
+        done = subprocess.run(
+            [NODE, "scenarios.js", package, "hooks"],
+            cwd=HERE,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "ok done" in done.stdout
+        [sent] = receiver.wait_for(1, where=lambda r: r.params.get("EventType") == "onMessageSent")
+        assert sent.path == "/post" and sent.params["Source"] == "SDK"
+        assert sent.params["ClientIdentity"] == "alice"
+        assert sent.params["Body"] == "rewritten by the hook"
+        assert sent.valid_for(account.auth_token, receiver.url("/post"))
+        stored = client.chat.v2.services(service.sid).channels(f"hooked-{package}").messages.list()
+        assert [m.body for m in stored] == ["rewritten by the hook"]
+    finally:
+        receiver.stop()
 
 
 @pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
