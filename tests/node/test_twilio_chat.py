@@ -27,6 +27,38 @@ if not READY and os.environ.get("CI") != "true":
     pytest.skip("node or tests/node/node_modules missing (make node-deps)", allow_module_level=True)
 
 
+def _run_scenarios(
+    server: Server,
+    account: Account,
+    service_sid: str,
+    tokens: dict[str, str],
+    unique: str,
+    *args: str,
+) -> None:
+    """``node scenarios.js <package> [which]`` against this server; every step must pass."""
+    assert NODE is not None
+    env = {
+        **os.environ,
+        "PARLEY_WS": server.url.replace("http://", "ws://") + "/v3/wsconnect",
+        "PARLEY_REST": server.url,
+        "PARLEY_ACCOUNT_SID": account.sid,
+        "PARLEY_AUTH_TOKEN": account.auth_token,
+        "PARLEY_SERVICE_SID": service_sid,
+        "PARLEY_TOKENS": json.dumps(tokens),
+        "PARLEY_UNIQUE": unique,
+    }
+    done = subprocess.run(
+        [NODE, "scenarios.js", *args],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok done" in done.stdout
+
+
 @pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
 def test_scenarios(server: Server, account: Account, service: Any, package: str) -> None:
     assert READY, "CI=true: Node and `npm ci` in tests/node are required"
@@ -36,27 +68,7 @@ def test_scenarios(server: Server, account: Account, service: Any, package: str)
         "bob": token(account.sid, key, "bob", service.sid),
         "alice_refreshed": token(account.sid, key, "alice", service.sid, ttl=7200),
     }
-    env = {
-        **os.environ,
-        "PARLEY_WS": server.url.replace("http://", "ws://") + "/v3/wsconnect",
-        "PARLEY_REST": server.url,
-        "PARLEY_ACCOUNT_SID": account.sid,
-        "PARLEY_AUTH_TOKEN": account.auth_token,
-        "PARLEY_SERVICE_SID": service.sid,
-        "PARLEY_TOKENS": json.dumps(tokens),
-        "PARLEY_UNIQUE": f"general-{package}",
-    }
-    assert NODE is not None
-    done = subprocess.run(
-        [NODE, "scenarios.js", package],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "ok done" in done.stdout
+    _run_scenarios(server, account, service.sid, tokens, f"general-{package}", package)
 
 
 def _hook_reply(item: Received) -> Reply:
@@ -93,26 +105,7 @@ def test_webhooks_reachability_push_and_isolation(
             "bob": token(account.sid, key, "bob", service.sid),
             "carol_elsewhere": token(account.sid, key, "carol", elsewhere.sid),
         }
-        env = {
-            **os.environ,
-            "PARLEY_WS": server.url.replace("http://", "ws://") + "/v3/wsconnect",
-            "PARLEY_REST": server.url,
-            "PARLEY_ACCOUNT_SID": account.sid,
-            "PARLEY_AUTH_TOKEN": account.auth_token,
-            "PARLEY_SERVICE_SID": service.sid,
-            "PARLEY_TOKENS": json.dumps(tokens),
-            "PARLEY_UNIQUE": f"hooked-{package}",
-        }
-        done = subprocess.run(
-            [NODE, "scenarios.js", package, "hooks"],
-            cwd=HERE,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "ok done" in done.stdout
+        _run_scenarios(server, account, service.sid, tokens, f"hooked-{package}", package, "hooks")
         [sent] = receiver.wait_for(1, where=lambda r: r.params.get("EventType") == "onMessageSent")
         assert sent.path == "/post" and sent.params["Source"] == "SDK"
         assert sent.params["ClientIdentity"] == "alice"
