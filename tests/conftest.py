@@ -26,6 +26,7 @@ from parley import accounts
 from parley.store import open_store
 from parley.testing import ParleyServer, free_port
 from tests import spec_oracle
+from tests.webhooks.receiver import Receiver
 
 __all__ = ["ParleyServer", "free_port"]
 
@@ -149,6 +150,14 @@ def server(database_url: str) -> Iterator[Server]:
 class Account:
     sid: str
     auth_token: str
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on 127.0.0.1 recording every webhook request."""
+    running = Receiver().start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -21,13 +21,6 @@ def parley(database_url: str) -> Iterator[ParleySession]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver().start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def http(parley: ParleySession) -> Iterator[httpx.Client]:
     creds = parley.credentials
     with httpx.Client(base_url=parley.url, auth=(creds.account_sid, creds.auth_token)) as client:

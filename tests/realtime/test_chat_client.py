@@ -10,7 +10,7 @@ from twilio.rest import Client
 
 from tests.conftest import Account, Server
 from tests.realtime.helpers import Twilsock, make_key, token
-from tests.webhooks.conftest import fast, receiver  # noqa: F401 (fixtures)
+from tests.webhooks.conftest import fast  # noqa: F401 (fixture)
 from tests.webhooks.receiver import Received, Receiver
 
 BASE = "/Client/v1/Services/{}"
@@ -109,7 +109,7 @@ def test_pre_event_modifies_and_post_event_reports_the_client_action(
     client: Client,
     service: Any,
     connect: Any,
-    receiver: Receiver,  # noqa: F811
+    receiver: Receiver,
     fast: Server,  # noqa: F811
 ) -> None:
     svc = client.chat.v2.services(service.sid)
@@ -141,7 +141,7 @@ def test_a_rejecting_pre_event_stores_nothing(
     client: Client,
     service: Any,
     connect: Any,
-    receiver: Receiver,  # noqa: F811
+    receiver: Receiver,
     fast: Server,  # noqa: F811
 ) -> None:
     svc = client.chat.v2.services(service.sid)
@@ -217,7 +217,7 @@ def test_pre_event_replacements_apply_to_a_join(
     client: Client,
     service: Any,
     connect: Any,
-    receiver: Receiver,  # noqa: F811
+    receiver: Receiver,
     fast: Server,  # noqa: F811
 ) -> None:
     svc = client.chat.v2.services(service.sid)

@@ -22,13 +22,6 @@ FAST = {
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver().start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def fast(server: Server) -> Iterator[Server]:
     """The session server with test-sized back-off, poll and timeout."""
     settings = server.app.settings
