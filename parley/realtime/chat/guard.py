@@ -8,6 +8,7 @@ member scope counts is 50400.
 
 import orjson
 
+from parley.domain import channels
 from parley.errors import TwilioError
 from parley.store import Row, Tx, repo
 
@@ -87,3 +88,15 @@ def own_or_any(own: bool, own_permission: str, any_permission: str) -> tuple[str
 
 async def member_of(tx: Tx, channel: Row, user: Row) -> Row | None:
     return await repo.get(tx, "members", {"channel_sid": channel["sid"], "user_sid": user["sid"]})
+
+
+async def members_channel(tx: Tx, service: Row, user: Row, key: str) -> Row:
+    """The channel named by ``key`` (SID or unique name), for an action only its
+    members may take: 50300 when there is no such channel, 50400 when the
+    caller is not a member."""
+    channel = await channels.find(tx, service, key)
+    if channel is None:
+        raise TwilioError(50300, detail=key)
+    if await member_of(tx, channel, user) is None:
+        raise TwilioError(50400)
+    return channel

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from parley.api.table import Kind, Param
 from parley.api.users import NAME_MAX
-from parley.domain import channels, limits, users
+from parley.domain import limits, users
 from parley.errors import TwilioError
 from parley.realtime.chat import guard, shapes
 from parley.realtime.chat.context import Ctx, PreEvent, decode, replace
@@ -95,12 +95,7 @@ async def list_users(request: Request) -> Response:
     after = request.params.get("PageToken")
     async with ctx.store.read() as tx:
         service = await ctx.service(tx)
-        me = await ctx.user(tx)
-        channel = await channels.find(tx, service, channel_key)
-        if channel is None:
-            raise TwilioError(50300, detail=channel_key)
-        if await guard.member_of(tx, channel, me) is None:
-            raise TwilioError(50400)
+        channel = await guard.members_channel(tx, service, await ctx.user(tx), channel_key)
         rows = await repo.page(
             tx,
             "members",
@@ -163,12 +158,7 @@ async def start_typing(ctx: Ctx, gateway: "Gateway", key: str) -> int:
     returns the service's typing timeout."""
     async with ctx.store.read() as tx:
         service = await ctx.service(tx)
-        me = await ctx.user(tx)
-        channel = await channels.find(tx, service, key)
-        if channel is None:
-            raise TwilioError(50300, detail=key)
-        if await guard.member_of(tx, channel, me) is None:
-            raise TwilioError(50400)
+        channel = await guard.members_channel(tx, service, await ctx.user(tx), key)
         others = {
             m["identity"]
             for m in await repo.select(tx, "members", {"channel_sid": channel["sid"]})
