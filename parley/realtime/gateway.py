@@ -2,7 +2,7 @@
 
 ::
 
-    socket open ──> init {token}            -> reply 200 | reply 401 + close
+    socket open ──> init {token}            -> reply 200 | reply 401, socket closed
       │               (tokens.validate; the user is created on first connection)
       ├─ message {http_request} + body      -> reply {status 200, http_status, body}
       │               (tunnel.Routes: routed by path, whatever the host)
@@ -55,6 +55,11 @@ def _status(code: int) -> dict[str, Any]:
     except ValueError:
         phrase = "Unknown"
     return {"code": code, "status": phrase}
+
+
+def _peer(session: "Session") -> str:
+    client = session.websocket.client
+    return f"{client.host}:{client.port}" if client else "unknown"
 
 
 _ID_PREFIX = secrets.token_hex(8)  # this process's; the counter makes each id unique
@@ -125,6 +130,12 @@ class Session:
         if description:
             status["description"] = description
         await self.send({"method": "close", "id": new_id(), "status": status}, body)
+        await self.hang_up()
+
+    async def hang_up(self) -> None:
+        """The socket closes without a twilsock ``close`` frame: after a refused
+        ``init`` the SDK has read the refusal and ends "denied"; a ``close``
+        frame would make it end "disconnected" (docs/realtime-protocol.md §4)."""
         self.closed = True
         self.cancel_timers()
         with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
@@ -305,6 +316,13 @@ class Gateway:
             async with store.read() as tx:
                 return await tokens.validate(tx, frame.header.get("token", ""))
         except TwilioError as exc:
+            log.info(
+                "twilsock %s refused: 401 %s %s (client %s)",
+                frame.method,
+                exc.code,
+                exc.message,
+                _peer(session),
+            )
             await self._reply(session, frame.id, 401, errorCode=exc.code, description=exc.message)
             return None
 
@@ -315,7 +333,7 @@ class Gateway:
             return
         grant = await self._grant(session, frame)
         if grant is None:
-            await session.close(401, "Authentication failed")
+            await session.hang_up()
             return
         store = self.app.store
         assert store is not None
@@ -326,8 +344,15 @@ class Gateway:
                     raise TwilioError(20106)
                 user = await connecting_user(tx, service, grant.identity, grant.deployment_role_sid)
         except TwilioError as exc:
+            log.info(
+                "twilsock init refused: 403 %s %s (identity %s, client %s)",
+                exc.code,
+                exc.message,
+                grant.identity,
+                _peer(session),
+            )
             await self._reply(session, frame.id, 403, errorCode=exc.code, description=exc.message)
-            await session.close(401, "Authentication failed")
+            await session.hang_up()
             return
         session.grant, session.service, session.user = grant, service, user
         for registration in frame.header.get("registrations") or []:
@@ -409,13 +434,7 @@ class Gateway:
             log.exception("tunnelled %s %s failed", method, path)
             error = TwilioError(20500)
             response = Response(500, error.body())
-        log.debug(
-            "tunnel %s %s %s -> %s",
-            session.grant and session.grant.identity,
-            method,
-            path,
-            response.status,
-        )
+        _log_outcome(session, method, path, response)
         await self._reply(
             session,
             frame.id,
@@ -424,3 +443,32 @@ class Gateway:
             http_status=_status(response.status),
             http_headers={"Content-Type": "application/json"},
         )
+
+
+# refusals: the client may not do this (token, role, membership, a pre-event
+# veto); logged at info. Other answers (404 probes, 409 conflicts, invalid
+# input, successes) at debug (docs/realtime-protocol.md §5).
+REFUSALS = frozenset({401, 403})
+
+
+def _log_outcome(session: Session, method: str, path: str, response: Response) -> None:
+    status = response.status
+    level = logging.INFO if status in REFUSALS else logging.DEBUG
+    if not log.isEnabledFor(level):
+        return
+    identity = session.grant.identity if session.grant else None
+    body = response.body if isinstance(response.body, dict) else {}
+    if status < 400:
+        log.log(level, "client %s %s %s -> %s", identity, method, path, status)
+        return
+    log.log(
+        level,
+        "client request %s: %s %s identity=%s %s %s: %s",
+        "refused" if status in REFUSALS else "failed",
+        status,
+        body.get("code"),
+        identity,
+        method,
+        path,
+        body.get("message"),
+    )

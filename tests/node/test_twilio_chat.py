@@ -67,6 +67,7 @@ def test_scenarios(server: Server, account: Account, service: Any, package: str)
         "alice": token(account.sid, key, "alice", service.sid),
         "bob": token(account.sid, key, "bob", service.sid),
         "alice_refreshed": token(account.sid, key, "alice", service.sid, ttl=7200),
+        "alice_forged": token(account.sid, {**key, "secret": "z" * 40}, "alice", service.sid),
     }
     _run_scenarios(server, account, service.sid, tokens, f"general-{package}", package)
 

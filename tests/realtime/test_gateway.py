@@ -1,5 +1,6 @@
 """The twilsock gateway, driven by a raw WebSocket client (client-protocol.md §2)."""
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,16 +53,45 @@ def test_init_accepts_a_token_and_creates_the_user(
     assert user is not None and user["role_sid"] == service.default_service_role_sid
 
 
-def test_init_with_a_bad_token_is_refused_and_closed(
-    account: Account, key: dict[str, str], service: Any, sock: Twilsock
+def test_init_with_a_bad_token_is_refused_and_the_socket_closed_without_a_close_frame(
+    account: Account,
+    key: dict[str, str],
+    service: Any,
+    sock: Twilsock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     forged = token(account.sid, {"sid": key["sid"], "secret": "z" * 40}, "alice", service.sid)
-    reply, _ = sock.init(forged)
-    assert reply["status"]["code"] == 401
-    assert reply["status"]["errorCode"] == 20107
-    header, _ = sock.until("close")
-    assert header["status"]["code"] == 401
-    assert closed(sock)
+    with caplog.at_level(logging.INFO, logger="parley.realtime"):
+        reply, _ = sock.init(forged)
+        assert reply["status"]["code"] == 401
+        assert reply["status"]["errorCode"] == 20107
+        # no `close 401` frame: the SDK would end "disconnected" instead of "denied"
+        assert closed(sock)
+    assert all(header["method"] != "close" for header, _ in sock.frames)
+    [refused] = [r for r in caplog.records if "init refused" in r.getMessage()]
+    assert refused.levelno == logging.INFO and "20107" in refused.getMessage()
+
+
+def test_a_refused_client_request_is_logged_at_info_with_its_reason(
+    account: Account,
+    key: dict[str, str],
+    service: Any,
+    sock: Twilsock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sock.init(token(account.sid, key, "alice", service.sid))
+    base = f"/Client/v1/Services/{service.sid}"
+    with caplog.at_level(logging.DEBUG, logger="parley.realtime"):
+        status, _ = sock.request("GET", f"{base}/Users/bob/Conversations")
+        assert status == 403
+        status, _ = sock.request("GET", f"{base}/Conversations/nothing-here")
+        assert status == 400
+    refused, failed = (r for r in caplog.records if "client request" in r.getMessage())
+    assert refused.levelno == logging.INFO
+    text = refused.getMessage()
+    for part in ("refused", "403", "54007", "identity=alice", f"{base}/Users/bob/Conversations"):
+        assert part in text, text
+    assert failed.levelno == logging.DEBUG and "50300" in failed.getMessage()
 
 
 def test_init_with_an_expired_token_reports_20104(
