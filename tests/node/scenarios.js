@@ -161,6 +161,19 @@ async function main() {
   check(page.items.map((m) => m.body).join('|') === 'hi|from REST|third', 'history');
   step('history');
 
+  // the user's channel descriptors carry the channel's own fields
+  const descriptors = await alice.getUserChannelDescriptors();
+  const mineNow = descriptors.items.find((d) => d.sid === channel.sid);
+  check(mineNow, "alice's descriptors list the channel");
+  check(mineNow.uniqueName === UNIQUE && mineNow.friendlyName === 'General', 'names');
+  check(mineNow.createdBy === 'alice' && mineNow.type === 'public' && !mineNow.isPrivate, 'creator, type');
+  check(mineNow.membersCount === 2 && mineNow.messagesCount === 3,
+    `counts ${mineNow.membersCount} ${mineNow.messagesCount}`);
+  check(mineNow.dateCreated instanceof Date && !isNaN(mineNow.dateCreated), 'dateCreated');
+  check(mineNow.dateUpdated instanceof Date && !isNaN(mineNow.dateUpdated), 'dateUpdated');
+  check(typeof mineNow.attributes === 'object' && mineNow.status === 'joined', 'attributes, status');
+  step('user channel descriptors');
+
   const mine = page.items[2];
   const updated = waitFor(bobsView, 'messageUpdated', ({ message }) => message.body === 'edited');
   const aliceMessage = (await channel.getMessages()).items[2];

@@ -155,12 +155,14 @@ async def destroy_channel(request: Request) -> Response:
 
 async def list_mine(request: Request) -> Response:
     """The caller's joined and invited channels, read from its Sync map so the
-    list and the live map never disagree."""
+    list and the live map never disagree; each entry carries the channel's own
+    fields too (``getUserChannelDescriptors()`` builds descriptors from them)."""
     ctx = Ctx.of(request)
     if request.path_params["identity"] != ctx.identity:
         raise TwilioError(54007, identity=ctx.identity)
     token = request.params.get("PageToken")
     async with ctx.store.read() as tx:
+        service = await ctx.service(tx)
         user = await ctx.user(tx)
         mine = await sync_store.find(tx, ctx.service_sid, "map", names.user_channels(user["sid"]))
         rows: list[Row] = []
@@ -169,21 +171,31 @@ async def list_mine(request: Request) -> Response:
             rows, _, more = await sync_store.items_page(
                 tx, mine, start=token, descending=False, limit=PAGE, inclusive=token is None
             )
+        keys = [item["item_key"] for item in rows]
+        found = (
+            await repo.page(
+                tx, "channels", {"service_sid": service["sid"]}, any_of={"sid": keys}, limit=PAGE
+            )
+            if keys
+            else []
+        )
+    by_sid = {row["sid"]: row for row in found}
     conversations = []
     for item in rows:
-        data = orjson.loads(item["data"])
         sid = item["item_key"]
+        channel = by_sid.get(sid)
+        if channel is None:  # removed in between: the map follows in its own event
+            continue
+        data = orjson.loads(item["data"])
+        mine_now = {
+            "status": data.get("status"),
+            "last_consumed_message_index": data.get("lastConsumedMessageIndex"),
+            "notification_level": data.get("notificationLevel") or "default",
+        }
         conversations.append(
             {
-                "conversation_sid": sid,
+                **shapes.channel(ctx, channel, mine_now),
                 "channel_sid": sid,
-                "status": data.get("status"),
-                "sync_objects": {
-                    "conversation": names.channel_doc(sid),
-                    "messages": names.messages(sid),
-                },
-                "last_consumed_message_index": data.get("lastConsumedMessageIndex"),
-                "notification_level": data.get("notificationLevel") or "default",
                 "url": f"{ctx.my_conversations}/{sid}",
             }
         )
