@@ -150,14 +150,29 @@ def page_request(resource: Resource, form: dict[str, list[str]]) -> PageRequest:
         if page < 0:
             raise invalid("Page")
     token = _last(form, "PageToken")
-    after = before = None
-    if token:
-        direction, position = _read_token(token)
-        if direction == "A":
-            after = position
-        else:
-            before = position
+    after, before = cursor(token)
     return PageRequest(size, page, after, before, token or None)
+
+
+def cursor(token: str | None) -> tuple[Any, Any]:
+    """``(after, before)`` from a ``PageToken`` (at most one is set); a token
+    Parley did not make is 20001."""
+    if not token:
+        return None, None
+    direction, position = read_token(token)
+    return (position, None) if direction == "A" else (None, position)
+
+
+def window(
+    rows: list[Row], size: int, backwards: bool, by_token: bool
+) -> tuple[list[Row], bool, bool]:
+    """A page from up to ``size + 1`` rows read in the requested direction
+    (``backwards``: a ``PB`` token): ``(rows, more before, more after)``; the
+    extra row only says that there is more."""
+    if backwards:
+        more_before = len(rows) > size
+        return (rows[-size:] if more_before else rows), more_before, True
+    return rows[:size], by_token, len(rows) > size
 
 
 def _last(form: dict[str, list[str]], key: str) -> str | None:
@@ -165,14 +180,14 @@ def _last(form: dict[str, list[str]], key: str) -> str | None:
     return values[-1] if values else None
 
 
-def _make_token(direction: str, position: Any) -> str:
+def make_token(direction: str, position: Any) -> str:
     """``PA…`` (after) / ``PB…`` (before), as Twilio's tokens look; the rest is
     the boundary row's keyset value, opaque to clients."""
     raw = base64.urlsafe_b64encode(orjson.dumps(position)).rstrip(b"=").decode()
     return f"P{direction}{raw}"
 
 
-def _read_token(token: str) -> tuple[str, Any]:
+def read_token(token: str) -> tuple[str, Any]:
     if len(token) < 3 or token[0] != "P" or token[1] not in "AB":
         raise invalid("PageToken")
     raw = token[2:]
@@ -199,14 +214,8 @@ def page_body(
     extra row only says that there is more.
     """
     size = request.size
-    if request.before is not None:
-        more_before = len(rows) > size
-        rows = rows[-size:] if more_before else rows
-        more_after = True
-    else:
-        more_after = len(rows) > size
-        rows = rows[:size]
-        more_before = request.token is not None
+    backwards = request.before is not None
+    rows, more_before, more_after = window(rows, size, backwards, request.token is not None)
     filters = [(k, v) for k, v in query if k not in ("PageSize", "Page", "PageToken")]
     prefix = f"{base}{quote(path, safe='/@+:,;=!$&()*~')}?"
 
@@ -219,9 +228,9 @@ def page_body(
     column = resource.cursor
     next_url = prev_url = None
     if more_after and rows:
-        next_url = link(request.page + 1, _make_token("A", rows[-1][column]))
+        next_url = link(request.page + 1, make_token("A", rows[-1][column]))
     if more_before and rows:
-        prev_url = link(max(request.page - 1, 0), _make_token("B", rows[0][column]))
+        prev_url = link(max(request.page - 1, 0), make_token("B", rows[0][column]))
     return {
         resource.key: [resource.render(row, base) for row in rows],
         "meta": {

@@ -174,6 +174,21 @@ async function main() {
   check(typeof mineNow.attributes === 'object' && mineNow.status === 'joined', 'attributes, status');
   step('user channel descriptors');
 
+  // the public directory pages forward and back (50 a page)
+  for (let i = 0; i < 50; i += 1) {
+    await rest('POST', `/v2/Services/${SERVICE}/Channels`, { FriendlyName: `filler ${i}` });
+  }
+  const firstPage = await bob.getPublicChannelDescriptors();
+  check(firstPage.items.length === 50 && firstPage.hasNextPage && !firstPage.hasPrevPage,
+    `first page ${firstPage.items.length}`);
+  const secondPage = await firstPage.nextPage();
+  check(secondPage.items.length === 1 && secondPage.hasPrevPage && !secondPage.hasNextPage,
+    `second page ${secondPage.items.length}`);
+  const backAgain = await secondPage.prevPage();
+  check(backAgain.items.map((d) => d.sid).join() === firstPage.items.map((d) => d.sid).join(),
+    'back to the first page');
+  step('public channel directory pages');
+
   const mine = page.items[2];
   const updated = waitFor(bobsView, 'messageUpdated', ({ message }) => message.body === 'edited');
   const aliceMessage = (await channel.getMessages()).items[2];

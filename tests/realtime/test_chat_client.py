@@ -237,3 +237,48 @@ def test_pre_event_replacements_apply_to_a_join(
         "bob",
         channel.sid,
     )
+
+
+def test_the_public_channel_directory_pages_forward_and_back(
+    client: Client, service: Any, connect: Any
+) -> None:
+    svc = client.chat.v2.services(service.sid)
+    made = [svc.channels.create(friendly_name=f"room {i:02}").sid for i in range(53)]
+    svc.channels.create(friendly_name="hidden", type="private")
+    alice = connect("alice")
+    status, first = alice.request("GET", conversations(service))
+    assert status == 200
+    assert [c["sid"] for c in first["conversations"]] == made[:50]
+    assert first["meta"]["previous_token"] is None and first["meta"]["next_token"]
+    status, second = alice.request(
+        "GET", conversations(service), params={"PageToken": first["meta"]["next_token"]}
+    )
+    assert [c["sid"] for c in second["conversations"]] == made[50:]
+    assert second["meta"]["next_token"] is None and second["meta"]["previous_token"]
+    status, back = alice.request(
+        "GET", conversations(service), params={"PageToken": second["meta"]["previous_token"]}
+    )
+    assert [c["sid"] for c in back["conversations"]] == made[:50]
+    assert back["meta"]["previous_token"] is None
+    assert back["meta"]["next_token"] == first["meta"]["next_token"]
+    status, body = alice.request("GET", conversations(service), params={"PageToken": "nope"})
+    assert (status, body["code"]) == (400, 20001)
+
+
+def test_a_channels_user_list_pages_back_with_prev_token(
+    client: Client, service: Any, connect: Any
+) -> None:
+    svc = client.chat.v2.services(service.sid)
+    channel = svc.channels.create(friendly_name="crowd")
+    for i in range(51):
+        svc.channels(channel.sid).members.create(identity=f"user{i:02}")
+    member = connect("user00")
+    url = BASE.format(service.sid) + "/Users"
+    status, first = member.request("GET", url, params={"ConversationSid": channel.sid})
+    assert status == 200 and len(first["users"]) == 50 and first["meta"]["prev_token"] is None
+    params = {"ConversationSid": channel.sid, "PageToken": first["meta"]["next_token"]}
+    status, second = member.request("GET", url, params=params)
+    assert [u["identity"] for u in second["users"]] == ["user50"]
+    params["PageToken"] = second["meta"]["prev_token"]
+    status, back = member.request("GET", url, params=params)
+    assert [u["identity"] for u in back["users"]] == [u["identity"] for u in first["users"]]

@@ -10,7 +10,7 @@ from parley.api import user_channels as user_channels_api
 from parley.domain import channels, members, user_channels
 from parley.errors import TwilioError
 from parley.realtime.chat import guard, shapes
-from parley.realtime.chat.context import Ctx, PreEvent, decode, replace
+from parley.realtime.chat.context import Ctx, PreEvent, decode, keyset_page, replace
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Tx, repo
 from parley.sync import names
@@ -48,20 +48,12 @@ async def _mine(tx: Tx, service: Row, user: Row, channel: Row) -> Row | None:
 
 async def list_public(request: Request) -> Response:
     ctx = Ctx.of(request)
-    token = request.params.get("PageToken")
-    after = int(token) if token and token.isdigit() else None
     async with ctx.store.read() as tx:
         service = await ctx.service(tx)
-        rows = await repo.page(
-            tx,
-            "channels",
-            {"service_sid": service["sid"], "type": channels.PUBLIC},
-            after=after,
-            limit=PAGE + 1,
-        )
-    body = [shapes.channel(ctx, row) for row in rows[:PAGE]]
-    next_token = str(rows[PAGE - 1]["seq"]) if len(rows) > PAGE else None
-    return Response(200, {"conversations": body, "meta": _meta(next_token)})
+        where = {"service_sid": service["sid"], "type": channels.PUBLIC}
+        rows, meta = await keyset_page(tx, "channels", where, request.params.get("PageToken"), PAGE)
+    body = [shapes.channel(ctx, row) for row in rows]
+    return Response(200, {"conversations": body, "meta": meta})
 
 
 def _meta(next_token: str | None) -> dict[str, Any]:

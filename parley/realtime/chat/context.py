@@ -138,6 +138,21 @@ class Ctx:
             return await act(tx, replacements)
 
 
+async def keyset_page(
+    tx: Tx, table: str, where: Mapping[str, Any], token: str | None, size: int
+) -> tuple[list[Row], dict[str, str | None]]:
+    """A client list page in ``seq`` order with REST's tokens (``PA…`` after,
+    ``PB…`` before: api/codec.py) and the ``meta`` the SDKs read: channel
+    directories read ``previous_token``, user lists ``prev_token``
+    (docs/realtime-protocol.md §7.2)."""
+    after, before = codec.cursor(token)
+    rows = await repo.page(tx, table, where, after=after, before=before, limit=size + 1)
+    rows, more_before, more_after = codec.window(rows, size, before is not None, bool(token))
+    prev = codec.make_token("B", rows[0]["seq"]) if rows and more_before else None
+    nxt = codec.make_token("A", rows[-1]["seq"]) if rows and more_after else None
+    return rows, {"previous_token": prev, "prev_token": prev, "next_token": nxt}
+
+
 def decode(
     body: Mapping[str, Any], table: Sequence[Param], names: Mapping[str, str]
 ) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from parley.api.users import NAME_MAX
 from parley.domain import limits, users
 from parley.errors import TwilioError
 from parley.realtime.chat import guard, shapes
-from parley.realtime.chat.context import Ctx, PreEvent, decode, replace
+from parley.realtime.chat.context import Ctx, PreEvent, decode, keyset_page, replace
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Tx, repo
 from parley.sync import names, projection
@@ -92,24 +92,16 @@ async def list_users(request: Request) -> Response:
     channel_key = request.params.get("ConversationSid") or request.params.get("ChannelSid")
     if not channel_key:
         raise TwilioError(20001, name="ConversationSid", missing=True)
-    after = request.params.get("PageToken")
     async with ctx.store.read() as tx:
         service = await ctx.service(tx)
         channel = await guard.members_channel(tx, service, await ctx.user(tx), channel_key)
-        rows = await repo.page(
-            tx,
-            "members",
-            {"channel_sid": channel["sid"]},
-            after=int(after) if after and after.isdigit() else None,
-            limit=PAGE + 1,
-        )
+        where = {"channel_sid": channel["sid"]}
+        rows, meta = await keyset_page(tx, "members", where, request.params.get("PageToken"), PAGE)
         found = []
-        for member in rows[:PAGE]:
+        for member in rows:
             user = await repo.get(tx, "users", {"sid": member["user_sid"]})
             if user is not None:
                 found.append(shapes.user(ctx, user, service))
-    next_token = str(rows[PAGE - 1]["seq"]) if len(rows) > PAGE else None
-    meta = {"prev_token": None, "next_token": next_token, "previous_token": None}
     return Response(200, {"users": found, "meta": meta})
 
 
