@@ -20,7 +20,7 @@ from parley.errors import TwilioError
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Store
 from parley.sync import access, store
-from parley.sync.subscriptions import subscriptions
+from parley.sync.subscriptions import ESTIMATED_DELIVERY_MS, subscriptions
 
 PAGE_SIZE = 50
 PAGE_MAX = 100  # Sync's maximum page size (twilio-sync syncmap.ts:350)
@@ -168,7 +168,8 @@ async def subscribe(request: Request) -> Response:
     hub.tasks.add(task)
     task.add_done_callback(hub.tasks.discard)
     ttl = body.get("ttl_in_s", -1)
-    return Response(202, {"estimated_delivery_in_ms": 0, "max_batch_size": 100, "ttl_in_s": ttl})
+    answer = {"estimated_delivery_in_ms": ESTIMATED_DELIVERY_MS, "max_batch_size": 100}
+    return Response(202, {**answer, "ttl_in_s": ttl})
 
 
 def register(routes: Routes) -> None:

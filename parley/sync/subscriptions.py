@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("parley.sync")
 
+# POST /v4/Subscriptions answers this: twilio-sync waits that long for a
+# subscription's establishment before it asks again (docs/realtime-protocol.md §6.2)
+ESTIMATED_DELIVERY_MS = 10_000
+
 REPLAY = "twilio.sync.event"
 LIVE = "com.twilio.rtd.cds.{}"
 KEY = "sync"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from parley.sync import subscriptions
 from tests.conftest import Account, Server, make_client, start_server
 from tests.realtime import rest
 from tests.realtime.helpers import Twilsock, make_key, token
@@ -45,6 +46,9 @@ def subscribe(sock: Twilsock, *objects: tuple[str, str, int | None]) -> dict[str
     }
     status, reply = sock.request("POST", "/v4/Subscriptions", body, host="cds.us1.twilio.com")
     assert status == 202, reply
+    # twilio-sync re-pokes whatever is still unconfirmed after this long, and
+    # never checks again if it is not a positive number
+    assert reply["estimated_delivery_in_ms"] == subscriptions.ESTIMATED_DELIVERY_MS > 0
     replayed: dict[str, list[Any]] = {sid: [] for sid, _, _ in objects}
     pending = set(replayed)
     while pending:
