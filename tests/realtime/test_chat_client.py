@@ -282,3 +282,18 @@ def test_a_channels_user_list_pages_back_with_prev_token(
     params["PageToken"] = second["meta"]["prev_token"]
     status, back = member.request("GET", url, params=params)
     assert [u["identity"] for u in back["users"]] == [u["identity"] for u in first["users"]]
+
+
+@pytest.mark.parametrize("kind", ["public", "private"])
+def test_joining_a_channel_one_is_in_answers_member_already_exists(
+    client: Client, service: Any, connect: Any, kind: str
+) -> None:
+    alice = connect("alice")
+    status, made = alice.request("POST", conversations(service), {"type": kind})
+    assert status == 201
+    # the creator is joined by the create; joining again is a conflict, as with Twilio
+    url = f"{conversations(service)}/{made['sid']}/Participants"
+    status, body = alice.request("POST", url, {"identity": "alice"})
+    assert (status, body["code"], body["status"]) == (409, 50404, 409)
+    members = client.chat.v2.services(service.sid).channels(made["sid"]).members.list()
+    assert [m.identity for m in members] == ["alice"]

@@ -37,6 +37,10 @@ async def add(request: Request) -> Response:
 
     async def check(tx: Tx) -> PreEvent:
         _, user, channel, member = await _target(tx, ctx, key)
+        if joining and member is not None:
+            # already in: "Member already exists", private or public alike (also
+            # the creator, who is joined on create; docs/realtime-protocol.md §7.3)
+            raise TwilioError(50404, identity=identity)
         if joining:
             invite = await repo.get(
                 tx, "invites", {"channel_sid": channel["sid"], "identity": identity}
