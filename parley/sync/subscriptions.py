@@ -195,6 +195,22 @@ def _live_frame(base: str, row: Row, message_type: str) -> bytes:
     return data
 
 
+OBJECT_REMOVED = frozenset(f"{kind}_removed" for kind in store.PREFIX)
+
+
+def _removes(row: Row) -> bool:
+    return row["event_type"] in OBJECT_REMOVED
+
+
+async def _to_session(session: "Session", by_object: dict[str, list[Row]]) -> None:
+    subs = session.extensions.get(KEY)
+    if not isinstance(subs, SessionSubscriptions):
+        return
+    for sid, object_rows in by_object.items():
+        if sid in subs.positions:
+            await subs.deliver(sid, object_rows)
+
+
 def subscriptions(session: "Session") -> SessionSubscriptions:
     found = session.extensions.get(KEY)
     if found is None:
@@ -285,24 +301,46 @@ class Hub:
         """The Sync events caused by committed domain events, to every session
         subscribed to their objects."""
         gateway = self.app.gateway
+        if gateway is None or not gateway.sessions:
+            return
+        by_object = await self._by_object(events)
+        if not by_object:
+            return
+        for session in list(gateway.sessions):
+            await _to_session(session, by_object)
+        await self._revoke(events)
+
+    async def deliver_to(self, session: "Session", events: list[Event]) -> None:
+        """A client's own commit, to its own session, before the reply to its
+        request: the SDK sees itself joined (or its message added) when the
+        call returns (docs/realtime-protocol.md §6.3). The bus delivers the
+        same events later; the session's positions drop them then."""
+        subs = session.extensions.get(KEY)
+        if not isinstance(subs, SessionSubscriptions) or not subs.positions:
+            return
+        by_object = await self._by_object(events)
+        if by_object:
+            await _to_session(session, by_object)
+
+    async def _by_object(self, events: list[Event]) -> dict[str, list[Row]]:
+        """The Sync events of a commit grouped by object, in event-id order.
+        Objects removed by the commit come last: what the commit says about
+        other objects (a user's channel item, its roster entry) refers to them,
+        so it must arrive first (a deleted channel's membership item before its
+        document's removal)."""
         store_ = self.app.store
-        if gateway is None or store_ is None or not gateway.sessions:
-            return
+        seqs = [e.seq for e in events if e.seq]
+        if store_ is None or not seqs:
+            return {}
         async with store_.read() as tx:
-            rows = await store.events_caused_by(tx, [e.seq for e in events if e.seq])
-        if not rows:
-            return
+            rows = await store.events_caused_by(tx, seqs)
         by_object: dict[str, list[Row]] = {}
         for row in rows:
             by_object.setdefault(row["object_sid"], []).append(row)
-        for session in list(gateway.sessions):
-            subs = session.extensions.get(KEY)
-            if not isinstance(subs, SessionSubscriptions):
-                continue
-            for sid, object_rows in by_object.items():
-                if sid in subs.positions:
-                    await subs.deliver(sid, object_rows)
-        await self._revoke(events)
+        removed = [sid for sid, found in by_object.items() if _removes(found[-1])]
+        for sid in removed:
+            by_object[sid] = by_object.pop(sid)
+        return by_object
 
     async def _revoke(self, events: list[Event]) -> None:
         """A removed member's sessions stop receiving the channel's members-only

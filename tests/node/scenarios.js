@@ -108,12 +108,24 @@ async function main() {
   step('connect');
 
   const channel = await alice.createChannel({ uniqueName: UNIQUE, friendlyName: 'General' });
-  check(channel.status === 'joined' || (await channel.getMembers()).length === 1, 'creator joined');
+  // the creator is joined by the create itself (its Sync events go out before
+  // the reply; the SDK applies them a timer tick later, docs/realtime-protocol.md §6.3)
+  await until(() => channel.status === 'joined');
+  let again = null;
+  try {
+    await channel.join();
+  } catch (error) {
+    again = error;
+  }
+  // as with Twilio: joining a channel one is in is "Member already exists"
+  check(again && again.status === 409 && again.body && again.body.code === 50404,
+    `join after create is 409/50404, got ${again && JSON.stringify(again.body)}`);
   step('create channel');
 
   const bobsView = await bob.getChannelByUniqueName(UNIQUE);
   const bobJoined = waitFor(channel, 'memberJoined', (m) => m.identity === 'bob');
   await bobsView.join();
+  await until(() => bobsView.status === 'joined');
   await bobJoined;
   const members = await channel.getMembers();
   check(members.map((m) => m.identity).sort().join() === 'alice,bob', 'both members');
@@ -259,9 +271,9 @@ async function main() {
   const invitation = await invited;
   check(invitation.status === 'invited', 'invited status');
   await invitation.join();
+  await until(() => invitation.status === 'joined');
   // bob shows up in alice's roster: live, or in the roster alice loads after the join
   await until(async () => (await secret.getMembers()).some((m) => m.identity === 'bob'));
-  await until(async () => invitation.status === 'joined');
   step('invite and join a private channel');
 
   // alice removes bob; bob's client sees the channel leave
@@ -271,9 +283,15 @@ async function main() {
   await bobRemoved;
   step('remove member');
 
+  // alice (a member) sees herself leave the deleted channel, then the channel go
+  const seen = [];
+  alice.on('channelLeft', (c) => c.sid === secret.sid && seen.push('channelLeft'));
+  alice.on('channelRemoved', (c) => c.sid === secret.sid && seen.push('channelRemoved'));
   const destroyed = waitFor(alice, 'channelRemoved', (c) => c.sid === secret.sid);
   await secret.delete();
   await destroyed;
+  check(seen.join() === 'channelLeft,channelRemoved', `destroy events: ${seen.join()}`);
+  check(secret.status === 'notParticipating', `status after destroy: ${secret.status}`);
   step('destroy channel');
 
   await alice.shutdown();

@@ -348,3 +348,75 @@ def test_no_client_sees_another_services_data(
         assert "still not for you" not in texts
     finally:
         insider.close()
+
+
+def _own_channels_map(sock: Twilsock, client: Any, service: Any, identity: str) -> Any:
+    user = rest.user(client, service.sid, identity)
+    status, mine = sock.request("GET", f"/v3/Maps/{user['sid']}.channels")
+    assert status == 200
+    subscribe(sock, (mine["sid"], "map", mine["last_event_id"]))
+    return mine
+
+
+def _notifications_before(sock: Twilsock, reply_id: str) -> list[Any]:
+    """The Sync notifications the socket received before the reply ``reply_id``."""
+    out = []
+    for header, payload in sock.frames:
+        if header["method"] == "reply" and header["id"] == reply_id:
+            return out
+        if header["method"] == "notification" and "event_type" in (payload or {}):
+            out.append(payload)
+    raise AssertionError(f"no reply {reply_id}")
+
+
+def test_a_join_reply_comes_after_the_event_that_marks_the_caller_joined(
+    client: Any, service: Any, connect: Any
+) -> None:
+    channel = rest.channel(client, service.sid)
+    bob = connect("bob")
+    mine = _own_channels_map(bob, client, service, "bob")
+    bob.frames.clear()
+    url = f"/Client/v1/Services/{service.sid}/Conversations/{channel['sid']}/Participants"
+    status, _ = bob.request("POST", url, {"identity": "bob"})
+    assert status == 201
+    reply_id = next(h["id"] for h, _ in reversed(bob.frames) if h["method"] == "reply")
+    before = _notifications_before(bob, reply_id)
+    joined = [
+        p["event"]
+        for p in before
+        if p["event_type"] == "map_item_added" and p["event"]["map_sid"] == mine["sid"]
+    ]
+    assert [(e["item_key"], e["item_data"]["status"]) for e in joined] == [
+        (channel["sid"], "joined")
+    ]
+    # the bus delivers the same commit later: nothing arrives twice
+    client.chat.v2.services(service.sid).channels(channel["sid"]).update(friendly_name="x")
+    [(_, next_one)] = live(bob, 1)
+    assert next_one["event_type"] == "map_item_updated"
+    assert next_one["event"]["id"] == joined[0]["id"] + 1
+
+
+def test_a_destroyed_channel_leaves_the_users_map_before_its_objects_go(
+    client: Any, service: Any, connect: Any
+) -> None:
+    channel = rest.channel(client, service.sid, type="private")
+    rest.member(client, service.sid, channel["sid"], "alice")
+    alice = connect("alice")
+    mine = _own_channels_map(alice, client, service, "alice")
+    objects = []
+    for kind, plural, name in (
+        ("document", "Documents", "channel"),
+        ("list", "Lists", "messages"),
+        ("map", "Maps", "roster"),
+    ):
+        status, obj = alice.request("GET", f"/v3/{plural}/{channel['sid']}.{name}")
+        assert status == 200
+        objects.append((obj["sid"], kind, obj["last_event_id"]))
+    subscribe(alice, *objects)
+    client.chat.v2.services(service.sid).channels(channel["sid"]).delete()
+    pushed = [payload for _, payload in live(alice, 4)]
+    kinds = [p["event_type"] for p in pushed]
+    # the membership item first (channelLeft, then channelRemoved in the SDK),
+    # then the channel's own objects, whatever their SIDs' order
+    assert kinds[0] == "map_item_removed" and pushed[0]["event"]["map_sid"] == mine["sid"]
+    assert set(kinds[-3:]) == {"document_removed", "list_removed", "map_removed"}

@@ -8,6 +8,7 @@ check -> pre-event -> write flow.
       read tx:  check(tx) -> PreEvent | None     (resolve, role check: 50107/50400)
       pre-event webhook (if the service wants it) -> reject (20403) | replacements
       write tx: check(tx) again, act(tx, replacements) -> result
+      the commit's Sync events -> the caller's own session, then the reply
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -135,7 +136,12 @@ class Ctx:
             replacements = decision.replacements
         async with self.store.write() as tx:
             await check(tx)
-            return await act(tx, replacements)
+            result = await act(tx, replacements)
+        hub = self.app.sync_hub
+        if self.request is not None and hub is not None:
+            # the caller's own Sync events go before its reply (§6.3)
+            await hub.deliver_to(self.request.session, tx.events)
+        return result
 
 
 async def keyset_page(
