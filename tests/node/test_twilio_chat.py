@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,55 @@ def test_a_client_survives_a_parley_restart(tmp_path: Path, package: str) -> Non
                 node.kill()
             if second is not None:
                 second.stop()
+
+
+# docs/realtime-protocol.md §9: what each session-list generation asks first
+LEGACY_FIRST_REQUEST = {
+    "twilio-chat-4": ("POST", "/v3/Lists", "com.twilio.rtd.ipmsg"),
+    "twilio-chat-3": ("POST", "/v3/Lists", "com.twilio.rtd.ipmsg"),
+    "twilio-chat-2": ("POST", "/v1/token", "fpa_token"),
+}
+
+
+@pytest.fixture(scope="module")
+def legacy_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    """One SQLite Parley and a token for the probe (the engine does not matter
+    to what the old SDKs send first)."""
+    running = start_server(f"sqlite:///{tmp_path_factory.mktemp('legacy') / 'probe.db'}")
+    assert running.app.store is not None
+    acct = running.run(accounts.create_account(running.app.store, "legacy"))
+    key = running.run(accounts.create_key(running.app.store, acct["sid"]))
+    svc = make_client(running, acct["sid"], acct["auth_token"]).chat.v2.services.create(
+        friendly_name="legacy"
+    )
+    yield running, token(acct["sid"], key, "alice", svc.sid)
+    running.stop()
+
+
+@pytest.mark.parametrize("package", sorted(LEGACY_FIRST_REQUEST))
+def test_the_legacy_probe_shows_each_old_sdks_first_request(
+    legacy_target: tuple[Server, str], package: str
+) -> None:
+    """probe-legacy.js (a research tool) still runs and sees what §9 says these
+    versions send first; it does not assert that they work (they do not yet)."""
+    assert READY and NODE is not None
+    server, alice = legacy_target
+    env = {
+        **os.environ,
+        "PARLEY_WS": server.url.replace("http://", "ws://") + "/v3/wsconnect",
+        "PARLEY_TOKEN": alice,
+    }
+    done = subprocess.run(
+        [NODE, "probe-legacy.js", package, "1.5"],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert any(" >> init " in line for line in lines), done.stdout
+    method, path, marker = LEGACY_FIRST_REQUEST[package]
+    [first] = [line for line in lines if " >> message " in line][:1]
+    assert f" {method} " in first and path in first and marker in first, done.stdout
