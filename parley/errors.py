@@ -134,3 +134,11 @@ def missing(name: str) -> TwilioError:
 
 def invalid(name: str) -> TwilioError:
     return TwilioError(20001, name=name)
+
+
+NUL = "NUL characters are not allowed"  # docs/security.md, "Bad input"
+
+
+def has_nul(name: str) -> TwilioError:
+    """20001 for a text parameter holding a NUL (PostgreSQL cannot store it)."""
+    return TwilioError(20001, message=f"Invalid parameter {name}: {NUL}")

@@ -71,7 +71,9 @@ class RestApi:
         account_sid = await self.authenticate(headers.get(b"authorization"))
         method: str = scope["method"]
         path: str = scope["path"]
-        op, path_params, known = self.router.match(method, path)
+        # a decoded %00 names nothing Parley stores (docs/security.md, "Bad input")
+        found = (None, {}, False) if "\x00" in path else self.router.match(method, path)
+        op, path_params, known = found
         if op is None:
             if known:
                 raise TwilioError(20004)

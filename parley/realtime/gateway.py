@@ -396,10 +396,11 @@ class Gateway:
             await self._reply(session, frame.id, 400, description="http_request expected")
             return
         method = str(http.get("method") or "GET").upper()
-        path, params = split(http["path"], http.get("params"))
+        path = http["path"]
         raw_headers = http.get("headers")
         headers: dict[str, Any] = raw_headers if isinstance(raw_headers, dict) else {}
         try:
+            path, params = split(path, http.get("params"))
             handler, path_params = self.routes.match(method, path)
             request = Request(session, method, path, params, frame.payload, headers, path_params)
             response = await handler(request)
