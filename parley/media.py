@@ -40,7 +40,7 @@ import time
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from parley import sids, timefmt
 from parley.accounts import Authenticator
@@ -56,6 +56,7 @@ log = logging.getLogger("parley.media")
 PREFIX = "/v1/Services/"
 FILENAME_MAX = 256  # not published; suggested, as for identities
 _JSON = (b"content-type", b"application/json; charset=utf-8")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 DIRECT_TTL = 300  # seconds a content_direct_temporary URL works (Parley's choice)
 # CORS for the SDK's XHR from a browser page (client-protocol.md §1: "Parley needs
 # CORS there"); credentials travel in headers, never cookies, so "*" is enough.
@@ -138,7 +139,8 @@ class MediaApi:
             log.exception("media request %s failed: %s", request_id, scope["path"])
             error = TwilioError(20500, message=f"Internal Server Error (request {request_id})")
             status, body, headers = 500, codec.dumps(error.body()), [_JSON]
-        headers = [*headers, *extra, *CORS, (b"content-length", str(len(body)).encode())]
+        length = (b"content-length", str(len(body)).encode())
+        headers = [*headers, *extra, *CORS, _NOSNIFF, length]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -255,9 +257,56 @@ class MediaApi:
         return service
 
 
+# Uploaded bytes are the tenant's, served from Parley's own origin (the API's,
+# the console's): only types a browser renders without running anything are
+# shown inline; everything else (text/html, SVG, XML, PDF, ...) is a download.
+# Every answer forbids sniffing and, were it rendered anyway, scripts, plugins,
+# frames and requests (docs/security.md, "Media").
+INLINE_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/avif",
+        "image/bmp",
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/aac",
+        "audio/ogg",
+        "audio/wav",
+        "audio/webm",
+        "video/mp4",
+        "video/webm",
+        "video/ogg",
+    }
+)
+CONTENT_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-security-policy", b"default-src 'none'; sandbox; frame-ancestors 'none'"),
+    (b"cross-origin-resource-policy", b"cross-origin"),
+    (b"cache-control", b"private, no-store"),
+]
+
+
+def content_headers(content_type: str, filename: str | None) -> list[tuple[bytes, bytes]]:
+    """The headers of a media content response (see INLINE_TYPES)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    disposition = "inline" if kind in INLINE_TYPES else "attachment"
+    if filename:
+        ascii_name = "".join(
+            c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+        )
+        disposition += f"; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return [
+        (b"content-type", content_type.encode("latin-1", "replace")),
+        (b"content-disposition", disposition.encode("ascii")),
+        *CONTENT_HEADERS,
+    ]
+
+
 def _content(found: Row) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    content_type = str(found["content_type"]).encode("latin-1", "replace")
-    return bytes(found["content"] or b""), [(b"content-type", content_type)]
+    headers = content_headers(str(found["content_type"]), found["filename"])
+    return bytes(found["content"] or b""), headers
 
 
 def _form_file(
