@@ -73,7 +73,13 @@ class Parley:
         await self.bus.start()
         store.on_commit = self.bus.publish
         self.store = store
-        self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
+        self.api = RestApi(
+            store,
+            self.router,
+            settings.base_url,
+            Vault(settings.secret_key),
+            allow_private_webhooks=settings.allow_private_webhooks,
+        )
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
         prehooks = PreHooks(store, settings)
         self.prehooks = prehooks

@@ -8,6 +8,12 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"PARLEY_{name}", default)
 
 
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
 @dataclass(slots=True)
 class Settings:
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1") or "127.0.0.1")
@@ -37,6 +43,7 @@ class Settings:
             "CONTROL_PLANE": "true" if self.control_plane else None,
             "ADMIN_TOKEN": self.admin_token,
             "SECRET_KEY": self.secret_key,
+            "ALLOW_PRIVATE_WEBHOOKS": "1" if self.allow_private_webhooks else "0",
         }
         return {f"PARLEY_{k}": v for k, v in values.items() if v is not None}
 
@@ -70,4 +77,10 @@ class Settings:
     # pre-event webhook unreachable after its retries: reject (default) or allow
     prehook_fail_open: bool = field(
         default_factory=lambda: _env("PREHOOK_FAIL_OPEN", "0") not in ("0", "", "false")
+    )
+    # webhook targets on loopback, private, link-local... addresses: refused
+    # unless set (docs/security.md, "Webhook targets"); `parley dev` and the
+    # pytest plugin set it, `parley serve` does not
+    allow_private_webhooks: bool = field(
+        default_factory=lambda: _flag(_env("ALLOW_PRIVATE_WEBHOOKS"), False)
     )

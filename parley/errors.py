@@ -36,6 +36,9 @@ ERRORS: Final[dict[int, tuple[int, str]]] = {
     50060: (400, "Invalid user channels limit format: {value} (1 to 1000)"),
     50061: (400, "Invalid channel members limit format: {value} (1 to 1000)"),
     50065: (400, "Invalid webhook retry count: {value} (0 to 3)"),
+    # a webhook target Parley will not send to (docs/security.md, "Webhook targets")
+    50077: (400, "Invalid pre-webhook url: {value} ({reason})"),
+    50078: (400, "Invalid post-webhook url: {value} ({reason})"),
     50100: (400, "Role not found: {detail}"),
     50101: (400, "Channel role not found: {detail}"),
     50104: (400, "Permission not found: {value} is not a {kind} permission"),

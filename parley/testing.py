@@ -70,6 +70,9 @@ class ParleyServer:
         config.public_url, config.control_plane = None, True
         # push credentials are encrypted at rest: a key for this server's life
         config.secret_key = config.secret_key or secrets.token_urlsafe(32)
+        # the suite's webhook receivers run on 127.0.0.1 (docs/security.md,
+        # "Webhook targets"); pass allow_private_webhooks=False to test refusals
+        config.allow_private_webhooks = True
         # a test double delivers webhooks at test speed: retries after 0.05 s,
         # 0.2 s, 0.8 s instead of 2 s, 8 s, 32 s (pass webhook_backoff=... to change)
         config.webhook_backoff, config.webhook_poll = 0.05, 0.05

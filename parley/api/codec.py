@@ -15,6 +15,7 @@ import orjson
 from parley import sids, timefmt
 from parley.api.table import Kind, Param, Resource, Row
 from parley.errors import NUL, TwilioError, invalid, missing
+from parley.webhooks import targets
 
 Pairs = list[tuple[str, str]]
 URL_MAX = 2048  # limits.md §3: webhook URLs, suggested
@@ -39,7 +40,7 @@ def multidict(pairs: Pairs) -> dict[str, list[str]]:
     return found
 
 
-def _value(param: Param, raw: str) -> Any:
+def _value(param: Param, raw: str, allow_private: bool) -> Any:
     """One raw string to its Python value, or the param's Twilio error."""
     kind = param.kind
     if "\x00" in raw:
@@ -82,6 +83,11 @@ def _value(param: Param, raw: str) -> Any:
     elif kind is Kind.URL:
         if not raw.startswith(("http://", "https://")) or len(raw) > URL_MAX or " " in raw:
             raise _bad(param, raw)
+        if not allow_private and (reason := targets.refusal(raw)):
+            reason += "; private webhook targets are refused (PARLEY_ALLOW_PRIVATE_WEBHOOKS)"
+            if param.refused_code is not None:
+                raise TwilioError(param.refused_code, value=raw[:200], reason=reason)
+            raise _bad(param, raw, reason)
         value = raw
     if param.max_len is not None and len(value) > param.max_len:
         raise TwilioError(param.len_code or param.code, name=param.wire, limit=param.max_len)
@@ -104,11 +110,14 @@ def _bad(param: Param, raw: str, why: str | None = None) -> TwilioError:
     return error
 
 
-def decode(params: Sequence[Param], form: dict[str, list[str]]) -> dict[str, Any]:
+def decode(
+    params: Sequence[Param], form: dict[str, list[str]], *, allow_private_urls: bool = False
+) -> dict[str, Any]:
     """Decode the declared params present in ``form`` (unknown names are ignored,
     conventions.md §3.1). Absent params are absent from the result, which is
     what makes updates partial. An empty value is null for a nullable param and
-    ignored otherwise; an empty required param is missing.
+    ignored otherwise; an empty required param is missing. URLs must be public
+    webhook targets unless ``allow_private_urls`` (PARLEY_ALLOW_PRIVATE_WEBHOOKS).
     """
     values: dict[str, Any] = {}
     for param in params:
@@ -121,7 +130,7 @@ def decode(params: Sequence[Param], form: dict[str, list[str]]) -> dict[str, Any
                 if raws is not None and param.nullable:
                     values[param.name] = None
                 continue
-            values[param.name] = [_value(param, r) for r in items]
+            values[param.name] = [_value(param, r, allow_private_urls) for r in items]
             continue
         raw = raws[-1] if raws else None
         if raw is None or raw == "":
@@ -130,7 +139,7 @@ def decode(params: Sequence[Param], form: dict[str, list[str]]) -> dict[str, Any
             if raw == "" and param.nullable:
                 values[param.name] = None
             continue
-        values[param.name] = _value(param, raw)
+        values[param.name] = _value(param, raw, allow_private_urls)
     return values
 
 

@@ -39,10 +39,18 @@ AUTH_CHALLENGE = (b"www-authenticate", b'Basic realm="Twilio API"')
 
 class RestApi:
     def __init__(
-        self, store: Store, router: Router, base_url: str, vault: Vault | None = None
+        self,
+        store: Store,
+        router: Router,
+        base_url: str,
+        vault: Vault | None = None,
+        *,
+        allow_private_webhooks: bool = False,
     ) -> None:
         self.store = store
         self.vault = vault or Vault(None)
+        # webhook URLs on private addresses (docs/security.md, "Webhook targets")
+        self.allow_private_webhooks = allow_private_webhooks
         self.router = router
         self.base_url = base_url
         self.auth = Authenticator(store)
@@ -82,7 +90,7 @@ class RestApi:
         query = codec.parse_form(scope.get("query_string", b""))
         pairs = codec.parse_form(await read_body(receive)) if method == "POST" else query
         form = codec.multidict(pairs)
-        values = codec.decode(op.params, form)
+        values = codec.decode(op.params, form, allow_private_urls=self.allow_private_webhooks)
         page = codec.page_request(op.resource, form) if op.verb == "list" else None
         webhooks = headers.get(b"x-twilio-webhook-enabled", b"").lower() == b"true"
 

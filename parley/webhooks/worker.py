@@ -31,7 +31,7 @@ from parley.config import Settings
 from parley.domain.catalogue import POST_EVENTS
 from parley.events import Event
 from parley.store import Row, Store, Tx
-from parley.webhooks import outbox, params, sender
+from parley.webhooks import outbox, params, sender, targets
 from parley.webhooks.double import take_fault
 
 log = logging.getLogger("parley.webhooks")
@@ -83,8 +83,9 @@ class Worker:
         concurrency = max(1, self.settings.webhook_concurrency)
         per_pool = 4
         limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+        allow_private = self.settings.allow_private_webhooks
         self.clients = [
-            httpx.AsyncClient(limits=limits)
+            targets.client(allow_private, limits)
             for _ in range((concurrency + per_pool - 1) // per_pool)
         ]
         self._loop_task = asyncio.create_task(self._run(), name="parley-webhooks")
