@@ -63,6 +63,14 @@ class Settings:
     webhook_concurrency: int = field(
         default_factory=lambda: int(_env("WEBHOOK_CONCURRENCY", "32") or 32)
     )
+    # of those lanes, at most this many of one account and of one receiving
+    # host at once (docs/security.md, "Webhook fairness")
+    webhook_account_concurrency: int = field(
+        default_factory=lambda: int(_env("WEBHOOK_ACCOUNT_CONCURRENCY", "8") or 8)
+    )
+    webhook_target_concurrency: int = field(
+        default_factory=lambda: int(_env("WEBHOOK_TARGET_CONCURRENCY", "8") or 8)
+    )
     webhook_stop_grace: float = field(
         default_factory=lambda: float(_env("WEBHOOK_STOP_GRACE", "1") or 1)
     )

@@ -73,6 +73,8 @@ class Worker:
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._lanes: dict[str, asyncio.Task[None]] = {}
+        # in flight per account and per receiving host (the fairness caps)
+        self._owners: dict[str, outbox.Ready] = {}
 
     # ---- lifecycle ---------------------------------------------------------
 
@@ -145,19 +147,49 @@ class Worker:
         if room <= 0:
             return
         now = timefmt.now()
+        per_account = max(1, self.settings.webhook_account_concurrency)
         async with self.store.read() as tx:
-            ready = await outbox.ready_lanes(tx, now, room + len(self._lanes))
-        ready = [lane for lane in ready if lane not in self._lanes][:room]
+            candidates = await outbox.ready_lanes(tx, now, room + len(self._lanes), per_account)
+        ready = self._fair([r for r in candidates if r.lane not in self._lanes], room)
         if not ready:
             return
         lease = self._lease()
         claimed = []
         async with self.store.write() as tx:
-            for lane in ready:
-                if await outbox.claim(tx, lane, self.worker_id, now, lease):
-                    claimed.append(lane)
-        for lane in claimed:
-            self._lanes[lane] = asyncio.create_task(self._lane(lane), name=f"webhook-lane {lane}")
+            for found in ready:
+                if await outbox.claim(tx, found.lane, self.worker_id, now, lease):
+                    claimed.append(found)
+        for found in claimed:
+            self._owners[found.lane] = found
+            self._lanes[found.lane] = asyncio.create_task(
+                self._lane(found.lane), name=f"webhook-lane {found.lane}"
+            )
+
+    def _fair(self, candidates: list[outbox.Ready], room: int) -> list[outbox.Ready]:
+        """Candidates this process may start: at most PARLEY_WEBHOOK_ACCOUNT_CONCURRENCY
+        lanes of one account and PARLEY_WEBHOOK_TARGET_CONCURRENCY of one
+        receiving host in flight, counting those already sending. One tenant's
+        hanging receivers then hold a few lanes, never all of them
+        (docs/security.md, "Webhook fairness")."""
+        accounts: dict[str, int] = {}
+        hosts: dict[str, int] = {}
+        for owner in self._owners.values():
+            accounts[owner.account_sid] = accounts.get(owner.account_sid, 0) + 1
+            hosts[owner.target] = hosts.get(owner.target, 0) + 1
+        per_account = max(1, self.settings.webhook_account_concurrency)
+        per_target = max(1, self.settings.webhook_target_concurrency)
+        chosen: list[outbox.Ready] = []
+        for found in candidates:
+            if len(chosen) >= room:
+                break
+            if accounts.get(found.account_sid, 0) >= per_account:
+                continue
+            if found.target and hosts.get(found.target, 0) >= per_target:
+                continue
+            accounts[found.account_sid] = accounts.get(found.account_sid, 0) + 1
+            hosts[found.target] = hosts.get(found.target, 0) + 1
+            chosen.append(found)
+        return chosen
 
     async def prune(self) -> int:
         """Forget finished deliveries older than PARLEY_WEBHOOK_RETENTION, in
@@ -207,6 +239,7 @@ class Worker:
                 except Exception:
                     log.exception("webhook lane %s: outcome not recorded", lane)
             self._lanes.pop(lane, None)
+            self._owners.pop(lane, None)
             self._wake.set()
 
     async def _begin(self, tx: Tx, lane: str, turns: int) -> "_Begun | object | None":
