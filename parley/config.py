@@ -86,6 +86,17 @@ class Settings:
     prehook_fail_open: bool = field(
         default_factory=lambda: _env("PREHOOK_FAIL_OPEN", "0") not in ("0", "", "false")
     )
+    # real-time sockets (docs/security.md, "Real-time connections"): seconds a
+    # socket may take to send init, sockets at once per token and per account
+    ws_init_timeout: float = field(
+        default_factory=lambda: float(_env("WS_INIT_TIMEOUT", "10") or 10)
+    )
+    ws_sockets_per_token: int = field(
+        default_factory=lambda: int(_env("WS_SOCKETS_PER_TOKEN", "10") or 10)
+    )
+    ws_sockets_per_account: int = field(
+        default_factory=lambda: int(_env("WS_SOCKETS_PER_ACCOUNT", "10000") or 10000)
+    )
     # webhook targets on loopback, private, link-local... addresses: refused
     # unless set (docs/security.md, "Webhook targets"); `parley dev` and the
     # pytest plugin set it, `parley serve` does not

@@ -15,11 +15,17 @@
                  ping (keepalive; the client acks it), close 410 at token expiry,
                  close 308 offload at shutdown.
 
-One task reads the socket; writes go through one lock so frames never
-interleave. Requests are served in the order they arrive.
+One task reads the socket and serves requests in the order they arrive. Writes
+never wait for the socket: each session has a bounded send queue that one
+writer task empties, and a session whose queue overflows (its client stopped
+reading) is dropped; its SDK reconnects and replays. Fan-out to many sessions
+therefore never waits for a slow one. A socket must ``init`` within
+``init_timeout``; sockets per token and per account, and each socket's
+notification contexts, are bounded (docs/security.md, "Real-time connections").
 """
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -79,22 +85,38 @@ def notification(message_type: str, payload: Any) -> bytes:
     return frames.encode(header, payload)
 
 
+Abort = Callable[[], None]
+
+
 class Session:
     """One connected client: its grant, user and the frames it is sent."""
 
-    def __init__(self, gateway: "Gateway", websocket: WebSocket) -> None:
+    def __init__(
+        self, gateway: "Gateway", websocket: WebSocket, abort: Abort | None = None
+    ) -> None:
         self.gateway = gateway
         self.websocket = websocket
         self.grant: tokens.Grant | None = None
+        # (token key, account) this socket counts against (Gateway._over_limit)
+        self.counted: tuple[str, str] | None = None
         self.service: Row | None = None
         self.user: Row | None = None
         self.message_types: set[str] = set()
         self.contexts: dict[str, Any] = {}
         self.closed = False
-        self._lock = asyncio.Lock()
         self._timers: list[asyncio.Task[None]] = []
         # per-layer state attached by subsystems (e.g. Sync subscriptions)
         self.extensions: dict[str, Any] = {}
+        # the send queue: frames waiting for the writer task, and their size
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._queued_bytes = 0
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._abort = abort
+        self._writer = asyncio.create_task(self._write(), name="twilsock-writer")
 
     @property
     def identity(self) -> str:
@@ -105,14 +127,80 @@ class Session:
         await self.send_frame(frames.encode(header, payload))
 
     async def send_frame(self, data: bytes) -> None:
-        """An encoded frame (the same bytes may go to many sessions)."""
+        """Queue an encoded frame (the same bytes may go to many sessions);
+        never waits for the socket. A queue over its bounds drops the session."""
         if self.closed:
             return
-        async with self._lock:
+        self._queue.append(data)
+        self._queued_bytes += len(data)
+        self._drained.clear()
+        gateway = self.gateway
+        if len(self._queue) > gateway.send_queue_frames or (
+            self._queued_bytes > gateway.send_queue_bytes
+        ):
+            self.drop("its send queue is full: the client stopped reading")
+            return
+        if len(self._queue) > gateway.send_queue_frames // 2:
+            self._room.clear()
+        self._wake.set()
+
+    async def room(self) -> None:
+        """Wait until the send queue is at most half full: for a session's own
+        long work (a replay), never for fan-out."""
+        while not self._room.is_set() and not self.closed:
+            await self._room.wait()
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until every queued frame is written; False on timeout."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._drained.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _write(self) -> None:
+        websocket = self.websocket
+        queue = self._queue
+        while True:
+            if not queue:
+                self._drained.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            data = queue.popleft()
+            self._queued_bytes -= len(data)
+            if not self._room.is_set() and len(queue) <= self.gateway.send_queue_frames // 2:
+                self._room.set()
             try:
-                await self.websocket.send_bytes(data)
+                await websocket.send_bytes(data)
             except (RuntimeError, OSError, WebSocketDisconnect):
                 self.closed = True
+                self._release()
+                return
+
+    def _release(self) -> None:
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._drained.set()
+        self._room.set()
+
+    def drop(self, reason: str) -> None:
+        """End the session now, without a goodbye: a client that does not read
+        would never receive one. The SDK reconnects and replays what it missed."""
+        if self.closed:
+            return
+        log.warning(
+            "twilsock session %s dropped: %s",
+            self.grant.identity if self.grant else "(before init)",
+            reason,
+        )
+        self.closed = True
+        self.cancel_timers()
+        self._writer.cancel()
+        self._release()
+        if self._abort is not None:
+            self._abort()  # the reading task sees the disconnect and cleans up
 
     async def notify(self, message_type: str, payload: Any) -> None:
         await self.send_frame(notification(message_type, payload))
@@ -125,11 +213,24 @@ class Session:
         if description:
             status["description"] = description
         await self.send({"method": "close", "id": new_id(), "status": status}, body)
-        self.closed = True
         self.cancel_timers()
+        written = await self.flush(self.gateway.close_timeout)
+        self.closed = True
+        self._writer.cancel()
+        if not written:
+            self._release()
+            if self._abort is not None:
+                self._abort()
+            return
         with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             if self.websocket.application_state != WebSocketState.DISCONNECTED:
                 await self.websocket.close(1000)
+
+    def stop_writing(self) -> None:
+        """The socket is gone: the writer task ends, queued frames are dropped."""
+        self.closed = True
+        self._writer.cancel()
+        self._release()
 
     def cancel_timers(self) -> None:
         for timer in self._timers:
@@ -169,6 +270,15 @@ class Session:
 Hook = Callable[[Session], Awaitable[None]]
 
 
+def _transport_abort(receive: Any) -> Abort | None:
+    """How to cut a socket whose client stopped reading: its transport's
+    ``abort`` (uvicorn's WebSocket protocols own the transport behind
+    ``receive``). A polite close would wait for the client to read it."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    abort = getattr(transport, "abort", None)
+    return abort if callable(abort) else None
+
+
 async def connecting_user(tx: Tx, service: Row, identity: str, role_sid: str | None) -> Row:
     """The user of a connecting client (a socket, or a simulated connection):
     created by the first connection (push-and-clients.md §4.3, roles.md §4),
@@ -186,10 +296,23 @@ class Gateway:
     keepalive = 30.0  # seconds between ``ping`` frames (flex-plugins' mock uses 30 s)
     about_to_expire = 180.0  # seconds before exp that token_about_to_expire is sent
     offload_backoff_ms = 1000  # reconnect_min_ms advertised with the 308 offload
+    close_timeout = 3.0  # seconds a goodbye may take to write (twilsock gives close 3 s)
+    # docs/security.md, "Real-time connections"
+    send_queue_frames = 2048  # frames queued for one socket before it is dropped
+    send_queue_bytes = 4 * 1024 * 1024  # bytes queued for one socket before it is dropped
+    contexts_max = 32  # put_notification_ctx entries per socket
+    context_bytes_max = 16 * 1024  # bytes of one context's payload
+    message_types_max = 64  # registered message types per socket
 
     def __init__(self, app: "Parley", routes: Routes) -> None:
         self.app = app
         self.routes = routes
+        settings = app.settings
+        self.init_timeout = settings.ws_init_timeout
+        self.per_token = settings.ws_sockets_per_token
+        self.per_account = settings.ws_sockets_per_account
+        self._token_sockets: collections.Counter[str] = collections.Counter()
+        self._account_sockets: collections.Counter[str] = collections.Counter()
         self.sessions: set[Session] = set()
         self.on_connect: list[Hook] = []
         self.on_disconnect: list[Hook] = []
@@ -221,14 +344,15 @@ class Gateway:
             await websocket.close(1012)
             return
         await websocket.accept()
-        session = Session(self, websocket)
+        session = Session(self, websocket, _transport_abort(receive))
         self.sessions.add(session)
         try:
             await self._serve(session)
         finally:
-            session.closed = True
+            session.stop_writing()
             session.cancel_timers()
             self.sessions.discard(session)
+            self._uncount(session)
             for extension in session.extensions.values():
                 close = getattr(extension, "close", None)
                 if callable(close):
@@ -244,7 +368,15 @@ class Gateway:
         websocket = session.websocket
         while not session.closed:
             try:
-                message = await websocket.receive()
+                if session.grant is None:
+                    # a socket that never says init holds nothing for long
+                    async with asyncio.timeout(self.init_timeout):
+                        message = await websocket.receive()
+                else:
+                    message = await websocket.receive()
+            except TimeoutError:
+                await session.close(408, "Request timeout: init expected")
+                return
             except (RuntimeError, WebSocketDisconnect):
                 return
             if message["type"] == "websocket.disconnect":
@@ -284,8 +416,11 @@ class Gateway:
         elif method == "message":
             await self._message(session, frame)
         elif method in ("put_notification_ctx", "delete_notification_ctx"):
-            self._context(session, frame)
-            await self._reply(session, frame.id, 200)
+            refused = self._context(session, frame)
+            if refused is None:
+                await self._reply(session, frame.id, 200)
+            else:
+                await self._reply(session, frame.id, 400, description=refused)
         else:
             await self._reply(session, frame.id, 400, description=f"Unsupported method {method}")
 
@@ -317,6 +452,16 @@ class Gateway:
         if grant is None:
             await session.close(401, "Authentication failed")
             return
+        token_key = hashlib.sha256(str(frame.header.get("token")).encode()).hexdigest()[:32]
+        over = self._over_limit(grant, token_key)
+        if over is not None:
+            # twilsock retries a 429 with back-off (client-protocol.md §2)
+            await self._reply(session, frame.id, 429, errorCode=20429, description=over)
+            await session.close(429, over)
+            return
+        session.counted = (token_key, grant.account_sid)
+        self._token_sockets[token_key] += 1
+        self._account_sockets[grant.account_sid] += 1
         store = self.app.store
         assert store is not None
         try:
@@ -330,11 +475,10 @@ class Gateway:
             await session.close(401, "Authentication failed")
             return
         session.grant, session.service, session.user = grant, service, user
-        for registration in frame.header.get("registrations") or []:
+        registrations = frame.header.get("registrations") or []
+        for registration in registrations if isinstance(registrations, list) else []:
             if isinstance(registration, dict):
-                session.message_types.update(
-                    str(t) for t in registration.get("message_types") or []
-                )
+                self.register_types(session, registration.get("message_types"))
         # before the reply: a client that is told it is connected is online
         for hook in self.on_connect:
             try:
@@ -378,16 +522,52 @@ class Gateway:
         session.schedule()
         await self._reply(session, frame.id, 200)
 
-    def _context(self, session: Session, frame: frames.Frame) -> None:
+    def _over_limit(self, grant: tokens.Grant, token_key: str) -> str | None:
+        """Why one more socket for this token or account is refused, if it is."""
+        if self._token_sockets[token_key] >= self.per_token:
+            return f"Too many connections with this token (at most {self.per_token})"
+        if self._account_sockets[grant.account_sid] >= self.per_account:
+            return f"Too many connections for this account (at most {self.per_account})"
+        return None
+
+    def _uncount(self, session: Session) -> None:
+        if session.counted is None:
+            return
+        token_key, account_sid = session.counted
+        for counter, key in (
+            (self._token_sockets, token_key),
+            (self._account_sockets, account_sid),
+        ):
+            counter[key] -= 1
+            if counter[key] <= 0:
+                del counter[key]
+        session.counted = None
+
+    def _context(self, session: Session, frame: frames.Frame) -> str | None:
+        """Apply a put/delete_notification_ctx; the reason it is refused, if it is."""
         ctx_id = str(frame.header.get("notification_ctx_id") or "")
         if frame.method == "delete_notification_ctx":
             session.contexts.pop(ctx_id, None)
-        else:
-            session.contexts[ctx_id] = frame.payload
-            if isinstance(frame.payload, dict):
-                session.message_types.update(
-                    str(t) for t in frame.payload.get("message_types") or []
-                )
+            return None
+        size = frame.header.get("payload_size", 0)
+        if isinstance(size, int) and size > self.context_bytes_max:
+            return f"Notification context too large (at most {self.context_bytes_max} bytes)"
+        if ctx_id not in session.contexts and len(session.contexts) >= self.contexts_max:
+            return f"Too many notification contexts (at most {self.contexts_max})"
+        session.contexts[ctx_id] = frame.payload
+        if isinstance(frame.payload, dict):
+            self.register_types(session, frame.payload.get("message_types"))
+        return None
+
+    def register_types(self, session: Session, types: Any) -> None:
+        """Add message types a client registers, up to ``message_types_max``."""
+        if not isinstance(types, list):
+            return
+        for kind in types:
+            if len(session.message_types) >= self.message_types_max:
+                return
+            if isinstance(kind, str) and len(kind) <= 256:
+                session.message_types.add(kind)
 
     async def _message(self, session: Session, frame: frames.Frame) -> None:
         assert frame.id is not None

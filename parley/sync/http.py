@@ -25,6 +25,8 @@ from parley.sync.subscriptions import subscriptions
 
 PAGE_SIZE = 50
 PAGE_MAX = 100  # Sync's maximum page size (twilio-sync syncmap.ts:350)
+BATCH_MAX = 100  # subscription requests in one batch (the max_batch_size we announce)
+BATCHES_MAX = 8  # batches one socket may have in progress
 
 
 def _store(request: Request) -> Store:
@@ -175,7 +177,12 @@ async def subscribe(request: Request) -> Response:
     requests = body.get("requests")
     if not isinstance(requests, list):
         raise TwilioError(54008, detail="requests must be a list")
+    # docs/security.md, "Real-time connections": what one socket may ask at once
+    if len(requests) > BATCH_MAX:
+        raise TwilioError(54008, detail=f"at most {BATCH_MAX} requests in one batch")
     hub = subscriptions(request.session)
+    if len(hub.tasks) >= BATCHES_MAX:
+        raise TwilioError(20429, message=f"Too Many Requests: {BATCHES_MAX} batches in progress")
     task = asyncio.create_task(
         hub.apply(
             str(body["action"]),
@@ -187,7 +194,9 @@ async def subscribe(request: Request) -> Response:
     hub.tasks.add(task)
     task.add_done_callback(hub.tasks.discard)
     ttl = body.get("ttl_in_s", -1)
-    return Response(202, {"estimated_delivery_in_ms": 0, "max_batch_size": 100, "ttl_in_s": ttl})
+    return Response(
+        202, {"estimated_delivery_in_ms": 0, "max_batch_size": BATCH_MAX, "ttl_in_s": ttl}
+    )
 
 
 def register(routes: Routes) -> None:

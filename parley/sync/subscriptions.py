@@ -8,11 +8,18 @@ events at or below the position are dropped, a gap is filled from the store.
 Replayed events are sent as ``twilio.sync.event`` (strictly ordered, they
 advance the client's last_event_id); live ones as ``com.twilio.rtd.cds.<type>``
 (twilio-sync@3.4.0 client.ts:157-160, subscriptions.ts:398-460).
+
+The fan-out never waits for one session: live events (and revocations) are
+``offer``-ed; a session that is busy (replaying) queues them, in order, for its
+own task, and one whose queue overflows is dropped (docs/security.md,
+"Real-time connections"). Replays wait for room in the session's send queue.
 """
 
 import asyncio
+import collections
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from parley.errors import TwilioError
@@ -29,6 +36,11 @@ log = logging.getLogger("parley.sync")
 REPLAY = "twilio.sync.event"
 LIVE = "com.twilio.rtd.cds.{}"
 KEY = "sync"
+BACKLOG_MAX = 1024  # fan-out batches a busy session may have waiting
+OBJECTS_MAX = 1000  # objects one socket may be subscribed to
+# an action run under the session's lock; its argument: may it wait for room
+# in the send queue (False on the fan-out's own path)
+Action = Callable[[bool], Awaitable[None]]
 
 
 class SessionSubscriptions:
@@ -39,6 +51,32 @@ class SessionSubscriptions:
         self.lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
         self.protocol = 3
+        self._backlog: collections.deque[Action] = collections.deque()
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def offer(self, action: Action) -> None:
+        """Run ``action`` now if the session is idle (the lock is free: taking it
+        does not wait), else queue it for the session's own task, in order."""
+        if not self._backlog and not self.lock.locked():
+            async with self.lock:
+                await action(False)
+            return
+        if len(self._backlog) >= BACKLOG_MAX:
+            self.session.drop("its Sync fan-out backlog is full")
+            return
+        self._backlog.append(action)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._backlog and not self.session.closed:
+            action = self._backlog.popleft()
+            try:
+                async with self.lock:
+                    await action(True)
+            except Exception:
+                log.exception("sync delivery failed")
+        self._backlog.clear()
 
     @property
     def _store(self) -> Store:
@@ -96,6 +134,11 @@ class SessionSubscriptions:
                 error = store.not_found(kind if kind in store.PREFIX else "map", sid)
             elif not await access.readable(tx, obj, grant.service_sid, grant.identity):
                 error = TwilioError(54007, identity=grant.identity)
+            elif obj["sid"] not in self.positions and len(self.positions) >= OBJECTS_MAX:
+                # docs/security.md, "Real-time connections"
+                error = TwilioError(
+                    20429, message=f"Too Many Requests: {OBJECTS_MAX} subscriptions"
+                )
         if obj is None or error is not None:
             assert error is not None
             log.debug("subscription to %s %s refused: %s", kind, sid, error.code)
@@ -112,7 +155,7 @@ class SessionSubscriptions:
             start = last if isinstance(last, int) and last >= 0 else obj["last_event_id"]
             self.positions[obj["sid"]] = min(start, obj["last_event_id"])
             self.types[obj["sid"]] = kind
-            await self._catch_up(obj["sid"], REPLAY)
+            await self._catch_up(obj["sid"], REPLAY, paced=True)
             established = {
                 "object_sid": obj["sid"],
                 "object_type": kind,
@@ -123,14 +166,17 @@ class SessionSubscriptions:
             REPLAY, self._envelope("subscription_established", established, correlation)
         )
 
-    async def _catch_up(self, sid: str, message_type: str) -> None:
-        """Send every stored event after the position (caller holds the lock)."""
-        while sid in self.positions:
+    async def _catch_up(self, sid: str, message_type: str, paced: bool) -> None:
+        """Send every stored event after the position (caller holds the lock);
+        ``paced``: wait for room in the send queue rather than overflow it."""
+        while sid in self.positions and not self.session.closed:
             async with self._store.read() as tx:
                 rows = await store.events_after(tx, sid, self.positions[sid])
             if not rows:
                 return
             for row in rows:
+                if paced:
+                    await self.session.room()
                 await self._send(row, message_type)
 
     async def _send(self, row: Row, message_type: str) -> None:
@@ -148,27 +194,44 @@ class SessionSubscriptions:
 
     async def refresh(self, sid: str) -> None:
         """Catch up one object from the stored log (the poll's path)."""
-        async with self.lock:
+
+        async def action(paced: bool) -> None:
             if sid in self.positions:
-                await self._catch_up(sid, LIVE)
+                await self._catch_up(sid, LIVE, paced)
+
+        await self.offer(action)
 
     async def deliver(self, sid: str, rows: list[Row]) -> None:
         """Live events of one object, in event-id order."""
-        async with self.lock:
-            if sid not in self.positions:
-                return
+
+        async def action(paced: bool) -> None:
             for row in rows:
                 position = self.positions.get(sid)
                 if position is None or row["event_id"] <= position:
                     continue
                 if row["event_id"] != position + 1:
-                    await self._catch_up(sid, LIVE)
+                    await self._catch_up(sid, LIVE, paced)
                     continue
                 await self._send(row, LIVE)
+
+        if sid in self.positions:
+            await self.offer(action)
+
+    async def forget(self, sids: list[str]) -> None:
+        """Stop delivering these objects (in order after what was offered before)."""
+
+        async def action(paced: bool) -> None:
+            for sid in sids:
+                self.positions.pop(sid, None)
+
+        await self.offer(action)
 
     def close(self) -> None:
         for task in self.tasks:
             task.cancel()
+        if self._drainer is not None:
+            self._drainer.cancel()
+        self._backlog.clear()
 
 
 # Live events are the same bytes for every subscriber: rendered and encoded
@@ -325,6 +388,4 @@ class Hub:
             for session in sessions:
                 subs = session.extensions.get(KEY)
                 if isinstance(subs, SessionSubscriptions):
-                    async with subs.lock:
-                        for obj in private:
-                            subs.positions.pop(obj["sid"], None)
+                    await subs.forget([obj["sid"] for obj in private])
