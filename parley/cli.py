@@ -113,11 +113,11 @@ def _run(settings: Settings, log_level: str, workers: int) -> None:
     import uvicorn
 
     from parley.app import build_app
-    from parley.server import UVICORN_OPTIONS, DrainingServer
+    from parley.server import DrainingServer, uvicorn_options
 
     _ensure_sqlite_dir(settings.database_url)
     options: dict[str, Any] = {
-        **UVICORN_OPTIONS,
+        **uvicorn_options(settings),
         "host": settings.host,
         "port": settings.port,
         "log_level": log_level,

@@ -86,6 +86,9 @@ class Settings:
     prehook_fail_open: bool = field(
         default_factory=lambda: _env("PREHOOK_FAIL_OPEN", "0") not in ("0", "", "false")
     )
+    # seconds a connection may take to send a request's line and headers
+    # (docs/security.md, "Slow and idle connections")
+    header_timeout: float = field(default_factory=lambda: float(_env("HEADER_TIMEOUT", "10") or 10))
     # real-time sockets (docs/security.md, "Real-time connections"): seconds a
     # socket may take to send init, sockets at once per token and per account
     ws_init_timeout: float = field(

@@ -96,10 +96,11 @@ class ParleyServer:
     def start(self) -> "ParleyServer":
         import uvicorn
 
-        from parley.server import UVICORN_OPTIONS, DrainingServer
+        from parley.server import DrainingServer, uvicorn_options
 
+        options = uvicorn_options(self.settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", **UVICORN_OPTIONS
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", **options
         )
         # real-time clients are offloaded (twilsock 308) before their sockets close
         self._server = DrainingServer(config, self.app)
