@@ -8,6 +8,7 @@
                        /v3/wsconnect -> realtime.gateway (twilsock), ...)
                        and background workers
                        (webhook delivery worker: woken by the bus, polls the outbox)
+                    health (/healthz, /readyz: parley/health.py)
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
     lifespan stop:  stop workers, close bus, close store
@@ -17,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from parley import accounts, media
+from parley import accounts, health, media
 from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
@@ -49,7 +50,9 @@ class Parley:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.router = Router(OPERATIONS)
-        self.bus: Bus = make_bus(settings.redis_url)
+        # dependencies' states, logged once per change and served by /readyz
+        self.health = health.Health()
+        self.bus: Bus = make_bus(settings.redis_url, self.health.reporter("redis"))
         self.store: Store | None = None
         self.api: RestApi | None = None
         self.webhooks: WebhookWorker | None = None
@@ -81,6 +84,8 @@ class Parley:
             allow_private_webhooks=settings.allow_private_webhooks,
         )
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
+        probes = health.HealthApi(self)
+        self.mounts += [(path, probes) for path in health.PATHS]
         prehooks = PreHooks(store, settings)
         self.prehooks = prehooks
         self.stoppers.append(prehooks.close)
@@ -91,7 +96,7 @@ class Parley:
         if settings.webhook_worker:
             # post-event delivery: woken after commits, and polling for what
             # other processes (or this one before a restart) left behind
-            worker = WebhookWorker(store, settings)
+            worker = WebhookWorker(store, settings, self.health)
             await worker.start()
             self.webhooks = worker
             unsubscribe = self.bus.subscribe(worker.notify)
@@ -123,6 +128,15 @@ class Parley:
         self.bus.subscribe(self.sync_hub.on_events)
         self.sync_hub.start()
         self.stoppers.append(self.sync_hub.stop)
+
+    def workers_alive(self) -> dict[str, bool]:
+        """The background tasks this process runs, and whether each still runs."""
+        alive = {}
+        if self.settings.webhook_worker:
+            alive["webhook_worker"] = self.webhooks is not None and self.webhooks.alive
+        if self.sync_hub is not None:
+            alive["sync_hub"] = self.sync_hub.alive
+        return alive
 
     async def drain(self) -> None:
         """Before the server closes connections: tell real-time clients to reconnect

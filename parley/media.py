@@ -45,7 +45,7 @@ from urllib.parse import parse_qsl, quote, unquote
 from parley import sids, timefmt
 from parley.accounts import Authenticator
 from parley.api import codec
-from parley.api.http import AUTH_CHALLENGE, authenticate, read_body
+from parley.api.http import authenticate, read_body
 from parley.domain import limits
 from parley.errors import TwilioError, not_found
 from parley.realtime import tokens
@@ -132,8 +132,7 @@ class MediaApi:
             status, body, headers = await self._handle(scope, receive)
         except TwilioError as exc:
             status, body, headers = exc.status, codec.dumps(exc.body()), [_JSON]
-            if exc.code == 20003:
-                extra = [AUTH_CHALLENGE]
+            extra = exc.headers()
         except Exception:
             request_id = sids.new_sid(sids.REQUEST)
             log.exception("media request %s failed: %s", request_id, scope["path"])

@@ -34,7 +34,6 @@ Scope = dict[str, Any]
 BODY_MAX = 1 << 20  # bytes; Twilio's own per-field limits are far below this
 
 _JSON = (b"content-type", b"application/json; charset=utf-8")
-AUTH_CHALLENGE = (b"www-authenticate", b'Basic realm="Twilio API"')
 
 
 class RestApi:
@@ -60,9 +59,7 @@ class RestApi:
         try:
             status, body, extra = await self._handle(scope, receive)
         except TwilioError as exc:
-            status, body, extra = exc.status, codec.dumps(exc.body()), []
-            if exc.code == 20003:
-                extra = [AUTH_CHALLENGE]
+            status, body, extra = exc.status, codec.dumps(exc.body()), exc.headers()
         except Exception:
             log.exception("request %s failed: %s %s", request_id, scope["method"], scope["path"])
             error = TwilioError(20500, message=f"Internal Server Error (request {request_id})")

@@ -44,7 +44,7 @@ from parley.errors import TwilioError
 from parley.events import Origin
 from parley.realtime import frames, tokens
 from parley.realtime.tunnel import Request, Response, Routes, split
-from parley.store import Row, Tx, repo
+from parley.store import Row, StoreUnavailable, Tx, repo
 
 if TYPE_CHECKING:
     from parley.app import Parley
@@ -439,9 +439,18 @@ class Gateway:
         try:
             async with store.read() as tx:
                 return await tokens.validate(tx, frame.header.get("token", ""))
+        except StoreUnavailable as exc:
+            await self._unavailable(session, frame.id, exc)
+            return None
         except TwilioError as exc:
             await self._reply(session, frame.id, 401, errorCode=exc.code, description=exc.message)
             return None
+
+    async def _unavailable(self, session: Session, frame_id: str, exc: TwilioError) -> None:
+        """The database is down: twilsock retries a 5xx init with back-off, so
+        the client comes back once it is up (docs/security.md, "Faults")."""
+        await self._reply(session, frame_id, 503, errorCode=exc.code, description=exc.message)
+        await session.close(503, "Service unavailable")
 
     async def _init(self, session: Session, frame: frames.Frame) -> None:
         assert frame.id is not None
@@ -470,6 +479,9 @@ class Gateway:
                 if service is None:
                     raise TwilioError(20106)
                 user = await connecting_user(tx, service, grant.identity, grant.deployment_role_sid)
+        except StoreUnavailable as exc:
+            await self._unavailable(session, frame.id, exc)
+            return
         except TwilioError as exc:
             await self._reply(session, frame.id, 403, errorCode=exc.code, description=exc.message)
             await session.close(401, "Authentication failed")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from parley.errors import TwilioError
 from parley.events import Event
-from parley.store import Row, Store
+from parley.store import Row, Store, StoreUnavailable
 from parley.sync import access, names, store
 
 if TYPE_CHECKING:
@@ -285,6 +285,10 @@ class Hub:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._poll()), asyncio.create_task(self._fan_out())]
 
+    @property
+    def alive(self) -> bool:
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -301,6 +305,9 @@ class Hub:
             events = await self._queue.get()
             try:
                 await self.deliver(events)
+            except StoreUnavailable as exc:
+                # the poll delivers them once the database is back
+                self.app.health.report("database", False, exc.message)
             except Exception:
                 log.exception("sync fan-out failed")
 
@@ -309,6 +316,9 @@ class Hub:
             await asyncio.sleep(self.poll_interval)
             try:
                 await self.poll_once()
+                self.app.health.report("database", True)
+            except StoreUnavailable as exc:
+                self.app.health.report("database", False, exc.message)
             except Exception:
                 log.exception("sync poll failed")
 

@@ -30,7 +30,8 @@ from parley import timefmt
 from parley.config import Settings
 from parley.domain.catalogue import POST_EVENTS
 from parley.events import Event
-from parley.store import Row, Store, Tx
+from parley.health import Health
+from parley.store import Row, Store, StoreUnavailable, Tx
 from parley.webhooks import outbox, params, sender, targets
 from parley.webhooks.double import take_fault
 
@@ -64,9 +65,10 @@ class _Sent:
 
 
 class Worker:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, health: Health | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.health = health or Health()
         self.worker_id = f"{secrets.token_hex(6)}"
         self.clients: list[httpx.AsyncClient] = []
         self._wake = asyncio.Event()
@@ -123,6 +125,10 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def alive(self) -> bool:
+        return self._loop_task is not None and not self._loop_task.done()
+
     # ---- claiming ----------------------------------------------------------
 
     async def _run(self) -> None:
@@ -131,12 +137,18 @@ class Worker:
             self._wake.clear()
             try:
                 await self._claim_round()
+                self.health.report("database", True)
+            except StoreUnavailable as exc:
+                # once per outage in the log, not once per poll
+                self.health.report("database", False, exc.message)
             except Exception:
                 log.exception("webhook claim round failed")
             if asyncio.get_running_loop().time() - pruned_at > _PRUNE_EVERY:
                 pruned_at = asyncio.get_running_loop().time()
                 try:
                     await self.prune()
+                except StoreUnavailable as exc:
+                    self.health.report("database", False, exc.message)
                 except Exception:
                     log.exception("webhook pruning failed")
             with contextlib.suppress(TimeoutError):
@@ -228,6 +240,8 @@ class Worker:
                     continue
                 assert isinstance(begun, _Begun)
                 done = await self._send(lane, begun)
+        except StoreUnavailable as exc:
+            self.health.report("database", False, exc.message)
         except Exception:
             log.exception("webhook lane %s failed", lane)
         finally:
@@ -236,6 +250,9 @@ class Worker:
                     async with self.store.write() as tx:
                         await self._record(tx, done)
                         await outbox.release(tx, lane, self.worker_id, 0)
+                except StoreUnavailable as exc:
+                    # the lease lapses and the attempt is resent as a retry
+                    self.health.report("database", False, exc.message)
                 except Exception:
                     log.exception("webhook lane %s: outcome not recorded", lane)
             self._lanes.pop(lane, None)
