@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from parley import accounts, health, media
+from parley import accounts, health, media, metrics
 from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
@@ -52,7 +52,11 @@ class Parley:
         self.router = Router(OPERATIONS)
         # dependencies' states, logged once per change and served by /readyz
         self.health = health.Health()
-        self.bus: Bus = make_bus(settings.redis_url, self.health.reporter("redis"))
+        # Prometheus metrics at /metrics; subsystems add theirs to metrics.registry
+        self.metrics = metrics.ParleyMetrics()
+        self.bus: Bus = make_bus(
+            settings.redis_url, self.health.reporter("redis"), self.metrics.bus_lag.observe
+        )
         self.store: Store | None = None
         self.api: RestApi | None = None
         self.webhooks: WebhookWorker | None = None
@@ -82,10 +86,13 @@ class Parley:
             settings.base_url,
             Vault(settings.secret_key),
             allow_private_webhooks=settings.allow_private_webhooks,
+            metrics=self.metrics,
         )
         self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
         probes = health.HealthApi(self)
         self.mounts += [(path, probes) for path in health.PATHS]
+        self.mounts.append((metrics.PATH, metrics.MetricsApi(self.metrics, settings.metrics_token)))
+        metrics.install(self)
         prehooks = PreHooks(store, settings)
         self.prehooks = prehooks
         self.stoppers.append(prehooks.close)

@@ -86,6 +86,8 @@ class Settings:
     prehook_fail_open: bool = field(
         default_factory=lambda: _env("PREHOOK_FAIL_OPEN", "0") not in ("0", "", "false")
     )
+    # Bearer token /metrics requires when set (docs/security.md, "Health and metrics")
+    metrics_token: str | None = field(default_factory=lambda: _env("METRICS_TOKEN"))
     # seconds a connection may take to send a request's line and headers
     # (docs/security.md, "Slow and idle connections")
     header_timeout: float = field(default_factory=lambda: float(_env("HEADER_TIMEOUT", "10") or 10))

@@ -17,6 +17,7 @@ Every failure is a ``TwilioError`` rendered by ``_error``; anything else is a
 import base64
 import binascii
 import logging
+import time
 from typing import Any
 
 from parley import sids
@@ -25,6 +26,7 @@ from parley.api import codec
 from parley.api.call import Call
 from parley.api.router import Router
 from parley.errors import TwilioError, not_found
+from parley.metrics import ParleyMetrics
 from parley.store import Store
 from parley.vault import Vault
 
@@ -34,6 +36,8 @@ Scope = dict[str, Any]
 BODY_MAX = 1 << 20  # bytes; Twilio's own per-field limits are far below this
 
 _JSON = (b"content-type", b"application/json; charset=utf-8")
+ROUTE = "parley.route"  # scope key: the matched operation's path, for metrics
+UNMATCHED = "(unmatched)"
 
 
 class RestApi:
@@ -45,16 +49,19 @@ class RestApi:
         vault: Vault | None = None,
         *,
         allow_private_webhooks: bool = False,
+        metrics: ParleyMetrics | None = None,
     ) -> None:
         self.store = store
         self.vault = vault or Vault(None)
         # webhook URLs on private addresses (docs/security.md, "Webhook targets")
         self.allow_private_webhooks = allow_private_webhooks
+        self.metrics = metrics
         self.router = router
         self.base_url = base_url
         self.auth = Authenticator(store)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        started = time.perf_counter()
         request_id = sids.new_sid(sids.REQUEST)
         try:
             status, body, extra = await self._handle(scope, receive)
@@ -70,6 +77,9 @@ class RestApi:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        if self.metrics is not None:
+            route = scope.get(ROUTE, UNMATCHED)
+            self.metrics.http(route, scope["method"], status, time.perf_counter() - started)
 
     async def _handle(self, scope: Scope, receive: Any) -> tuple[int, bytes, list[Any]]:
         headers = dict(scope["headers"])
@@ -79,6 +89,8 @@ class RestApi:
         # a decoded %00 names nothing Parley stores (docs/security.md, "Bad input")
         found = (None, {}, False) if "\x00" in path else self.router.match(method, path)
         op, path_params, known = found
+        if op is not None:
+            scope[ROUTE] = op.path  # the spec's template: a metrics label of few values
         if op is None:
             if known:
                 raise TwilioError(20004)

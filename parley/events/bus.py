@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from parley import timefmt
 from parley.events.model import Event
 
 log = logging.getLogger("parley.bus")
@@ -96,7 +97,11 @@ class RedisBus(_Fanout):
     RETRY_MIN, RETRY_MAX = 0.5, 5.0  # seconds between reconnection attempts
 
     def __init__(
-        self, url: str, channel: str = "parley:events", report: Reporter | None = None
+        self,
+        url: str,
+        channel: str = "parley:events",
+        report: Reporter | None = None,
+        lag: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__()
         self.url = url
@@ -108,6 +113,7 @@ class RedisBus(_Fanout):
         self._queued = asyncio.Event()
         self._publisher: asyncio.Task[None] | None = None
         self._report = report or (lambda up, detail: None)
+        self._lag = lag  # observes seconds from an event's transaction to its arrival
 
     async def start(self) -> None:
         """Connect; when Redis does not answer, start anyway (reported as down,
@@ -159,7 +165,10 @@ class RedisBus(_Fanout):
                 pause = self.RETRY_MIN
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        await self._deliver(_decode(message["data"]))
+                        events = _decode(message["data"])
+                        if self._lag is not None and events:
+                            self._lag((timefmt.now() - events[0].date_created) / 1e6)
+                        await self._deliver(events)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -186,5 +195,9 @@ class RedisBus(_Fanout):
             await self._redis.aclose()
 
 
-def make_bus(redis_url: str | None, report: Reporter | None = None) -> Bus:
-    return RedisBus(redis_url, report=report) if redis_url else MemoryBus()
+def make_bus(
+    redis_url: str | None,
+    report: Reporter | None = None,
+    lag: Callable[[float], None] | None = None,
+) -> Bus:
+    return RedisBus(redis_url, report=report, lag=lag) if redis_url else MemoryBus()

@@ -185,11 +185,12 @@ class Session:
         self._drained.set()
         self._room.set()
 
-    def drop(self, reason: str) -> None:
+    def drop(self, reason: str, kind: str = "send_queue") -> None:
         """End the session now, without a goodbye: a client that does not read
         would never receive one. The SDK reconnects and replays what it missed."""
         if self.closed:
             return
+        self.gateway.dropped[kind] += 1
         log.warning(
             "twilsock session %s dropped: %s",
             self.grant.identity if self.grant else "(before init)",
@@ -312,6 +313,7 @@ class Gateway:
         self.per_token = settings.ws_sockets_per_token
         self.per_account = settings.ws_sockets_per_account
         self._token_sockets: collections.Counter[str] = collections.Counter()
+        self.dropped: collections.Counter[str] = collections.Counter()  # by reason, /metrics
         self._account_sockets: collections.Counter[str] = collections.Counter()
         self.sessions: set[Session] = set()
         self.on_connect: list[Hook] = []

@@ -62,7 +62,7 @@ class SessionSubscriptions:
                 await action(False)
             return
         if len(self._backlog) >= BACKLOG_MAX:
-            self.session.drop("its Sync fan-out backlog is full")
+            self.session.drop("its Sync fan-out backlog is full", "sync_backlog")
             return
         self._backlog.append(action)
         if self._drainer is None or self._drainer.done():

@@ -18,6 +18,7 @@ A process that dies holding lanes loses them when their lease expires
 """
 
 import asyncio
+import collections
 import contextlib
 import logging
 import secrets
@@ -77,6 +78,8 @@ class Worker:
         self._lanes: dict[str, asyncio.Task[None]] = {}
         # in flight per account and per receiving host (the fairness caps)
         self._owners: dict[str, outbox.Ready] = {}
+        # attempts by outcome (done, retry, failed, refused), for /metrics
+        self.outcomes: collections.Counter[str] = collections.Counter()
 
     # ---- lifecycle ---------------------------------------------------------
 
@@ -124,6 +127,11 @@ class Worker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    @property
+    def lanes(self) -> list[str]:
+        """The lanes this process is sending now."""
+        return list(self._lanes)
 
     @property
     def alive(self) -> bool:
@@ -327,6 +335,8 @@ class Worker:
             next_at = timefmt.now() + int(delay * _SECOND)
         else:
             state = outbox.FAILED
+        refused = outcome.error is not None and outcome.error.startswith("refused")
+        self.outcomes["refused" if refused else "retry" if state == outbox.PENDING else state] += 1
         log.info(
             "webhook delivery=%s event=%s kind=%s url=%s retry=%d status=%s"
             " latency_ms=%.1f -> %s%s",
