@@ -62,16 +62,20 @@ class Counter(_Family):
 class Histogram(_Family):
     buckets: tuple[float, ...] = LATENCY_BUCKETS
     # per label tuple: [count per bucket..., count above the last, sum]
-    series: dict[tuple[str, ...], list[float]] = field(default_factory=dict)
+    series: dict[tuple[Any, ...], list[float]] = field(default_factory=dict)
 
-    def observe(self, value: float, *labels: str) -> None:
+    def observe(self, value: float, *labels: Any) -> None:
+        self.observe_key(labels, value)
+
+    def observe_key(self, labels: tuple[Any, ...], value: float) -> None:
+        """``observe`` with the label values already in a tuple (the hot path)."""
         found = self.series.get(labels)
         if found is None:
             found = self.series[labels] = [0.0] * (len(self.buckets) + 2)
         found[_bisect(self.buckets, value)] += 1
         found[-1] += value
 
-    def counts(self) -> Iterable[tuple[tuple[str, ...], float]]:
+    def counts(self) -> Iterable[tuple[tuple[Any, ...], float]]:
         """(labels, observations) of every series."""
         for labels, counts in self.series.items():
             yield labels, sum(counts[:-1])
@@ -146,10 +150,10 @@ class Registry:
         return ("\n".join(out) + "\n").encode()
 
 
-def _labels(names: Sequence[str], values: Sequence[str]) -> str:
+def _labels(names: Sequence[str], values: Sequence[Any]) -> str:
     if not names:
         return ""
-    inner = ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True))
+    inner = ",".join(f'{n}="{_escape(str(v))}"' for n, v in zip(names, values, strict=True))
     return "{" + inner + "}"
 
 
@@ -189,7 +193,11 @@ class ParleyMetrics:
             # the histogram's counts: one observation per request, nothing more
             # to do per request
             return [
-                Sample("parley_http_requests_total", n, tuple(zip(labels, key, strict=True)))
+                Sample(
+                    "parley_http_requests_total",
+                    n,
+                    tuple((name, str(value)) for name, value in zip(labels, key, strict=True)),
+                )
                 for key, n in sorted(latency.counts())
             ]
 
@@ -206,10 +214,7 @@ class ParleyMetrics:
         )
 
     def http(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.latency.observe(seconds, route, method, _STATUS.get(status) or str(status))
-
-
-_STATUS = {code: str(code) for code in range(100, 600)}
+        self.latency.observe_key((route, method, status), seconds)
 
 
 class MetricsApi:
