@@ -88,7 +88,11 @@ class Parley:
             allow_private_webhooks=settings.allow_private_webhooks,
             metrics=self.metrics,
         )
-        self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
+        uploads = media.MediaApi(store, self.api.auth, settings, self.metrics)
+        self.mounts.append((media.PREFIX, uploads))
+        janitor = media.Janitor(store, settings.media_unattached_ttl)
+        janitor.start()
+        self.stoppers.append(janitor.stop)
         probes = health.HealthApi(self)
         self.mounts += [(path, probes) for path in health.PATHS]
         self.mounts.append((metrics.PATH, metrics.MetricsApi(self.metrics, settings.metrics_token)))

@@ -86,6 +86,14 @@ class Settings:
     prehook_fail_open: bool = field(
         default_factory=lambda: _env("PREHOOK_FAIL_OPEN", "0") not in ("0", "", "false")
     )
+    # uploads not attached to a message (docs/security.md, "Media limits"): bytes
+    # an account may hold at once, and seconds before they are deleted
+    media_unattached_quota: int = field(
+        default_factory=lambda: int(_env("MEDIA_UNATTACHED_QUOTA", str(1 << 30)) or 1 << 30)
+    )
+    media_unattached_ttl: float = field(
+        default_factory=lambda: float(_env("MEDIA_UNATTACHED_TTL", "86400") or 86400)
+    )
     # Bearer token /metrics requires when set (docs/security.md, "Health and metrics")
     metrics_token: str | None = field(default_factory=lambda: _env("METRICS_TOKEN"))
     # seconds a connection may take to send a request's line and headers
