@@ -12,7 +12,8 @@ project that depends on ``parley`` gets these fixtures::
   folder, control plane on, with an account and an API key.
 - ``parley`` (function): the same server; the account is reset after the test.
 - ``parley_client`` / ``parley_service`` (function): a ``twilio.rest.Client``
-  authenticated with the API key and pointed at Parley, and a fresh service.
+  authenticated with the API key and pointed at Parley, and a fresh service
+  (the twilio SDK is needed: ``pip install 'parley[testing]'``).
 - ``parley_session_client`` / ``parley_session_service``: the same on a second
   account of the same server, never reset (for state shared by a whole run).
 
@@ -37,6 +38,13 @@ import pytest
 from parley import accounts
 from parley.app import Parley, build_app
 from parley.config import Settings
+
+# what a project that uses the client fixtures without the twilio SDK is told
+NEEDS_TWILIO = (
+    "Parley's parley_client fixtures build the official twilio SDK's Client, and the"
+    " twilio package is not installed: pip install twilio"
+    " (or pip install 'parley[testing]', which brings it and pytest)"
+)
 
 
 def free_port() -> int:
@@ -160,7 +168,10 @@ class ParleyServer:
         response.raise_for_status()
 
     def client(self, credentials: Credentials) -> Any:
-        from twilio.rest import Client
+        try:
+            from twilio.rest import Client
+        except ImportError as exc:
+            raise ImportError(NEEDS_TWILIO) from exc
 
         client = Client(
             credentials.api_key_sid, credentials.api_key_secret, credentials.account_sid
@@ -289,7 +300,16 @@ def parley(parley_server: ParleySession) -> Iterator[ParleySession]:
 
 @pytest.fixture
 def parley_client(parley: ParleySession) -> Any:
-    return parley.client()
+    return _client(parley)
+
+
+def _client(session: ParleySession) -> Any:
+    try:
+        return session.client()
+    except ImportError as exc:
+        if str(exc) != NEEDS_TWILIO:
+            raise
+    pytest.fail(NEEDS_TWILIO, pytrace=False)  # outside the except: no chained traceback
 
 
 @pytest.fixture
@@ -306,7 +326,7 @@ def parley_session(parley_server: ParleySession) -> ParleySession:
 
 @pytest.fixture(scope="session")
 def parley_session_client(parley_session: ParleySession) -> Any:
-    return parley_session.client()
+    return _client(parley_session)
 
 
 @pytest.fixture(scope="session")
