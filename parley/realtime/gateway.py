@@ -85,14 +85,39 @@ def notification(message_type: str, payload: Any) -> bytes:
     return frames.encode(header, payload)
 
 
-Abort = Callable[[], None]
+# A socket's transport (uvicorn's, behind ``receive``): how full its write
+# buffer is, and how to cut it
+Transport = Any
+DIRECT_WRITE_MAX = 16 * 1024  # write at once while the transport buffers less
+
+
+class _Outbox:
+    """The frames a session could not write at once, for its writer task;
+    made the first time a frame has to wait (most sessions never need one)."""
+
+    __slots__ = ("drained", "frames", "room", "size", "wake")
+
+    def __init__(self) -> None:
+        self.frames: collections.deque[bytes] = collections.deque()
+        self.size = 0  # bytes queued
+        self.wake = asyncio.Event()
+        self.drained = asyncio.Event()  # nothing queued or being written
+        self.drained.set()
+        self.room = asyncio.Event()  # at most half full
+        self.room.set()
+
+    def clear(self) -> None:
+        self.frames.clear()
+        self.size = 0
+        self.drained.set()
+        self.room.set()
 
 
 class Session:
     """One connected client: its grant, user and the frames it is sent."""
 
     def __init__(
-        self, gateway: "Gateway", websocket: WebSocket, abort: Abort | None = None
+        self, gateway: "Gateway", websocket: WebSocket, transport: Transport | None = None
     ) -> None:
         self.gateway = gateway
         self.websocket = websocket
@@ -107,16 +132,10 @@ class Session:
         self._timers: list[asyncio.Task[None]] = []
         # per-layer state attached by subsystems (e.g. Sync subscriptions)
         self.extensions: dict[str, Any] = {}
-        # the send queue: frames waiting for the writer task, and their size
-        self._queue: collections.deque[bytes] = collections.deque()
-        self._queued_bytes = 0
-        self._wake = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
-        self._room = asyncio.Event()
-        self._room.set()
-        self._abort = abort
-        self._writer = asyncio.create_task(self._write(), name="twilsock-writer")
+        self._transport = transport
+        self._sending = False  # a write is in progress
+        self._outbox: _Outbox | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def identity(self) -> str:
@@ -127,63 +146,94 @@ class Session:
         await self.send_frame(frames.encode(header, payload))
 
     async def send_frame(self, data: bytes) -> None:
-        """Queue an encoded frame (the same bytes may go to many sessions);
-        never waits for the socket. A queue over its bounds drops the session."""
+        """Send an encoded frame (the same bytes may go to many sessions) without
+        waiting for the socket: written at once while the socket keeps up (no
+        task switch: a fan-out to a thousand sessions costs a thousand writes),
+        else queued for the session's writer task. A queue over its bounds
+        drops the session."""
         if self.closed:
             return
-        self._queue.append(data)
-        self._queued_bytes += len(data)
-        self._drained.clear()
+        outbox = self._outbox
+        if not (outbox and outbox.frames) and self._writable_now():
+            self._sending = True  # the transport is not paused: this does not wait
+            try:
+                await self.websocket.send_bytes(data)
+            except (RuntimeError, OSError, WebSocketDisconnect):
+                self.closed = True
+            finally:
+                self._sending = False
+            return
+        if outbox is None:
+            outbox = self._outbox = _Outbox()
+            self._writer = asyncio.create_task(self._write(outbox), name="twilsock-writer")
+        outbox.frames.append(data)
+        outbox.size += len(data)
+        outbox.drained.clear()
         gateway = self.gateway
-        if len(self._queue) > gateway.send_queue_frames or (
-            self._queued_bytes > gateway.send_queue_bytes
+        if len(outbox.frames) > gateway.send_queue_frames or (
+            outbox.size > gateway.send_queue_bytes
         ):
             self.drop("its send queue is full: the client stopped reading")
             return
-        if len(self._queue) > gateway.send_queue_frames // 2:
-            self._room.clear()
-        self._wake.set()
+        if len(outbox.frames) > gateway.send_queue_frames // 2:
+            outbox.room.clear()
+        outbox.wake.set()
 
     async def room(self) -> None:
         """Wait until the send queue is at most half full: for a session's own
         long work (a replay), never for fan-out."""
-        while not self._room.is_set() and not self.closed:
-            await self._room.wait()
+        outbox = self._outbox
+        while outbox is not None and not outbox.room.is_set() and not self.closed:
+            await outbox.room.wait()
 
     async def flush(self, timeout: float) -> bool:
         """Wait until every queued frame is written; False on timeout."""
+        if self._outbox is None:
+            return True
         try:
             async with asyncio.timeout(timeout):
-                await self._drained.wait()
+                await self._outbox.drained.wait()
         except TimeoutError:
             return False
         return True
 
-    async def _write(self) -> None:
+    def _writable_now(self) -> bool:
+        transport = self._transport
+        return (
+            transport is not None
+            and not self._sending
+            and transport.get_write_buffer_size() < DIRECT_WRITE_MAX
+        )
+
+    async def _write(self, outbox: _Outbox) -> None:
         websocket = self.websocket
-        queue = self._queue
+        queue = outbox.frames
         while True:
             if not queue:
-                self._drained.set()
-                self._wake.clear()
-                await self._wake.wait()
+                outbox.drained.set()
+                outbox.wake.clear()
+                await outbox.wake.wait()
+                continue
+            if self._sending:  # a write at once is in progress: let it finish first
+                await asyncio.sleep(0)
                 continue
             data = queue.popleft()
-            self._queued_bytes -= len(data)
-            if not self._room.is_set() and len(queue) <= self.gateway.send_queue_frames // 2:
-                self._room.set()
+            outbox.size -= len(data)
+            if not outbox.room.is_set() and len(queue) <= self.gateway.send_queue_frames // 2:
+                outbox.room.set()
+            self._sending = True
             try:
                 await websocket.send_bytes(data)
             except (RuntimeError, OSError, WebSocketDisconnect):
                 self.closed = True
-                self._release()
+                outbox.clear()
                 return
+            finally:
+                self._sending = False
 
     def _release(self) -> None:
-        self._queue.clear()
-        self._queued_bytes = 0
-        self._drained.set()
-        self._room.set()
+        if self._outbox is not None:
+            self._outbox.clear()
 
     def drop(self, reason: str, kind: str = "send_queue") -> None:
         """End the session now, without a goodbye: a client that does not read
@@ -198,10 +248,9 @@ class Session:
         )
         self.closed = True
         self.cancel_timers()
-        self._writer.cancel()
+        self._stop_writer()
         self._release()
-        if self._abort is not None:
-            self._abort()  # the reading task sees the disconnect and cleans up
+        self._cut()  # the reading task sees the disconnect and cleans up
 
     async def notify(self, message_type: str, payload: Any) -> None:
         await self.send_frame(notification(message_type, payload))
@@ -217,11 +266,10 @@ class Session:
         self.cancel_timers()
         written = await self.flush(self.gateway.close_timeout)
         self.closed = True
-        self._writer.cancel()
+        self._stop_writer()
         if not written:
             self._release()
-            if self._abort is not None:
-                self._abort()
+            self._cut()
             return
         with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             if self.websocket.application_state != WebSocketState.DISCONNECTED:
@@ -230,8 +278,17 @@ class Session:
     def stop_writing(self) -> None:
         """The socket is gone: the writer task ends, queued frames are dropped."""
         self.closed = True
-        self._writer.cancel()
+        self._stop_writer()
         self._release()
+
+    def _stop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+
+    def _cut(self) -> None:
+        abort = getattr(self._transport, "abort", None)
+        if callable(abort):
+            abort()
 
     def cancel_timers(self) -> None:
         for timer in self._timers:
@@ -271,13 +328,15 @@ class Session:
 Hook = Callable[[Session], Awaitable[None]]
 
 
-def _transport_abort(receive: Any) -> Abort | None:
-    """How to cut a socket whose client stopped reading: its transport's
-    ``abort`` (uvicorn's WebSocket protocols own the transport behind
-    ``receive``). A polite close would wait for the client to read it."""
+def _transport(receive: Any) -> Transport | None:
+    """The socket's asyncio transport (uvicorn's WebSocket protocols own it,
+    behind ``receive``): its write buffer says whether a frame can be written
+    at once, and ``abort`` cuts a client that stopped reading, which a polite
+    close would wait for. Without it every frame goes through the queue."""
     transport = getattr(getattr(receive, "__self__", None), "transport", None)
-    abort = getattr(transport, "abort", None)
-    return abort if callable(abort) else None
+    if callable(getattr(transport, "get_write_buffer_size", None)):
+        return transport
+    return None
 
 
 async def connecting_user(tx: Tx, service: Row, identity: str, role_sid: str | None) -> Row:
@@ -346,7 +405,7 @@ class Gateway:
             await websocket.close(1012)
             return
         await websocket.accept()
-        session = Session(self, websocket, _transport_abort(receive))
+        session = Session(self, websocket, _transport(receive))
         self.sessions.add(session)
         try:
             await self._serve(session)

@@ -51,32 +51,37 @@ class SessionSubscriptions:
         self.lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
         self.protocol = 3
-        self._backlog: collections.deque[Action] = collections.deque()
+        self._backlog: collections.deque[Action] | None = None  # made when first needed
         self._drainer: asyncio.Task[None] | None = None
 
     async def offer(self, action: Action) -> None:
         """Run ``action`` now if the session is idle (the lock is free: taking it
         does not wait), else queue it for the session's own task, in order."""
-        if not self._backlog and not self.lock.locked():
+        backlog = self._backlog
+        if not backlog and not self.lock.locked():
             async with self.lock:
                 await action(False)
             return
-        if len(self._backlog) >= BACKLOG_MAX:
+        if backlog is None:
+            backlog = self._backlog = collections.deque()
+        if len(backlog) >= BACKLOG_MAX:
             self.session.drop("its Sync fan-out backlog is full", "sync_backlog")
             return
-        self._backlog.append(action)
+        backlog.append(action)
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
-        while self._backlog and not self.session.closed:
-            action = self._backlog.popleft()
+        backlog = self._backlog
+        assert backlog is not None
+        while backlog and not self.session.closed:
+            action = backlog.popleft()
             try:
                 async with self.lock:
                     await action(True)
             except Exception:
                 log.exception("sync delivery failed")
-        self._backlog.clear()
+        backlog.clear()
 
     @property
     def _store(self) -> Store:
@@ -231,7 +236,8 @@ class SessionSubscriptions:
             task.cancel()
         if self._drainer is not None:
             self._drainer.cancel()
-        self._backlog.clear()
+        if self._backlog is not None:
+            self._backlog.clear()
 
 
 # Live events are the same bytes for every subscriber: rendered and encoded
