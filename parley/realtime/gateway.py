@@ -16,10 +16,11 @@
                  close 308 offload at shutdown.
 
 One task reads the socket and serves requests in the order they arrive. Writes
-never wait for the socket: each session has a bounded send queue that one
-writer task empties, and a session whose queue overflows (its client stopped
-reading) is dropped; its SDK reconnects and replays. Fan-out to many sessions
-therefore never waits for a slow one. A socket must ``init`` within
+never wait for the socket: a frame is written at once while the socket keeps
+up, and behind a slow one it waits in a bounded queue that the session's writer
+task empties; a session whose queue overflows (its client stopped reading) is
+dropped, and its SDK reconnects and replays. Fan-out to many sessions therefore
+never waits for a slow one. A socket must ``init`` within
 ``init_timeout``; sockets per token and per account, and each socket's
 notification contexts, are bounded (docs/security.md, "Real-time connections").
 """

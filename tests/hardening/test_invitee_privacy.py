@@ -2,35 +2,16 @@
 messages and roster through Sync. An invitee reads the channel's document only
 (docs/security.md, "Invitees and private channels")."""
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from tests.conftest import Account, Server
 from tests.realtime import rest
-from tests.realtime.helpers import Twilsock, make_key, token
-from tests.realtime.test_sync import subscribe
+from tests.realtime.test_sync import connect, subscribe
 
-
-@pytest.fixture
-def socks(server: Server, account: Account, service: Any) -> Iterator[Any]:
-    key = make_key(server, account.sid)
-    opened: list[Twilsock] = []
-
-    def open_as(identity: str) -> Twilsock:
-        sock = Twilsock(server)
-        sock.init(token(account.sid, key, identity, service.sid))
-        opened.append(sock)
-        return sock
-
-    yield open_as
-    for sock in opened:
-        sock.close()
+__all__ = ["connect"]  # the fixture: one socket per identity, closed afterwards
 
 
 def test_an_invitee_reads_the_document_but_not_messages_or_roster(
-    client: Any, service: Any, socks: Any
+    client: Any, service: Any, connect: Any
 ) -> None:
     svc = client.chat.v2.services(service.sid)
     channel = svc.channels.create(friendly_name="secret plans", type="private")
@@ -38,7 +19,7 @@ def test_an_invitee_reads_the_document_but_not_messages_or_roster(
     svc.channels(channel.sid).messages.create(from_="alice", body="the plan")
     svc.users.create(identity="mallory")
     svc.channels(channel.sid).invites.create(identity="mallory")
-    mallory = socks("mallory")
+    mallory = connect("mallory")
 
     status, doc = mallory.request("GET", f"/v3/Documents/{channel.sid}.channel")
     assert status == 200 and doc["data"]["friendlyName"] == "secret plans"
@@ -68,11 +49,11 @@ def test_an_invitee_reads_the_document_but_not_messages_or_roster(
 
 
 def test_a_stranger_reads_nothing_of_a_private_channel(
-    client: Any, service: Any, socks: Any
+    client: Any, service: Any, connect: Any
 ) -> None:
     channel = rest.channel(client, service.sid, type="private")
     rest.member(client, service.sid, channel["sid"], "alice")
-    eve = socks("eve")
+    eve = connect("eve")
     for path in (f"/v3/Documents/{channel['sid']}.channel", f"/v3/Maps/{channel['sid']}.roster"):
         status, body = eve.request("GET", path)
         assert (status, body["code"]) == (403, 54007), path
