@@ -56,7 +56,7 @@ from parley.api.http import authenticate
 from parley.config import Settings
 from parley.domain import limits
 from parley.domain import media as media_store
-from parley.errors import NUL, TwilioError, not_found
+from parley.errors import TwilioError, has_nul, not_found
 from parley.metrics import ParleyMetrics
 from parley.realtime import tokens
 from parley.store import Row, Store, Tx, repo
@@ -227,7 +227,7 @@ class MediaApi:
     ) -> Row:
         """Stream the body into storage, then commit the media row."""
         content_type = headers.get(b"content-type", b"").decode("latin-1").strip()
-        filename = filename_of(headers, query)
+        filename = _no_nul(filename_of(headers, query))
         form = content_type.lower().startswith("multipart/form-data")
         limit = limits.MEDIA_MAX + (FORM_OVERHEAD if form else 0)
         declared = headers.get(b"content-length")
@@ -248,8 +248,7 @@ class MediaApi:
                     await writer.write(chunk)
                     self._check(writer, used)
             self._check(writer, used)
-            if filename is not None and NUL in filename:
-                raise TwilioError(20001, message=f"Invalid parameter Filename: {NUL}")
+            filename = _no_nul(filename)  # a form part's own name
             await writer.end()
             async with self.store.write() as tx:
                 await self._service(tx, account_sid, service_sid, path)
@@ -385,6 +384,13 @@ def _route(path: str) -> str:
     if depth == 5:
         return "/v1/Services/{ServiceSid}/Media/{Sid}"
     return "/v1/Services/{ServiceSid}/Media/{Sid}/Content"
+
+
+def _no_nul(filename: str | None) -> str | None:
+    """A file name PostgreSQL can store (docs/security.md, "Bad input")."""
+    if filename is not None and "\x00" in filename:
+        raise has_nul("Filename")
+    return filename
 
 
 def _too_large() -> TwilioError:

@@ -200,3 +200,22 @@ def test_sync_paging_positions_beyond_range_are_400(
         assert status == 200
     finally:
         sock.close()
+
+
+def test_nul_in_a_media_filename_is_400(http: httpx.Client, service: Any) -> None:
+    upload = f"/v1/Services/{service.sid}/Media"
+    for params, headers in (
+        ({"Filename": "a\x00b.png"}, {}),
+        ({}, {"Content-Disposition": "attachment; filename*=UTF-8''a%00b.png"}),
+    ):
+        response = http.post(
+            upload, params=params, content=b"png", headers={"Content-Type": "image/png", **headers}
+        )
+        body = _refused(response, 20001)
+        assert body["message"] == "Invalid parameter Filename: NUL characters are not allowed"
+    form = (
+        b'--b\r\nContent-Disposition: form-data; name="f"; filename="a\x00b.png"\r\n'
+        b"Content-Type: image/png\r\n\r\npng\r\n--b--\r\n"
+    )
+    form_type = {"Content-Type": "multipart/form-data; boundary=b"}
+    _refused(http.post(upload, content=form, headers=form_type), 20001)
