@@ -23,7 +23,8 @@ from parley.store.base import OnCommit, Params, Row, StoreUnavailable, UniqueVio
 from parley.store.migrate import migrations, statements
 
 PK = "INTEGER PRIMARY KEY AUTOINCREMENT"
-BUSY_TIMEOUT_MS = 20  # SQLite's own (blocking) wait for a lock, per try
+BUSY_TIMEOUT_MS = 20  # SQLite's own (blocking) wait for a lock, per try, once serving
+START_BUSY_TIMEOUT_MS = 30_000  # while opening and migrating: nothing is served yet
 LOCK_TIMEOUT = 5.0  # seconds Parley waits for a lock, asynchronously, in all
 _T = TypeVar("_T")
 
@@ -151,9 +152,11 @@ class SqliteStore:
     @staticmethod
     def _connect(path: str) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # processes starting together on one file (--workers) wait for each
+        # other here; migrate() shortens the wait once the schema is ready
+        conn.execute(f"PRAGMA busy_timeout={START_BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys=OFF")
         return conn
 
@@ -203,6 +206,11 @@ class SqliteStore:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
+                # another process starting on the same file may have applied it
+                done = "SELECT 1 FROM parley_schema WHERE version = ?"
+                if conn.execute(done, (version,)).fetchone() is not None:
+                    conn.execute("COMMIT")
+                    continue
                 for statement in statements(script):
                     conn.execute(statement)
                 conn.execute("INSERT INTO parley_schema (version) VALUES (?)", (version,))
@@ -210,6 +218,8 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        for connection in {self._writer, self._reader}:
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     async def close(self) -> None:
         if self._reader is not self._writer:
