@@ -1,9 +1,15 @@
 # Parley: `make run` starts a development server, `make test` runs everything CI runs.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-HOST ?= 127.0.0.1
-PORT ?= 8080
-DB ?= sqlite:///var/parley.db
+# `make run HOST=… PORT=… DB=…` passes these as flags; otherwise the server's own
+# settings apply: PARLEY_HOST, PARLEY_PORT, PARLEY_DATABASE_URL (every flag's
+# environment variable) from the environment, else its defaults (127.0.0.1:8080,
+# sqlite:///var/parley.db). Only what is given on make's command line becomes a flag,
+# so an exported PARLEY_* variable always wins over a default of this file.
+HOST ?=
+PORT ?=
+DB ?=
+given = $(if $(filter command line,$(origin $(1))),$(2) $($(1)))
 
 .DEFAULT_GOAL := help
 
@@ -19,8 +25,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed ## create .venv and install Parley with its dev tools
 
 run: install ## start Parley on SQLite with a development account
-	@mkdir -p var
-	$(PY) -m parley dev --host $(HOST) --port $(PORT) --database-url $(DB)
+	$(PY) -m parley dev $(call given,HOST,--host) $(call given,PORT,--port) $(call given,DB,--database-url)
 
 lint: install ## ruff format check and lint
 	$(VENV)/bin/ruff format --check parley tests examples bench

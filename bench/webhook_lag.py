@@ -87,6 +87,7 @@ async def _run(args: argparse.Namespace) -> str:
         settings.database_url = args.database_url or f"sqlite:///{Path(folder) / 'lag.db'}"
         settings.webhook_poll = 0.05
         settings.webhook_concurrency = args.concurrency
+        settings.allow_private_webhooks = True  # the receiver is on 127.0.0.1
         app = build_app(settings)
         await app.startup()
         store = app.store

@@ -8,6 +8,7 @@
                        /v3/wsconnect -> realtime.gateway (twilsock), ...)
                        and background workers
                        (webhook delivery worker: woken by the bus, polls the outbox)
+                    health (/healthz, /readyz: parley/health.py)
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
     lifespan stop:  stop workers, close bus, close store
@@ -17,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from parley import accounts, media
+from parley import accounts, health, media, metrics
 from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
@@ -49,7 +50,13 @@ class Parley:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.router = Router(OPERATIONS)
-        self.bus: Bus = make_bus(settings.redis_url)
+        # dependencies' states, logged once per change and served by /readyz
+        self.health = health.Health()
+        # Prometheus metrics at /metrics; subsystems add theirs to metrics.registry
+        self.metrics = metrics.ParleyMetrics()
+        self.bus: Bus = make_bus(
+            settings.redis_url, self.health.reporter("redis"), self.metrics.bus_lag.observe
+        )
         self.store: Store | None = None
         self.api: RestApi | None = None
         self.webhooks: WebhookWorker | None = None
@@ -73,8 +80,23 @@ class Parley:
         await self.bus.start()
         store.on_commit = self.bus.publish
         self.store = store
-        self.api = RestApi(store, self.router, settings.base_url, Vault(settings.secret_key))
-        self.mounts.append((media.PREFIX, media.MediaApi(store, self.api.auth, settings.base_url)))
+        self.api = RestApi(
+            store,
+            self.router,
+            settings.base_url,
+            Vault(settings.secret_key),
+            allow_private_webhooks=settings.allow_private_webhooks,
+            metrics=self.metrics,
+        )
+        uploads = media.MediaApi(store, self.api.auth, settings, self.metrics)
+        self.mounts.append((media.PREFIX, uploads))
+        janitor = media.Janitor(store, settings.media_unattached_ttl)
+        janitor.start()
+        self.stoppers.append(janitor.stop)
+        probes = health.HealthApi(self)
+        self.mounts += [(path, probes) for path in health.PATHS]
+        self.mounts.append((metrics.PATH, metrics.MetricsApi(self.metrics, settings.metrics_token)))
+        metrics.install(self)
         prehooks = PreHooks(store, settings)
         self.prehooks = prehooks
         self.stoppers.append(prehooks.close)
@@ -85,7 +107,7 @@ class Parley:
         if settings.webhook_worker:
             # post-event delivery: woken after commits, and polling for what
             # other processes (or this one before a restart) left behind
-            worker = WebhookWorker(store, settings)
+            worker = WebhookWorker(store, settings, self.health)
             await worker.start()
             self.webhooks = worker
             unsubscribe = self.bus.subscribe(worker.notify)
@@ -117,6 +139,15 @@ class Parley:
         self.bus.subscribe(self.sync_hub.on_events)
         self.sync_hub.start()
         self.stoppers.append(self.sync_hub.stop)
+
+    def workers_alive(self) -> dict[str, bool]:
+        """The background tasks this process runs, and whether each still runs."""
+        alive = {}
+        if self.settings.webhook_worker:
+            alive["webhook_worker"] = self.webhooks is not None and self.webhooks.alive
+        if self.sync_hub is not None:
+            alive["sync_hub"] = self.sync_hub.alive
+        return alive
 
     async def drain(self) -> None:
         """Before the server closes connections: tell real-time clients to reconnect

@@ -97,6 +97,14 @@ def _serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="Bearer token that may reset every account through the control plane",
     )(f)
+    f = click.option(
+        "--allow-private-webhooks/--refuse-private-webhooks",
+        "allow_private_webhooks",
+        envvar="PARLEY_ALLOW_PRIVATE_WEBHOOKS",
+        default=None,
+        help="webhook targets on loopback/private addresses (docs/security.md);"
+        " default: allowed by `dev`, refused by `serve`",
+    )(f)
     f = click.option("--log-level", default="info", show_default=True)(f)
     return f
 
@@ -105,11 +113,11 @@ def _run(settings: Settings, log_level: str, workers: int) -> None:
     import uvicorn
 
     from parley.app import build_app
-    from parley.server import UVICORN_OPTIONS, DrainingServer
+    from parley.server import DrainingServer, uvicorn_options
 
     _ensure_sqlite_dir(settings.database_url)
     options: dict[str, Any] = {
-        **UVICORN_OPTIONS,
+        **uvicorn_options(settings),
         "host": settings.host,
         "port": settings.port,
         "log_level": log_level,
@@ -127,8 +135,11 @@ def _run(settings: Settings, log_level: str, workers: int) -> None:
         DrainingServer(uvicorn.Config(app, **options), app).run()
 
 
-def _settings(options: dict[str, Any]) -> Settings:
+def _settings(options: dict[str, Any], *, dev: bool = False) -> Settings:
     settings = Settings()
+    allow = options["allow_private_webhooks"]
+    # a laptop's receivers are on 127.0.0.1; a shared service's never are
+    settings.allow_private_webhooks = dev if allow is None else allow
     settings.host, settings.port = options["host"], options["port"]
     settings.public_url, settings.redis_url = options["public_url"], options["redis_url"]
     settings.admin_token = options["admin_token"]
@@ -143,7 +154,8 @@ def serve(**options: Any) -> None:
     """Run the server (REST API on one port).
 
     With PARLEY_ACCOUNT_SID and PARLEY_AUTH_TOKEN set, that account is made to
-    exist at start-up.
+    exist at start-up. Webhook targets on private addresses are refused unless
+    allowed (--allow-private-webhooks, PARLEY_ALLOW_PRIVATE_WEBHOOKS=1).
     """
     _run(_settings(options), options["log_level"], options["workers"])
 
@@ -151,8 +163,9 @@ def serve(**options: Any) -> None:
 @main.command()
 @_serve_options
 def dev(**options: Any) -> None:
-    """Run the server with a development account, created on first use and printed."""
-    settings = _settings(options)
+    """Run the server with a development account, created on first use and printed.
+    Webhook targets on private addresses are allowed unless refused."""
+    settings = _settings(options, dev=True)
 
     async def ensure(store: Store) -> dict[str, str]:
         found = await accounts.find_dev_account(store)

@@ -8,6 +8,12 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"PARLEY_{name}", default)
 
 
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
 @dataclass(slots=True)
 class Settings:
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1") or "127.0.0.1")
@@ -37,6 +43,7 @@ class Settings:
             "CONTROL_PLANE": "true" if self.control_plane else None,
             "ADMIN_TOKEN": self.admin_token,
             "SECRET_KEY": self.secret_key,
+            "ALLOW_PRIVATE_WEBHOOKS": "1" if self.allow_private_webhooks else "0",
         }
         return {f"PARLEY_{k}": v for k, v in values.items() if v is not None}
 
@@ -56,6 +63,14 @@ class Settings:
     webhook_concurrency: int = field(
         default_factory=lambda: int(_env("WEBHOOK_CONCURRENCY", "32") or 32)
     )
+    # of those lanes, at most this many of one account and of one receiving
+    # host at once (docs/security.md, "Webhook fairness")
+    webhook_account_concurrency: int = field(
+        default_factory=lambda: int(_env("WEBHOOK_ACCOUNT_CONCURRENCY", "8") or 8)
+    )
+    webhook_target_concurrency: int = field(
+        default_factory=lambda: int(_env("WEBHOOK_TARGET_CONCURRENCY", "8") or 8)
+    )
     webhook_stop_grace: float = field(
         default_factory=lambda: float(_env("WEBHOOK_STOP_GRACE", "1") or 1)
     )
@@ -70,4 +85,34 @@ class Settings:
     # pre-event webhook unreachable after its retries: reject (default) or allow
     prehook_fail_open: bool = field(
         default_factory=lambda: _env("PREHOOK_FAIL_OPEN", "0") not in ("0", "", "false")
+    )
+    # uploads not attached to a message (docs/security.md, "Media limits"): bytes
+    # an account may hold at once, and seconds before they are deleted
+    media_unattached_quota: int = field(
+        default_factory=lambda: int(_env("MEDIA_UNATTACHED_QUOTA", str(1 << 30)) or 1 << 30)
+    )
+    media_unattached_ttl: float = field(
+        default_factory=lambda: float(_env("MEDIA_UNATTACHED_TTL", "86400") or 86400)
+    )
+    # Bearer token /metrics requires when set (docs/security.md, "Health and metrics")
+    metrics_token: str | None = field(default_factory=lambda: _env("METRICS_TOKEN"))
+    # seconds a connection may take to send a request's line and headers
+    # (docs/security.md, "Slow and idle connections")
+    header_timeout: float = field(default_factory=lambda: float(_env("HEADER_TIMEOUT", "10") or 10))
+    # real-time sockets (docs/security.md, "Real-time connections"): seconds a
+    # socket may take to send init, sockets at once per token and per account
+    ws_init_timeout: float = field(
+        default_factory=lambda: float(_env("WS_INIT_TIMEOUT", "10") or 10)
+    )
+    ws_sockets_per_token: int = field(
+        default_factory=lambda: int(_env("WS_SOCKETS_PER_TOKEN", "10") or 10)
+    )
+    ws_sockets_per_account: int = field(
+        default_factory=lambda: int(_env("WS_SOCKETS_PER_ACCOUNT", "10000") or 10000)
+    )
+    # webhook targets on loopback, private, link-local... addresses: refused
+    # unless set (docs/security.md, "Webhook targets"); `parley dev` and the
+    # pytest plugin set it, `parley serve` does not
+    allow_private_webhooks: bool = field(
+        default_factory=lambda: _flag(_env("ALLOW_PRIVATE_WEBHOOKS"), False)
     )

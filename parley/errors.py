@@ -26,6 +26,8 @@ ERRORS: Final[dict[int, tuple[int, str]]] = {
     20404: (404, "The requested resource {path} was not found"),
     20429: (429, "Too Many Requests"),
     20500: (500, "Internal Server Error"),
+    # the database is unreachable or locked (docs/security.md, "Faults")
+    20503: (503, "Service unavailable: {detail}; retry later"),
     50003: (400, "Friendly name too long: at most {limit} characters"),
     50004: (400, "Unique Name too long: at most {limit} characters"),
     50052: (400, "Invalid consumption interval format: {value}"),
@@ -36,6 +38,9 @@ ERRORS: Final[dict[int, tuple[int, str]]] = {
     50060: (400, "Invalid user channels limit format: {value} (1 to 1000)"),
     50061: (400, "Invalid channel members limit format: {value} (1 to 1000)"),
     50065: (400, "Invalid webhook retry count: {value} (0 to 3)"),
+    # a webhook target Parley will not send to (docs/security.md, "Webhook targets")
+    50077: (400, "Invalid pre-webhook url: {value} ({reason})"),
+    50078: (400, "Invalid post-webhook url: {value} ({reason})"),
     50100: (400, "Role not found: {detail}"),
     50101: (400, "Channel role not found: {detail}"),
     50104: (400, "Permission not found: {value} is not a {kind} permission"),
@@ -83,6 +88,10 @@ ERRORS: Final[dict[int, tuple[int, str]]] = {
     54008: (400, "Invalid request body: {detail}"),
 }
 
+# Seconds a client is told to wait (Retry-After) before retrying a 503 or a 429.
+RETRY_AFTER = 2
+AUTH_CHALLENGE = (b"www-authenticate", b'Basic realm="Twilio API"')
+
 # Messages that differ from the template when a detail says so.
 _MISSING = "Missing required parameter {name} in the post body"
 ROLE_IN_USE = "Role is in use: {detail}"
@@ -106,6 +115,15 @@ class TwilioError(Exception):
         self.code = code
         self.status = status
         self.message = message
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """HTTP headers that go with this error: the Basic challenge of a 401,
+        Retry-After for a 503 or 429."""
+        if self.code == 20003:
+            return [AUTH_CHALLENGE]
+        if self.status in (429, 503):
+            return [(b"retry-after", str(RETRY_AFTER).encode())]
+        return []
 
     def body(self) -> dict[str, Any]:
         return {
@@ -134,3 +152,11 @@ def missing(name: str) -> TwilioError:
 
 def invalid(name: str) -> TwilioError:
     return TwilioError(20001, name=name)
+
+
+NUL = "NUL characters are not allowed"  # docs/security.md, "Bad input"
+
+
+def has_nul(name: str) -> TwilioError:
+    """20001 for a text parameter holding a NUL (PostgreSQL cannot store it)."""
+    return TwilioError(20001, message=f"Invalid parameter {name}: {NUL}")

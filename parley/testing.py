@@ -12,7 +12,8 @@ project that depends on ``parley`` gets these fixtures::
   folder, control plane on, with an account and an API key.
 - ``parley`` (function): the same server; the account is reset after the test.
 - ``parley_client`` / ``parley_service`` (function): a ``twilio.rest.Client``
-  authenticated with the API key and pointed at Parley, and a fresh service.
+  authenticated with the API key and pointed at Parley, and a fresh service
+  (the twilio SDK is needed: ``pip install 'parley[testing]'``).
 - ``parley_session_client`` / ``parley_session_service``: the same on a second
   account of the same server, never reset (for state shared by a whole run).
 
@@ -37,6 +38,13 @@ import pytest
 from parley import accounts
 from parley.app import Parley, build_app
 from parley.config import Settings
+
+# what a project that uses the client fixtures without the twilio SDK is told
+NEEDS_TWILIO = (
+    "Parley's parley_client fixtures build the official twilio SDK's Client, and the"
+    " twilio package is not installed: pip install twilio"
+    " (or pip install 'parley[testing]', which brings it and pytest)"
+)
 
 
 def free_port() -> int:
@@ -70,6 +78,9 @@ class ParleyServer:
         config.public_url, config.control_plane = None, True
         # push credentials are encrypted at rest: a key for this server's life
         config.secret_key = config.secret_key or secrets.token_urlsafe(32)
+        # the suite's webhook receivers run on 127.0.0.1 (docs/security.md,
+        # "Webhook targets"); pass allow_private_webhooks=False to test refusals
+        config.allow_private_webhooks = True
         # a test double delivers webhooks at test speed: retries after 0.05 s,
         # 0.2 s, 0.8 s instead of 2 s, 8 s, 32 s (pass webhook_backoff=... to change)
         config.webhook_backoff, config.webhook_poll = 0.05, 0.05
@@ -93,10 +104,11 @@ class ParleyServer:
     def start(self) -> "ParleyServer":
         import uvicorn
 
-        from parley.server import UVICORN_OPTIONS, DrainingServer
+        from parley.server import DrainingServer, uvicorn_options
 
+        options = uvicorn_options(self.settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", **UVICORN_OPTIONS
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", **options
         )
         # real-time clients are offloaded (twilsock 308) before their sockets close
         self._server = DrainingServer(config, self.app)
@@ -156,7 +168,10 @@ class ParleyServer:
         response.raise_for_status()
 
     def client(self, credentials: Credentials) -> Any:
-        from twilio.rest import Client
+        try:
+            from twilio.rest import Client
+        except ImportError as exc:
+            raise ImportError(NEEDS_TWILIO) from exc
 
         client = Client(
             credentials.api_key_sid, credentials.api_key_secret, credentials.account_sid
@@ -285,7 +300,16 @@ def parley(parley_server: ParleySession) -> Iterator[ParleySession]:
 
 @pytest.fixture
 def parley_client(parley: ParleySession) -> Any:
-    return parley.client()
+    return _client(parley)
+
+
+def _client(session: ParleySession) -> Any:
+    try:
+        return session.client()
+    except ImportError as exc:
+        if str(exc) != NEEDS_TWILIO:
+            raise
+    pytest.fail(NEEDS_TWILIO, pytrace=False)  # outside the except: no chained traceback
 
 
 @pytest.fixture
@@ -302,7 +326,7 @@ def parley_session(parley_server: ParleySession) -> ParleySession:
 
 @pytest.fixture(scope="session")
 def parley_session_client(parley_session: ParleySession) -> Any:
-    return parley_session.client()
+    return _client(parley_session)
 
 
 @pytest.fixture(scope="session")

@@ -16,19 +16,35 @@ def now() -> Micros:
     return time.time_ns() // 1000
 
 
+# Years are always four digits: ``strftime("%Y")`` renders year 41 as "41",
+# which is not an ISO 8601 date-time (docs/security.md, "Bad input");
+# strftime stays the fast path for the years it renders right.
+_SECONDS = "%04d-%02d-%02dT%02d:%02d:%02d"
+# what parse_iso accepts: the years four digits can render, after conversion to UTC
+MIN: Micros = -62135596800 * 1_000_000  # 0001-01-01T00:00:00Z
+MAX: Micros = 253402300799 * 1_000_000  # 9999-12-31T23:59:59Z
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_twilio(value: Micros | None) -> str | None:
     """The REST JSON date format, second precision."""
     if value is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value // 1_000_000))
+    return _seconds(value) + "Z"
 
 
 def to_webhook(value: Micros | None) -> str | None:
     """ISO 8601 with milliseconds, as Twilio's webhooks send dates."""
     if value is None:
         return None
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(value // 1_000_000))
-    return f"{base}.{(value // 1000) % 1000:03d}Z"
+    return f"{_seconds(value)}.{(value // 1000) % 1000:03d}Z"
+
+
+def _seconds(value: Micros) -> str:
+    parts = time.gmtime(value // 1_000_000)
+    if parts.tm_year >= 1000:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", parts)
+    return _SECONDS % parts[:6]
 
 
 def parse_iso(text: str) -> Micros:
@@ -46,4 +62,7 @@ def parse_iso(text: str) -> Micros:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     # second precision is what Twilio keeps for supplied dates
-    return int(parsed.timestamp()) * 1_000_000
+    micros = int((parsed - _EPOCH).total_seconds()) * 1_000_000
+    if not MIN <= micros <= MAX:  # e.g. 0001-01-01T00:00:00+01:00 is year 0 in UTC
+        raise ValueError(text)
+    return micros

@@ -3,11 +3,13 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from twilio.base.exceptions import TwilioRestException
@@ -78,3 +80,63 @@ def test_dev_server_prints_a_working_account(tmp_path: Path) -> None:
         process.wait(10)
         if process.stdout:
             process.stdout.close()
+
+
+def test_make_run_lets_the_environment_choose_port_and_database(tmp_path: Path) -> None:
+    """Issue 18: `make run` passed its own --port and --database-url, so
+    PARLEY_PORT and PARLEY_DATABASE_URL were ignored."""
+    root = Path(__file__).resolve().parent.parent
+    venv = Path(sys.prefix)  # the environment running these tests
+    port = free_port()
+    db = tmp_path / "from-env.db"
+    env = {
+        **os.environ,
+        "PARLEY_PORT": str(port),
+        "PARLEY_DATABASE_URL": f"sqlite:///{db}",
+        "HOST": "not-a-host",  # shells export HOST: it is not make's HOST
+    }
+    env.pop("MAKEFLAGS", None)
+    # -o: the environment is installed already; do not reinstall it
+    command = ["make", "-s", "-C", str(root), f"VENV={venv}", "-o", f"{venv}/.installed", "run"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any("Base URL" in ln for ln in lines):
+            lines.append(process.stdout.readline())
+        assert f"Base URL:    http://127.0.0.1:{port}" in "".join(lines), lines
+        for _ in range(100):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("make run did not serve on PARLEY_PORT")
+        assert db.exists()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
+        if process.stdout:
+            process.stdout.close()
+    dry = subprocess.run(
+        [
+            "make",
+            "-n",
+            "-C",
+            str(root),
+            f"VENV={venv}",
+            "-o",
+            f"{venv}/.installed",
+            "run",
+            "PORT=9999",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert "--port 9999" in dry.stdout and "--database-url" not in dry.stdout

@@ -66,6 +66,7 @@ def start_node(database_url: str, account_sid: str, token: str, workers: int = 1
         "PARLEY_AUTH_TOKEN": token,
         "PARLEY_WEBHOOK_POLL": "0.2",
         "PARLEY_WEBHOOK_BACKOFF": "0.2",
+        "PARLEY_ALLOW_PRIVATE_WEBHOOKS": "1",  # the receiver is on 127.0.0.1
     }
     process = subprocess.Popen(
         [

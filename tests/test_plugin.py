@@ -50,3 +50,24 @@ def test_parley_server_without_pytest() -> None:
         creds = server.create_credentials()
         client: Client = server.client(creds)
         assert client.chat.v2.services.create(friendly_name="x").account_sid == creds.account_sid
+
+
+def test_client_fixture_without_the_twilio_sdk_says_what_to_install(
+    pytester: pytest.Pytester,
+) -> None:
+    """Issue 18: it failed with a bare ModuleNotFoundError: twilio."""
+    pytester.makeconftest(
+        "import sys\n"
+        "# the project has no twilio SDK installed\n"
+        "for name in ('twilio', 'twilio.rest'):\n"
+        "    sys.modules[name] = None\n"
+    )
+    pytester.makepyfile(
+        test_user="def test_uses_the_client(parley_client):\n    pass\n\n"
+        "def test_needs_no_client(parley):\n    assert parley.url\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*pip install twilio*parley[[]testing[]]*"])
+    result.stdout.no_fnmatch_line("*ModuleNotFoundError*")
+    result.stdout.no_fnmatch_line("*halted*")

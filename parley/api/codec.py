@@ -4,6 +4,7 @@
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +14,17 @@ import orjson
 
 from parley import sids, timefmt
 from parley.api.table import Kind, Param, Resource, Row
-from parley.errors import TwilioError, invalid, missing
+from parley.errors import NUL, TwilioError, invalid, missing
+from parley.webhooks import targets
 
 Pairs = list[tuple[str, str]]
 URL_MAX = 2048  # limits.md §3: webhook URLs, suggested
+# Every integer a client sends fits the narrowest column it may land in
+# (INTEGER on PostgreSQL) unless its Param says otherwise; keyset positions in
+# a PageToken fit BIGINT. Beyond them the engines fail (docs/security.md, "Bad input").
+INT_MAX = 2**31 - 1
+POSITION_MAX = 2**63 - 1
+_DIGITS = re.compile(r"[+-]?[0-9]{1,100}")  # ASCII decimal: no "1_000", no other scripts
 
 
 def parse_form(raw: bytes | str) -> Pairs:
@@ -32,19 +40,19 @@ def multidict(pairs: Pairs) -> dict[str, list[str]]:
     return found
 
 
-def _value(param: Param, raw: str) -> Any:
+def _value(param: Param, raw: str, allow_private: bool) -> Any:
     """One raw string to its Python value, or the param's Twilio error."""
     kind = param.kind
+    if "\x00" in raw:
+        # PostgreSQL text cannot hold NUL; SQLite would store it. Refused on
+        # both engines, for every parameter (docs/security.md, "Bad input").
+        raise _bad(param, raw, NUL)
     if kind is Kind.STR:
         value: Any = raw
     elif kind is Kind.INT:
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise _bad(param, raw) from None
-        if (param.lo is not None and value < param.lo) or (
-            param.hi is not None and value > param.hi
-        ):
+        value = integer(raw)
+        hi = INT_MAX if param.hi is None else param.hi
+        if value is None or (param.lo is not None and value < param.lo) or value > hi:
             raise _bad(param, raw)
         return value
     elif kind is Kind.BOOL:
@@ -75,23 +83,41 @@ def _value(param: Param, raw: str) -> Any:
     elif kind is Kind.URL:
         if not raw.startswith(("http://", "https://")) or len(raw) > URL_MAX or " " in raw:
             raise _bad(param, raw)
+        if not allow_private and (reason := targets.refusal(raw)):
+            reason += "; private webhook targets are refused (PARLEY_ALLOW_PRIVATE_WEBHOOKS)"
+            if param.refused_code is not None:
+                raise TwilioError(param.refused_code, value=raw[:200], reason=reason)
+            raise _bad(param, raw, reason)
         value = raw
     if param.max_len is not None and len(value) > param.max_len:
         raise TwilioError(param.len_code or param.code, name=param.wire, limit=param.max_len)
     return value
 
 
-def _bad(param: Param, raw: str) -> TwilioError:
+def integer(raw: str) -> int | None:
+    """A decimal integer as clients send it, or None."""
+    text = raw.strip()
+    return int(text) if _DIGITS.fullmatch(text) else None
+
+
+def _bad(param: Param, raw: str, why: str | None = None) -> TwilioError:
     if param.code == 20001:
-        return invalid(param.wire)
-    return TwilioError(param.code, name=param.wire, value=raw[:200])
+        error = invalid(param.wire)
+    else:
+        error = TwilioError(param.code, name=param.wire, value=raw[:200].replace("\x00", ""))
+    if why:
+        error = TwilioError(error.code, message=f"{error.message}: {why}")
+    return error
 
 
-def decode(params: Sequence[Param], form: dict[str, list[str]]) -> dict[str, Any]:
+def decode(
+    params: Sequence[Param], form: dict[str, list[str]], *, allow_private_urls: bool = False
+) -> dict[str, Any]:
     """Decode the declared params present in ``form`` (unknown names are ignored,
     conventions.md §3.1). Absent params are absent from the result, which is
     what makes updates partial. An empty value is null for a nullable param and
-    ignored otherwise; an empty required param is missing.
+    ignored otherwise; an empty required param is missing. URLs must be public
+    webhook targets unless ``allow_private_urls`` (PARLEY_ALLOW_PRIVATE_WEBHOOKS).
     """
     values: dict[str, Any] = {}
     for param in params:
@@ -104,7 +130,7 @@ def decode(params: Sequence[Param], form: dict[str, list[str]]) -> dict[str, Any
                 if raws is not None and param.nullable:
                     values[param.name] = None
                 continue
-            values[param.name] = [_value(param, r) for r in items]
+            values[param.name] = [_value(param, r, allow_private_urls) for r in items]
             continue
         raw = raws[-1] if raws else None
         if raw is None or raw == "":
@@ -113,7 +139,7 @@ def decode(params: Sequence[Param], form: dict[str, list[str]]) -> dict[str, Any
             if raw == "" and param.nullable:
                 values[param.name] = None
             continue
-        values[param.name] = _value(param, raw)
+        values[param.name] = _value(param, raw, allow_private_urls)
     return values
 
 
@@ -134,21 +160,17 @@ def page_request(resource: Resource, form: dict[str, list[str]]) -> PageRequest:
     only) and ``PageToken`` (our keyset cursor)."""
     size = resource.page_size
     if raw := _last(form, "PageSize"):
-        try:
-            size = int(raw)
-        except ValueError:
-            raise invalid("PageSize") from None
-        if size < 1:
+        found = integer(raw)
+        if found is None or found < 1:
             raise invalid("PageSize")
-        size = min(size, resource.max_page_size)
+        size = min(found, resource.max_page_size)
     page = 0
     if raw := _last(form, "Page"):
-        try:
-            page = int(raw)
-        except ValueError:
-            raise invalid("Page") from None
-        if page < 0:
+        found = integer(raw)
+        # echoed in meta.page and in every paging URL: it must stay a JSON integer
+        if found is None or not 0 <= found <= INT_MAX:
             raise invalid("Page")
+        page = found
     token = _last(form, "PageToken")
     after, before = cursor(token)
     return PageRequest(size, page, after, before, token or None)
@@ -196,6 +218,8 @@ def read_token(token: str) -> tuple[str, Any]:
     except (binascii.Error, ValueError):
         raise invalid("PageToken") from None
     if not isinstance(position, int) or isinstance(position, bool):
+        raise invalid("PageToken")
+    if not 0 <= position <= POSITION_MAX:
         raise invalid("PageToken")
     return token[1], position
 

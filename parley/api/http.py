@@ -17,6 +17,7 @@ Every failure is a ``TwilioError`` rendered by ``_error``; anything else is a
 import base64
 import binascii
 import logging
+import time
 from typing import Any
 
 from parley import sids
@@ -25,6 +26,7 @@ from parley.api import codec
 from parley.api.call import Call
 from parley.api.router import Router
 from parley.errors import TwilioError, not_found
+from parley.metrics import ParleyMetrics
 from parley.store import Store
 from parley.vault import Vault
 
@@ -34,27 +36,37 @@ Scope = dict[str, Any]
 BODY_MAX = 1 << 20  # bytes; Twilio's own per-field limits are far below this
 
 _JSON = (b"content-type", b"application/json; charset=utf-8")
-AUTH_CHALLENGE = (b"www-authenticate", b'Basic realm="Twilio API"')
+ROUTE = "parley.route"  # scope key: the matched operation's path, for metrics
+UNMATCHED = "(unmatched)"
 
 
 class RestApi:
     def __init__(
-        self, store: Store, router: Router, base_url: str, vault: Vault | None = None
+        self,
+        store: Store,
+        router: Router,
+        base_url: str,
+        vault: Vault | None = None,
+        *,
+        allow_private_webhooks: bool = False,
+        metrics: ParleyMetrics | None = None,
     ) -> None:
         self.store = store
         self.vault = vault or Vault(None)
+        # webhook URLs on private addresses (docs/security.md, "Webhook targets")
+        self.allow_private_webhooks = allow_private_webhooks
+        self.metrics = metrics
         self.router = router
         self.base_url = base_url
         self.auth = Authenticator(store)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        started = time.perf_counter()
         request_id = sids.new_sid(sids.REQUEST)
         try:
             status, body, extra = await self._handle(scope, receive)
         except TwilioError as exc:
-            status, body, extra = exc.status, codec.dumps(exc.body()), []
-            if exc.code == 20003:
-                extra = [AUTH_CHALLENGE]
+            status, body, extra = exc.status, codec.dumps(exc.body()), exc.headers()
         except Exception:
             log.exception("request %s failed: %s %s", request_id, scope["method"], scope["path"])
             error = TwilioError(20500, message=f"Internal Server Error (request {request_id})")
@@ -65,13 +77,20 @@ class RestApi:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        if self.metrics is not None:
+            route = scope.get(ROUTE, UNMATCHED)
+            self.metrics.http(route, scope["method"], status, time.perf_counter() - started)
 
     async def _handle(self, scope: Scope, receive: Any) -> tuple[int, bytes, list[Any]]:
         headers = dict(scope["headers"])
         account_sid = await self.authenticate(headers.get(b"authorization"))
         method: str = scope["method"]
         path: str = scope["path"]
-        op, path_params, known = self.router.match(method, path)
+        # a decoded %00 names nothing Parley stores (docs/security.md, "Bad input")
+        found = (None, {}, False) if "\x00" in path else self.router.match(method, path)
+        op, path_params, known = found
+        if op is not None:
+            scope[ROUTE] = op.path  # the spec's template: a metrics label of few values
         if op is None:
             if known:
                 raise TwilioError(20004)
@@ -80,7 +99,7 @@ class RestApi:
         query = codec.parse_form(scope.get("query_string", b""))
         pairs = codec.parse_form(await read_body(receive)) if method == "POST" else query
         form = codec.multidict(pairs)
-        values = codec.decode(op.params, form)
+        values = codec.decode(op.params, form, allow_private_urls=self.allow_private_webhooks)
         page = codec.page_request(op.resource, form) if op.verb == "list" else None
         webhooks = headers.get(b"x-twilio-webhook-enabled", b"").lower() == b"true"
 

@@ -150,8 +150,17 @@ UPDATE = (
     Param("TypingIndicatorTimeout", "typing_indicator_timeout", Kind.INT, lo=0, code=50053),
     Param("ConsumptionReportInterval", "consumption_report_interval", Kind.INT, lo=0, code=50052),
     *_notification_params(),
-    Param("PreWebhookUrl", "pre_webhook_url", Kind.URL, code=50054, nullable=True),
-    Param("PostWebhookUrl", "post_webhook_url", Kind.URL, code=50054, nullable=True),
+    Param(
+        "PreWebhookUrl", "pre_webhook_url", Kind.URL, code=50054, nullable=True, refused_code=50077
+    ),
+    Param(
+        "PostWebhookUrl",
+        "post_webhook_url",
+        Kind.URL,
+        code=50054,
+        nullable=True,
+        refused_code=50078,
+    ),
     Param("WebhookMethod", "webhook_method", Kind.ENUM, choices=("GET", "POST"), code=50055),
     Param(
         "WebhookFilters",

@@ -42,6 +42,8 @@ class Param:
     an invalid value (20001 when Twilio has no dedicated one); ``len_code`` the
     code for a value over ``max_len``. ``nullable``: an empty value means null
     (open-questions.md §15); otherwise an empty value is ignored.
+    ``refused_code``: for a URL, the code of a target Parley will not send to
+    (docs/security.md, "Webhook targets"); ``code`` when unset.
     """
 
     wire: str
@@ -57,6 +59,7 @@ class Param:
     code: int = 20001
     len_code: int | None = None
     nullable: bool = False
+    refused_code: int | None = None
 
 
 Getter = Callable[[Row, str], Any]

@@ -52,12 +52,13 @@ class ControlPlane:
         self.routes[(method, name)] = handler
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        extra: list[tuple[bytes, bytes]] = []
         try:
             status, body = await self._handle(scope, receive)
         except TwilioError as exc:
-            status, body = exc.status, exc.body()
+            status, body, extra = exc.status, exc.body(), exc.headers()
         data = b"" if body is None else orjson.dumps(body)
-        headers = [(b"content-length", str(len(data)).encode())]
+        headers = [(b"content-length", str(len(data)).encode()), *extra]
         if body is not None:
             headers.append((b"content-type", b"application/json; charset=utf-8"))
         await send({"type": "http.response.start", "status": status, "headers": headers})

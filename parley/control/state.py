@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from parley import timefmt
+from parley.domain import media
 from parley.store import Row, Store, Tx, repo
 
 FORMAT = "parley-state"
@@ -58,15 +59,14 @@ async def export(tx: Tx, account_sid: str) -> dict[str, Any]:
     account = await repo.get(tx, "accounts", {"sid": account_sid})
     if account is None:
         raise LookupError(f"no account {account_sid}")
-    tables = {
-        table: [
-            _out(table, r)
-            for r in await repo.select(
-                tx, table, {"account_sid": account_sid}, order=_ORDER.get(table, "seq")
-            )
-        ]
-        for table in TABLES
-    }
+    tables = {}
+    for table in TABLES:
+        rows = await repo.select(
+            tx, table, {"account_sid": account_sid}, order=_ORDER.get(table, "seq")
+        )
+        if table == "media":  # a dump holds each media's bytes whole, however stored
+            rows = [{**r, "content": await media.content(tx, r)} for r in rows]
+        tables[table] = [_out(table, r) for r in rows]
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -152,7 +152,7 @@ async def reset(tx: Tx, account_sid: str | None) -> None:
     from parley.webhooks import outbox
 
     where = {"account_sid": account_sid} if account_sid else {}
-    for table in (*reversed(TABLES), "events"):
+    for table in (*reversed(TABLES), "media_chunks", "events"):
         await repo.delete(tx, table, where)
     await outbox.forget(tx, account_sid)  # webhooks not yet sent for those events
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from parley import sids, timefmt
+from parley.domain import media
 from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.store import Row, Tx, UniqueViolation, repo
@@ -114,7 +115,7 @@ async def delete(tx: Tx, service: Row, channel: Row, origin: Origin) -> None:
     for member in await repo.select(tx, "members", {"channel_sid": sid}):
         await repo.bump(tx, "users", {"sid": member["user_sid"]}, "joined_channels_count", -1)
     for message in await repo.select(tx, "messages", {"channel_sid": sid, "type": "media"}):
-        await repo.delete(tx, "media", {"sid": message["media_sid"]})
+        await media.delete(tx, message["media_sid"])
     for table in _OWNED:
         await repo.delete(tx, table, {"channel_sid": sid})
     await repo.delete(tx, "channels", {"sid": sid})

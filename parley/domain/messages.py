@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from parley import sids, timefmt
+from parley.domain import media as media_store
 from parley.domain import services
 from parley.errors import TwilioError
 from parley.events import Origin, emit
@@ -149,7 +150,7 @@ async def remove(tx: Tx, service: Row, channel: Row, message: Row, origin: Origi
     if await repo.delete(tx, "messages", {"sid": message["sid"]}) == 0:
         return  # removed concurrently
     if message["media_sid"] is not None:
-        await repo.delete(tx, "media", {"sid": message["media_sid"]})
+        await media_store.delete(tx, message["media_sid"])
     where = {"sid": channel["sid"]}
     await repo.bump(tx, "channels", where, "messages_count", -1)  # locks the channel row
     current = await repo.get(tx, "channels", where)

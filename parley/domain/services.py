@@ -56,6 +56,7 @@ _OWNED = (
     "invites",
     "channel_webhooks",
     "media",
+    "media_chunks",
     "bindings",
     "users",
     "channels",

@@ -9,7 +9,7 @@ from typing import Any
 
 from parley import sids, timefmt
 from parley.domain import roles
-from parley.errors import TwilioError
+from parley.errors import TwilioError, has_nul
 from parley.events import Origin, emit
 from parley.store import Row, Tx, UniqueViolation, repo
 
@@ -18,6 +18,8 @@ IDENTITY_MAX = 256  # limits.md §3
 
 def check_identity(identity: str) -> str:
     """Identity rules shared by users, members, invites and tokens."""
+    if "\x00" in identity:  # docs/security.md, "Bad input"
+        raise has_nul("Identity")
     if len(identity) > IDENTITY_MAX:
         raise TwilioError(50207, limit=IDENTITY_MAX)
     if sids.looks_like(sids.USER, identity):

@@ -8,6 +8,11 @@ the durable record, so a message lost on the bus (Redis restart) is found again
 by consumers that read the outbox from their own position.
 
 A slow or failing subscriber never affects the write that produced the event.
+
+Redis may be down when Parley starts or go away later: the process starts
+anyway, retries in the background (0.5 s doubling to 5 s), delivers what it
+commits to its own subscribers meanwhile, and reports the state to its health
+checks, which log each change once (docs/security.md, "Faults").
 """
 
 import asyncio
@@ -18,11 +23,14 @@ from typing import Any, Protocol
 
 import orjson
 
+from parley import timefmt
 from parley.events.model import Event
 
 log = logging.getLogger("parley.bus")
 
 Subscriber = Callable[[list[Event]], Awaitable[None]]
+# (up, detail): the bus's connection state, for the health checks
+Reporter = Callable[[bool, str | None], None]
 
 
 class Bus(Protocol):
@@ -85,8 +93,16 @@ class RedisBus(_Fanout):
     """
 
     BATCH = 500  # events per PUBLISH at most
+    TIMEOUT = 5.0  # seconds to connect or to answer a command
+    RETRY_MIN, RETRY_MAX = 0.5, 5.0  # seconds between reconnection attempts
 
-    def __init__(self, url: str, channel: str = "parley:events") -> None:
+    def __init__(
+        self,
+        url: str,
+        channel: str = "parley:events",
+        report: Reporter | None = None,
+        lag: Callable[[float], None] | None = None,
+    ) -> None:
         super().__init__()
         self.url = url
         self.channel = channel
@@ -96,15 +112,23 @@ class RedisBus(_Fanout):
         self._outgoing: list[Event] = []
         self._queued = asyncio.Event()
         self._publisher: asyncio.Task[None] | None = None
+        self._report = report or (lambda up, detail: None)
+        self._lag = lag  # observes seconds from an event's transaction to its arrival
 
     async def start(self) -> None:
+        """Connect; when Redis does not answer, start anyway (reported as down,
+        retried in the background) rather than fail or hang."""
         import redis.asyncio as redis
 
-        self._redis = redis.from_url(self.url)
-        await self._redis.ping()
+        self._redis = redis.from_url(
+            self.url, socket_connect_timeout=self.TIMEOUT, health_check_interval=30
+        )
         self._task = asyncio.create_task(self._listen(), name="parley-redis-bus")
         self._publisher = asyncio.create_task(self._publish_queued(), name="parley-redis-pub")
-        await asyncio.wait_for(self._ready.wait(), 10)
+        try:
+            await asyncio.wait_for(self._ready.wait(), self.TIMEOUT * 2)
+        except TimeoutError:
+            self._report(False, f"no answer from {self.url} at start-up")
 
     async def publish(self, events: list[Event]) -> None:
         self._outgoing.extend(events)
@@ -121,25 +145,37 @@ class RedisBus(_Fanout):
             batch = self._outgoing[: self.BATCH]
             del self._outgoing[: self.BATCH]
             try:
-                await self._redis.publish(self.channel, _encode(batch))
-            except Exception:
-                # the outbox keeps the events; consumers that poll it catch up
-                log.exception("publishing %d events to Redis failed", len(batch))
+                await asyncio.wait_for(
+                    self._redis.publish(self.channel, _encode(batch)), self.TIMEOUT
+                )
+            except Exception as exc:
+                # the outbox keeps the events and other processes' pollers catch
+                # up; this process's own subscribers get them now
+                self._report(False, f"publish failed: {type(exc).__name__}: {exc}")
+                await self._deliver(batch)
 
     async def _listen(self) -> None:
+        pause = self.RETRY_MIN
         while True:
             pubsub = self._redis.pubsub()
             try:
-                await pubsub.subscribe(self.channel)
+                await asyncio.wait_for(pubsub.subscribe(self.channel), self.TIMEOUT)
                 self._ready.set()
+                self._report(True, None)
+                pause = self.RETRY_MIN
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        await self._deliver(_decode(message["data"]))
+                        events = _decode(message["data"])
+                        if self._lag is not None and events:
+                            self._lag((timefmt.now() - events[0].date_created) / 1e6)
+                        await self._deliver(events)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("Redis bus connection lost; reconnecting")
-                await asyncio.sleep(0.5)
+            except Exception as exc:
+                self._ready.set()  # start-up need not wait any longer
+                self._report(False, f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.RETRY_MAX)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
@@ -159,5 +195,9 @@ class RedisBus(_Fanout):
             await self._redis.aclose()
 
 
-def make_bus(redis_url: str | None) -> Bus:
-    return RedisBus(redis_url) if redis_url else MemoryBus()
+def make_bus(
+    redis_url: str | None,
+    report: Reporter | None = None,
+    lag: Callable[[float], None] | None = None,
+) -> Bus:
+    return RedisBus(redis_url, report=report, lag=lag) if redis_url else MemoryBus()

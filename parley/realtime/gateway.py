@@ -15,11 +15,18 @@
                  ping (keepalive; the client acks it), close 410 at token expiry,
                  close 308 offload at shutdown.
 
-One task reads the socket; writes go through one lock so frames never
-interleave. Requests are served in the order they arrive.
+One task reads the socket and serves requests in the order they arrive. Writes
+never wait for the socket: a frame is written at once while the socket keeps
+up, and behind a slow one it waits in a bounded queue that the session's writer
+task empties; a session whose queue overflows (its client stopped reading) is
+dropped, and its SDK reconnects and replays. Fan-out to many sessions therefore
+never waits for a slow one. A socket must ``init`` within
+``init_timeout``; sockets per token and per account, and each socket's
+notification contexts, are bounded (docs/security.md, "Real-time connections").
 """
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -38,7 +45,7 @@ from parley.errors import TwilioError
 from parley.events import Origin
 from parley.realtime import frames, tokens
 from parley.realtime.tunnel import Request, Response, Routes, split
-from parley.store import Row, Tx, repo
+from parley.store import Row, StoreUnavailable, Tx, repo
 
 if TYPE_CHECKING:
     from parley.app import Parley
@@ -84,22 +91,57 @@ def notification(message_type: str, payload: Any) -> bytes:
     return frames.encode(header, payload)
 
 
+# A socket's transport (uvicorn's, behind ``receive``): how full its write
+# buffer is, and how to cut it
+Transport = Any
+DIRECT_WRITE_MAX = 16 * 1024  # write at once while the transport buffers less
+
+
+class _Outbox:
+    """The frames a session could not write at once, for its writer task;
+    made the first time a frame has to wait (most sessions never need one)."""
+
+    __slots__ = ("drained", "frames", "room", "size", "wake")
+
+    def __init__(self) -> None:
+        self.frames: collections.deque[bytes] = collections.deque()
+        self.size = 0  # bytes queued
+        self.wake = asyncio.Event()
+        self.drained = asyncio.Event()  # nothing queued or being written
+        self.drained.set()
+        self.room = asyncio.Event()  # at most half full
+        self.room.set()
+
+    def clear(self) -> None:
+        self.frames.clear()
+        self.size = 0
+        self.drained.set()
+        self.room.set()
+
+
 class Session:
     """One connected client: its grant, user and the frames it is sent."""
 
-    def __init__(self, gateway: "Gateway", websocket: WebSocket) -> None:
+    def __init__(
+        self, gateway: "Gateway", websocket: WebSocket, transport: Transport | None = None
+    ) -> None:
         self.gateway = gateway
         self.websocket = websocket
         self.grant: tokens.Grant | None = None
+        # (token key, account) this socket counts against (Gateway._over_limit)
+        self.counted: tuple[str, str] | None = None
         self.service: Row | None = None
         self.user: Row | None = None
         self.message_types: set[str] = set()
         self.contexts: dict[str, Any] = {}
         self.closed = False
-        self._lock = asyncio.Lock()
         self._timers: list[asyncio.Task[None]] = []
         # per-layer state attached by subsystems (e.g. Sync subscriptions)
         self.extensions: dict[str, Any] = {}
+        self._transport = transport
+        self._sending = False  # a write is in progress
+        self._outbox: _Outbox | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def identity(self) -> str:
@@ -110,14 +152,111 @@ class Session:
         await self.send_frame(frames.encode(header, payload))
 
     async def send_frame(self, data: bytes) -> None:
-        """An encoded frame (the same bytes may go to many sessions)."""
+        """Send an encoded frame (the same bytes may go to many sessions) without
+        waiting for the socket: written at once while the socket keeps up (no
+        task switch: a fan-out to a thousand sessions costs a thousand writes),
+        else queued for the session's writer task. A queue over its bounds
+        drops the session."""
         if self.closed:
             return
-        async with self._lock:
+        outbox = self._outbox
+        if not (outbox and outbox.frames) and self._writable_now():
+            self._sending = True  # the transport is not paused: this does not wait
             try:
                 await self.websocket.send_bytes(data)
             except (RuntimeError, OSError, WebSocketDisconnect):
                 self.closed = True
+            finally:
+                self._sending = False
+            return
+        if outbox is None:
+            outbox = self._outbox = _Outbox()
+            self._writer = asyncio.create_task(self._write(outbox), name="twilsock-writer")
+        outbox.frames.append(data)
+        outbox.size += len(data)
+        outbox.drained.clear()
+        gateway = self.gateway
+        if len(outbox.frames) > gateway.send_queue_frames or (
+            outbox.size > gateway.send_queue_bytes
+        ):
+            self.drop("its send queue is full: the client stopped reading")
+            return
+        if len(outbox.frames) > gateway.send_queue_frames // 2:
+            outbox.room.clear()
+        outbox.wake.set()
+
+    async def room(self) -> None:
+        """Wait until the send queue is at most half full: for a session's own
+        long work (a replay), never for fan-out."""
+        outbox = self._outbox
+        while outbox is not None and not outbox.room.is_set() and not self.closed:
+            await outbox.room.wait()
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until every queued frame is written; False on timeout."""
+        if self._outbox is None:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await self._outbox.drained.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def _writable_now(self) -> bool:
+        transport = self._transport
+        return (
+            transport is not None
+            and not self._sending
+            and transport.get_write_buffer_size() < DIRECT_WRITE_MAX
+        )
+
+    async def _write(self, outbox: _Outbox) -> None:
+        websocket = self.websocket
+        queue = outbox.frames
+        while True:
+            if not queue:
+                outbox.drained.set()
+                outbox.wake.clear()
+                await outbox.wake.wait()
+                continue
+            if self._sending:  # a write at once is in progress: let it finish first
+                await asyncio.sleep(0)
+                continue
+            data = queue.popleft()
+            outbox.size -= len(data)
+            if not outbox.room.is_set() and len(queue) <= self.gateway.send_queue_frames // 2:
+                outbox.room.set()
+            self._sending = True
+            try:
+                await websocket.send_bytes(data)
+            except (RuntimeError, OSError, WebSocketDisconnect):
+                self.closed = True
+                outbox.clear()
+                return
+            finally:
+                self._sending = False
+
+    def _release(self) -> None:
+        if self._outbox is not None:
+            self._outbox.clear()
+
+    def drop(self, reason: str, kind: str = "send_queue") -> None:
+        """End the session now, without a goodbye: a client that does not read
+        would never receive one. The SDK reconnects and replays what it missed."""
+        if self.closed:
+            return
+        self.gateway.dropped[kind] += 1
+        log.warning(
+            "twilsock session %s dropped: %s",
+            self.grant.identity if self.grant else "(before init)",
+            reason,
+        )
+        self.closed = True
+        self.cancel_timers()
+        self._stop_writer()
+        self._release()
+        self._cut()  # the reading task sees the disconnect and cleans up
 
     async def notify(self, message_type: str, payload: Any) -> None:
         await self.send_frame(notification(message_type, payload))
@@ -133,14 +272,36 @@ class Session:
         await self.hang_up()
 
     async def hang_up(self) -> None:
-        """The socket closes without a twilsock ``close`` frame: after a refused
-        ``init`` the SDK has read the refusal and ends "denied"; a ``close``
-        frame would make it end "disconnected" (docs/realtime-protocol.md §4)."""
-        self.closed = True
+        """The socket closes (what is queued is written first) without a
+        twilsock ``close`` frame of its own: after a refused ``init`` the SDK has
+        read the refusal and ends "denied"; a ``close`` frame would make it end
+        "disconnected" (docs/realtime-protocol.md §4)."""
         self.cancel_timers()
+        written = await self.flush(self.gateway.close_timeout)
+        self.closed = True
+        self._stop_writer()
+        if not written:
+            self._release()
+            self._cut()
+            return
         with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             if self.websocket.application_state != WebSocketState.DISCONNECTED:
                 await self.websocket.close(1000)
+
+    def stop_writing(self) -> None:
+        """The socket is gone: the writer task ends, queued frames are dropped."""
+        self.closed = True
+        self._stop_writer()
+        self._release()
+
+    def _stop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+
+    def _cut(self) -> None:
+        abort = getattr(self._transport, "abort", None)
+        if callable(abort):
+            abort()
 
     def cancel_timers(self) -> None:
         for timer in self._timers:
@@ -180,6 +341,17 @@ class Session:
 Hook = Callable[[Session], Awaitable[None]]
 
 
+def _transport(receive: Any) -> Transport | None:
+    """The socket's asyncio transport (uvicorn's WebSocket protocols own it,
+    behind ``receive``): its write buffer says whether a frame can be written
+    at once, and ``abort`` cuts a client that stopped reading, which a polite
+    close would wait for. Without it every frame goes through the queue."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if callable(getattr(transport, "get_write_buffer_size", None)):
+        return transport
+    return None
+
+
 async def connecting_user(tx: Tx, service: Row, identity: str, role_sid: str | None) -> Row:
     """The user of a connecting client (a socket, or a simulated connection):
     created by the first connection (push-and-clients.md §4.3, roles.md §4),
@@ -197,10 +369,24 @@ class Gateway:
     keepalive = 30.0  # seconds between ``ping`` frames (flex-plugins' mock uses 30 s)
     about_to_expire = 180.0  # seconds before exp that token_about_to_expire is sent
     offload_backoff_ms = 1000  # reconnect_min_ms advertised with the 308 offload
+    close_timeout = 3.0  # seconds a goodbye may take to write (twilsock gives close 3 s)
+    # docs/security.md, "Real-time connections"
+    send_queue_frames = 2048  # frames queued for one socket before it is dropped
+    send_queue_bytes = 4 * 1024 * 1024  # bytes queued for one socket before it is dropped
+    contexts_max = 32  # put_notification_ctx entries per socket
+    context_bytes_max = 16 * 1024  # bytes of one context's payload
+    message_types_max = 64  # registered message types per socket
 
     def __init__(self, app: "Parley", routes: Routes) -> None:
         self.app = app
         self.routes = routes
+        settings = app.settings
+        self.init_timeout = settings.ws_init_timeout
+        self.per_token = settings.ws_sockets_per_token
+        self.per_account = settings.ws_sockets_per_account
+        self._token_sockets: collections.Counter[str] = collections.Counter()
+        self.dropped: collections.Counter[str] = collections.Counter()  # by reason, /metrics
+        self._account_sockets: collections.Counter[str] = collections.Counter()
         self.sessions: set[Session] = set()
         self.on_connect: list[Hook] = []
         self.on_disconnect: list[Hook] = []
@@ -232,14 +418,15 @@ class Gateway:
             await websocket.close(1012)
             return
         await websocket.accept()
-        session = Session(self, websocket)
+        session = Session(self, websocket, _transport(receive))
         self.sessions.add(session)
         try:
             await self._serve(session)
         finally:
-            session.closed = True
+            session.stop_writing()
             session.cancel_timers()
             self.sessions.discard(session)
+            self._uncount(session)
             for extension in session.extensions.values():
                 close = getattr(extension, "close", None)
                 if callable(close):
@@ -255,7 +442,15 @@ class Gateway:
         websocket = session.websocket
         while not session.closed:
             try:
-                message = await websocket.receive()
+                if session.grant is None:
+                    # a socket that never says init holds nothing for long
+                    async with asyncio.timeout(self.init_timeout):
+                        message = await websocket.receive()
+                else:
+                    message = await websocket.receive()
+            except TimeoutError:
+                await session.close(408, "Request timeout: init expected")
+                return
             except (RuntimeError, WebSocketDisconnect):
                 return
             if message["type"] == "websocket.disconnect":
@@ -295,8 +490,11 @@ class Gateway:
         elif method == "message":
             await self._message(session, frame)
         elif method in ("put_notification_ctx", "delete_notification_ctx"):
-            self._context(session, frame)
-            await self._reply(session, frame.id, 200)
+            refused = self._context(session, frame)
+            if refused is None:
+                await self._reply(session, frame.id, 200)
+            else:
+                await self._reply(session, frame.id, 400, description=refused)
         else:
             await self._reply(session, frame.id, 400, description=f"Unsupported method {method}")
 
@@ -315,6 +513,9 @@ class Gateway:
         try:
             async with store.read() as tx:
                 return await tokens.validate(tx, frame.header.get("token", ""))
+        except StoreUnavailable as exc:
+            await self._unavailable(session, frame.id, exc)
+            return None
         except TwilioError as exc:
             log.info(
                 "twilsock %s refused: 401 %s %s (client %s)",
@@ -326,6 +527,12 @@ class Gateway:
             await self._reply(session, frame.id, 401, errorCode=exc.code, description=exc.message)
             return None
 
+    async def _unavailable(self, session: Session, frame_id: str, exc: TwilioError) -> None:
+        """The database is down: twilsock retries a 5xx init with back-off, so
+        the client comes back once it is up (docs/security.md, "Faults")."""
+        await self._reply(session, frame_id, 503, errorCode=exc.code, description=exc.message)
+        await session.close(503, "Service unavailable")
+
     async def _init(self, session: Session, frame: frames.Frame) -> None:
         assert frame.id is not None
         if session.grant is not None:
@@ -333,8 +540,19 @@ class Gateway:
             return
         grant = await self._grant(session, frame)
         if grant is None:
-            await session.hang_up()
+            if not session.closed:  # (a 503 has closed it already)
+                await session.hang_up()
             return
+        token_key = hashlib.sha256(str(frame.header.get("token")).encode()).hexdigest()[:32]
+        over = self._over_limit(grant, token_key)
+        if over is not None:
+            # twilsock retries a 429 with back-off (client-protocol.md §2)
+            await self._reply(session, frame.id, 429, errorCode=20429, description=over)
+            await session.close(429, over)
+            return
+        session.counted = (token_key, grant.account_sid)
+        self._token_sockets[token_key] += 1
+        self._account_sockets[grant.account_sid] += 1
         store = self.app.store
         assert store is not None
         try:
@@ -343,6 +561,9 @@ class Gateway:
                 if service is None:
                     raise TwilioError(20106)
                 user = await connecting_user(tx, service, grant.identity, grant.deployment_role_sid)
+        except StoreUnavailable as exc:
+            await self._unavailable(session, frame.id, exc)
+            return
         except TwilioError as exc:
             log.info(
                 "twilsock init refused: 403 %s %s (identity %s, client %s)",
@@ -355,11 +576,10 @@ class Gateway:
             await session.hang_up()
             return
         session.grant, session.service, session.user = grant, service, user
-        for registration in frame.header.get("registrations") or []:
+        registrations = frame.header.get("registrations") or []
+        for registration in registrations if isinstance(registrations, list) else []:
             if isinstance(registration, dict):
-                session.message_types.update(
-                    str(t) for t in registration.get("message_types") or []
-                )
+                self.register_types(session, registration.get("message_types"))
         # before the reply: a client that is told it is connected is online
         for hook in self.on_connect:
             try:
@@ -403,16 +623,52 @@ class Gateway:
         session.schedule()
         await self._reply(session, frame.id, 200)
 
-    def _context(self, session: Session, frame: frames.Frame) -> None:
+    def _over_limit(self, grant: tokens.Grant, token_key: str) -> str | None:
+        """Why one more socket for this token or account is refused, if it is."""
+        if self._token_sockets[token_key] >= self.per_token:
+            return f"Too many connections with this token (at most {self.per_token})"
+        if self._account_sockets[grant.account_sid] >= self.per_account:
+            return f"Too many connections for this account (at most {self.per_account})"
+        return None
+
+    def _uncount(self, session: Session) -> None:
+        if session.counted is None:
+            return
+        token_key, account_sid = session.counted
+        for counter, key in (
+            (self._token_sockets, token_key),
+            (self._account_sockets, account_sid),
+        ):
+            counter[key] -= 1
+            if counter[key] <= 0:
+                del counter[key]
+        session.counted = None
+
+    def _context(self, session: Session, frame: frames.Frame) -> str | None:
+        """Apply a put/delete_notification_ctx; the reason it is refused, if it is."""
         ctx_id = str(frame.header.get("notification_ctx_id") or "")
         if frame.method == "delete_notification_ctx":
             session.contexts.pop(ctx_id, None)
-        else:
-            session.contexts[ctx_id] = frame.payload
-            if isinstance(frame.payload, dict):
-                session.message_types.update(
-                    str(t) for t in frame.payload.get("message_types") or []
-                )
+            return None
+        size = frame.header.get("payload_size", 0)
+        if isinstance(size, int) and size > self.context_bytes_max:
+            return f"Notification context too large (at most {self.context_bytes_max} bytes)"
+        if ctx_id not in session.contexts and len(session.contexts) >= self.contexts_max:
+            return f"Too many notification contexts (at most {self.contexts_max})"
+        session.contexts[ctx_id] = frame.payload
+        if isinstance(frame.payload, dict):
+            self.register_types(session, frame.payload.get("message_types"))
+        return None
+
+    def register_types(self, session: Session, types: Any) -> None:
+        """Add message types a client registers, up to ``message_types_max``."""
+        if not isinstance(types, list):
+            return
+        for kind in types:
+            if len(session.message_types) >= self.message_types_max:
+                return
+            if isinstance(kind, str) and len(kind) <= 256:
+                session.message_types.add(kind)
 
     async def _message(self, session: Session, frame: frames.Frame) -> None:
         assert frame.id is not None
@@ -421,10 +677,11 @@ class Gateway:
             await self._reply(session, frame.id, 400, description="http_request expected")
             return
         method = str(http.get("method") or "GET").upper()
-        path, params = split(http["path"], http.get("params"))
+        path = http["path"]
         raw_headers = http.get("headers")
         headers: dict[str, Any] = raw_headers if isinstance(raw_headers, dict) else {}
         try:
+            path, params = split(path, http.get("params"))
             handler, path_params = self.routes.match(method, path)
             request = Request(session, method, path, params, frame.payload, headers, path_params)
             response = await handler(request)

@@ -4,19 +4,25 @@ API key and a ``ChatGrant`` (push-and-clients.md §4).
 Validation follows push-and-clients.md §4.2 step by step; each failure has its
 Twilio 201xx code (the titles are reconstructed there, see errors.py)::
 
+    three canonical base64url segments              20101
     header: alg HS256 only                          20102
     iss = API key SID of the account in sub         20103
-    HMAC-SHA256 signature with that key's secret    20107
-    exp in the future, lifetime <= 24 h             20104
-    nbf not in the future (60 s skew)               20105
+    HMAC-SHA256 signature with that key's secret,
+      its one canonical spelling                    20107
+    exp in the future, lifetime <= 24 h counted
+      from the earliest of now, iat and nbf         20104
+    nbf and iat not in the future (60 s skew)       20105
     grants.identity, grants.chat.service_sid        20106
     anything unreadable                             20101
+
+docs/security.md "Access tokens" says why iat and the signature's spelling count.
 """
 
 import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +37,7 @@ from parley.store import Tx, repo
 MAX_TTL = 24 * 3600  # Twilio's maximum token lifetime (push-and-clients.md §4.2)
 SKEW = 60  # seconds of clock skew tolerated for nbf [inferred: "a small clock skew"]
 CTY = "twilio-fpa;v=1"
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")  # base64url without padding (RFC 7515 §2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,8 @@ async def validate(tx: Tx, token: str, now: float | None = None) -> Grant:
     if not isinstance(token, str) or token.count(".") != 2:
         raise TwilioError(20101)
     head_b64, claims_b64, sig_b64 = token.split(".")
+    if not all(_SEGMENT.fullmatch(part) for part in (head_b64, claims_b64, sig_b64)):
+        raise TwilioError(20101)
     header = _json(head_b64, 20102)
     if header.get("alg") != "HS256" or header.get("typ", "JWT") != "JWT":
         raise TwilioError(20102)
@@ -90,13 +99,12 @@ async def validate(tx: Tx, token: str, now: float | None = None) -> Grant:
     )
     if key is None or key["account_sid"] != subject:
         raise TwilioError(20103)
-    try:
-        signature = _b64(sig_b64)
-    except (binascii.Error, ValueError):
-        raise TwilioError(20107) from None
     signed = f"{head_b64}.{claims_b64}".encode()
     expected = hmac.new(key["secret"].encode(), signed, hashlib.sha256).digest()
-    if not hmac.compare_digest(signature, expected):
+    # compared as text: a signature has one spelling, so trailing characters,
+    # padding or stray bits that a lenient decoder drops are a different one
+    canonical = base64.urlsafe_b64encode(expected).rstrip(b"=")
+    if not hmac.compare_digest(sig_b64.encode(), canonical):
         raise TwilioError(20107)
 
     now = time.time() if now is None else now
@@ -105,11 +113,13 @@ async def validate(tx: Tx, token: str, now: float | None = None) -> Grant:
     iat = _seconds(claims, "iat")
     if exp is None or exp <= now:
         raise TwilioError(20104)
-    start = nbf if nbf is not None else iat if iat is not None else int(now)
+    if any(t is not None and t > now + SKEW for t in (nbf, iat)):
+        raise TwilioError(20105)
+    # the earliest moment the token claims or could be used from: a future iat
+    # must not stretch a lifetime that runs from now
+    start = min(t for t in (now, nbf, iat) if t is not None)
     if exp - start > MAX_TTL:
         raise TwilioError(20104)
-    if nbf is not None and nbf > now + SKEW:
-        raise TwilioError(20105)
 
     grants = claims.get("grants")
     chat = grants.get("chat") if isinstance(grants, dict) else None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from parley.errors import TwilioError, not_found
+from parley.errors import TwilioError, has_nul, not_found
 
 if TYPE_CHECKING:
     from parley.realtime.gateway import Session
@@ -72,7 +72,10 @@ class Routes:
             if found is None:
                 continue
             if verb == method:
-                return handler, {k: unquote(v) for k, v in found.groupdict().items()}
+                values = {k: unquote(v) for k, v in found.groupdict().items()}
+                if any("\x00" in v for v in values.values()):
+                    break  # names nothing stored (docs/security.md, "Bad input")
+                return handler, values
             known = True
         if known:
             raise TwilioError(20004)
@@ -80,11 +83,15 @@ class Routes:
 
 
 def split(path: str, params: Any) -> tuple[str, dict[str, str]]:
-    """The path without its query, and query + ``params`` merged (params win)."""
+    """The path without its query, and query + ``params`` merged (params win).
+    A NUL in a parameter is 400 / 20001, as on the REST API."""
     parts = urlsplit(path)
     merged = dict(parse_qsl(parts.query, keep_blank_values=True))
     if isinstance(params, dict):
         merged.update({str(k): _text(v) for k, v in params.items()})
+    for key, value in merged.items():
+        if "\x00" in value:
+            raise has_nul(key)
     return parts.path or "/", merged
 
 

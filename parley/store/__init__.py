@@ -1,8 +1,8 @@
 """Storage: one interface (``base.Store``), two engines, generic SQL written once."""
 
-from parley.store.base import Row, Store, Tx, UniqueViolation
+from parley.store.base import Row, Store, StoreUnavailable, Tx, UniqueViolation
 
-__all__ = ["Row", "Store", "Tx", "UniqueViolation", "open_store"]
+__all__ = ["Row", "Store", "StoreUnavailable", "Tx", "UniqueViolation", "open_store"]
 
 
 async def open_store(url: str) -> Store:

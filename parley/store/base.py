@@ -13,12 +13,24 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from parley.errors import TwilioError
+
 Row = dict[str, Any]
 Params = Mapping[str, Any]
 
 
 class UniqueViolation(Exception):
     """A UNIQUE constraint refused a write; carries the engine's text."""
+
+
+class StoreUnavailable(TwilioError):
+    """The database cannot serve now: unreachable, restarting, or locked by
+    another process past the wait allowed. Nothing was committed. It is
+    Twilio's 503 / 20503, so every surface answers it with Retry-After like
+    any other error (docs/security.md, "Faults")."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(20503, detail=detail)
 
 
 class Tx(Protocol):

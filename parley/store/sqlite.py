@@ -2,21 +2,53 @@
 
 Statements run synchronously on the event loop: a SQLite statement on a warm
 page cache costs microseconds, less than a thread hop (measured in bench/).
-Write transactions are serialised by an asyncio lock plus ``BEGIN IMMEDIATE``
-(other processes on the same file wait on ``busy_timeout``); see synapse#8105
-for why a single writer is the right shape for SQLite.
+Write transactions are serialised by an asyncio lock plus ``BEGIN IMMEDIATE``;
+see synapse#8105 for why a single writer is the right shape for SQLite.
+
+Another process may lock the file (a second Parley, a backup, a ``sqlite3``
+shell in a transaction). SQLite's own wait (``busy_timeout``) would block the
+event loop, and every tenant's request with it, so it is kept to a few
+milliseconds; Parley waits for the lock with ``asyncio.sleep`` between tries
+instead, up to ``lock_timeout`` seconds from when the transaction was asked
+for, then answers 503 (``StoreUnavailable``; docs/security.md, "Faults").
 """
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from parley.store.base import OnCommit, Params, Row, UniqueViolation
+from parley.store.base import OnCommit, Params, Row, StoreUnavailable, UniqueViolation
 from parley.store.migrate import migrations, statements
 
 PK = "INTEGER PRIMARY KEY AUTOINCREMENT"
+BUSY_TIMEOUT_MS = 20  # SQLite's own (blocking) wait for a lock, per try, once serving
+START_BUSY_TIMEOUT_MS = 30_000  # while opening and migrating: nothing is served yet
+LOCK_TIMEOUT = 5.0  # seconds Parley waits for a lock, asynchronously, in all
+_T = TypeVar("_T")
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "database is locked" in text or "database table is locked" in text
+
+
+async def _until_free(attempt: Callable[[], _T], deadline: float, what: str) -> _T:
+    """Retry ``attempt`` while the database is locked, sleeping between tries
+    (5 ms, doubling to 100 ms), until ``deadline`` (loop time)."""
+    loop = asyncio.get_running_loop()
+    pause = 0.005
+    while True:
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc):
+                raise
+            if loop.time() + pause > deadline:
+                raise StoreUnavailable(f"the SQLite database is locked ({what})") from exc
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _names(cursor: sqlite3.Cursor) -> list[str]:
@@ -25,10 +57,22 @@ def _names(cursor: sqlite3.Cursor) -> list[str]:
     return [d[0] for d in cursor.description]
 
 
+async def _execute(conn: sqlite3.Connection, sql: str, deadline: float) -> None:
+    try:
+        conn.execute(sql)
+    except sqlite3.OperationalError as exc:
+        if not _locked(exc):
+            raise
+        await _until_free(lambda: conn.execute(sql), deadline, sql)
+
+
 class SqliteTx:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, deadline: float | None = None) -> None:
         self._conn = conn
         self.events: list[Any] = []
+        # loop time after which a locked database is a 503 (a read's own clock
+        # starts at its first locked statement)
+        self._deadline = deadline
 
     def _exec(self, sql: str, params: Params | None) -> sqlite3.Cursor:
         try:
@@ -38,13 +82,29 @@ class SqliteTx:
                 raise UniqueViolation(str(exc)) from exc
             raise
 
+    async def _exec_when_free(
+        self, exc: sqlite3.OperationalError, sql: str, params: Params | None
+    ) -> sqlite3.Cursor:
+        """The slow path of a statement that met a lock: wait without blocking."""
+        if not _locked(exc):
+            raise exc
+        if self._deadline is None:
+            self._deadline = asyncio.get_running_loop().time() + LOCK_TIMEOUT
+        return await _until_free(lambda: self._exec(sql, params), self._deadline, "statement")
+
     async def one(self, sql: str, params: Params | None = None) -> Row | None:
-        cursor = self._exec(sql, params)
+        try:
+            cursor = self._exec(sql, params)
+        except sqlite3.OperationalError as exc:
+            cursor = await self._exec_when_free(exc, sql, params)
         row = cursor.fetchone()
         return None if row is None else dict(zip(_names(cursor), row, strict=True))
 
     async def all(self, sql: str, params: Params | None = None) -> list[Row]:
-        cursor = self._exec(sql, params)
+        try:
+            cursor = self._exec(sql, params)
+        except sqlite3.OperationalError as exc:
+            cursor = await self._exec_when_free(exc, sql, params)
         rows = cursor.fetchall()
         if not rows:
             return []
@@ -52,7 +112,11 @@ class SqliteTx:
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     async def run(self, sql: str, params: Params | None = None) -> int:
-        return self._exec(sql, params).rowcount
+        try:
+            cursor = self._exec(sql, params)
+        except sqlite3.OperationalError as exc:
+            cursor = await self._exec_when_free(exc, sql, params)
+        return cursor.rowcount
 
     async def sync_sequence(self, table: str) -> None:
         return None  # AUTOINCREMENT already continues past explicit values
@@ -72,6 +136,7 @@ class SqliteStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self.on_commit: OnCommit | None = None
+        self.lock_timeout = LOCK_TIMEOUT
         memory = path in ("", ":memory:")
         self._writer = self._connect(":memory:" if memory else path)
         # an in-memory database has one connection; readers share the writer
@@ -87,24 +152,40 @@ class SqliteStore:
     @staticmethod
     def _connect(path: str) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # processes starting together on one file (--workers) wait for each
+        # other here; migrate() shortens the wait once the schema is ready
+        conn.execute(f"PRAGMA busy_timeout={START_BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA foreign_keys=OFF")
         return conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[SqliteTx]:
-        async with self._lock:
+        # one deadline for the whole wait: behind this process's other writers,
+        # then for another process's lock (queued writers must not wait in turn)
+        deadline = asyncio.get_running_loop().time() + self.lock_timeout
+        if self._lock.locked():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._lock.acquire()
+            except TimeoutError:
+                raise StoreUnavailable("the SQLite database is busy (writers queued)") from None
+        else:
+            await self._lock.acquire()  # free: no wait
+        try:
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
-            tx = SqliteTx(conn)
+            await _execute(conn, "BEGIN IMMEDIATE", deadline)
+            tx = SqliteTx(conn, deadline)
             try:
                 yield tx
+                await _execute(conn, "COMMIT", deadline)
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+        finally:
+            self._lock.release()
         if tx.events and self.on_commit is not None:
             await self.on_commit(tx.events)
 
@@ -125,6 +206,11 @@ class SqliteStore:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
+                # another process starting on the same file may have applied it
+                done = "SELECT 1 FROM parley_schema WHERE version = ?"
+                if conn.execute(done, (version,)).fetchone() is not None:
+                    conn.execute("COMMIT")
+                    continue
                 for statement in statements(script):
                     conn.execute(statement)
                 conn.execute("INSERT INTO parley_schema (version) VALUES (?)", (version,))
@@ -132,6 +218,8 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        for connection in {self._writer, self._reader}:
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     async def close(self) -> None:
         if self._reader is not self._writer:

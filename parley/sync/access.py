@@ -1,6 +1,14 @@
-"""Who may read a Sync object (see names.py for the ACL values)."""
+"""Who may read a Sync object (see names.py for the ACL values).
+
+A channel-scoped object is read by the channel's members. An invitee who has
+not joined yet reads the channel's document only (its name, attributes and
+type: what the invitation shows), never its messages or roster; the twilio-chat
+SDK itself opens only the document for an invited channel (docs/security.md,
+"Invitees and private channels").
+"""
 
 from parley.store import Row, Tx, repo
+from parley.sync import names
 
 
 async def readable(tx: Tx, obj: Row, service_sid: str, identity: str) -> bool:
@@ -16,5 +24,6 @@ async def readable(tx: Tx, obj: Row, service_sid: str, identity: str) -> bool:
         where = {"channel_sid": value, "identity": identity}
         if await repo.get(tx, "members", where) is not None:
             return True
-        return await repo.get(tx, "invites", where) is not None
+        invitation = obj["type"] == "document" and obj["unique_name"] == names.channel_doc(value)
+        return invitation and await repo.get(tx, "invites", where) is not None
     return False

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from parley.api import codec
 from parley.errors import TwilioError
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Store
@@ -24,6 +25,8 @@ from parley.sync.subscriptions import ESTIMATED_DELIVERY_MS, subscriptions
 
 PAGE_SIZE = 50
 PAGE_MAX = 100  # Sync's maximum page size (twilio-sync syncmap.ts:350)
+BATCH_MAX = 100  # subscription requests in one batch (the max_batch_size we announce)
+BATCHES_MAX = 8  # batches one socket may have in progress
 
 
 def _store(request: Request) -> Store:
@@ -70,12 +73,30 @@ def _token(start: Any, descending: bool) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _untoken(text: str) -> tuple[Any, bool]:
+def _untoken(text: str, kind: str) -> tuple[Any, bool]:
     try:
         value = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        return value["f"], bool(value["d"])
+        start, descending = value["f"], bool(value["d"])
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise TwilioError(20001, name="PageToken") from None
+    # a list pages on an index (BIGINT), a map on a key (text): nothing else
+    # reaches the store (docs/security.md, "Bad input")
+    fits = (
+        _position(start) is not None
+        if kind == "list"
+        else isinstance(start, str) and "\x00" not in start
+    )
+    if not fits:
+        raise TwilioError(20001, name="PageToken")
+    return start, descending
+
+
+def _position(value: Any) -> int | None:
+    if isinstance(value, str):
+        value = codec.integer(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if abs(value) <= codec.POSITION_MAX else None
 
 
 def _page_size(params: dict[str, str]) -> int:
@@ -103,7 +124,7 @@ def _items_handler(kind: str) -> Any:
             size = _page_size(params)
             inclusive = True
             if "PageToken" in params:
-                start, descending = _untoken(params["PageToken"])
+                start, descending = _untoken(params["PageToken"], kind)
                 inclusive = False
             else:
                 order = params.get("Order", "asc")
@@ -112,9 +133,9 @@ def _items_handler(kind: str) -> Any:
                 descending = order == "desc"
                 start = params.get("From")
                 if start is not None and kind == "list":
-                    if not start.lstrip("-").isdigit():
+                    start = _position(start)
+                    if start is None:
                         raise TwilioError(20001, name="From")
-                    start = int(start)
             rows, before, after = await store.items_page(
                 tx, obj, start=start, descending=descending, limit=size, inclusive=inclusive
             )
@@ -156,7 +177,12 @@ async def subscribe(request: Request) -> Response:
     requests = body.get("requests")
     if not isinstance(requests, list):
         raise TwilioError(54008, detail="requests must be a list")
+    # docs/security.md, "Real-time connections": what one socket may ask at once
+    if len(requests) > BATCH_MAX:
+        raise TwilioError(54008, detail=f"at most {BATCH_MAX} requests in one batch")
     hub = subscriptions(request.session)
+    if len(hub.tasks) >= BATCHES_MAX:
+        raise TwilioError(20429, message=f"Too Many Requests: {BATCHES_MAX} batches in progress")
     task = asyncio.create_task(
         hub.apply(
             str(body["action"]),
@@ -168,7 +194,7 @@ async def subscribe(request: Request) -> Response:
     hub.tasks.add(task)
     task.add_done_callback(hub.tasks.discard)
     ttl = body.get("ttl_in_s", -1)
-    answer = {"estimated_delivery_in_ms": ESTIMATED_DELIVERY_MS, "max_batch_size": 100}
+    answer = {"estimated_delivery_in_ms": ESTIMATED_DELIVERY_MS, "max_batch_size": BATCH_MAX}
     return Response(202, {**answer, "ttl_in_s": ttl})
 
 

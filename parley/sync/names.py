@@ -6,7 +6,8 @@ rest are Parley's choice and reach the client through Configuration and the
 channel document.
 
 ACL: ``""`` readable by every identity of the service, ``user:<identity>``
-by that identity only, ``channel:<CH>`` by the channel's members and invitees.
+by that identity only, ``channel:<CH>`` by the channel's members (and its document
+by its invitees too, access.py).
 """
 
 

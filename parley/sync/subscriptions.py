@@ -8,16 +8,23 @@ events at or below the position are dropped, a gap is filled from the store.
 Replayed events are sent as ``twilio.sync.event`` (strictly ordered, they
 advance the client's last_event_id); live ones as ``com.twilio.rtd.cds.<type>``
 (twilio-sync@3.4.0 client.ts:157-160, subscriptions.ts:398-460).
+
+The fan-out never waits for one session: live events (and revocations) are
+``offer``-ed; a session that is busy (replaying) queues them, in order, for its
+own task, and one whose queue overflows is dropped (docs/security.md,
+"Real-time connections"). Replays wait for room in the session's send queue.
 """
 
 import asyncio
+import collections
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from parley.errors import TwilioError
 from parley.events import Event
-from parley.store import Row, Store
+from parley.store import Row, Store, StoreUnavailable
 from parley.sync import access, names, store
 
 if TYPE_CHECKING:
@@ -33,6 +40,11 @@ ESTIMATED_DELIVERY_MS = 10_000
 REPLAY = "twilio.sync.event"
 LIVE = "com.twilio.rtd.cds.{}"
 KEY = "sync"
+BACKLOG_MAX = 1024  # fan-out batches a busy session may have waiting
+OBJECTS_MAX = 1000  # objects one socket may be subscribed to
+# an action run under the session's lock; its argument: may it wait for room
+# in the send queue (False on the fan-out's own path)
+Action = Callable[[bool], Awaitable[None]]
 
 
 class SessionSubscriptions:
@@ -43,6 +55,37 @@ class SessionSubscriptions:
         self.lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
         self.protocol = 3
+        self._backlog: collections.deque[Action] | None = None  # made when first needed
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def offer(self, action: Action) -> None:
+        """Run ``action`` now if the session is idle (the lock is free: taking it
+        does not wait), else queue it for the session's own task, in order."""
+        backlog = self._backlog
+        if not backlog and not self.lock.locked():
+            async with self.lock:
+                await action(False)
+            return
+        if backlog is None:
+            backlog = self._backlog = collections.deque()
+        if len(backlog) >= BACKLOG_MAX:
+            self.session.drop("its Sync fan-out backlog is full", "sync_backlog")
+            return
+        backlog.append(action)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        backlog = self._backlog
+        assert backlog is not None
+        while backlog and not self.session.closed:
+            action = backlog.popleft()
+            try:
+                async with self.lock:
+                    await action(True)
+            except Exception:
+                log.exception("sync delivery failed")
+        backlog.clear()
 
     @property
     def _store(self) -> Store:
@@ -100,6 +143,11 @@ class SessionSubscriptions:
                 error = store.not_found(kind if kind in store.PREFIX else "map", sid)
             elif not await access.readable(tx, obj, grant.service_sid, grant.identity):
                 error = TwilioError(54007, identity=grant.identity)
+            elif obj["sid"] not in self.positions and len(self.positions) >= OBJECTS_MAX:
+                # docs/security.md, "Real-time connections"
+                error = TwilioError(
+                    20429, message=f"Too Many Requests: {OBJECTS_MAX} subscriptions"
+                )
         if obj is None or error is not None:
             assert error is not None
             log.debug("subscription to %s %s refused: %s", kind, sid, error.code)
@@ -116,7 +164,7 @@ class SessionSubscriptions:
             start = last if isinstance(last, int) and last >= 0 else obj["last_event_id"]
             self.positions[obj["sid"]] = min(start, obj["last_event_id"])
             self.types[obj["sid"]] = kind
-            await self._catch_up(obj["sid"], REPLAY)
+            await self._catch_up(obj["sid"], REPLAY, paced=True)
             established = {
                 "object_sid": obj["sid"],
                 "object_type": kind,
@@ -127,14 +175,17 @@ class SessionSubscriptions:
             REPLAY, self._envelope("subscription_established", established, correlation)
         )
 
-    async def _catch_up(self, sid: str, message_type: str) -> None:
-        """Send every stored event after the position (caller holds the lock)."""
-        while sid in self.positions:
+    async def _catch_up(self, sid: str, message_type: str, paced: bool) -> None:
+        """Send every stored event after the position (caller holds the lock);
+        ``paced``: wait for room in the send queue rather than overflow it."""
+        while sid in self.positions and not self.session.closed:
             async with self._store.read() as tx:
                 rows = await store.events_after(tx, sid, self.positions[sid])
             if not rows:
                 return
             for row in rows:
+                if paced:
+                    await self.session.room()
                 await self._send(row, message_type)
 
     async def _send(self, row: Row, message_type: str) -> None:
@@ -152,27 +203,53 @@ class SessionSubscriptions:
 
     async def refresh(self, sid: str) -> None:
         """Catch up one object from the stored log (the poll's path)."""
-        async with self.lock:
-            if sid in self.positions:
-                await self._catch_up(sid, LIVE)
 
-    async def deliver(self, sid: str, rows: list[Row]) -> None:
-        """Live events of one object, in event-id order."""
-        async with self.lock:
-            if sid not in self.positions:
-                return
+        async def action(paced: bool) -> None:
+            if sid in self.positions:
+                await self._catch_up(sid, LIVE, paced)
+
+        await self.offer(action)
+
+    async def deliver(self, sid: str, rows: list[Row], wait: bool = False) -> None:
+        """Live events of one object, in event-id order. ``wait``: sent before
+        this returns (the caller's own commit, ahead of its reply), rather than
+        queued behind a busy session; a gap is filled from the store first, so
+        the order holds, and what the fan-out offers later is dropped as known."""
+
+        async def action(paced: bool) -> None:
             for row in rows:
                 position = self.positions.get(sid)
                 if position is None or row["event_id"] <= position:
                     continue
                 if row["event_id"] != position + 1:
-                    await self._catch_up(sid, LIVE)
+                    await self._catch_up(sid, LIVE, paced)
                     continue
                 await self._send(row, LIVE)
+
+        if sid not in self.positions:
+            return
+        if wait:
+            async with self.lock:
+                await action(True)
+        else:
+            await self.offer(action)
+
+    async def forget(self, sids: list[str]) -> None:
+        """Stop delivering these objects (in order after what was offered before)."""
+
+        async def action(paced: bool) -> None:
+            for sid in sids:
+                self.positions.pop(sid, None)
+
+        await self.offer(action)
 
     def close(self) -> None:
         for task in self.tasks:
             task.cancel()
+        if self._drainer is not None:
+            self._drainer.cancel()
+        if self._backlog is not None:
+            self._backlog.clear()
 
 
 # Live events are the same bytes for every subscriber: rendered and encoded
@@ -202,13 +279,15 @@ def _removes(row: Row) -> bool:
     return row["event_type"] in OBJECT_REMOVED
 
 
-async def _to_session(session: "Session", by_object: dict[str, list[Row]]) -> None:
+async def _to_session(
+    session: "Session", by_object: dict[str, list[Row]], wait: bool = False
+) -> None:
     subs = session.extensions.get(KEY)
     if not isinstance(subs, SessionSubscriptions):
         return
     for sid, object_rows in by_object.items():
         if sid in subs.positions:
-            await subs.deliver(sid, object_rows)
+            await subs.deliver(sid, object_rows, wait)
 
 
 def subscriptions(session: "Session") -> SessionSubscriptions:
@@ -242,6 +321,10 @@ class Hub:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._poll()), asyncio.create_task(self._fan_out())]
 
+    @property
+    def alive(self) -> bool:
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -258,6 +341,9 @@ class Hub:
             events = await self._queue.get()
             try:
                 await self.deliver(events)
+            except StoreUnavailable as exc:
+                # the poll delivers them once the database is back
+                self.app.health.report("database", False, exc.message)
             except Exception:
                 log.exception("sync fan-out failed")
 
@@ -266,6 +352,9 @@ class Hub:
             await asyncio.sleep(self.poll_interval)
             try:
                 await self.poll_once()
+                self.app.health.report("database", True)
+            except StoreUnavailable as exc:
+                self.app.health.report("database", False, exc.message)
             except Exception:
                 log.exception("sync poll failed")
 
@@ -318,9 +407,14 @@ class Hub:
         subs = session.extensions.get(KEY)
         if not isinstance(subs, SessionSubscriptions) or not subs.positions:
             return
-        by_object = await self._by_object(events)
+        try:
+            by_object = await self._by_object(events)
+        except StoreUnavailable:
+            # committed already: the answer stands, the bus or the poll delivers
+            log.warning("own Sync events not read before the reply (store unavailable)")
+            return
         if by_object:
-            await _to_session(session, by_object)
+            await _to_session(session, by_object, wait=True)
 
     async def _by_object(self, events: list[Event]) -> dict[str, list[Row]]:
         """The Sync events of a commit grouped by object, in event-id order.
@@ -367,6 +461,4 @@ class Hub:
             for session in sessions:
                 subs = session.extensions.get(KEY)
                 if isinstance(subs, SessionSubscriptions):
-                    async with subs.lock:
-                        for obj in private:
-                            subs.positions.pop(obj["sid"], None)
+                    await subs.forget([obj["sid"] for obj in private])

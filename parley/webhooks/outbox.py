@@ -26,6 +26,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import orjson
 
 from parley import timefmt
@@ -163,14 +164,31 @@ async def plan(tx: Tx, event: Event) -> None:
 PROJECTORS.append(plan)
 
 _JOIN_LANE = (
-    "INSERT INTO webhook_lanes (lane, pending, next_at) VALUES (:lane, 1, 0)"
-    " ON CONFLICT (lane) DO UPDATE SET pending = webhook_lanes.pending + 1"
+    "INSERT INTO webhook_lanes (lane, pending, next_at, account_sid, target)"
+    " VALUES (:lane, 1, 0, :account, :target)"
+    " ON CONFLICT (lane) DO UPDATE SET pending = webhook_lanes.pending + 1,"
+    " target = :target"
 )
+
+
+def host_of(url: str) -> str:
+    """The receiving host (``host:port``) a lane's requests go to, for the
+    per-target cap; "" when the URL is resolved at send time (studio)."""
+    if not url:
+        return ""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        return url
+    return f"{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
 
 
 async def enqueue(tx: Tx, event: Event, target: Target) -> None:
     # lane lock first, then the delivery's seq: per-lane seq order = commit order
-    await tx.run(_JOIN_LANE, {"lane": target.lane})
+    await tx.run(
+        _JOIN_LANE,
+        {"lane": target.lane, "account": event.account_sid, "target": host_of(target.url)},
+    )
     now = timefmt.now()
     await repo.insert(
         tx,
@@ -200,13 +218,30 @@ async def enqueue(tx: Tx, event: Event, target: Target) -> None:
 # ---- claiming -------------------------------------------------------------
 
 
-async def ready_lanes(tx: Tx, now: int, limit: int) -> list[str]:
-    rows = await tx.all(
-        "SELECT lane FROM webhook_lanes WHERE pending > 0 AND next_at <= :now"
-        " AND (lease_until IS NULL OR lease_until < :now) ORDER BY next_at LIMIT :limit",
-        {"now": now, "limit": limit},
-    )
-    return [r["lane"] for r in rows]
+@dataclass(frozen=True, slots=True)
+class Ready:
+    lane: str
+    account_sid: str  # "" for a lane of unknown account
+    target: str  # host:port, "" when unknown
+
+
+# Ready lanes taken in turns across accounts: every account's oldest ready
+# lane, then every account's second one, ... at most ``per_account`` each, so a
+# tenant with thousands of ready lanes cannot fill a claim round by itself
+# (docs/security.md, "Webhook fairness").
+_READY = (
+    "SELECT lane, account_sid, target FROM ("
+    " SELECT lane, account_sid, target, next_at, ROW_NUMBER() OVER"
+    " (PARTITION BY account_sid ORDER BY next_at, lane) AS turn"
+    " FROM webhook_lanes WHERE pending > 0 AND next_at <= :now"
+    " AND (lease_until IS NULL OR lease_until < :now)"
+    ") ready WHERE turn <= :per_account ORDER BY turn, next_at, lane LIMIT :limit"
+)
+
+
+async def ready_lanes(tx: Tx, now: int, limit: int, per_account: int) -> list[Ready]:
+    rows = await tx.all(_READY, {"now": now, "limit": limit, "per_account": per_account})
+    return [Ready(r["lane"], r["account_sid"] or "", r["target"] or "") for r in rows]
 
 
 async def claim(tx: Tx, lane: str, worker: str, now: int, lease: int) -> bool:

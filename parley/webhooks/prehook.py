@@ -27,7 +27,7 @@ import orjson
 
 from parley.config import Settings
 from parley.store import Row, Store, repo
-from parley.webhooks import sender
+from parley.webhooks import sender, targets
 
 # webhooks.md §4: keys a 2xx JSON body may replace, per pre-event
 # (message rows confirmed by the retired docs; others by analogy, open-questions §39)
@@ -134,7 +134,11 @@ class PreHooks:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self.client = httpx.AsyncClient()
+        # no pool-wide connection limit: one tenant's slow receiver must not
+        # hold the connections another tenant's pre-events need
+        # (docs/security.md, "Webhook fairness"); requests bound their number
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        self.client = targets.client(settings.allow_private_webhooks, limits)
 
     async def call(self, service: Row, event_name: str, params: Mapping[str, str]) -> Decision:
         if not wanted(service, event_name):

@@ -8,7 +8,13 @@ statuses Twilio's retry-count text names — and a connection that could not be
 made or broke mid-request (the receiver never got the event, like a timeout;
 webhooks.md §4 lists "connection failure" with timeouts). Any other status
 outside 2xx is final. Redirects are not followed (a 3xx is final), as Twilio's
-webhook requests do not follow them either [inferred].
+webhook requests do not follow them either [inferred]; so a receiver cannot
+point Parley at an address the target check refused (``targets``).
+
+A target that is not public (where private targets are refused) is never
+contacted: the outcome says "refused" and is final, whatever the port, so the
+delivery record tells nothing about what listens inside (docs/security.md,
+"Webhook targets"). A receiver's answer is read up to ``BODY_MAX`` bytes.
 """
 
 import time
@@ -17,10 +23,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from parley.webhooks import signature
+from parley.webhooks import signature, targets
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 USER_AGENT = "TwilioProxy/1.1"  # webhooks.md §3 "other headers"
+# a pre-event answer is a small JSON object (webhooks.md §4); what is longer is
+# not read into memory (docs/security.md, "Webhook targets")
+BODY_MAX = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -68,15 +77,21 @@ async def send(
     if body is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
     started = time.perf_counter()
+    request = client.build_request(
+        "GET" if method.upper() == "GET" else "POST",
+        target,
+        content=body,
+        headers=headers,
+        timeout=timeout,
+    )
     try:
-        response = await client.request(
-            "GET" if method.upper() == "GET" else "POST",
-            target,
-            content=body,
-            headers=headers,
-            timeout=timeout,
-            follow_redirects=False,
-        )
+        response = await client.send(request, stream=True, follow_redirects=False)
+        try:
+            content = await _read(response)
+        finally:
+            await response.aclose()
+    except targets.Refused as exc:
+        return Outcome(None, f"refused: {exc.reason}", 0.0, False)
     except httpx.TimeoutException:
         return Outcome(None, "timeout", _since(started), True)
     except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -90,8 +105,20 @@ async def send(
         None if 200 <= status < 300 else f"HTTP {status}",
         _since(started),
         status in RETRY_STATUSES,
-        response.content,
+        content,
     )
+
+
+async def _read(response: httpx.Response) -> bytes:
+    """The answer's first BODY_MAX bytes; a longer answer is cut there."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= BODY_MAX:
+            break
+    return b"".join(chunks)[:BODY_MAX]
 
 
 def _since(started: float) -> float:

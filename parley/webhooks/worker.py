@@ -18,6 +18,7 @@ A process that dies holding lanes loses them when their lease expires
 """
 
 import asyncio
+import collections
 import contextlib
 import logging
 import secrets
@@ -30,8 +31,9 @@ from parley import timefmt
 from parley.config import Settings
 from parley.domain.catalogue import POST_EVENTS
 from parley.events import Event
-from parley.store import Row, Store, Tx
-from parley.webhooks import outbox, params, sender
+from parley.health import Health
+from parley.store import Row, Store, StoreUnavailable, Tx
+from parley.webhooks import outbox, params, sender, targets
 from parley.webhooks.double import take_fault
 
 log = logging.getLogger("parley.webhooks")
@@ -64,15 +66,20 @@ class _Sent:
 
 
 class Worker:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, health: Health | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.health = health or Health()
         self.worker_id = f"{secrets.token_hex(6)}"
         self.clients: list[httpx.AsyncClient] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._lanes: dict[str, asyncio.Task[None]] = {}
+        # in flight per account and per receiving host (the fairness caps)
+        self._owners: dict[str, outbox.Ready] = {}
+        # attempts by outcome (done, retry, failed, refused), for /metrics
+        self.outcomes: collections.Counter[str] = collections.Counter()
 
     # ---- lifecycle ---------------------------------------------------------
 
@@ -83,8 +90,9 @@ class Worker:
         concurrency = max(1, self.settings.webhook_concurrency)
         per_pool = 4
         limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+        allow_private = self.settings.allow_private_webhooks
         self.clients = [
-            httpx.AsyncClient(limits=limits)
+            targets.client(allow_private, limits)
             for _ in range((concurrency + per_pool - 1) // per_pool)
         ]
         self._loop_task = asyncio.create_task(self._run(), name="parley-webhooks")
@@ -120,6 +128,15 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def lanes(self) -> list[str]:
+        """The lanes this process is sending now."""
+        return list(self._lanes)
+
+    @property
+    def alive(self) -> bool:
+        return self._loop_task is not None and not self._loop_task.done()
+
     # ---- claiming ----------------------------------------------------------
 
     async def _run(self) -> None:
@@ -128,12 +145,18 @@ class Worker:
             self._wake.clear()
             try:
                 await self._claim_round()
+                self.health.report("database", True)
+            except StoreUnavailable as exc:
+                # once per outage in the log, not once per poll
+                self.health.report("database", False, exc.message)
             except Exception:
                 log.exception("webhook claim round failed")
             if asyncio.get_running_loop().time() - pruned_at > _PRUNE_EVERY:
                 pruned_at = asyncio.get_running_loop().time()
                 try:
                     await self.prune()
+                except StoreUnavailable as exc:
+                    self.health.report("database", False, exc.message)
                 except Exception:
                     log.exception("webhook pruning failed")
             with contextlib.suppress(TimeoutError):
@@ -144,19 +167,49 @@ class Worker:
         if room <= 0:
             return
         now = timefmt.now()
+        per_account = max(1, self.settings.webhook_account_concurrency)
         async with self.store.read() as tx:
-            ready = await outbox.ready_lanes(tx, now, room + len(self._lanes))
-        ready = [lane for lane in ready if lane not in self._lanes][:room]
+            candidates = await outbox.ready_lanes(tx, now, room + len(self._lanes), per_account)
+        ready = self._fair([r for r in candidates if r.lane not in self._lanes], room)
         if not ready:
             return
         lease = self._lease()
         claimed = []
         async with self.store.write() as tx:
-            for lane in ready:
-                if await outbox.claim(tx, lane, self.worker_id, now, lease):
-                    claimed.append(lane)
-        for lane in claimed:
-            self._lanes[lane] = asyncio.create_task(self._lane(lane), name=f"webhook-lane {lane}")
+            for found in ready:
+                if await outbox.claim(tx, found.lane, self.worker_id, now, lease):
+                    claimed.append(found)
+        for found in claimed:
+            self._owners[found.lane] = found
+            self._lanes[found.lane] = asyncio.create_task(
+                self._lane(found.lane), name=f"webhook-lane {found.lane}"
+            )
+
+    def _fair(self, candidates: list[outbox.Ready], room: int) -> list[outbox.Ready]:
+        """Candidates this process may start: at most PARLEY_WEBHOOK_ACCOUNT_CONCURRENCY
+        lanes of one account and PARLEY_WEBHOOK_TARGET_CONCURRENCY of one
+        receiving host in flight, counting those already sending. One tenant's
+        hanging receivers then hold a few lanes, never all of them
+        (docs/security.md, "Webhook fairness")."""
+        accounts: dict[str, int] = {}
+        hosts: dict[str, int] = {}
+        for owner in self._owners.values():
+            accounts[owner.account_sid] = accounts.get(owner.account_sid, 0) + 1
+            hosts[owner.target] = hosts.get(owner.target, 0) + 1
+        per_account = max(1, self.settings.webhook_account_concurrency)
+        per_target = max(1, self.settings.webhook_target_concurrency)
+        chosen: list[outbox.Ready] = []
+        for found in candidates:
+            if len(chosen) >= room:
+                break
+            if accounts.get(found.account_sid, 0) >= per_account:
+                continue
+            if found.target and hosts.get(found.target, 0) >= per_target:
+                continue
+            accounts[found.account_sid] = accounts.get(found.account_sid, 0) + 1
+            hosts[found.target] = hosts.get(found.target, 0) + 1
+            chosen.append(found)
+        return chosen
 
     async def prune(self) -> int:
         """Forget finished deliveries older than PARLEY_WEBHOOK_RETENTION, in
@@ -195,6 +248,8 @@ class Worker:
                     continue
                 assert isinstance(begun, _Begun)
                 done = await self._send(lane, begun)
+        except StoreUnavailable as exc:
+            self.health.report("database", False, exc.message)
         except Exception:
             log.exception("webhook lane %s failed", lane)
         finally:
@@ -203,9 +258,13 @@ class Worker:
                     async with self.store.write() as tx:
                         await self._record(tx, done)
                         await outbox.release(tx, lane, self.worker_id, 0)
+                except StoreUnavailable as exc:
+                    # the lease lapses and the attempt is resent as a retry
+                    self.health.report("database", False, exc.message)
                 except Exception:
                     log.exception("webhook lane %s: outcome not recorded", lane)
             self._lanes.pop(lane, None)
+            self._owners.pop(lane, None)
             self._wake.set()
 
     async def _begin(self, tx: Tx, lane: str, turns: int) -> "_Begun | object | None":
@@ -276,6 +335,8 @@ class Worker:
             next_at = timefmt.now() + int(delay * _SECOND)
         else:
             state = outbox.FAILED
+        refused = outcome.error is not None and outcome.error.startswith("refused")
+        self.outcomes["refused" if refused else "retry" if state == outbox.PENDING else state] += 1
         log.info(
             "webhook delivery=%s event=%s kind=%s url=%s retry=%d status=%s"
             " latency_ms=%.1f -> %s%s",

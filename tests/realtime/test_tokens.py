@@ -129,3 +129,65 @@ def test_cli_prints_a_valid_token(server: Server, account: Account, service: Any
     grant = validate(server, out)
     assert grant.identity == "carol"
     assert grant.expires - now() <= 120
+
+
+def _signed(key: dict[str, str], claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, key["secret"], algorithm="HS256", headers={"cty": tokens.CTY})
+
+
+def _claims(account: Account, key: dict[str, str], service: Any, **times: int) -> dict[str, Any]:
+    return {
+        "jti": f"{key['sid']}-1",
+        "grants": {"identity": "alice", "chat": {"service_sid": service.sid}},
+        "iss": key["sid"],
+        "sub": account.sid,
+        **times,
+    }
+
+
+def test_a_future_iat_neither_starts_nor_stretches_a_lifetime(
+    server: Server, account: Account, service: Any
+) -> None:
+    """Issue 18: iat five years ahead and no nbf was valid for five years. The
+    lifetime runs from the earliest of now, iat and nbf; an iat beyond the clock
+    skew is not yet valid (docs/security.md, "Access tokens")."""
+    key = make_key(server, account.sid)
+    years = 5 * 365 * 86_400
+    ahead = _claims(account, key, service, iat=now() + years - 3600, exp=now() + years)
+    assert refused(server, _signed(key, ahead)) == 20105
+    # within the skew: accepted, but the lifetime still counts from now
+    skewed = _claims(account, key, service, iat=now() + 30, exp=now() + 3600)
+    assert validate(server, _signed(key, skewed)).identity == "alice"
+    stretched = _claims(account, key, service, iat=now() + 30, exp=now() + 30 + 86_400)
+    assert refused(server, _signed(key, stretched)) == 20104
+    # an old iat counts too: issued 2 h ago, valid for 23 h more is 25 h in all
+    old = _claims(account, key, service, iat=now() - 7200, exp=now() + 23 * 3600)
+    assert refused(server, _signed(key, old)) == 20104
+    fine = _claims(account, key, service, iat=now() - 7200, nbf=now() - 7200, exp=now() + 3600)
+    assert validate(server, _signed(key, fine))
+
+
+@pytest.mark.parametrize("garbage", ["=", "==", "!", "A", "AA", "\n", " ", "%3D", "."])
+def test_a_signature_has_one_spelling(
+    server: Server, account: Account, service: Any, garbage: str
+) -> None:
+    """Issue 18: a signature with trailing characters a lenient decoder drops
+    was accepted."""
+    key = make_key(server, account.sid)
+    good = token(account.sid, key, "alice", service.sid)
+    assert validate(server, good)
+    assert refused(server, good + garbage) in (20101, 20107)
+
+
+def test_a_signature_with_stray_low_bits_is_refused(
+    server: Server, account: Account, service: Any
+) -> None:
+    key = make_key(server, account.sid)
+    head, claims, sig = token(account.sid, key, "alice", service.sid).split(".")
+    # 32 bytes are 43 characters: the last one carries 2 unused bits; flipping
+    # them decodes to the same bytes but is not the signature's spelling
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(sig[-1])
+    twin = sig[:-1] + alphabet[last ^ 1]
+    assert base64.urlsafe_b64decode(twin + "=") == base64.urlsafe_b64decode(sig + "=")
+    assert refused(server, f"{head}.{claims}.{twin}") == 20107

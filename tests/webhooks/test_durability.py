@@ -119,6 +119,7 @@ def _serve(db: str, port: int, account: Account) -> subprocess.Popen[bytes]:
         "PARLEY_WEBHOOK_BACKOFF": "0.05",
         "PARLEY_WEBHOOK_LEASE": "1",
         "PARLEY_WEBHOOK_TIMEOUT": "1",
+        "PARLEY_ALLOW_PRIVATE_WEBHOOKS": "1",  # the receiver is on 127.0.0.1
     }
     return subprocess.Popen(
         [sys.executable, "-m", "parley", "serve", "--port", str(port), "--database-url", db],
