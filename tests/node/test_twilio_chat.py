@@ -48,16 +48,18 @@ def _run_scenarios(
         "PARLEY_TOKENS": json.dumps(tokens),
         "PARLEY_UNIQUE": unique,
     }
+    done = _node(env, "scenarios.js", *args, timeout=120)
+    assert "ok done" in done.stdout
+
+
+def _node(env: dict[str, str], *args: str, timeout: float) -> "subprocess.CompletedProcess[str]":
+    """``node <args>`` in tests/node; it must exit 0."""
+    assert NODE is not None
     done = subprocess.run(
-        [NODE, "scenarios.js", *args],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [NODE, *args], cwd=HERE, env=env, capture_output=True, text=True, timeout=timeout
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "ok done" in done.stdout
+    return done
 
 
 @pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
@@ -209,15 +211,7 @@ def test_the_legacy_probe_shows_each_old_sdks_first_request(
         "PARLEY_WS": server.url.replace("http://", "ws://") + "/v3/wsconnect",
         "PARLEY_TOKEN": alice,
     }
-    done = subprocess.run(
-        [NODE, "probe-legacy.js", package, "1.5"],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = _node(env, "probe-legacy.js", package, "1.5", timeout=60)
     lines = done.stdout.splitlines()
     assert any(" >> init " in line for line in lines), done.stdout
     method, path, marker = LEGACY_FIRST_REQUEST[package]
