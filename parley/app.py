@@ -122,16 +122,25 @@ class Parley:
 
     def _start_realtime(self) -> None:
         from parley.realtime import gateway, routes
-        from parley.realtime.chat import reachability
+        from parley.realtime.chat import reachability, users
         from parley.sync import projection, subscriptions
 
         projection.install()
+        assert self.store is not None
         self.gateway = gateway.Gateway(self, routes.build())
-        reachability.install(self.gateway)
+        # presence in the store, typing over the bus: both hold across processes
+        presence = reachability.Reachability(
+            self.store, reachability.new_node(), self.settings.presence_heartbeat
+        )
+        self.gateway.on_connect.append(presence.connected)
+        self.gateway.on_disconnect.append(presence.disconnected)
+        presence.start()
+        self.stoppers.append(presence.stop)
+        self.bus.on_signal(users.typing_receiver(self.gateway))
         if self.control is not None:  # simulated clients run the gateway's own actions
             from parley.realtime import simulate
 
-            simulate.register(self.control, self.gateway)
+            simulate.register(self.control, self.gateway, presence)
         self.mounts.append((gateway.PATH, self.gateway))
         self.stoppers.append(self.gateway.stop)
         # the bus is cleared at shutdown; the Hub needs no unsubscribe

@@ -101,6 +101,11 @@ class Settings:
     header_timeout: float = field(default_factory=lambda: float(_env("HEADER_TIMEOUT", "10") or 10))
     # real-time sockets (docs/security.md, "Real-time connections"): seconds a
     # socket may take to send init, sockets at once per token and per account
+    # seconds between this process's presence heartbeats; a crashed process's
+    # sockets count as connected for three of them (realtime/chat/reachability.py)
+    presence_heartbeat: float = field(
+        default_factory=lambda: float(_env("PRESENCE_HEARTBEAT", "10") or 10)
+    )
     ws_init_timeout: float = field(
         default_factory=lambda: float(_env("WS_INIT_TIMEOUT", "10") or 10)
     )

@@ -137,9 +137,11 @@ async def reset(tx: Tx, account_sid: str | None) -> None:
 
     Accounts and API keys stay, so the caller's credentials keep working.
     """
+    from parley.realtime import presence
     from parley.webhooks import outbox
 
     await outbox.forget(tx, account_sid)  # webhooks not yet sent for those events
+    await presence.forget(tx, account_sid)  # simulated connections (open sockets stay)
     where = {"account_sid": account_sid} if account_sid else {}
     for table in reversed(tables.ACCOUNT):
         if table.reset != "delete":

@@ -391,9 +391,6 @@ class Gateway:
         self.on_connect: list[Hook] = []
         self.on_disconnect: list[Hook] = []
         self.stopping = False
-        # simulated connections (POST /parley/v1/simulate/connect) per
-        # (account, service, identity): they count for reachability like sockets
-        self.simulated: dict[tuple[str, str, str], int] = {}
 
     def connected(self, service_sid: str, identity: str | None = None) -> list[Session]:
         return [

@@ -27,8 +27,9 @@ from parley import sids
 from parley.api.messages import MESSAGE
 from parley.control.http import ControlPlane
 from parley.errors import TwilioError, missing
-from parley.realtime.chat import messages, reachability, users
+from parley.realtime.chat import messages, users
 from parley.realtime.chat.context import Ctx
+from parley.realtime.chat.reachability import Reachability
 from parley.realtime.gateway import Gateway
 from parley.store import Row, repo
 
@@ -52,9 +53,10 @@ def _json(body: bytes, allowed: set[str]) -> dict[str, Any]:
 
 
 class Simulator:
-    def __init__(self, plane: ControlPlane, gateway: Gateway) -> None:
+    def __init__(self, plane: ControlPlane, gateway: Gateway, reachability: Reachability) -> None:
         self.plane = plane
         self.gateway = gateway
+        self.reachability = reachability
 
     async def _service(self, account: str | None, data: dict[str, Any]) -> Row:
         if account is None:
@@ -93,29 +95,25 @@ class Simulator:
     async def typing(self, _: ControlPlane, account: str | None, request: Any) -> Any:
         data = _json(request["body"], {"channel"})
         ctx = await self._ctx(account, data)
-        timeout = await users.start_typing(ctx, self.gateway, self._channel(data))
+        timeout = await users.start_typing(ctx, self._channel(data))
         return {"typing_timeout": timeout}
 
     async def connect(self, _: ControlPlane, account: str | None, request: Any) -> Any:
         data = _json(request["body"], set())
         service = await self._service(account, data)
-        count = await reachability.connect(self.gateway, service, data["identity"])
+        count = await self.reachability.connect(service, data["identity"])
         return {"identity": data["identity"], "connections": count}
 
     async def disconnect(self, _: ControlPlane, account: str | None, request: Any) -> Any:
         data = _json(request["body"], set())
         service = await self._service(account, data)
-        count = await reachability.disconnect(self.gateway, service, data["identity"])
+        count = await self.reachability.disconnect(service, data["identity"])
         return {"identity": data["identity"], "connections": count}
 
-    async def forget(self, _: Any, account: str | None) -> None:
-        reachability.forget(self.gateway, account)
 
-
-def register(plane: ControlPlane, gateway: Gateway) -> None:
-    simulator = Simulator(plane, gateway)
+def register(plane: ControlPlane, gateway: Gateway, reachability: Reachability) -> None:
+    simulator = Simulator(plane, gateway, reachability)
     plane.route("POST", "simulate/message", simulator.message)
     plane.route("POST", "simulate/typing", simulator.typing)
     plane.route("POST", "simulate/connect", simulator.connect)
     plane.route("POST", "simulate/disconnect", simulator.disconnect)
-    plane.on_reset.append(simulator.forget)

@@ -47,6 +47,8 @@ ACCOUNT: tuple[AccountTable, ...] = (
     AccountTable("webhook_deliveries", reset="owner"),
     AccountTable("webhook_attempts", reset="owner"),
     AccountTable("webhook_faults"),
+    # realtime.presence.forget: simulated connections go, open sockets stay
+    AccountTable("presence", reset="owner"),
     # the Sync view derives from the rows: an import rebuilds it (sync/rebuild.py)
     AccountTable("sync_objects"),
     AccountTable("sync_items", parent=("object_sid", "sync_objects")),

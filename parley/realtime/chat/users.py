@@ -6,6 +6,7 @@ from parley.api.table import Kind, Param
 from parley.api.users import NAME_MAX
 from parley.domain import limits, users
 from parley.errors import TwilioError
+from parley.events.bus import Signal, SignalSubscriber
 from parley.realtime.chat import guard, shapes
 from parley.realtime.chat.context import Ctx, PreEvent, decode, keyset_page, replace
 from parley.realtime.tunnel import Request, Response, Routes
@@ -140,14 +141,15 @@ async def typing(request: Request) -> Response:
     key = form.get("ChannelSid") or form.get("ConversationSid") or form.get("channel_sid")
     if not key:
         raise TwilioError(20001, name="ChannelSid", missing=True)
-    timeout = await start_typing(ctx, request.session.gateway, str(key))
+    timeout = await start_typing(ctx, str(key))
     return Response(200, {"typing_timeout": timeout})
 
 
-async def start_typing(ctx: Ctx, gateway: "Gateway", key: str) -> int:
+async def start_typing(ctx: Ctx, key: str) -> int:
     """The typing action (members only) behind ``typing`` and
-    ``POST /parley/v1/simulate/typing``: the other members' sockets are told;
-    returns the service's typing timeout."""
+    ``POST /parley/v1/simulate/typing``: the other members' sockets are told,
+    on whichever process they are (a bus signal, ``deliver_typing``); returns
+    the service's typing timeout."""
     async with ctx.store.read() as tx:
         service = await ctx.service(tx)
         channel = await guard.members_channel(tx, service, await ctx.user(tx), key)
@@ -158,10 +160,25 @@ async def start_typing(ctx: Ctx, gateway: "Gateway", key: str) -> int:
         }
     timeout = int(service.get("typing_indicator_timeout") or 5)
     payload = {"channel_sid": channel["sid"], "identity": ctx.identity, "typing_timeout": timeout}
-    for session in gateway.connected(ctx.service_sid):
-        if session.grant is not None and session.grant.identity in others:
-            await session.notify(TYPING, payload)
+    if others:
+        signal = {"kind": TYPING, "service_sid": ctx.service_sid, "to": sorted(others)}
+        await ctx.app.bus.signal({**signal, "payload": payload})
     return timeout
+
+
+def typing_receiver(gateway: "Gateway") -> SignalSubscriber:
+    """This process's side of typing: the signal goes to its own sockets of
+    the members it names."""
+
+    async def deliver_typing(signal: Signal) -> None:
+        if signal.get("kind") != TYPING:
+            return
+        to = set(signal.get("to") or ())
+        for session in gateway.connected(str(signal.get("service_sid"))):
+            if session.grant is not None and session.grant.identity in to:
+                await session.notify(TYPING, signal.get("payload"))
+
+    return deliver_typing
 
 
 def register(routes: Routes) -> None:
