@@ -60,7 +60,7 @@ class Parley:
         self.store: Store | None = None
         self.api: RestApi | None = None
         self.webhooks: WebhookWorker | None = None
-        # synchronous pre-event calls for client actions (webhooks.md §4)
+        # synchronous pre-event calls for client actions (docs/behaviour.md)
         self.prehooks: PreHooks | None = None
         self.control: ControlPlane | None = None  # /parley/v1/…, when enabled
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket

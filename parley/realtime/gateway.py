@@ -1,4 +1,4 @@
-"""The twilsock gateway at ``GET /v3/wsconnect`` (client-protocol.md §2).
+"""The twilsock gateway at ``GET /v3/wsconnect`` (docs/realtime-protocol.md §1-§4).
 
 ::
 
@@ -354,7 +354,7 @@ def _transport(receive: Any) -> Transport | None:
 
 async def connecting_user(tx: Tx, service: Row, identity: str, role_sid: str | None) -> Row:
     """The user of a connecting client (a socket, or a simulated connection):
-    created by the first connection (push-and-clients.md §4.3, roles.md §4),
+    created by the first connection (docs/behaviour.md, "Users and connections"),
     with the token's deployment role if it names one."""
     user = await users.find(tx, service, identity)
     if user is None:
@@ -543,7 +543,7 @@ class Gateway:
         token_key = hashlib.sha256(str(frame.header.get("token")).encode()).hexdigest()[:32]
         over = self._over_limit(grant, token_key)
         if over is not None:
-            # twilsock retries a 429 with back-off (client-protocol.md §2)
+            # twilsock retries a 429 with back-off (docs/realtime-protocol.md §5)
             await self._reply(session, frame.id, 429, errorCode=20429, description=over)
             await session.close(429, over)
             return
@@ -610,7 +610,8 @@ class Gateway:
             old.service_sid,
             old.identity,
         ):
-            # push-and-clients.md §4.3: a refreshed token keeps identity and service
+            # a refreshed token keeps identity and service
+            # (docs/behaviour.md, "Users and connections")
             error = TwilioError(20106)
             await self._reply(
                 session, frame.id, 401, errorCode=error.code, description=error.message

@@ -126,10 +126,10 @@ class Ctx:
             common = hook_params.common(
                 pre.name, self.account_sid, self.service_sid, "sdk", self.identity
             )
-            assert self.app.prehooks is not None  # the app's shared caller (webhooks.md §4)
+            assert self.app.prehooks is not None  # the app's shared caller
             decision = await self.app.prehooks.call(service, pre.name, {**common, **pre.params})
             if not decision.allowed:
-                # open-questions.md §40: the client's error is Parley's choice
+                # docs/behaviour.md, "Pre-event webhooks for client actions"
                 raise TwilioError(
                     20403, message=f"Action rejected by the {pre.name} pre-event webhook"
                 )
@@ -139,7 +139,7 @@ class Ctx:
             result = await act(tx, replacements)
         hub = self.app.sync_hub
         if self.request is not None and hub is not None:
-            # the caller's own Sync events go before its reply (§6.3)
+            # the caller's own Sync events go before its reply (docs/realtime-protocol.md §6.3)
             await hub.deliver_to(self.request.session, tx.events)
         return result
 
@@ -178,8 +178,8 @@ def replace(
     table: Sequence[Param],
     names: Mapping[str, str],
 ) -> dict[str, Any]:
-    """Apply pre-event replacement fields (camelCase keys, webhooks.md §4),
-    validated like the request itself."""
+    """Apply pre-event replacement fields (camelCase keys), validated like the
+    request itself (docs/behaviour.md, "Pre-event webhooks for client actions")."""
     if not replacements:
         return values
     camel = {_camel(f): f for f in names}

@@ -1,4 +1,4 @@
-"""Configuration, users and typing (client-protocol.md §3-4)."""
+"""Configuration, users and typing (docs/realtime-protocol.md §7.1, §7.2, §7.4)."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +134,7 @@ async def update_user(request: Request) -> Response:
 
 
 async def typing(request: Request) -> Response:
-    """Not stored, no webhook (push-and-clients.md §6): pushed to the other
+    """Not stored, no webhook (docs/behaviour.md, "Typing"): pushed to the other
     members' sockets."""
     ctx = Ctx.of(request)
     form: dict[str, Any] = request.form()
