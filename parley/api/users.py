@@ -19,7 +19,7 @@ from parley.api.table import (
     links,
     url,
 )
-from parley.domain import users
+from parley.domain import user_delete, users
 
 INSTANCE = "/Services/{service_sid}/Users/{sid}"
 NAME_MAX = 256  # limits.md §3: user FriendlyName not published, suggested
@@ -99,7 +99,7 @@ async def update(call: Call) -> Row:
 
 async def delete(call: Call) -> None:
     service = await scope.service(call)
-    await users.delete(call.tx, service, await scope.user(call, "Sid"), call.origin)
+    await user_delete.delete(call.tx, service, await scope.user(call, "Sid"), call.origin)
 
 
 async def list_(call: Call) -> list[Row]:

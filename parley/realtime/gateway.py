@@ -34,21 +34,19 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from parley.domain import users
 from parley.errors import TwilioError
-from parley.events import Origin
+from parley.events import Event, Origin
 from parley.realtime import frames, tokens
 from parley.realtime.tunnel import Request, Response, Routes, split
+from parley.runtime import Runtime
 from parley.store import Row, StoreUnavailable, Tx, repo
-
-if TYPE_CHECKING:
-    from parley.app import Parley
 
 log = logging.getLogger("parley.realtime")
 
@@ -339,6 +337,22 @@ class Session:
 
 
 Hook = Callable[[Session], Awaitable[None]]
+# a client's own commit, to its own session before the reply (Hub.deliver_to)
+OwnEvents = Callable[[Session, list[Event]], Awaitable[None]]
+
+
+class Sessions(set[Session]):
+    """This process's connected sessions: the gateway adds and removes them,
+    the Sync fan-out and the typing signal read them."""
+
+    def connected(self, service_sid: str, identity: str | None = None) -> list[Session]:
+        return [
+            s
+            for s in self
+            if s.grant is not None
+            and s.grant.service_sid == service_sid
+            and (identity is None or s.grant.identity == identity)
+        ]
 
 
 def _transport(receive: Any) -> Transport | None:
@@ -377,29 +391,34 @@ class Gateway:
     context_bytes_max = 16 * 1024  # bytes of one context's payload
     message_types_max = 64  # registered message types per socket
 
-    def __init__(self, app: "Parley", routes: Routes) -> None:
-        self.app = app
+    def __init__(
+        self,
+        runtime: Runtime,
+        routes: Routes,
+        sessions: Sessions,
+        *,
+        on_connect: Sequence[Hook] = (),
+        on_disconnect: Sequence[Hook] = (),
+        own_events: OwnEvents | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
         self.routes = routes
-        settings = app.settings
+        settings = runtime.settings
         self.init_timeout = settings.ws_init_timeout
         self.per_token = settings.ws_sockets_per_token
         self.per_account = settings.ws_sockets_per_account
         self._token_sockets: collections.Counter[str] = collections.Counter()
         self.dropped: collections.Counter[str] = collections.Counter()  # by reason, /metrics
         self._account_sockets: collections.Counter[str] = collections.Counter()
-        self.sessions: set[Session] = set()
-        self.on_connect: list[Hook] = []
-        self.on_disconnect: list[Hook] = []
+        self.sessions = sessions
+        self.on_connect = tuple(on_connect)
+        self.on_disconnect = tuple(on_disconnect)
+        self.own_events = own_events
         self.stopping = False
 
     def connected(self, service_sid: str, identity: str | None = None) -> list[Session]:
-        return [
-            s
-            for s in self.sessions
-            if s.grant is not None
-            and s.grant.service_sid == service_sid
-            and (identity is None or s.grant.identity == identity)
-        ]
+        return self.sessions.connected(service_sid, identity)
 
     async def stop(self) -> None:
         """Shutdown: every client is told to reconnect elsewhere (308 offload)."""
@@ -505,10 +524,9 @@ class Gateway:
         await session.send({"method": "reply", "id": frame_id, "status": status, **extra}, payload)
 
     async def _grant(self, session: Session, frame: frames.Frame) -> tokens.Grant | None:
-        store = self.app.store
-        assert store is not None and frame.id is not None
+        assert frame.id is not None
         try:
-            async with store.read() as tx:
+            async with self.store.read() as tx:
                 return await tokens.validate(tx, frame.header.get("token", ""))
         except StoreUnavailable as exc:
             await self._unavailable(session, frame.id, exc)
@@ -550,10 +568,8 @@ class Gateway:
         session.counted = (token_key, grant.account_sid)
         self._token_sockets[token_key] += 1
         self._account_sockets[grant.account_sid] += 1
-        store = self.app.store
-        assert store is not None
         try:
-            async with store.write() as tx:
+            async with self.store.write() as tx:
                 service = await repo.get(tx, "services", {"sid": grant.service_sid})
                 if service is None:
                     raise TwilioError(20106)
@@ -621,6 +637,16 @@ class Gateway:
         session.schedule()
         await self._reply(session, frame.id, 200)
 
+    def _own_events(self, session: Session) -> Callable[[list[Event]], Awaitable[None]] | None:
+        deliver = self.own_events
+        if deliver is None:
+            return None
+
+        async def own(events: list[Event]) -> None:
+            await deliver(session, events)
+
+        return own
+
     def _over_limit(self, grant: tokens.Grant, token_key: str) -> str | None:
         """Why one more socket for this token or account is refused, if it is."""
         if self._token_sockets[token_key] >= self.per_token:
@@ -681,7 +707,17 @@ class Gateway:
         try:
             path, params = split(path, http.get("params"))
             handler, path_params = self.routes.match(method, path)
-            request = Request(session, method, path, params, frame.payload, headers, path_params)
+            request = Request(
+                session,
+                method,
+                path,
+                params,
+                frame.payload,
+                headers,
+                self.runtime,
+                path_params,
+                self._own_events(session),
+            )
             response = await handler(request)
         except TwilioError as exc:
             response = Response(exc.status, exc.body())

@@ -1,8 +1,8 @@
 """Every tunnelled endpoint, in one list (routed by path; see tunnel.py)."""
 
+from parley.realtime import sync_http
 from parley.realtime.chat import channels, members, messages, registrations, users
 from parley.realtime.tunnel import Routes
-from parley.sync import http as sync_http
 
 
 def build() -> Routes:

@@ -14,9 +14,10 @@ Each runs the real-time client API's own action with a ``Ctx`` built for that
 identity instead of a socket's: the same role checks (50107 / 50400), the same
 pre-event webhook (a rejection is 403 / 20403, nothing stored), post-event
 webhooks with ``Source=SDK`` and ``ClientIdentity``, the Sync view, typing
-pushed to connected sockets, and reachability. Registered by ``app.py`` with
-``ControlPlane.route``; authenticated with the account's credentials like the
-rest of the control plane, so ``service_sid`` must be one of its services.
+pushed to connected sockets, and reachability. ``routes`` lists them for the
+app's lifespan, which passes them to the control plane. Authenticated with the
+account's credentials like the rest of the control plane, so ``service_sid``
+must be one of its services.
 """
 
 from typing import Any
@@ -25,12 +26,12 @@ import orjson
 
 from parley import sids
 from parley.api.messages import MESSAGE
-from parley.control.http import ControlPlane
+from parley.control.http import ControlPlane, Route
 from parley.errors import TwilioError, missing
 from parley.realtime.chat import messages, users
 from parley.realtime.chat.context import Ctx
 from parley.realtime.chat.reachability import Reachability
-from parley.realtime.gateway import Gateway
+from parley.runtime import Runtime
 from parley.store import Row, repo
 
 MESSAGE_FIELDS = {"body", "attributes", "media_sid"}
@@ -53,9 +54,8 @@ def _json(body: bytes, allowed: set[str]) -> dict[str, Any]:
 
 
 class Simulator:
-    def __init__(self, plane: ControlPlane, gateway: Gateway, reachability: Reachability) -> None:
-        self.plane = plane
-        self.gateway = gateway
+    def __init__(self, runtime: Runtime, reachability: Reachability) -> None:
+        self.runtime = runtime
         self.reachability = reachability
 
     async def _service(self, account: str | None, data: dict[str, Any]) -> Row:
@@ -64,7 +64,7 @@ class Simulator:
         sid = data["service_sid"]
         service = None
         if sids.looks_like(sids.SERVICE, sid):
-            async with self.plane.store.read() as tx:
+            async with self.runtime.store.read() as tx:
                 service = await repo.get(tx, "services", {"sid": sids.normalise(sid)})
         if service is None or service["account_sid"] != account:
             raise TwilioError(20404, path=f"/Services/{sid}")
@@ -72,9 +72,7 @@ class Simulator:
 
     async def _ctx(self, account: str | None, data: dict[str, Any]) -> Ctx:
         service = await self._service(account, data)
-        return Ctx.acting(
-            self.gateway.app, service["account_sid"], service["sid"], data["identity"]
-        )
+        return Ctx.acting(self.runtime, service["account_sid"], service["sid"], data["identity"])
 
     @staticmethod
     def _channel(data: dict[str, Any]) -> str:
@@ -90,7 +88,7 @@ class Simulator:
         if isinstance(fields.get("attributes"), dict | list):  # a mapping: its JSON text
             fields["attributes"] = orjson.dumps(fields["attributes"]).decode()
         row = await messages.send_message(ctx, self._channel(data), fields)
-        return MESSAGE.render(row, self.plane.api.base_url)
+        return MESSAGE.render(row, self.runtime.base_url)
 
     async def typing(self, _: ControlPlane, account: str | None, request: Any) -> Any:
         data = _json(request["body"], {"channel"})
@@ -111,9 +109,11 @@ class Simulator:
         return {"identity": data["identity"], "connections": count}
 
 
-def register(plane: ControlPlane, gateway: Gateway, reachability: Reachability) -> None:
-    simulator = Simulator(plane, gateway, reachability)
-    plane.route("POST", "simulate/message", simulator.message)
-    plane.route("POST", "simulate/typing", simulator.typing)
-    plane.route("POST", "simulate/connect", simulator.connect)
-    plane.route("POST", "simulate/disconnect", simulator.disconnect)
+def routes(runtime: Runtime, reachability: Reachability) -> list[Route]:
+    simulator = Simulator(runtime, reachability)
+    return [
+        ("POST", "simulate/message", simulator.message),
+        ("POST", "simulate/typing", simulator.typing),
+        ("POST", "simulate/connect", simulator.connect),
+        ("POST", "simulate/disconnect", simulator.disconnect),
+    ]

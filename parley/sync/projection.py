@@ -1,7 +1,8 @@
 """Domain events -> the Sync view, inside the transaction that recorded them.
 
-Registered in ``parley.events.PROJECTORS`` (see ``install``). Kinds and
-payloads follow the event contract in HELPERS.md::
+One of the store's projectors (``parley.app.PROJECTORS``). The domain events
+and their payloads (each the stored row of the resource, see
+``parley.events.model.emit``)::
 
     onUserAdded/Updated        -> {US}.info map (friendlyName, attributes, reachability),
                                   {US}.channels map (pending invites as "invited")
@@ -24,7 +25,7 @@ from typing import Any
 import orjson
 
 from parley import timefmt
-from parley.events import PROJECTORS, Event
+from parley.events import Event
 from parley.store import Row, Tx, repo
 from parley.sync import names, store
 
@@ -407,9 +408,3 @@ async def project(tx: Tx, event: Event) -> None:
     handler = HANDLERS.get(event.kind)
     if handler is not None:
         await handler(tx, event)
-
-
-def install() -> None:
-    """Register the projector once (idempotent; called at app start-up)."""
-    if project not in PROJECTORS:
-        PROJECTORS.append(project)

@@ -31,7 +31,7 @@ import orjson
 
 from parley import timefmt
 from parley.domain.catalogue import POST_EVENTS
-from parley.events import PROJECTORS, Event
+from parley.events import Event
 from parley.store import Row, Tx, repo
 
 _POST_EVENTS = frozenset(POST_EVENTS)
@@ -160,8 +160,6 @@ async def plan(tx: Tx, event: Event) -> None:
     for target in await targets(tx, event):
         await enqueue(tx, event, target)
 
-
-PROJECTORS.append(plan)
 
 _JOIN_LANE = (
     "INSERT INTO webhook_lanes (lane, pending, next_at, account_sid, target)"

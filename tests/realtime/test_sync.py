@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from parley.sync import subscriptions
+from parley.realtime import subscriptions
 from tests.conftest import Account, Server, make_client, start_server
 from tests.realtime import rest
 from tests.realtime.helpers import Twilsock, make_key, token

@@ -13,20 +13,18 @@ check -> pre-event -> write flow.
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from parley.api import codec
 from parley.api.table import Param
 from parley.errors import TwilioError
-from parley.events import Origin
+from parley.events import Event, Origin
 from parley.realtime.tunnel import Request
+from parley.runtime import Runtime
 from parley.store import Row, Store, Tx, repo
 from parley.webhooks import params as hook_params
 from parley.webhooks import prehook
-
-if TYPE_CHECKING:
-    from parley.app import Parley
 
 T = TypeVar("T")
 
@@ -46,14 +44,16 @@ class Ctx:
     actions without a socket (docs/testing.md "Simulated clients")."""
 
     request: Request | None
-    app: "Parley"
+    runtime: Runtime
     service_sid: str
     account_sid: str
     identity: str
+    # the caller's own Sync events of a commit, to its session before the reply
+    own_events: Callable[[list[Event]], Awaitable[None]] | None = None
 
     @classmethod
-    def acting(cls, app: "Parley", account_sid: str, service_sid: str, identity: str) -> "Ctx":
-        return cls(None, app, service_sid, account_sid, identity)
+    def acting(cls, runtime: Runtime, account_sid: str, service_sid: str, identity: str) -> "Ctx":
+        return cls(None, runtime, service_sid, account_sid, identity)
 
     @classmethod
     def of(cls, request: Request) -> "Ctx":
@@ -64,16 +64,16 @@ class Ctx:
             raise TwilioError(20404, path=request.path)  # another service's URL
         return cls(
             request,
-            request.session.gateway.app,
+            request.runtime,
             grant.service_sid,
             grant.account_sid,
             grant.identity,
+            request.own_events,
         )
 
     @property
     def store(self) -> Store:
-        assert self.app.store is not None
-        return self.app.store
+        return self.runtime.store
 
     @property
     def origin(self) -> Origin:
@@ -83,7 +83,7 @@ class Ctx:
 
     @property
     def base(self) -> str:
-        return f"{self.app.settings.base_url}/Client/v1/Services/{self.service_sid}"
+        return f"{self.runtime.base_url}/Client/v1/Services/{self.service_sid}"
 
     def user_url(self, identity: str) -> str:
         return f"{self.base}/Users/{quote(identity, safe='')}"
@@ -126,8 +126,7 @@ class Ctx:
             common = hook_params.common(
                 pre.name, self.account_sid, self.service_sid, "sdk", self.identity
             )
-            assert self.app.prehooks is not None  # the app's shared caller
-            decision = await self.app.prehooks.call(service, pre.name, {**common, **pre.params})
+            decision = await self.runtime.prehooks.call(service, pre.name, {**common, **pre.params})
             if not decision.allowed:
                 # docs/behaviour.md, "Pre-event webhooks for client actions"
                 raise TwilioError(
@@ -137,10 +136,9 @@ class Ctx:
         async with self.store.write() as tx:
             await check(tx)
             result = await act(tx, replacements)
-        hub = self.app.sync_hub
-        if self.request is not None and hub is not None:
+        if self.own_events is not None:
             # the caller's own Sync events go before its reply (docs/realtime-protocol.md §6.3)
-            await hub.deliver_to(self.request.session, tx.events)
+            await self.own_events(tx.events)
         return result
 
 

@@ -1,6 +1,6 @@
 """Configuration, users and typing (docs/realtime-protocol.md §7.1, §7.2, §7.4)."""
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from parley.api.table import Kind, Param
 from parley.api.users import NAME_MAX
@@ -9,12 +9,10 @@ from parley.errors import TwilioError
 from parley.events.bus import Signal, SignalSubscriber
 from parley.realtime.chat import guard, shapes
 from parley.realtime.chat.context import Ctx, PreEvent, decode, keyset_page, replace
+from parley.realtime.gateway import Sessions
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Tx, repo
 from parley.sync import names, projection
-
-if TYPE_CHECKING:
-    from parley.realtime.gateway import Gateway
 
 PAGE = 50
 TYPING = "twilio.ipmsg.typing_indicator"
@@ -50,12 +48,12 @@ async def configuration(request: Request) -> Response:
         # the URL @twilio/mcs-client POSTs uploads to and appends /{ME} to
         # (mcs-client@0.5.3 builds/lib.js Client.post/get; Twilio serves
         # https://mcs.us1.twilio.com/v1/Services/{IS}/Media)
-        "media_service": f"{ctx.app.settings.base_url}/v1/Services/{ctx.service_sid}/Media",
+        "media_service": f"{ctx.runtime.base_url}/v1/Services/{ctx.service_sid}/Media",
         "messages_receipts": f"{ctx.base}/Conversations/%s/Messages/%s/Receipts",
     }
     body = {
         "identity": ctx.identity,
-        "url": f"{ctx.app.settings.base_url}/Client/v1/Configuration",
+        "url": f"{ctx.runtime.base_url}/Client/v1/Configuration",
         "options": {
             "consumption_report_interval": f"PT{interval}S",
             "user_infos_to_subscribe": 100,
@@ -162,11 +160,11 @@ async def start_typing(ctx: Ctx, key: str) -> int:
     payload = {"channel_sid": channel["sid"], "identity": ctx.identity, "typing_timeout": timeout}
     if others:
         signal = {"kind": TYPING, "service_sid": ctx.service_sid, "to": sorted(others)}
-        await ctx.app.bus.signal({**signal, "payload": payload})
+        await ctx.runtime.bus.signal({**signal, "payload": payload})
     return timeout
 
 
-def typing_receiver(gateway: "Gateway") -> SignalSubscriber:
+def typing_receiver(sessions: Sessions) -> SignalSubscriber:
     """This process's side of typing: the signal goes to its own sockets of
     the members it names."""
 
@@ -174,7 +172,7 @@ def typing_receiver(gateway: "Gateway") -> SignalSubscriber:
         if signal.get("kind") != TYPING:
             return
         to = set(signal.get("to") or ())
-        for session in gateway.connected(str(signal.get("service_sid"))):
+        for session in sessions.connected(str(signal.get("service_sid"))):
             if session.grant is not None and session.grant.identity in to:
                 await session.notify(TYPING, signal.get("payload"))
 

@@ -18,10 +18,10 @@ import orjson
 
 from parley.api import codec
 from parley.errors import TwilioError
+from parley.realtime.subscriptions import ESTIMATED_DELIVERY_MS, subscriptions
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Store
 from parley.sync import access, store
-from parley.sync.subscriptions import ESTIMATED_DELIVERY_MS, subscriptions
 
 PAGE_SIZE = 50
 PAGE_MAX = 100  # Sync's maximum page size (twilio-sync syncmap.ts:350)
@@ -30,13 +30,11 @@ BATCHES_MAX = 8  # batches one socket may have in progress
 
 
 def _store(request: Request) -> Store:
-    found = request.session.gateway.app.store
-    assert found is not None
-    return found
+    return request.runtime.store
 
 
 def _base(request: Request) -> str:
-    return request.session.gateway.app.settings.base_url
+    return request.runtime.base_url
 
 
 async def _object(request: Request, kind: str, store_: Store) -> Row:
@@ -180,7 +178,7 @@ async def subscribe(request: Request) -> Response:
     # docs/security.md, "Real-time connections": what one socket may ask at once
     if len(requests) > BATCH_MAX:
         raise TwilioError(54008, detail=f"at most {BATCH_MAX} requests in one batch")
-    hub = subscriptions(request.session)
+    hub = subscriptions(request.session, request.runtime)
     if len(hub.tasks) >= BATCHES_MAX:
         raise TwilioError(20429, message=f"Too Many Requests: {BATCHES_MAX} batches in progress")
     task = asyncio.create_task(
