@@ -173,7 +173,8 @@ class Parley:
             if settings.control_plane:
                 routes: list[Route] = [
                     *webhook_routes.routes(store),  # deliveries, faults
-                    *simulate.routes(runtime, presence),  # simulated clients
+                    # simulated clients run the client actions by name
+                    *simulate.routes(runtime, realtime_routes.actions(), presence),
                 ]
                 on_reset: list[ResetHook] = [webhook_routes.forget]
                 control = ControlPlane(api, settings.admin_token, routes, on_reset)

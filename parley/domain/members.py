@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from parley import sids, timefmt
-from parley.domain import invites, roles, users
+from parley.domain import channels, invites, roles, users
 from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.store import Row, Tx, UniqueViolation, repo
@@ -55,6 +55,42 @@ def _horizon(values: Mapping[str, Any], changes: dict[str, Any]) -> None:
         and "last_consumption_timestamp" not in values
     ):
         changes["last_consumption_timestamp"] = timefmt.now()
+
+
+async def invite_to_join(tx: Tx, channel: Row, identity: str) -> Row | None:
+    """Whether ``identity`` may join ``channel`` by itself, and the invite it
+    would accept: a public channel is open to anyone; a private one only with
+    an invite (50107) (docs/behaviour.md, "Roles")."""
+    invite = await repo.get(tx, "invites", {"channel_sid": channel["sid"], "identity": identity})
+    if channel["type"] != channels.PUBLIC and invite is None:
+        raise TwilioError(50107)
+    return invite
+
+
+async def join(
+    tx: Tx,
+    service: Row,
+    channel: Row,
+    identity: str,
+    origin: Origin,
+    values: Mapping[str, Any] | None = None,
+) -> Row:
+    """``identity`` joins by itself: a private channel needs an invite, whose
+    role applies unless ``values`` names one (the invite is fulfilled by the
+    join) (docs/behaviour.md, "Roles")."""
+    values = dict(values or {})
+    invite = await invite_to_join(tx, channel, identity)
+    if invite is not None and values.get("role_sid") is None:
+        values["role_sid"] = invite["role_sid"]
+    return await add(tx, service, channel, identity, origin, values, JOINED)
+
+
+async def join_as_creator(tx: Tx, service: Row, channel: Row, identity: str, origin: Origin) -> Row:
+    """A client that creates a channel joins it with the service's channel
+    creator role (a channel made through REST joins nobody) (docs/behaviour.md,
+    "Roles")."""
+    role = service["default_channel_creator_role_sid"]
+    return await add(tx, service, channel, identity, origin, {"role_sid": role}, JOINED)
 
 
 async def add(

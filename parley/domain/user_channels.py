@@ -121,6 +121,15 @@ async def page(
     return [await joined(tx, service, user, m) for m in rows]
 
 
+def reported(service: Row, values: dict[str, Any]) -> dict[str, Any]:
+    """What a client's report of its channel state changes: its consumption
+    horizon is ignored while the service has read status off
+    (docs/behaviour.md, "Consumption")."""
+    if service["read_status_enabled"]:
+        return values
+    return {k: v for k, v in values.items() if k != "last_consumed_message_index"}
+
+
 async def update(
     tx: Tx, service: Row, user: Row, channel: Row, values: dict[str, Any], origin: Origin
 ) -> Row:

@@ -4,7 +4,7 @@ do, for tests that have no client SDK (docs/testing.md "Simulated clients").
 ::
 
     simulate/message     {service_sid, identity, channel, body?, attributes?, media_sid?}
-                         -> chat.messages.send_message   (the tunnelled sendMessage's action)
+                         -> the client action sendMessage, by name
     simulate/typing      {service_sid, identity, channel}
                          -> chat.users.start_typing      (the tunnelled Typing's action)
     simulate/connect     {service_sid, identity}         -> chat.reachability.connect
@@ -28,7 +28,8 @@ from parley import sids
 from parley.api.messages import MESSAGE
 from parley.control.http import ControlPlane, Route
 from parley.errors import TwilioError, missing
-from parley.realtime.chat import messages, users
+from parley.realtime.chat import users
+from parley.realtime.chat.actions import Actions
 from parley.realtime.chat.context import Ctx
 from parley.realtime.chat.reachability import Reachability
 from parley.runtime import Runtime
@@ -54,8 +55,9 @@ def _json(body: bytes, allowed: set[str]) -> dict[str, Any]:
 
 
 class Simulator:
-    def __init__(self, runtime: Runtime, reachability: Reachability) -> None:
+    def __init__(self, runtime: Runtime, actions: Actions, reachability: Reachability) -> None:
         self.runtime = runtime
+        self.actions = actions
         self.reachability = reachability
 
     async def _service(self, account: str | None, data: dict[str, Any]) -> Row:
@@ -87,7 +89,9 @@ class Simulator:
         fields = {k: v for k, v in data.items() if k in MESSAGE_FIELDS}
         if isinstance(fields.get("attributes"), dict | list):  # a mapping: its JSON text
             fields["attributes"] = orjson.dumps(fields["attributes"]).decode()
-        row = await messages.send_message(ctx, self._channel(data), fields)
+        row = await self.actions.perform(
+            "sendMessage", ctx, {"channel": self._channel(data)}, fields
+        )
         return MESSAGE.render(row, self.runtime.base_url)
 
     async def typing(self, _: ControlPlane, account: str | None, request: Any) -> Any:
@@ -109,8 +113,8 @@ class Simulator:
         return {"identity": data["identity"], "connections": count}
 
 
-def routes(runtime: Runtime, reachability: Reachability) -> list[Route]:
-    simulator = Simulator(runtime, reachability)
+def routes(runtime: Runtime, actions: Actions, reachability: Reachability) -> list[Route]:
+    simulator = Simulator(runtime, actions, reachability)
     return [
         ("POST", "simulate/message", simulator.message),
         ("POST", "simulate/typing", simulator.typing),

@@ -1,19 +1,11 @@
 """What every client endpoint needs: who calls, in which service, the URLs
-Parley hands out, input decoding with the REST parameter table, and the
-check -> pre-event -> write flow.
-
-::
-
-    perform(check, act):
-      read tx:  check(tx) -> PreEvent | None     (resolve, role check: 50107/50400)
-      pre-event webhook (if the service wants it) -> reject (20403) | replacements
-      write tx: check(tx) again, act(tx, replacements) -> result
-      the commit's Sync events -> the caller's own session, then the reply
+Parley hands out, and input decoding with the REST parameter table. The flow
+of a client action (roles, pre-event, one write) is ``actions.py``'s.
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from parley.api import codec
@@ -23,18 +15,6 @@ from parley.events import Event, Origin
 from parley.realtime.tunnel import Request
 from parley.runtime import Runtime
 from parley.store import Row, Store, Tx, repo
-from parley.webhooks import params as hook_params
-from parley.webhooks import prehook
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class PreEvent:
-    """A pre-event to ask about: its name and the action's own parameters."""
-
-    name: str
-    params: Mapping[str, str]
 
 
 @dataclass(slots=True)
@@ -110,36 +90,6 @@ class Ctx:
         if row is None:  # deleted through REST while connected
             raise TwilioError(50200, identity=self.identity)
         return row
-
-    # -------------------------------------------------------------- flow
-
-    async def perform(
-        self,
-        check: Callable[[Tx], Awaitable[PreEvent | None]],
-        act: Callable[[Tx, dict[str, str]], Awaitable[T]],
-    ) -> T:
-        async with self.store.read() as tx:
-            pre = await check(tx)
-            service = await self.service(tx)
-        replacements: dict[str, str] = {}
-        if pre is not None and prehook.wanted(service, pre.name):
-            common = hook_params.common(
-                pre.name, self.account_sid, self.service_sid, "sdk", self.identity
-            )
-            decision = await self.runtime.prehooks.call(service, pre.name, {**common, **pre.params})
-            if not decision.allowed:
-                # docs/behaviour.md, "Pre-event webhooks for client actions"
-                raise TwilioError(
-                    20403, message=f"Action rejected by the {pre.name} pre-event webhook"
-                )
-            replacements = decision.replacements
-        async with self.store.write() as tx:
-            await check(tx)
-            result = await act(tx, replacements)
-        if self.own_events is not None:
-            # the caller's own Sync events go before its reply (docs/realtime-protocol.md §6.3)
-            await self.own_events(tx.events)
-        return result
 
 
 async def keyset_page(

@@ -8,7 +8,8 @@ from parley.domain import limits, users
 from parley.errors import TwilioError
 from parley.events.bus import Signal, SignalSubscriber
 from parley.realtime.chat import guard, shapes
-from parley.realtime.chat.context import Ctx, PreEvent, decode, keyset_page, replace
+from parley.realtime.chat.actions import Args, ClientAction, Target, Values, own_or_any, perform
+from parley.realtime.chat.context import Ctx, keyset_page
 from parley.realtime.gateway import Sessions
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Tx, repo
@@ -104,30 +105,39 @@ async def list_users(request: Request) -> Response:
     return Response(200, {"users": found, "meta": meta})
 
 
+async def _with_user(tx: Tx, ctx: Ctx, args: Args) -> Target:
+    me = await ctx.user(tx)
+    target = await _user_by_identity(tx, ctx, args["identity"])
+    return Target(await ctx.service(tx), me, subject=target)
+
+
+async def _update_user(tx: Tx, ctx: Ctx, target: Target, values: Values) -> tuple[Row, Row]:
+    row = await users.update(tx, target.service, target.subject_row, values, ctx.origin)
+    return row, target.service
+
+
+UPDATE_USER = ClientAction(
+    name="updateUser",
+    params=USER_PARAMS,
+    fields=USER_FIELDS,
+    resolve=_with_user,
+    permissions=lambda ctx, t, values: [
+        own_or_any(t.subject_row["identity"] == ctx.identity, "editOwnUserInfo", "editAnyUserInfo")
+    ],
+    pre_event=lambda values: "onUserUpdate",
+    pre_params=lambda ctx, t, values: {
+        "Identity": t.subject_row["identity"],
+        **{w: str(values[f]) for f, w in USER_FIELDS.items() if values.get(f)},
+    },
+    run=_update_user,
+)
+
+ACTIONS = (UPDATE_USER,)
+
+
 async def update_user(request: Request) -> Response:
     ctx = Ctx.of(request)
-    identity = request.path_params["identity"]
-    values = decode(request.form(), USER_PARAMS, USER_FIELDS)
-    own = identity == ctx.identity
-
-    async def check(tx: Tx) -> PreEvent:
-        me = await ctx.user(tx)
-        await _user_by_identity(tx, ctx, identity)
-        wanted = guard.own_or_any(own, "editOwnUserInfo", "editAnyUserInfo")
-        await guard.require_one(tx, wanted, me)
-        pre = {"Identity": identity}
-        pre.update({w: str(values[f]) for f, w in USER_FIELDS.items() if values.get(f)})
-        return PreEvent("onUserUpdate", pre)
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> Row:
-        service = await ctx.service(tx)
-        target = await _user_by_identity(tx, ctx, identity)
-        final = replace(values, replacements, USER_PARAMS, USER_FIELDS)
-        return await users.update(tx, service, target, final, ctx.origin)
-
-    row = await ctx.perform(check, act)
-    async with ctx.store.read() as tx:
-        service = await ctx.service(tx)
+    row, service = await perform(UPDATE_USER, ctx, request.path_params, request.form())
     return Response(200, shapes.user(ctx, row, service))
 
 
