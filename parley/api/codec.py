@@ -202,14 +202,19 @@ def _last(form: dict[str, list[str]], key: str) -> str | None:
     return values[-1] if values else None
 
 
-def make_token(direction: str, position: Any) -> str:
+def make_token(direction: str, position: int | str) -> str:
     """``PA…`` (after) / ``PB…`` (before), as Twilio's tokens look; the rest is
-    the boundary row's keyset value, opaque to clients."""
+    the boundary row's keyset value, opaque to clients. The one page token of
+    every surface: REST lists, the client endpoints' lists, and Sync items
+    (whose maps page on a text key)."""
     raw = base64.urlsafe_b64encode(orjson.dumps(position)).rstrip(b"=").decode()
     return f"P{direction}{raw}"
 
 
-def read_token(token: str) -> tuple[str, Any]:
+def read_token(token: str, text: bool = False) -> tuple[str, Any]:
+    """``(direction, position)`` of a token ``make_token`` made: a position in
+    range (``text``: a key without NUL); anything else is 400 / 20001, and
+    never reaches a query (docs/security.md, "Bad input")."""
     if len(token) < 3 or token[0] != "P" or token[1] not in "AB":
         raise invalid("PageToken")
     raw = token[2:]
@@ -217,6 +222,10 @@ def read_token(token: str) -> tuple[str, Any]:
         position = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (binascii.Error, ValueError):
         raise invalid("PageToken") from None
+    if text:
+        if not isinstance(position, str) or "\x00" in position:
+            raise invalid("PageToken")
+        return token[1], position
     if not isinstance(position, int) or isinstance(position, bool):
         raise invalid("PageToken")
     if not 0 <= position <= POSITION_MAX:

@@ -6,6 +6,7 @@ from typing import Any
 import orjson
 
 from parley.api import channels as channels_api
+from parley.api import codec
 from parley.api import user_channels as user_channels_api
 from parley.domain import channels, members, user_channels
 from parley.errors import TwilioError
@@ -203,6 +204,8 @@ async def list_mine(request: Request) -> Response:
     if request.path_params["identity"] != ctx.identity:
         raise TwilioError(54007, identity=ctx.identity)
     token = request.params.get("PageToken")
+    # the map pages on its item keys (channel SIDs), in REST's page tokens
+    start = codec.read_token(token, text=True)[1] if token else None
     async with ctx.store.read() as tx:
         service = await ctx.service(tx)
         user = await ctx.user(tx)
@@ -211,7 +214,7 @@ async def list_mine(request: Request) -> Response:
         more = False
         if mine is not None:
             rows, _, more = await sync_store.items_page(
-                tx, mine, start=token, descending=False, limit=PAGE, inclusive=token is None
+                tx, mine, start=start, descending=False, limit=PAGE, inclusive=start is None
             )
         keys = [item["item_key"] for item in rows]
         found = (
@@ -241,7 +244,7 @@ async def list_mine(request: Request) -> Response:
                 "url": f"{ctx.my_conversations}/{sid}",
             }
         )
-    next_token = rows[-1]["item_key"] if rows and more else None
+    next_token = codec.make_token("A", rows[-1]["item_key"]) if rows and more else None
     return Response(200, {"conversations": conversations, "meta": _meta(next_token)})
 
 
