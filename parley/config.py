@@ -54,7 +54,7 @@ class Settings:
             return self.public_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
 
-    # Webhook delivery (parley/webhooks, webhooks.md §5). Times in seconds.
+    # Webhook delivery (parley/webhooks, docs/behaviour.md §W5). Times in seconds.
     webhook_timeout: float = field(default_factory=lambda: float(_env("WEBHOOK_TIMEOUT", "5") or 5))
     # first retry delay; each further retry waits 4x longer (2 s, 8 s, 32 s)
     webhook_backoff: float = field(default_factory=lambda: float(_env("WEBHOOK_BACKOFF", "2") or 2))

@@ -1,4 +1,4 @@
-"""Member resource: ``…/Channels/{ChannelSid}/Members`` (resources.md §4).
+"""Member resource: ``…/Channels/{ChannelSid}/Members`` (docs/behaviour.md §R4).
 
 https://www.twilio.com/docs/chat/rest/member-resource
 """

@@ -1,7 +1,7 @@
-"""Invites: a pending invitation of a user to a channel (resources.md §6).
+"""Invites: a pending invitation of a user to a channel (docs/behaviour.md §R6).
 
 No webhook reports invites: their events are ``parley.invite.created`` and
-``parley.invite.deleted`` (HELPERS.md event contract). An invite is removed when
+``parley.invite.deleted`` (docs/behaviour.md §E event contract). An invite is removed when
 it is cancelled and when its identity becomes a member (fulfilled).
 """
 
@@ -11,7 +11,7 @@ from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.store import Row, Tx, UniqueViolation, repo
 
-SYSTEM = "system"  # created_by of REST invites (open-questions.md §28)
+SYSTEM = "system"  # created_by of REST invites (docs/decisions.md §28)
 
 
 async def create(
@@ -23,8 +23,8 @@ async def create(
     role_sid: str | None = None,
 ) -> Row:
     """Invite an existing user (the caller resolves the identity: REST answers
-    an unknown one with 20404, open-questions.md §26). A member cannot be
-    invited (50404, open-questions.md §27); a second invite is 50212."""
+    an unknown one with 20404, docs/decisions.md §26). A member cannot be
+    invited (50404, docs/decisions.md §27); a second invite is 50212."""
     identity = user["identity"]
     if role_sid is None:
         role_sid = service["default_channel_role_sid"]

@@ -1,8 +1,8 @@
-"""Members: one user identity in one channel (resources.md §4).
+"""Members: one user identity in one channel (docs/behaviour.md §R4).
 
 ``add`` is shared by REST (``POST …/Members``), invite acceptance and the
 client SDK's join/add; ``remove`` by REST, user-channel delete, leave and
-kick. Counters move with the row, in the same transaction (resources.md §13):
+kick. Counters move with the row, in the same transaction (docs/behaviour.md §R13):
 
 ::
 
@@ -32,7 +32,7 @@ LEFT = "LEFT"
 
 
 async def find(tx: Tx, channel: Row, key: str) -> Row | None:
-    """A member of this channel by SID or identity (resources.md §1)."""
+    """A member of this channel by SID or identity (docs/behaviour.md §R1)."""
     if sids.looks_like(sids.MEMBER, key):
         return await repo.get(
             tx, "members", {"sid": sids.normalise(key), "channel_sid": channel["sid"]}
@@ -49,7 +49,7 @@ async def _channel_role(tx: Tx, service: Row, role_sid: str | None) -> str:
 
 def _horizon(values: Mapping[str, Any], changes: dict[str, Any]) -> None:
     """Setting the consumed index without a timestamp stamps now
-    (resources.md §4 "Update", open-questions.md §29)."""
+    (docs/behaviour.md §R4 "Update", docs/decisions.md §29)."""
     if (
         values.get("last_consumed_message_index") is not None
         and "last_consumption_timestamp" not in values
@@ -103,7 +103,7 @@ async def add(
     reason: str = ADDED,
 ) -> Row:
     """Make ``identity`` a member of ``channel``; the user is created with the
-    service defaults when it does not exist yet (resources.md §4.1).
+    service defaults when it does not exist yet (docs/behaviour.md §R4.1).
 
     ``values`` by column name: role_sid, attributes, last_consumed_message_index,
     last_consumption_timestamp, date_created, date_updated.
@@ -156,7 +156,7 @@ async def update(
     origin: Origin,
 ) -> Row:
     """Partial update: role_sid, attributes, the consumption horizon (stored as
-    given, open-questions.md §29), import dates. ``date_updated`` becomes now
+    given, docs/decisions.md §29), import dates. ``date_updated`` becomes now
     unless given."""
     changes = dict(values)
     if "role_sid" in changes:

@@ -1,5 +1,5 @@
 """User channels: a user's view of the channels it belongs to or is invited
-to (resources.md §9). No table of their own: each is derived from a member row
+to (docs/behaviour.md §R9). No table of their own: each is derived from a member row
 (``joined``) or an invite (``invited``); writes go to the member through
 ``domain.members`` so counters and events stay those of a membership.
 
@@ -27,8 +27,8 @@ LEVELS = ("default", "muted")
 
 async def unread(tx: Tx, service: Row, member: Row) -> int | None:
     """Messages with an index above the horizon; null while the member has no
-    horizon (open-questions.md §7, as Twilio's SDKs report) and when the
-    service has read status off (push-and-clients.md §7, inferred)."""
+    horizon (docs/decisions.md §7, as Twilio's SDKs report) and when the
+    service has read status off (docs/behaviour.md §P7, inferred)."""
     horizon = member["last_consumed_message_index"]
     if horizon is None or not service["read_status_enabled"]:
         return None
@@ -58,7 +58,7 @@ def invited(user: Row, invite: Row) -> Row:
         "service_sid": invite["service_sid"],
         "channel_sid": invite["channel_sid"],
         "user_sid": user["sid"],
-        "member_sid": None,  # resources.md §9: null when only invited (inferred)
+        "member_sid": None,  # docs/behaviour.md §R9: null when only invited (inferred)
         "status": INVITED,
         "last_consumed_message_index": None,
         "unread_messages_count": None,
@@ -84,7 +84,7 @@ async def get(tx: Tx, service: Row, user: Row, channel: Row) -> Row | None:
         return await joined(tx, service, user, member)
     if invite is not None:
         return invited(user, invite)
-    return None  # notParticipating: 404 (open-questions.md §31)
+    return None  # notParticipating: 404 (docs/decisions.md §31)
 
 
 async def page(
@@ -134,7 +134,7 @@ async def update(
     tx: Tx, service: Row, user: Row, channel: Row, values: dict[str, Any], origin: Origin
 ) -> Row:
     """NotificationLevel and the consumption horizon, written to the member
-    (the horizon rules are the member's, resources.md §9); only for a joined
+    (the horizon rules are the member's, docs/behaviour.md §R9); only for a joined
     channel."""
     member, invite = await find(tx, service, user, channel)
     if member is None:

@@ -8,8 +8,8 @@ from parley.store import Row, Tx, repo
 
 
 async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
-    """Delete a user and what hangs off its identity (resources.md §8,
-    open-questions.md §32): every membership through ``members.remove`` (each
+    """Delete a user and what hangs off its identity (docs/behaviour.md §R8,
+    docs/decisions.md §32): every membership through ``members.remove`` (each
     channel's ``members_count`` - 1, ``onMemberRemoved``), its pending invites
     (``parley.invite.deleted``), its bindings (``parley.binding.deleted``), then
     the user (``parley.user.deleted``, payload = the row before). Messages it
@@ -17,7 +17,7 @@ async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
 
     The cascade's events are recorded as Parley's own (source ``system``) with
     webhooks off: only the call's own object is reported to webhooks
-    (open-questions.md §32: no per-membership webhooks).
+    (docs/decisions.md §32: no per-membership webhooks).
     """
     cascade = Origin("system", False, origin.identity)
     for member in await repo.select(tx, "members", {"user_sid": user["sid"]}):

@@ -1,4 +1,4 @@
-"""Users: identities inside a service (resources.md §8).
+"""Users: identities inside a service (docs/behaviour.md §R8).
 
 Users are created explicitly (REST), and implicitly: adding a member with an
 unknown identity, and a client's first connection with an access token.
@@ -13,7 +13,7 @@ from parley.errors import TwilioError, has_nul
 from parley.events import Origin, emit
 from parley.store import Row, Tx, UniqueViolation, repo
 
-IDENTITY_MAX = 256  # limits.md §3
+IDENTITY_MAX = 256  # docs/behaviour.md §L3
 
 
 def check_identity(identity: str) -> str:

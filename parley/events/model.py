@@ -16,12 +16,12 @@ class Event:
     """One domain event.
 
     ``kind`` uses Twilio's post-event names where Twilio has one
-    (``onMessageSent``, ``onChannelDestroyed``, …, webhooks.md §2) and
+    (``onMessageSent``, ``onChannelDestroyed``, …, docs/behaviour.md §W2) and
     ``parley.*`` names for changes no webhook reports (invites, roles, …).
     ``payload`` is a snapshot of the resource row after the change (before it,
     for removals) plus event-specific extras.
     ``webhooks`` is whether post-event webhooks may fire: SDK actions always,
-    REST only with ``X-Twilio-Webhook-Enabled: true`` (conventions.md §6).
+    REST only with ``X-Twilio-Webhook-Enabled: true`` (docs/behaviour.md §C6).
     """
 
     kind: str

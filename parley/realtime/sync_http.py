@@ -1,4 +1,4 @@
-"""Tunnelled Sync REST: objects, items pages and subscriptions (client-protocol.md §3).
+"""Tunnelled Sync REST: objects, items pages and subscriptions (docs/realtime-protocol.md §6-§7).
 
 ::
 

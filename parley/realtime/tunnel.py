@@ -1,9 +1,9 @@
 """Tunnelled HTTP: the requests Chat, Sync and Notifications send inside the
-socket as ``{method, host, path, params}`` (client-protocol.md §1-2).
+socket as ``{method, host, path, params}`` (docs/realtime-protocol.md §1-§4).
 
 Routed by path only: the SDK names Twilio's hosts (``aim.us1.twilio.com``,
 ``cds.us1.twilio.com``) or whatever host Parley's own URLs carry, and Parley
-serves them all (client-protocol.md §1 "Key consequence").
+serves them all (docs/realtime-protocol.md §1 "Key consequence").
 """
 
 import re

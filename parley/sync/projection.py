@@ -44,7 +44,8 @@ def _attrs(value: Any) -> str:
 
 
 def channel_data(channel: Row, last: Row | None) -> dict[str, Any]:
-    """The channel document (client-protocol.md §3; twilio-chat channel.ts fieldMappings)."""
+    """The channel document (docs/realtime-protocol.md §6.4; twilio-chat's
+    channel.ts fieldMappings)."""
     sid = channel["sid"]
     data: dict[str, Any] = {
         "messages": names.messages(sid),
@@ -119,7 +120,7 @@ def message_data(message: Row, member_sid: str | None, media: Any) -> dict[str, 
 
 
 def user_info_items(user: Row, notifiable: bool) -> dict[str, dict[str, Any]]:
-    """The user-info map's items (client-protocol.md §3; twilio-chat user.ts)."""
+    """The user-info map's items (docs/realtime-protocol.md §6-§7; twilio-chat user.ts)."""
     return {
         "friendlyName": {"value": user.get("friendly_name")},
         "attributes": {"value": _attrs(user.get("attributes"))},

@@ -1,4 +1,4 @@
-// The unmodified twilio-chat SDK against a real Parley (client-protocol.md).
+// The unmodified twilio-chat SDK against a real Parley (docs/realtime-protocol.md).
 // Usage: node scenarios.js <package> [hooks|cluster]   with PARLEY_* set by test_twilio_chat.py.
 // Each step prints `ok <name>`; the first failure exits non-zero with its reason.
 'use strict';
@@ -214,7 +214,7 @@ async function main() {
   } catch (error) {
     refused = error;
   }
-  // roles.md §5: the default channel user role has deleteOwnMessage only
+  // docs/behaviour.md §A5: the default channel user role has deleteOwnMessage only
   check(refused && refused.status === 403 && refused.body && refused.body.code === 50107,
     `bob may not delete alice's message (50107), got ${refused && JSON.stringify(refused.body)}`);
   const removed = waitFor(bobsView, 'messageRemoved', (m) => m.sid === aliceMessage.sid);

@@ -256,8 +256,9 @@ def legacy_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
 def test_the_legacy_probe_shows_each_old_sdks_first_request(
     legacy_target: tuple[Server, str], package: str
 ) -> None:
-    """probe-legacy.js (a research tool) still runs and sees what §9 says these
-    versions send first; it does not assert that they work (they do not yet)."""
+    """probe-legacy.js (a research tool) still runs and sees what
+    docs/realtime-protocol.md §9 says these versions send first; it does not
+    assert that they work (they do not yet)."""
     assert READY and NODE is not None
     server, alice = legacy_target
     env = {

@@ -1,5 +1,5 @@
 """The Sync view through the tunnel: objects, items pages, subscriptions with
-replay and live events (client-protocol.md §3), checked the Zulip way: fetch
+replay and live events (docs/realtime-protocol.md §6-§7), checked the Zulip way: fetch
 state, act, apply the pushed events to the old state, fetch again, compare."""
 
 from collections.abc import Iterator

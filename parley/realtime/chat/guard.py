@@ -1,4 +1,4 @@
-"""Role checks for client actions (roles.md §5).
+"""Role checks for client actions (docs/behaviour.md §A5).
 
 An action is allowed when a role in one of its scopes holds the permission:
 the user's deployment role (``user``) and/or the member's channel role
@@ -16,7 +16,7 @@ MEMBER = "member"
 USER = "user"
 EITHER = (MEMBER, USER)
 
-# roles.md §5: action permission -> scopes checked
+# docs/behaviour.md §A5: action permission -> scopes checked
 SCOPES: dict[str, tuple[str, ...]] = {
     "createChannel": (USER,),
     "joinChannel": (USER,),
@@ -73,7 +73,7 @@ async def require_one(
 ) -> None:
     """Any of the permissions will do: acting on one's own message or member is
     also allowed by the ``…Any…`` permission (the default channel admin role
-    holds ``editAnyMessage`` but not ``editOwnMessage``, roles.md §3)."""
+    holds ``editAnyMessage`` but not ``editOwnMessage``, docs/behaviour.md §A3)."""
     for permission in permissions:
         if await _allows(tx, permission, user, member):
             return
