@@ -17,12 +17,13 @@ concurrent writers on PostgreSQL as well as SQLite.
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
 from parley.domain import channels, invites, roles, users
 from parley.errors import TwilioError
 from parley.events import Origin, emit
+from parley.sids import AccountSid, ChannelSid, MemberSid, RoleSid, ServiceSid, UserSid
 from parley.store import Row, Tx, UniqueViolation, repo
 
 ADDED = "ADDED"  # added by someone else (REST, addMember)
@@ -31,13 +32,62 @@ REMOVED = "REMOVED"
 LEFT = "LEFT"
 
 
-async def find(tx: Tx, channel: Row, key: str) -> Row | None:
+class Member(TypedDict):
+    """A row of ``members``, the table this module owns: other modules read it
+    through the queries below."""
+
+    seq: int
+    sid: MemberSid
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    channel_sid: ChannelSid
+    user_sid: UserSid
+    identity: str
+    role_sid: RoleSid | None
+    attributes: str | None
+    last_consumed_message_index: int | None
+    last_consumption_timestamp: int | None  # microseconds
+    notification_level: str
+    date_created: int
+    date_updated: int | None
+
+
+# what the write functions take: a typed row, or one read by the generic
+# repository (the REST layer's scope lookups)
+MemberRow = Member | Row
+
+
+def _member(row: Row | None) -> Member | None:
+    return cast(Member, row) if row is not None else None
+
+
+async def find(tx: Tx, channel: Row, key: str) -> Member | None:
     """A member of this channel by SID or identity (docs/behaviour.md §R1)."""
     if sids.looks_like(sids.MEMBER, key):
-        return await repo.get(
-            tx, "members", {"sid": sids.normalise(key), "channel_sid": channel["sid"]}
-        )
-    return await repo.get(tx, "members", {"channel_sid": channel["sid"], "identity": key})
+        where = {"sid": sids.normalise(key), "channel_sid": channel["sid"]}
+        return _member(await repo.get(tx, "members", where))
+    return await by_identity(tx, channel["sid"], key)
+
+
+async def by_identity(tx: Tx, channel_sid: str, identity: str) -> Member | None:
+    where = {"channel_sid": channel_sid, "identity": identity}
+    return _member(await repo.get(tx, "members", where))
+
+
+async def of_user(tx: Tx, channel_sid: str, user_sid: str) -> Member | None:
+    """The user's membership of the channel, if it has one."""
+    where = {"channel_sid": channel_sid, "user_sid": user_sid}
+    return _member(await repo.get(tx, "members", where))
+
+
+async def in_channel(tx: Tx, channel_sid: str) -> list[Member]:
+    """The channel's members, in the order they joined."""
+    return [cast(Member, r) for r in await repo.select(tx, "members", {"channel_sid": channel_sid})]
+
+
+async def of_user_everywhere(tx: Tx, user_sid: str) -> list[Member]:
+    """Every membership of the user, in the order it joined."""
+    return [cast(Member, r) for r in await repo.select(tx, "members", {"user_sid": user_sid})]
 
 
 async def _channel_role(tx: Tx, service: Row, role_sid: str | None) -> str:
@@ -151,7 +201,7 @@ async def update(
     tx: Tx,
     service: Row,
     channel: Row,
-    member: Row,
+    member: MemberRow,
     values: Mapping[str, Any],
     origin: Origin,
 ) -> Row:
@@ -173,7 +223,7 @@ async def remove(
     tx: Tx,
     service: Row,
     channel: Row,
-    member: Row,
+    member: MemberRow,
     origin: Origin,
     reason: str = REMOVED,
 ) -> None:
@@ -182,4 +232,4 @@ async def remove(
         return  # already gone (a concurrent removal): counters were moved by it
     await repo.bump(tx, "channels", {"sid": channel["sid"]}, "members_count", -1)
     await repo.bump(tx, "users", {"sid": member["user_sid"]}, "joined_channels_count", -1)
-    await emit(tx, origin, "onMemberRemoved", member, reason=reason)
+    await emit(tx, origin, "onMemberRemoved", dict(member), reason=reason)

@@ -25,7 +25,7 @@ INVITES = 1 << 48  # above any seq a table will reach
 LEVELS = ("default", "muted")
 
 
-async def unread(tx: Tx, service: Row, member: Row) -> int | None:
+async def unread(tx: Tx, service: Row, member: members.MemberRow) -> int | None:
     """Messages with an index above the horizon; null while the member has no
     horizon (docs/decisions.md §7, as Twilio's SDKs report) and when the
     service has read status off (docs/behaviour.md §P7, inferred)."""
@@ -37,7 +37,7 @@ async def unread(tx: Tx, service: Row, member: Row) -> int | None:
     )
 
 
-async def joined(tx: Tx, service: Row, user: Row, member: Row) -> Row:
+async def joined(tx: Tx, service: Row, user: Row, member: members.MemberRow) -> Row:
     return {
         "account_sid": member["account_sid"],
         "service_sid": member["service_sid"],
@@ -67,9 +67,11 @@ def invited(user: Row, invite: Row) -> Row:
     }
 
 
-async def find(tx: Tx, service: Row, user: Row, channel: Row) -> tuple[Row | None, Row | None]:
+async def find(
+    tx: Tx, service: Row, user: Row, channel: Row
+) -> tuple[members.MemberRow | None, Row | None]:
     """(member, invite) of this user in this channel; both None = not participating."""
-    member = await repo.get(tx, "members", {"channel_sid": channel["sid"], "user_sid": user["sid"]})
+    member = await members.of_user(tx, channel["sid"], user["sid"])
     if member is not None:
         return member, None
     invite = await repo.get(

@@ -20,7 +20,7 @@ async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
     (docs/decisions.md §32: no per-membership webhooks).
     """
     cascade = Origin("system", False, origin.identity)
-    for member in await repo.select(tx, "members", {"user_sid": user["sid"]}):
+    for member in await members.of_user_everywhere(tx, user["sid"]):
         channel = await repo.get(tx, "channels", {"sid": member["channel_sid"]})
         if channel is not None:
             await members.remove(tx, service, channel, member, cascade)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from parley.api.table import Param
+from parley.domain.members import MemberRow
 from parley.errors import TwilioError
 from parley.realtime.chat import guard
 from parley.realtime.chat.context import Ctx, decode, replace
@@ -43,7 +44,7 @@ class Target:
     service: Row
     user: Row  # the caller
     channel: Row | None = None
-    member: Row | None = None  # the caller's membership of ``channel``
+    member: MemberRow | None = None  # the caller's membership of ``channel``
     subject: Row | None = None  # the message, member or user the action names
 
     @property

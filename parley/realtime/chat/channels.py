@@ -37,8 +37,8 @@ async def visible_channel(tx: Tx, ctx: Ctx, service: Row, key: str) -> Row:
     if channel is None:
         raise TwilioError(50300, detail=key)
     if channel["type"] != channels.PUBLIC:
+        member = await members.by_identity(tx, channel["sid"], ctx.identity)
         where = {"channel_sid": channel["sid"], "identity": ctx.identity}
-        member = await repo.get(tx, "members", where)
         if member is None and await repo.get(tx, "invites", where) is None:
             raise TwilioError(50300, detail=key)
     return channel

@@ -69,7 +69,7 @@ async def _with_member(tx: Tx, ctx: Ctx, args: Args) -> Target:
     found = await members.find(tx, target.channel_row, key)
     if found is None:
         raise TwilioError(50400 if not sids.looks_like(sids.MEMBER, key) else 20404, path=key)
-    target.subject = found
+    target.subject = dict(found)
     return target
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from parley.api.table import Kind, Param
 from parley.api.users import NAME_MAX
-from parley.domain import limits, users
+from parley.domain import limits, members, users
 from parley.errors import TwilioError
 from parley.events.bus import Signal, SignalSubscriber
 from parley.realtime.chat import guard, shapes
@@ -163,7 +163,7 @@ async def start_typing(ctx: Ctx, key: str) -> int:
         channel = await guard.members_channel(tx, service, await ctx.user(tx), key)
         others = {
             m["identity"]
-            for m in await repo.select(tx, "members", {"channel_sid": channel["sid"]})
+            for m in await members.in_channel(tx, channel["sid"])
             if m["identity"] != ctx.identity
         }
     timeout = int(service.get("typing_indicator_timeout") or 5)
