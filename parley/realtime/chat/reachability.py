@@ -67,7 +67,7 @@ class Reachability:
         grant = session.grant
         if grant is None:
             return
-        connection = ConnectionId(f"{self.node}:{id(session):x}")
+        connection = ConnectionId(f"{self.node}:{secrets.token_hex(8)}")
         session.extensions["presence"] = connection
         self._sockets[connection] = session
         row = self._row(
