@@ -75,12 +75,6 @@ class Worker:
     # ---- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
-        self._fcm = httpx.AsyncClient(
-            http2=True,
-            verify=gateways.tls_context(),
-            timeout=self.settings.push_timeout,
-            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
-        )
         self._loop_task = asyncio.create_task(self._run(), name="parley-push")
 
     async def stop(self) -> None:
@@ -200,11 +194,19 @@ class Worker:
 
     def _sender(self, credential: Row, opened: dict[str, str]) -> gateways.Sender:
         settings = self.settings
-        assert self._fcm is not None, "worker not started"
         if credential["type"] == "apn":
             sandbox = credential["sandbox"] == "true"
             base = settings.apns_sandbox_url if sandbox else settings.apns_url
             return gateways.Apns(opened, sandbox, base, settings.push_timeout)
+        if self._fcm is None:
+            # made at first use: one HTTP/2 client (a few connections) for
+            # every FCM credential, trusting what SSL_CERT_FILE names then
+            self._fcm = httpx.AsyncClient(
+                http2=True,
+                verify=gateways.tls_context(),
+                timeout=settings.push_timeout,
+                limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+            )
         if credential["type"] == "fcm":
             return gateways.fcm(self._fcm, opened["secret"], settings.fcm_url)
         return gateways.FcmLegacy(self._fcm, opened["api_key"], settings.fcm_url)
