@@ -169,6 +169,7 @@ class _H2(asyncio.Protocol):
         self.transport: Any = None
         self.client: tuple[str, int] = ("", 0)
         self.subject = ""
+        self.tasks: set[asyncio.Future[None]] = set()
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -195,7 +196,9 @@ class _H2(asyncio.Protocol):
                 self.streams[event.stream_id][1].extend(event.data)
                 self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             elif isinstance(event, h2.events.StreamEnded):
-                asyncio.ensure_future(self._respond(event.stream_id))
+                task = asyncio.ensure_future(self._respond(event.stream_id))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
         self.transport.write(self.conn.data_to_send())
 
     async def _respond(self, stream_id: int) -> None:
