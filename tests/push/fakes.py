@@ -68,6 +68,7 @@ class _Peer:
         self.hits: list[Hit] = []
         self.lock = threading.Condition()
         self.script: dict[str, list[Answer]] = {}  # per device token
+        self.delay = 0.0  # seconds each answer waits (pushes stay in flight)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transports: set[Any] = set()
@@ -204,6 +205,8 @@ class _H2(asyncio.Protocol):
     async def _respond(self, stream_id: int) -> None:
         headers, body = self.streams.pop(stream_id)
         scope = {"http_version": "2", "client": self.client, "subject": self.subject}
+        if self.peer.delay:
+            await asyncio.sleep(self.peer.delay)
         status, reply, extra = await self.peer.handle(headers[":path"], headers, bytes(body), scope)
         payload = b"" if reply is None else orjson.dumps(reply)
         out = [(":status", str(status)), ("content-type", "application/json")]
