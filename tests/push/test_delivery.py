@@ -182,6 +182,19 @@ def test_a_rejected_credential_fails_once_and_is_listed(world: World) -> None:
     assert (push["state"], push["attempts"], push["last_status"]) == ("failed", 1, 403)
     assert len([h for h in world.gateways.apns.hits if h.path.endswith(token)]) == 1
     assert world.rest.bindings.list()  # the device is fine: the binding stays
+    # `parley pushes failed` lists it, with what went wrong
+    from click.testing import CliRunner
+
+    from parley.cli import main
+
+    args = ["pushes", "failed", "--account", world.service.account_sid]
+    result = CliRunner().invoke(main, [*args, "--database-url", world.server.database_url])
+    assert result.exit_code == 0, result.output
+    rows = [orjson.loads(line) for line in result.output.splitlines()]
+    mine = [r for r in rows if r["binding_sid"] == push["binding_sid"]]
+    assert len(mine) == 1
+    assert mine[0]["last_status"] == 403 and "BadCertificate" in mine[0]["last_error"]
+    assert mine[0]["body"] == "general;alice: x" and mine[0]["address"] == token
 
 
 def test_429_and_5xx_are_retried_honouring_retry_after(world: World) -> None:
