@@ -47,6 +47,10 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _DEAD_APNS = frozenset({"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"})
 _DEAD_LEGACY = frozenset({"NotRegistered", "InvalidRegistration", "MissingRegistration"})
 _RETRY_LEGACY = frozenset({"Unavailable", "InternalServerError", "DeviceMessageRateExceeded"})
+# requests in flight on one HTTP/2 connection: the fewest concurrent streams
+# RFC 9113 §6.5.2 recommends a server allow; beyond what the server allows,
+# httpcore spins on the busy connection instead of queueing
+STREAMS = 100
 
 
 @dataclass(slots=True)
@@ -174,6 +178,7 @@ class Apns:
                 raise Unusable(f"certificate not usable: {exc.reason}") from None
         self.base_url = base_url.rstrip("/")
         self.sandbox = sandbox
+        self._streams = asyncio.Semaphore(STREAMS)
         # one connection, every push a stream on it
         self.client = httpx.AsyncClient(
             http2=True,
@@ -183,6 +188,10 @@ class Apns:
         )
 
     async def send(self, address: str, content: dict[str, Any]) -> Result:
+        async with self._streams:
+            return await self._send(address, content)
+
+    async def _send(self, address: str, content: dict[str, Any]) -> Result:
         started = time.perf_counter()
         answer = await _post(
             self.client,

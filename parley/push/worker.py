@@ -39,6 +39,8 @@ log = logging.getLogger("parley.push")
 
 _SECOND = 1_000_000  # microseconds
 _PRUNE_EVERY = 300.0
+_BATCH = 64  # outcomes worth a transaction of their own at once
+_COALESCE = 0.01  # seconds the loop waits for more outcomes while pushes finish
 _KINDS = frozenset(
     {"onMessageSent", "onMediaMessageSent", "onMemberAdded", "onMemberRemoved"}
     | {"parley.invite.created"}
@@ -119,6 +121,9 @@ class Worker:
         pruned_at = 0.0
         while not self._stopping:
             self._wake.clear()
+            if self._inflight and len(self._done) < _BATCH:
+                # pushes are finishing: record them together, not one by one
+                await asyncio.sleep(_COALESCE)
             try:
                 await self._flush()
                 await self._claim_round()
@@ -138,7 +143,9 @@ class Worker:
 
     async def _claim_round(self) -> None:
         room = self.settings.push_concurrency - len(self._inflight)
-        if room <= 0:
+        if room <= 0 or (self._inflight and room < self.settings.push_concurrency // 2):
+            # refill in batches: a claim per finished push would be a write
+            # transaction per push
             return
         now = timefmt.now()
         lease = int(max(self.settings.push_lease, self.settings.push_timeout + 1.0) * _SECOND)
