@@ -27,9 +27,6 @@ from parley.store import Row, Tx, repo
 PENDING, SENT, FAILED, SKIPPED, RECORDED = "pending", "sent", "failed", "skipped", "recorded"
 STATES = (PENDING, SENT, FAILED, SKIPPED, RECORDED)
 
-# retries after the first attempt before a push gives up (2 s … 512 s apart)
-MAX_RETRIES = 5
-
 
 async def enqueue(tx: Tx, rows: Sequence[Row]) -> None:
     await repo.insert_many(tx, "pushes", rows)
@@ -43,8 +40,7 @@ _CLAIM = (
     # sub-select) on a row another process claimed meanwhile
     " AND state = :pending AND (lease_until IS NULL OR lease_until < :now)"
     " RETURNING seq, event_seq, kind, account_sid, service_sid, channel_sid, identity,"
-    " binding_sid, binding_type, credential_sid, address, payload, log_enabled, attempts,"
-    " max_retries"
+    " binding_sid, binding_type, credential_sid, address, payload, log_enabled, attempts"
 )
 
 

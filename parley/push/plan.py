@@ -136,7 +136,6 @@ async def plan(tx: Tx, event: Event) -> None:
                 "log_enabled": int(bool(service["log_enabled"])),
                 "state": outbox.PENDING,
                 "attempts": 0,
-                "max_retries": outbox.MAX_RETRIES,
                 "next_at": 0,
                 "date_created": now,
             }

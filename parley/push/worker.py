@@ -236,7 +236,7 @@ class Worker:
             state = outbox.SENT
         elif result.dead:
             state = outbox.FAILED
-        elif result.retryable and attempt <= int(push["max_retries"]):
+        elif result.retryable and attempt <= self.settings.push_retries:
             state = outbox.PENDING
             delay = max(backoff(attempt, self.settings.push_backoff), result.retry_after or 0.0)
             next_at = timefmt.now() + int(delay * _SECOND)

@@ -28,7 +28,6 @@ CREATE TABLE pushes (
     log_enabled INTEGER NOT NULL,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    max_retries INTEGER NOT NULL,
     next_at BIGINT NOT NULL,
     claimed_by TEXT,
     lease_until BIGINT,
