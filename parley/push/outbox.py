@@ -71,14 +71,6 @@ async def release_all(tx: Tx, worker: str) -> None:
     )
 
 
-async def due_at(tx: Tx) -> int | None:
-    """When the next pending push is due (for the worker's sleep)."""
-    row = await tx.one(
-        "SELECT MIN(next_at) AS at FROM pushes WHERE state = :pending", {"pending": PENDING}
-    )
-    return None if row is None or row["at"] is None else int(row["at"])
-
-
 async def listing(
     tx: Tx,
     account_sid: str | None,

@@ -70,8 +70,9 @@ class Worker:
         self._loop_task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._done: list[_Done] = []
-        # credential sid -> (its date_updated, its sender)
+        # credential sid -> (its version, its sender); and when each was last used
         self._senders: dict[str, tuple[Any, gateways.Sender]] = {}
+        self._used: dict[str, float] = {}
         self._fcm: httpx.AsyncClient | None = None
 
     # ---- lifecycle ---------------------------------------------------------
@@ -134,8 +135,13 @@ class Worker:
                 log.exception("push round failed")
             if loop.time() - pruned_at > _PRUNE_EVERY:
                 pruned_at = loop.time()
-                with contextlib.suppress(StoreUnavailable):
+                try:
                     await self._prune()
+                    await self._close_idle(loop.time() - _PRUNE_EVERY)
+                except StoreUnavailable as exc:
+                    self.health.report("database", False, exc.message)
+                except Exception:
+                    log.exception("push pruning failed")
             # a finished push wakes the loop: its outcome is recorded and, if
             # the last claim was full, more are claimed
             with contextlib.suppress(TimeoutError):
@@ -171,11 +177,21 @@ class Worker:
         self._inflight.discard(task)
         self._wake.set()
 
+    async def _close_idle(self, before: float) -> None:
+        """Close the connections of credentials unused since ``before`` (a
+        shared service has many tenants; each APNs credential holds one)."""
+        for sid in [s for s, at in self._used.items() if at < before]:
+            cached = self._senders.pop(sid, None)
+            self._used.pop(sid, None)
+            if cached is not None:
+                await cached[1].aclose()
+
     async def _senders_for(self, tx: Tx, pushes: list[Row]) -> dict[str, Any]:
         """Each credential's sender (cached until the credential changes), or
         why there is none (a string: the push fails)."""
         out: dict[str, Any] = {}
         for sid in {p["credential_sid"] or "" for p in pushes}:
+            self._used[sid] = asyncio.get_running_loop().time()
             if not sid:
                 out[sid] = "the binding names no credential"
                 continue

@@ -319,3 +319,26 @@ def test_log_enabled_adds_the_text(world: World, caplog: pytest.LogCaptureFixtur
     lines = [r.getMessage() for r in caplog.records if r.name == "parley.push"]
     assert len(lines) == 2 and all("-> sent" in line for line in lines)
     assert "quiet one" not in lines[0] and "text='general;alice: loud one'" in lines[1]
+
+
+def test_a_client_action_pushes_as_rest_does(world: World) -> None:
+    """A message sent by a client (the real-time action, here simulated) is by
+    its identity: the author is skipped and named in the text."""
+    _users(world, alice="Alice A", bob="Bob")
+    channel = _channel(world, "alice", "bob")
+    world.bind("alice", world.apn, "c" * 64)
+    world.bind("bob", world.fcm, "bob-client")
+    sent = world.server.http.post(
+        "/parley/v1/simulate/message",
+        json={
+            "service_sid": world.service.sid,
+            "identity": "alice",
+            "channel": channel.sid,
+            "body": "typed on my phone",
+        },
+        auth=(world.client.username, world.client.password),
+    )
+    assert sent.status_code == 200, sent.text
+    (push,) = world.settled(1)
+    assert push["identity"] == "bob" and push["body"] == "general;Alice A: typed on my phone"
+    assert push["data"]["message_sid"] == sent.json()["sid"]
