@@ -5,9 +5,10 @@ transaction (``plan``), sent after commit by any process's ``Worker``.
 
     write transaction: events row + pushes rows (state pending)
     worker (any process):
-      claim   UPDATE … SET claimed_by, lease_until WHERE pending, due, unclaimed
-              (or lease lapsed) … RETURNING: a compare-and-set per row, so each
-              push is taken by one process
+      claim   a share of each account's due pushes, then UPDATE … SET claimed_by,
+              lease_until WHERE still pending and unclaimed (or lease lapsed) …
+              RETURNING: a compare-and-set per row, so each push is taken by
+              one process
       send    (no transaction open)
       finish  one transaction per batch of outcomes: sent | retry at next_at |
               failed | skipped; a dead device's binding deleted with it
@@ -32,25 +33,70 @@ async def enqueue(tx: Tx, rows: Sequence[Row]) -> None:
     await repo.insert_many(tx, "pushes", rows)
 
 
+# the accounts with due pushes after ``:after``, one index seek each (a loose
+# index scan both engines run: neither skips through an index by itself)
+_ACCOUNTS = (
+    "WITH RECURSIVE a(acc) AS ("
+    " SELECT MIN(account_sid) FROM pushes"
+    " WHERE state = :pending AND account_sid > :after AND next_at <= :now"
+    " UNION ALL SELECT (SELECT MIN(account_sid) FROM pushes"
+    " WHERE state = :pending AND account_sid > a.acc AND next_at <= :now)"
+    " FROM a WHERE a.acc IS NOT NULL"
+    ") SELECT acc FROM a WHERE acc IS NOT NULL LIMIT :limit"
+)
+
+_DUE = (
+    "SELECT seq FROM pushes WHERE state = :pending AND account_sid = :account"
+    " AND next_at <= :now AND (lease_until IS NULL OR lease_until < :now)"
+    " ORDER BY next_at, seq LIMIT :limit"
+)
+
 _CLAIM = (
-    "UPDATE pushes SET claimed_by = :me, lease_until = :until"
-    " WHERE seq IN (SELECT seq FROM pushes WHERE state = :pending AND next_at <= :now"
-    " AND (lease_until IS NULL OR lease_until < :now) ORDER BY next_at, seq LIMIT :limit)"
-    # repeated outside the sub-select: PostgreSQL re-checks these (not the
-    # sub-select) on a row another process claimed meanwhile
+    "UPDATE pushes SET claimed_by = :me, lease_until = :until WHERE seq IN ({marks})"
+    # re-checked on each row: PostgreSQL re-evaluates these on a row another
+    # process claimed meanwhile, so it is not taken twice
     " AND state = :pending AND (lease_until IS NULL OR lease_until < :now)"
     " RETURNING seq, event_seq, kind, account_sid, service_sid, channel_sid, identity,"
     " binding_sid, binding_type, credential_sid, address, payload, log_enabled, attempts"
 )
 
+# accounts served per claim: more wait for the next one
+ACCOUNTS_PER_CLAIM = 64
 
-async def claim(tx: Tx, worker: str, now: int, lease: int, limit: int) -> list[Row]:
-    """Up to ``limit`` due pushes, now ours until ``now + lease``."""
+
+async def claim(
+    tx: Tx, worker: str, now: int, lease: int, limit: int, after: str = ""
+) -> tuple[list[Row], str]:
+    """Up to ``limit`` due pushes, now ours until ``now + lease``: an equal
+    share for each account with some, accounts taken in turns from the one
+    after ``after`` (docs/push.md, "Delivery"). Returns them and the last
+    account served (the next claim's ``after``)."""
+    base = {"pending": PENDING, "now": now}
+    scan = {**base, "limit": ACCOUNTS_PER_CLAIM}
+    accounts = [r["acc"] for r in await tx.all(_ACCOUNTS, {**scan, "after": after})]
+    if len(accounts) < ACCOUNTS_PER_CLAIM and after:
+        # wrap around: the accounts before the cursor get their turn too
+        more = await tx.all(_ACCOUNTS, {**scan, "after": ""})
+        accounts += [r["acc"] for r in more if r["acc"] not in accounts]
+        accounts = accounts[:ACCOUNTS_PER_CLAIM]
+    share = max(1, limit // max(1, len(accounts)))
+    seqs: list[int] = []
+    last = after
+    for account in accounts:
+        found = await tx.all(_DUE, {**base, "account": account, "limit": share})
+        seqs += [int(r["seq"]) for r in found]
+        last = account
+        if len(seqs) >= limit:
+            break
+    if not seqs:
+        return [], ""
+    seqs = seqs[:limit]
+    marks = ", ".join(f":s{i}" for i in range(len(seqs)))
     rows = await tx.all(
-        _CLAIM,
-        {"me": worker, "until": now + lease, "pending": PENDING, "now": now, "limit": limit},
+        _CLAIM.format(marks=marks),
+        {**base, "me": worker, "until": now + lease, **{f"s{i}": s for i, s in enumerate(seqs)}},
     )
-    return sorted(rows, key=lambda r: int(r["seq"]))
+    return sorted(rows, key=lambda r: int(r["seq"])), last
 
 
 async def finish(tx: Tx, worker: str, outcomes: Sequence[Row]) -> None:

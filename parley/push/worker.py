@@ -73,6 +73,7 @@ class Worker:
         # credential sid -> (its version, its sender); and when each was last used
         self._senders: dict[str, tuple[Any, gateways.Sender]] = {}
         self._used: dict[str, float] = {}
+        self._turn = ""  # the account the last claim served last (fairness)
         self._fcm: httpx.AsyncClient | None = None
 
     # ---- lifecycle ---------------------------------------------------------
@@ -156,7 +157,9 @@ class Worker:
         now = timefmt.now()
         lease = int(max(self.settings.push_lease, self.settings.push_timeout + 1.0) * _SECOND)
         async with self.store.write() as tx:
-            claimed = await outbox.claim(tx, self.worker_id, now, lease, room)
+            claimed, self._turn = await outbox.claim(
+                tx, self.worker_id, now, lease, room, self._turn
+            )
         if not claimed:
             return
         async with self.store.read() as tx:

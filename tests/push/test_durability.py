@@ -213,3 +213,31 @@ def test_a_gateway_down_then_back_gets_the_push(world: World) -> None:
     (push,) = world.settled(1, timeout=20)
     assert push["state"] == "sent" and push["attempts"] >= 3
     assert apns.wait(1, path="/3/device/" + "9" * 64)
+
+
+def test_one_tenants_burst_does_not_hold_back_another(
+    tmp_path: Path, fake_gateways: Gateways
+) -> None:
+    """Claims take turns across accounts: a push planned after another
+    account's 200 goes out among the first, not after them (docs/push.md)."""
+    db = f"sqlite:///{tmp_path / 'fair.db'}"
+    store = _Db(db)
+    big, big_tokens = store.run(_burst(store.store, fake_gateways.ca, 200))
+    small, (small_token,) = store.run(_burst(store.store, fake_gateways.ca, 1))
+    fake_gateways.apns.delay = 0.05
+    proc = _serve(db, fake_gateways, big, PARLEY_PUSH_CONCURRENCY="10")
+    try:
+        deadline = time.monotonic() + 30
+        while store.states(big["sid"]) != {"sent": 200} or store.states(small["sid"]) != {
+            "sent": 1
+        }:
+            assert time.monotonic() < deadline, store.states(big["sid"])
+            time.sleep(0.05)
+    finally:
+        fake_gateways.apns.delay = 0.0
+        _kill(proc)
+        store.close()
+    wanted = {*big_tokens, small_token}
+    with fake_gateways.apns.lock:
+        order = [t for h in fake_gateways.apns.hits if (t := h.path.rsplit("/", 1)[-1]) in wanted]
+    assert order.index(small_token) < 20, order.index(small_token)

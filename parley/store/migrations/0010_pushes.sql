@@ -9,6 +9,9 @@
 -- between devices), so each row is claimed on its own through a lease
 -- (`claimed_by`, `lease_until`, compare-and-set UPDATE as for webhook lanes);
 -- a dead process's claims become claimable again when their lease expires.
+-- Claims take turns across accounts (`pushes_ready` finds the accounts with
+-- pending pushes, then each one's oldest), so one tenant's burst does not
+-- hold back another's pushes.
 
 ALTER TABLE bindings ADD COLUMN address TEXT;
 
@@ -36,5 +39,5 @@ CREATE TABLE pushes (
     date_created BIGINT NOT NULL,
     date_updated BIGINT
 );
-CREATE INDEX pushes_ready ON pushes (state, next_at, seq);
+CREATE INDEX pushes_ready ON pushes (state, account_sid, next_at, seq);
 CREATE INDEX pushes_account ON pushes (account_sid, seq);
