@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from parley import timefmt
-from parley.control.http import ControlPlane
+from parley.control.http import ControlPlane, query_limit, query_value
 from parley.errors import TwilioError
 from parley.push import outbox
 from parley.store import Row
@@ -49,29 +49,22 @@ def describe(row: Row) -> dict[str, Any]:
     }
 
 
-def _last(request: dict[str, Any], name: str) -> str | None:
-    values = request["query"].get(name)
-    return values[-1] if values else None
-
-
 def register(plane: ControlPlane) -> None:
     async def list_pushes(_: ControlPlane, account: str | None, request: Any) -> Any:
         if account is None:
             raise TwilioError(20001, message="Push records are per account: use its credentials")
-        state = _last(request, "state")
+        state = query_value(request, "state")
         if state is not None and state not in outbox.STATES:
             raise TwilioError(20001, message=f"state must be one of {list(outbox.STATES)}")
-        limit = _last(request, "limit") or "1000"
-        if not limit.isdigit() or not 1 <= int(limit) <= 10_000:
-            raise TwilioError(20001, message="limit must be 1-10000")
+        limit = query_limit(request)
         async with plane.store.read() as tx:
             rows = await outbox.listing(
                 tx,
                 account,
                 state=state,
-                identity=_last(request, "identity"),
-                kind=_last(request, "type"),
-                limit=int(limit),
+                identity=query_value(request, "identity"),
+                kind=query_value(request, "type"),
+                limit=limit,
             )
         return {"pushes": [describe(r) for r in rows]}
 

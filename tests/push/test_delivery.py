@@ -342,3 +342,14 @@ def test_a_client_action_pushes_as_rest_does(world: World) -> None:
     (push,) = world.settled(1)
     assert push["identity"] == "bob" and push["body"] == "general;Alice A: typed on my phone"
     assert push["data"]["message_sid"] == sent.json()["sid"]
+
+
+def test_the_push_record_refuses_bad_filters(world: World) -> None:
+    auth = (world.client.username, world.client.password)
+    for query in ({"state": "bogus"}, {"limit": "0"}, {"limit": "x"}):
+        answer = world.server.http.get("/parley/v1/pushes", params=query, auth=auth)
+        assert answer.status_code == 400 and answer.json()["code"] == 20001, answer.text
+    listed = world.server.http.get("/parley/v1/pushes", auth=auth).json()["pushes"]
+    assert all(p["account_sid"] == world.service.account_sid for p in listed)
+    none = world.server.http.get("/parley/v1/pushes", params={"type": "nope"}, auth=auth)
+    assert none.json() == {"pushes": []}
