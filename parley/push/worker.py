@@ -16,6 +16,7 @@ them next, counted as one more attempt. Nothing here runs inside an API request.
 """
 
 import asyncio
+import collections
 import contextlib
 import logging
 import secrets
@@ -74,6 +75,8 @@ class Worker:
         self._senders: dict[str, tuple[Any, gateways.Sender]] = {}
         self._used: dict[str, float] = {}
         self._turn = ""  # the account the last claim served last (fairness)
+        # outcomes by state (a pending one is a retry), for /metrics
+        self.outcomes: collections.Counter[str] = collections.Counter()
         self._fcm: httpx.AsyncClient | None = None
 
     # ---- lifecycle ---------------------------------------------------------
@@ -289,6 +292,7 @@ class Worker:
             f" ({error})" if error else "",
             f" text={orjson.loads(push['payload'])['body']!r}" if push["log_enabled"] else "",
         )
+        self.outcomes["retry" if state == outbox.PENDING else state] += 1
         self._done.append(_Done(push, result, state, next_at, error))
         self._wake.set()
 

@@ -353,3 +353,22 @@ def test_the_push_record_refuses_bad_filters(world: World) -> None:
     assert all(p["account_sid"] == world.service.account_sid for p in listed)
     none = world.server.http.get("/parley/v1/pushes", params={"type": "nope"}, auth=auth)
     assert none.json() == {"pushes": []}
+
+
+def test_metrics_count_pushes(world: World) -> None:
+    def metrics() -> dict[str, float]:
+        text = world.server.http.get("/metrics").text
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("parley_push_")
+        }
+
+    before = metrics().get('parley_push_attempts_total{outcome="sent"}', 0.0)
+    channel = _channel(world, "alice", "bob")
+    world.bind("bob", world.apn, "ab" * 32)
+    world.rest.channels(channel.sid).messages.create(body="counted", from_="alice")
+    world.settled(1)
+    after = metrics()
+    assert after['parley_push_attempts_total{outcome="sent"}'] == before + 1
+    assert "parley_push_queue_depth" in after
