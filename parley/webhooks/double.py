@@ -110,8 +110,11 @@ async def deliveries(
     state: str | None = None,
     kind: str | None = None,
     limit: int = 1000,
+    service_sid: str | None = None,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """The account's deliveries, oldest first, each with its attempts.
+    """The account's deliveries (of one service, if given), oldest first (or
+    newest first), each with its attempts.
 
     Deliveries of events no longer stored (an account reset while a delivery
     was in flight) are left out.
@@ -121,7 +124,10 @@ async def deliveries(
         where["state"] = state
     if kind is not None:
         where["kind"] = kind
-    rows = await repo.select(tx, "webhook_deliveries", where)
+    if service_sid is not None:
+        where["service_sid"] = service_sid
+    order = "seq DESC" if newest_first else "seq"
+    rows = await repo.select(tx, "webhook_deliveries", where, order)
     out: list[dict[str, Any]] = []
     for row in rows:
         event = await outbox.event(tx, row["event_seq"])
