@@ -39,7 +39,9 @@ PREFIX = "/console"
 COOKIE = "parley_console"
 SIGN_IN_COOKIE = "parley_console_signin"  # the sign-in form's CSRF token (double submit)
 CSRF_FIELD = "csrf_token"
-_CONSOLE_FIELDS = frozenset({CSRF_FIELD})
+# a form's "send webhooks" box: REST's X-Twilio-Webhook-Enabled header, off unless checked
+WEBHOOKS_FIELD = "X-Twilio-Webhook-Enabled"
+_CONSOLE_FIELDS = frozenset({CSRF_FIELD, WEBHOOKS_FIELD})
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -135,7 +137,9 @@ class Console:
         items = [(k, v) for k, v in pairs if k not in _CONSOLE_FIELDS]
         query = items if method != "POST" else []
         body = items if method == "POST" else []
-        _, out = await self.api.execute(page.session.account_sid, method, path, query, body)
+        webhooks = (WEBHOOKS_FIELD, "true") in pairs
+        account = page.session.account_sid
+        _, out = await self.api.execute(account, method, path, query, body, webhooks)
         return out
 
     async def every(self, page: Page, path: str, key: str, limit: int = 1000) -> list[Any]:

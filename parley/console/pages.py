@@ -12,7 +12,15 @@ from starlette.responses import Response
 
 from parley.api import channels as channel_api
 from parley.console import sessions
-from parley.console.app import COOKIE, PREFIX, Console, Page, page_token, redirect
+from parley.console.app import (
+    COOKIE,
+    PREFIX,
+    WEBHOOKS_FIELD,
+    Console,
+    Page,
+    page_token,
+    redirect,
+)
 from parley.domain import channels as channel_domain
 from parley.errors import TwilioError
 from parley.webhooks import double
@@ -97,7 +105,7 @@ async def delete(c: Console, page: Page) -> Response:
     if not target.startswith("/v2/") or not back.startswith(PREFIX + "/"):
         raise TwilioError(20001, message="Nothing to delete", name="target")
     if page.posted:
-        await c.run(page, "DELETE", target)
+        await c.run(page, "DELETE", target, [p for p in page.pairs if p[0] == WEBHOOKS_FIELD])
         return redirect(back, "deleted")
     found = await c.run(page, "GET", target)
     name = found.get("friendly_name") or found.get("unique_name") or found.get("identity")
