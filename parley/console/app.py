@@ -307,9 +307,7 @@ def field_of(api: RestApi, method: str, path: str, exc: TwilioError) -> str:
     wires = {p.wire for p in op.params}
     if exc.param in wires:
         return exc.param or ""
-    owners = {
-        p.wire for p in op.params if exc.code in (p.code, p.len_code, p.refused_code)
-    } - {""}
+    owners = {p.wire for p in op.params if exc.code in (p.code, p.len_code, p.refused_code)} - {""}
     if len(owners) == 1 and exc.code != 20001:
         return owners.pop()
     return ""

@@ -11,7 +11,9 @@ ROLE_TYPES = tuple(roles.PERMISSIONS)
 CHANNEL_TYPES = channels.TYPES
 CREDENTIAL_TYPES = credentials.TYPES
 # each credential type's secret fields (Twilio names): password inputs, never filled
-CREDENTIAL_SECRETS = {kind: [wire for _, wire in pairs] for kind, pairs in credentials.SECRETS.items()}
+CREDENTIAL_SECRETS = {
+    kind: [wire for _, wire in pairs] for kind, pairs in credentials.SECRETS.items()
+}
 WEBHOOK_TYPES = channel_webhooks.TYPES
 # Service.notifications: (JSON key, Twilio parameter infix, label)
 NOTIFICATIONS = (

@@ -61,7 +61,9 @@ async def _submit(
     return done(out), {}, 200
 
 
-def _show(c: Console, page: Page, template: str, errors: dict[str, str], status: int, **ctx: Any):  # type: ignore[no-untyped-def]
+def _show(
+    c: Console, page: Page, template: str, errors: dict[str, str], status: int, **ctx: Any
+) -> Response:
     return c.render(
         page.request,
         template,
@@ -109,16 +111,17 @@ async def delete(c: Console, page: Page) -> Response:
         return redirect(back, "deleted")
     found = await c.run(page, "GET", target)
     name = found.get("friendly_name") or found.get("unique_name") or found.get("identity")
-    return _show(
-        c, page, "confirm.html", {}, 200, target=target, back=back, found=found, name=name
-    )
+    return _show(c, page, "confirm.html", {}, 200, target=target, back=back, found=found, name=name)
 
 
 async def channels(c: Console, page: Page) -> Response:
     path = _service(page) + "/Channels"
     svc = page.request.path_params["svc"]
     done, errors, status = await _submit(
-        c, page, path, lambda out: redirect(f"{PREFIX}/services/{svc}/channels/{out['sid']}", "created")
+        c,
+        page,
+        path,
+        lambda out: redirect(f"{PREFIX}/services/{svc}/channels/{out['sid']}", "created"),
     )
     if done:
         return done
@@ -134,7 +137,15 @@ async def channels(c: Console, page: Page) -> Response:
         query = [("Type", "public"), ("Type", "private"), *_paging(page)]
         listing = await c.run(page, "GET", path, query)
     return _show(
-        c, page, "channels.html", errors, status, service=service, q=text, found=found, listing=listing
+        c,
+        page,
+        "channels.html",
+        errors,
+        status,
+        service=service,
+        q=text,
+        found=found,
+        listing=listing,
     )
 
 
@@ -169,8 +180,15 @@ async def channel(c: Console, page: Page) -> Response:
 
 async def live_messages(c: Console, page: Page) -> Response:
     """The newest messages alone, for the channel page's htmx polling."""
-    return _show(c, page, "_messages.html", {}, 200, **await _channel_context(c, page),
-                 **await _messages(c, page))
+    return _show(
+        c,
+        page,
+        "_messages.html",
+        {},
+        200,
+        **await _channel_context(c, page),
+        **await _messages(c, page),
+    )
 
 
 async def channel_edit(c: Console, page: Page) -> Response:
@@ -195,7 +213,9 @@ async def message(c: Console, page: Page) -> Response:
 
 async def members(c: Console, page: Page) -> Response:
     path = _channel(page) + "/Members"
-    done, errors, status = await _submit(c, page, path, lambda out: redirect(_here(page), "created"))
+    done, errors, status = await _submit(
+        c, page, path, lambda out: redirect(_here(page), "created")
+    )
     if done:
         return done
     context = await _channel_context(c, page)
@@ -206,7 +226,9 @@ async def members(c: Console, page: Page) -> Response:
 
 async def channel_webhooks(c: Console, page: Page) -> Response:
     path = _channel(page) + "/Webhooks"
-    done, errors, status = await _submit(c, page, path, lambda out: redirect(_here(page), "created"))
+    done, errors, status = await _submit(
+        c, page, path, lambda out: redirect(_here(page), "created")
+    )
     if done:
         return done
     context = await _channel_context(c, page)
@@ -224,7 +246,9 @@ async def users(c: Console, page: Page) -> Response:
     service = await c.run(page, "GET", _service(page))
     listing = await c.run(page, "GET", path, _paging(page))
     roles = await c.every(page, _service(page) + "/Roles", "roles")
-    return _show(c, page, "users.html", errors, status, service=service, listing=listing, roles=roles)
+    return _show(
+        c, page, "users.html", errors, status, service=service, listing=listing, roles=roles
+    )
 
 
 async def user(c: Console, page: Page) -> Response:
@@ -237,7 +261,15 @@ async def user(c: Console, page: Page) -> Response:
     joined = await c.run(page, "GET", path + "/Channels", _paging(page))
     roles = await c.every(page, _service(page) + "/Roles", "roles")
     return _show(
-        c, page, "user.html", errors, status, service=service, user=found, joined=joined, roles=roles
+        c,
+        page,
+        "user.html",
+        errors,
+        status,
+        service=service,
+        user=found,
+        joined=joined,
+        roles=roles,
     )
 
 
@@ -265,7 +297,9 @@ async def role(c: Console, page: Page) -> Response:
 
 async def credentials(c: Console, page: Page) -> Response:
     path = "/v2/Credentials"
-    done, errors, status = await _submit(c, page, path, lambda out: redirect(_here(page), "created"))
+    done, errors, status = await _submit(
+        c, page, path, lambda out: redirect(_here(page), "created")
+    )
     if done:
         return done
     found = await c.every(page, path, "credentials")

@@ -75,9 +75,7 @@ async def find(store: Store, token: str | None) -> Session | None:
             alive = await repo.get(tx, "accounts", {"sid": credential})
         if alive is None:
             return None
-    return Session(
-        row["id"], row["account_sid"], credential, row["csrf"], int(row["expires"])
-    )
+    return Session(row["id"], row["account_sid"], credential, row["csrf"], int(row["expires"]))
 
 
 async def close(store: Store, session: Session) -> None:

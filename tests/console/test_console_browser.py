@@ -41,7 +41,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, console_server: ParleyServer) -> Iterator[Any]:
-    context = browser.new_context(base_url=console_server.url, viewport={"width": 1280, "height": 860})
+    context = browser.new_context(
+        base_url=console_server.url, viewport={"width": 1280, "height": 860}
+    )
     context.set_default_timeout(10_000)
     opened = context.new_page()
     errors: list[str] = []
@@ -101,7 +103,9 @@ def test_wrong_password(page: Any, login: Login) -> None:
     assert alert.inner_text() == "Those credentials are not valid."
     assert "/console/sign-in" in page.url and login.token not in page.url
     assert page.get_by_label("Auth Token").input_value() == ""  # never filled back
-    assert page.context.cookies() == [c for c in page.context.cookies() if c["name"] != "parley_console"]
+    assert page.context.cookies() == [
+        c for c in page.context.cookies() if c["name"] != "parley_console"
+    ]
 
 
 def test_create_service_and_change_its_settings(
@@ -147,11 +151,17 @@ def test_create_service_and_change_its_settings(
     }
     assert service.limits["channel_members"] == 250
     assert service.media["compatibility_message"] == "Update your app to see media"
-    [creator] = [r for r in rest.chat.v2.services(sid).roles.list() if r.friendly_name == "channel user"]
+    [creator] = [
+        r for r in rest.chat.v2.services(sid).roles.list() if r.friendly_name == "channel user"
+    ]
     assert service.default_channel_creator_role_sid == creator.sid
     # what was saved is what the page shows again
     assert page.get_by_label("Typing indicator timeout (seconds)").input_value() == "7"
-    assert page.get_by_role("group", name="Post-event filters").get_by_label("onMessageSent").is_checked()
+    assert (
+        page.get_by_role("group", name="Post-event filters")
+        .get_by_label("onMessageSent")
+        .is_checked()
+    )
     shot(page, tmp_path, "console-settings.png", full_page=True)
 
     # a refused value: Twilio's message next to its field, nothing stored
@@ -161,7 +171,9 @@ def test_create_service_and_change_its_settings(
     error = page.locator("#f-Limits-ChannelMembers-error")
     assert "Invalid channel members limit format: 5000" in error.inner_text()
     assert "(50061)" in error.inner_text()
-    described = page.get_by_label("Members per channel (1 to 1000)").get_attribute("aria-describedby")
+    described = page.get_by_label("Members per channel (1 to 1000)").get_attribute(
+        "aria-describedby"
+    )
     assert described == "f-Limits-ChannelMembers-error"
     assert rest.chat.v2.services(sid).fetch().friendly_name == "Support chat (EU)"
 
@@ -172,7 +184,9 @@ def test_create_service_and_change_its_settings(
 
     # delete, with a confirmation
     page.goto("/console/services")
-    page.get_by_role("row", name=re.compile("Sales chat")).get_by_role("link", name="Delete").click()
+    page.get_by_role("row", name=re.compile("Sales chat")).get_by_role(
+        "link", name="Delete"
+    ).click()
     assert page.get_by_role("heading", name="Delete Sales chat?").is_visible()
     page.get_by_role("button", name="Delete").click()
     page.wait_for_url("**/console/services?notice=deleted")
@@ -211,13 +225,15 @@ def test_channel_messages_live_and_escaped(page: Any, login: Login, rest: Any) -
 
     # live: a message sent through REST appears without a reload, also inert
     rest.chat.v2.services(sid).channels("general").messages.create(
-        body='<script>window.__pwned = 3</script>live one', from_="bob"
+        body="<script>window.__pwned = 3</script>live one", from_="bob"
     )
     page.locator("#messages .message", has_text="live one").wait_for()
     assert page.evaluate("window.__pwned") is None
 
 
-def test_a_form_posted_without_its_csrf_token_is_refused(page: Any, login: Login, rest: Any) -> None:
+def test_a_form_posted_without_its_csrf_token_is_refused(
+    page: Any, login: Login, rest: Any
+) -> None:
     sign_in(page, login)
     page.goto("/console/services")
     page.evaluate("document.querySelectorAll('input[name=csrf_token]').forEach(e => e.remove())")

@@ -33,8 +33,11 @@ def test_session_cookie_is_httponly_lax_and_secure_behind_https(
         value = first.split(";", 1)[0].split("=", 1)[1]
         signed_in = behind.post(
             "/console/sign-in",
-            data={"csrf_token": csrf_of(form.text), "AccountSid": login.sid,
-                  "AuthToken": login.token},
+            data={
+                "csrf_token": csrf_of(form.text),
+                "AccountSid": login.sid,
+                "AuthToken": login.token,
+            },
             headers={"cookie": f"parley_console_signin={value}"},
         )
         cookie = _cookie_header(signed_in, "parley_console")
