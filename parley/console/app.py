@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from parley.api import codec
-from parley.api.http import RestApi
+from parley.api.http import RestApi, read_body
 from parley.console import catalog, sessions
 from parley.errors import TwilioError
 
@@ -181,13 +181,13 @@ class Console:
                     return Response(status_code=401, headers={"hx-redirect": PREFIX + "/sign-in"})
                 return RedirectResponse(PREFIX + "/sign-in", status_code=303)
             page = Page(request, session)
-            if request.method == "POST":
-                pairs = codec.parse_form(await request.body())
-                sent = [v for k, v in pairs if k == CSRF_FIELD]
-                if len(sent) != 1 or not hmac.compare_digest(sent[0], session.csrf):
-                    return self.refused(request, session)
-                page.pairs = [(k, v) for k, v in pairs if k != CSRF_FIELD]
             try:
+                if request.method == "POST":
+                    pairs = await _form(request)
+                    sent = [v for k, v in pairs if k == CSRF_FIELD]
+                    if len(sent) != 1 or not hmac.compare_digest(sent[0], session.csrf):
+                        return self.refused(request, session)
+                    page.pairs = [(k, v) for k, v in pairs if k != CSRF_FIELD]
                 return await handler(self, page)
             except TwilioError as exc:
                 # a read the page itself needed failed (a deleted channel, a bad SID)
@@ -224,7 +224,10 @@ class Console:
             if session is not None:
                 return RedirectResponse(PREFIX + "/services", status_code=303)
             return self._sign_in_form(request)
-        form = codec.multidict(codec.parse_form(await request.body()))
+        try:
+            form = codec.multidict(await _form(request))
+        except TwilioError as exc:
+            return self.render(request, "error.html", status=exc.status, error=exc)
         sent = form.get(CSRF_FIELD, [""])[-1]
         expected = request.cookies.get(SIGN_IN_COOKIE, "")
         if not expected or not hmac.compare_digest(sent, expected):
@@ -278,6 +281,11 @@ class Console:
             samesite="lax",
         )
         return response
+
+
+async def _form(request: Request) -> codec.Pairs:
+    """The posted form, read with REST's body limit (a larger one is 400 / 20001)."""
+    return codec.parse_form(await read_body(request.receive))
 
 
 def secure(request: Request) -> bool:

@@ -2,6 +2,7 @@
 writes are REST's writes (same errors, same webhooks)."""
 
 import re
+from typing import Any
 
 import httpx
 
@@ -253,3 +254,118 @@ def test_channel_search_and_paged_messages(http: httpx.Client, rest: object) -> 
     assert re.findall(r'class="body">message (\d\d)<', previous.text) == [
         f"{i:02d}" for i in range(5)
     ]
+
+
+def _location(response: httpx.Response) -> str:
+    assert response.status_code == 303, response.text[:2000]
+    return str(response.headers["location"]).split("?")[0]
+
+
+def test_users_roles_members_webhooks_and_messages(http: httpx.Client, rest: Any) -> None:
+    url = _service(http, "tour")
+    sid = url.rsplit("/", 1)[1]
+    token = csrf_of(http.get(url).text)
+    form = {"csrf_token": token}
+    svc = rest.chat.v2.services(sid)
+
+    # roles: permissions as checkboxes of the known names
+    role_url = _location(
+        http.post(
+            url + "/roles",
+            data={
+                **form,
+                "FriendlyName": "moderator",
+                "Type": "channel",
+                "Permission": ["sendMessage", "deleteAnyMessage"],
+            },
+        )
+    )
+    role = svc.roles(role_url.rsplit("/", 1)[1]).fetch()
+    assert sorted(role.permissions) == ["deleteAnyMessage", "sendMessage"]
+    page = http.get(role_url)
+    assert re.search(r'value="deleteAnyMessage" checked', page.text)
+    assert 'value="createChannel"' not in page.text  # a deployment permission
+    _location(http.post(role_url, data={**form, "Permission": ["", "sendMessage"]}))
+    assert svc.roles(role.sid).fetch().permissions == ["sendMessage"]
+    bad = http.post(
+        url + "/roles",
+        data={**form, "FriendlyName": "x", "Type": "channel", "Permission": "createChannel"},
+    )
+    assert bad.status_code == 400 and "(50104)" in bad.text
+
+    # users: create, edit role and attributes, their channels and unread counts
+    user_url = _location(
+        http.post(url + "/users", data={**form, "Identity": "alice", "FriendlyName": "Alice"})
+    )
+    admin = next(r for r in svc.roles.list() if r.friendly_name == "service admin")
+    _location(
+        http.post(user_url, data={**form, "RoleSid": admin.sid, "Attributes": '{"team": "eu"}'})
+    )
+    alice = svc.users("alice").fetch()
+    assert alice.role_sid == admin.sid and alice.attributes == '{"team": "eu"}'
+    taken = http.post(url + "/users", data={**form, "Identity": "alice"})
+    assert taken.status_code == 409 and "(50201)" in taken.text
+
+    # a channel, alice as a member with the new role, two messages she has not read
+    channel_url = _location(http.post(url + "/channels", data={**form, "FriendlyName": "ops"}))
+    ch = channel_url.rsplit("/", 1)[1]
+    members_url = channel_url + "/members"
+    _location(http.post(members_url, data={**form, "Identity": "alice", "RoleSid": role.sid}))
+    [member] = svc.channels(ch).members.list()
+    assert member.identity == "alice" and member.role_sid == role.sid
+    assert "alice" in http.get(members_url).text
+    for body in ("one", "two"):
+        _location(http.post(channel_url, data={**form, "Body": body}))
+    svc.channels(ch).members(member.sid).update(last_consumed_message_index=0)
+    user_page = http.get(user_url)
+    row = re.search(rf"{ch}</code></a></td>\s*<td>joined</td>\s*<td>(\d+)</td>", user_page.text)
+    assert row and row.group(1) == "1"  # one unread message
+
+    # edit a message, then delete it with its confirmation
+    first = svc.channels(ch).messages.list()[0]
+    message_url = f"{channel_url}/messages/{first.sid}"
+    assert "one" in http.get(message_url).text
+    _location(http.post(message_url, data={**form, "Body": "one, edited"}))
+    assert svc.channels(ch).messages(first.sid).fetch().body == "one, edited"
+    target = f"/v2/Services/{sid}/Channels/{ch}/Messages/{first.sid}"
+    confirm = http.get("/console/delete", params={"target": target, "next": channel_url})
+    assert confirm.status_code == 200 and "cannot be undone" in confirm.text
+    _location(http.post("/console/delete", data={**form, "target": target, "next": channel_url}))
+    assert [m.body for m in svc.channels(ch).messages.list()] == ["two"]
+
+    # channel edit and channel webhooks
+    _location(http.post(channel_url + "/edit", data={**form, "UniqueName": "ops-room"}))
+    assert svc.channels("ops-room").fetch().sid == ch
+    hooks_url = channel_url + "/webhooks"
+    _location(
+        http.post(
+            hooks_url,
+            data={
+                **form,
+                "Type": "webhook",
+                "Configuration.Url": "https://example.com/hook",
+                "Configuration.Method": "POST",
+                "Configuration.Filters": "onMessageSent",
+            },
+        )
+    )
+    [hook] = svc.channels(ch).webhooks.list()
+    assert hook.configuration["filters"] == ["onMessageSent"]
+    assert "https://example.com/hook" in http.get(hooks_url).text
+    bad_hook = http.post(
+        hooks_url, data={**form, "Type": "webhook", "Configuration.Url": "not a url"}
+    )
+    assert bad_hook.status_code == 400 and 'id="f-Configuration-Url-error"' in bad_hook.text
+
+    # a foreign or unknown resource is the API's 404, shown as a page
+    missing = http.get(f"{url}/channels/CH{'0' * 32}")
+    assert missing.status_code == 404 and "(20404)" in missing.text
+    for page_url in (url + "/users", url + "/roles", url + "/deliveries", "/console/credentials"):
+        assert http.get(page_url).status_code == 200
+
+
+def test_a_body_over_the_rest_limit_is_refused(http: httpx.Client) -> None:
+    token = csrf_of(http.get("/console/services").text)
+    huge = {"csrf_token": token, "FriendlyName": "x" * (1 << 21)}
+    refused = http.post("/console/services", data=huge)
+    assert refused.status_code == 400 and "(20001)" in refused.text
