@@ -16,15 +16,20 @@ from tests.conftest import make_client
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+@pytest.fixture
+def console_server(server: ParleyServer) -> ParleyServer:
+    """The suite's server, once per engine (SQLite and PostgreSQL); the browser
+    tests use one of their own (test_console_browser.py)."""
+    return server
+
+
 @pytest.fixture(scope="module")
-def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
-    """The console's own server (SQLite): the pages run the same REST operations
-    that tests/api checks on both engines."""
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
     folder: Path = tmp_path_factory.mktemp("console")
-    server = ParleyServer(f"sqlite:///{folder / 'parley.db'}", secret_key="console-test-key")
-    server.start()
-    yield server
-    server.stop()
+    running = ParleyServer(f"sqlite:///{folder / 'parley.db'}", secret_key="console-test-key")
+    running.start()
+    yield running
+    running.stop()
 
 
 @dataclass

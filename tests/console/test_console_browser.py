@@ -25,6 +25,13 @@ CHROMIUM = os.environ.get("PARLEY_CHROMIUM") or shutil.which("chromium") or "/us
 SCREENSHOTS = os.environ.get("PARLEY_SCREENSHOTS")  # a folder: write the README's images there
 
 
+@pytest.fixture
+def console_server(sqlite_server: ParleyServer) -> ParleyServer:
+    """The pages run the same REST operations on both engines (test_console_http.py
+    runs on each); one browser pass on SQLite is enough."""
+    return sqlite_server
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
