@@ -116,8 +116,8 @@ async def deliveries(
     """The account's deliveries (of one service, if given), oldest first (or
     newest first), each with its attempts.
 
-    Deliveries of events no longer stored (an account reset while a delivery
-    was in flight) are left out.
+    At most ``limit`` rows are read; deliveries of events no longer stored (an
+    account reset while a delivery was in flight) are left out of them.
     """
     where: dict[str, Any] = {"account_sid": account_sid}
     if state is not None:
@@ -126,16 +126,13 @@ async def deliveries(
         where["kind"] = kind
     if service_sid is not None:
         where["service_sid"] = service_sid
-    order = "seq DESC" if newest_first else "seq"
-    rows = await repo.select(tx, "webhook_deliveries", where, order)
+    rows = await repo.page(tx, "webhook_deliveries", where, descending=newest_first, limit=limit)
     out: list[dict[str, Any]] = []
     for row in rows:
         event = await outbox.event(tx, row["event_seq"])
         if event is None:
             continue
         out.append(await _describe(tx, row, event))
-        if len(out) >= limit:
-            break
     return out
 
 
