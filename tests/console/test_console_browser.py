@@ -200,7 +200,9 @@ def test_create_service_and_change_its_settings(
     assert [s.friendly_name for s in rest.chat.v2.services.list()] == ["Support chat (EU)"]
 
 
-def test_channel_messages_live_and_escaped(page: Any, login: Login, rest: Any) -> None:
+def test_channel_messages_live_and_escaped(
+    page: Any, login: Login, rest: Any, tmp_path: Path
+) -> None:
     sign_in(page, login)
     sid = create_service(page, "Messages")
     page.goto(f"/console/services/{sid}/channels")
@@ -236,6 +238,7 @@ def test_channel_messages_live_and_escaped(page: Any, login: Login, rest: Any) -
     )
     page.locator("#messages .message", has_text="live one").wait_for()
     assert page.evaluate("window.__pwned") is None
+    shot(page, tmp_path, "console-channel.png")
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(
