@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from parley import sids
 from parley.api import codec
 from parley.api.http import RestApi, read_body
 from parley.console import catalog, sessions
@@ -245,7 +246,8 @@ class Console:
             message = "Those credentials are not valid."
             return self._sign_in_form(request, message, username, status=401)
         await sessions.succeeded(self.store, address, username)
-        token, session = await sessions.open_session(self.store, account, username)
+        credential = sids.normalise(username)  # as the Authenticator matched it
+        token, session = await sessions.open_session(self.store, account, credential)
         response = RedirectResponse(PREFIX + "/services", status_code=303)
         response.set_cookie(
             COOKIE,
