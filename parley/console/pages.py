@@ -259,6 +259,14 @@ async def user(c: Console, page: Page) -> Response:
     service = await c.run(page, "GET", _service(page))
     found = await c.run(page, "GET", path)
     joined = await c.run(page, "GET", path + "/Channels", _paging(page))
+    names: dict[str, str] = {}
+    for entry in joined["channels"]:  # a page of at most 50
+        channel_sid = entry["channel_sid"]
+        try:
+            named = await c.run(page, "GET", f"{_service(page)}/Channels/{channel_sid}")
+        except TwilioError:  # deleted since the list was read
+            continue
+        names[channel_sid] = named["friendly_name"] or named["unique_name"] or channel_sid
     roles = await c.every(page, _service(page) + "/Roles", "roles")
     return _show(
         c,
@@ -269,6 +277,7 @@ async def user(c: Console, page: Page) -> Response:
         service=service,
         user=found,
         joined=joined,
+        names=names,
         roles=roles,
     )
 

@@ -107,10 +107,15 @@ async def failed(store: Store, address: str, username: str) -> None:
     4 s, … up to ``MAX_WAIT``."""
     now = timefmt.now()
     async with store.write() as tx:
+        # forgotten failures go (the table holds what was refused within the hour)
+        await tx.run(
+            "DELETE FROM console_sign_in_failures"
+            " WHERE date_updated < :old AND blocked_until < :now",
+            {"old": now - FORGET_AFTER, "now": now},
+        )
         for kind, key in _keys(address, username):
             row = await repo.get(tx, "console_sign_in_failures", {"key": key})
-            fresh = row is None or row["date_updated"] < now - FORGET_AFTER
-            failures = 1 if fresh or row is None else int(row["failures"]) + 1
+            failures = 1 if row is None else int(row["failures"]) + 1
             over = failures - FREE_FAILURES[kind]
             blocked = now + min(2 ** (over - 1), MAX_WAIT) * SECOND if over > 0 else 0
             values = {"failures": failures, "blocked_until": blocked, "date_updated": now}

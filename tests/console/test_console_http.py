@@ -319,7 +319,9 @@ def test_users_roles_members_webhooks_and_messages(http: httpx.Client, rest: Any
         _location(http.post(channel_url, data={**form, "Body": body}))
     svc.channels(ch).members(member.sid).update(last_consumed_message_index=0)
     user_page = http.get(user_url)
-    row = re.search(rf"{ch}</code></a></td>\s*<td>joined</td>\s*<td>(\d+)</td>", user_page.text)
+    row = re.search(
+        rf">ops</a><br><code>{ch}</code></td>\s*<td>joined</td>\s*<td>(\d+)</td>", user_page.text
+    )
     assert row and row.group(1) == "1"  # one unread message
 
     # edit a message, then delete it with its confirmation
@@ -370,3 +372,18 @@ def test_a_body_over_the_rest_limit_is_refused(http: httpx.Client) -> None:
     huge = {"csrf_token": token, "FriendlyName": "x" * (1 << 21)}
     refused = http.post("/console/services", data=huge)
     assert refused.status_code == 400 and "(20001)" in refused.text
+
+
+def test_failures_from_one_address_are_slowed_down_whatever_the_sid(
+    console_server: ParleyServer,
+) -> None:
+    store = console_server.app.store
+    assert store is not None
+    address = "203.0.113.7"  # documentation range: no test signs in from there
+    for i in range(sessions.FREE_FAILURES["ip"]):
+        assert console_server.run(sessions.wait_seconds(store, address, "")) == 0
+        console_server.run(sessions.failed(store, address, f"AC{i:032x}"))
+    assert console_server.run(sessions.wait_seconds(store, address, "")) == 0
+    console_server.run(sessions.failed(store, address, "someone"))
+    assert console_server.run(sessions.wait_seconds(store, address, "AC" + "f" * 32)) >= 1
+    assert console_server.run(sessions.wait_seconds(store, "203.0.113.8", "")) == 0
