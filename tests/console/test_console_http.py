@@ -390,3 +390,18 @@ def test_failures_from_one_address_are_slowed_down_whatever_the_sid(
     console_server.run(sessions.failed(store, address, "someone"))
     assert console_server.run(sessions.wait_seconds(store, address, "AC" + "f" * 32)) >= 1
     assert console_server.run(sessions.wait_seconds(store, "203.0.113.8", "")) == 0
+
+
+def test_lists_page_with_rest_tokens(http: httpx.Client, rest: Any) -> None:
+    url = _service(http, "many")
+    channels = rest.chat.v2.services(url.rsplit("/", 1)[1]).channels
+    for i in range(51):
+        channels.create(friendly_name=f"room {i:02d}", type="private" if i % 2 else "public")
+    first = http.get(url + "/channels")
+    names = re.findall(r">room (\d\d)</a>", first.text)
+    assert names == [f"{i:02d}" for i in range(50)]  # public and private, oldest first
+    following = re.search(r'href="\?PageToken=([^"]+)">Next', first.text)
+    assert following and "Previous" not in first.text
+    second = http.get(url + "/channels", params={"PageToken": following.group(1)})
+    assert re.findall(r">room (\d\d)</a>", second.text) == ["50"]
+    assert "← Previous" in second.text and "Next →" not in second.text
