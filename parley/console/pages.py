@@ -71,7 +71,6 @@ def _show(
         session=page.session,
         errors=errors,
         submitted=page.form if errors else {},
-        svc=page.request.path_params.get("svc"),
         **ctx,
     )
 
