@@ -8,10 +8,11 @@
         -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
         -> the pre-event caller -> Runtime (frozen: settings, store, bus, health,
            prehooks, vault), handed to every component at construction
-        -> components: REST API, media uploads and janitor, health and metrics,
-           webhook worker (woken by the bus, polls the outbox), real-time (sessions,
-           Sync hub, presence, gateway, typing signals), control plane with the
-           routes and reset hooks of the subsystems
+        -> components: REST API, media uploads and janitor, the web console
+           (/console, parley/console), health and metrics, webhook worker and push
+           sender (woken by the bus, poll their outboxes), real-time (sessions, Sync
+           hub, presence, gateway, typing signals), control plane with the routes
+           and reset hooks of the subsystems
     http:       mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:  mounts by prefix, else closed
 
@@ -24,7 +25,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
-from parley import accounts, health, media, metrics
+from parley import accounts, health, media, metrics, push, vault
 from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
@@ -32,6 +33,8 @@ from parley.config import Settings
 from parley.control.http import PREFIX as CONTROL_PREFIX
 from parley.control.http import ControlPlane, ResetHook, Route
 from parley.events.bus import Bus, make_bus
+from parley.push import plan as push_plan
+from parley.push import routes as push_routes
 from parley.realtime import gateway as realtime_gateway
 from parley.realtime import routes as realtime_routes
 from parley.realtime import simulate
@@ -40,7 +43,6 @@ from parley.realtime.subscriptions import Hub
 from parley.runtime import Runtime
 from parley.store import Projector, Store, open_store
 from parley.sync import projection
-from parley.vault import Vault
 from parley.webhooks import Worker as WebhookWorker
 from parley.webhooks import outbox
 from parley.webhooks import routes as webhook_routes
@@ -54,8 +56,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # what every write transaction runs on each event it records, in this order:
-# the webhook deliveries it plans, then the Sync view clients read
-PROJECTORS: tuple[Projector, ...] = (outbox.plan, projection.project)
+# the webhook deliveries and the pushes it plans, then the Sync view clients read
+PROJECTORS: tuple[Projector, ...] = (outbox.plan, push_plan.plan, projection.project)
 
 
 def _logged(stop: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -91,6 +93,7 @@ class Parley:
         self.api: RestApi | None = None
         self.prehooks: PreHooks | None = None
         self.webhooks: WebhookWorker | None = None
+        self.pushes: push.Worker | None = None
         self.control: ControlPlane | None = None  # /parley/v1/…, when enabled
         self.gateway: realtime_gateway.Gateway | None = None
         self.sync_hub: Hub | None = None
@@ -118,7 +121,10 @@ class Parley:
                 bus=self.bus,
                 health=self.health,
                 prehooks=prehooks,
-                vault=Vault(settings.secret_key),
+                # credential secrets: PARLEY_SECRET_KEY, else a generated key file
+                vault=vault.load(
+                    settings.secret_key, settings.database_url, settings.secret_key_file
+                ),
             )
             api = RestApi(
                 store,
@@ -134,6 +140,11 @@ class Parley:
             janitor = media.Janitor(store, settings.media_unattached_ttl)
             janitor.start()
             stack.push_async_callback(_logged(janitor.stop))
+            if settings.console:
+                from parley.console import PREFIX as CONSOLE_PREFIX
+                from parley.console import Console, pages
+
+                mounts.append((CONSOLE_PREFIX, Console(api, pages.ROUTES, pages.sign_out)))
 
             worker: WebhookWorker | None = None
             if settings.webhook_worker:
@@ -143,6 +154,14 @@ class Parley:
                 await worker.start()
                 stack.push_async_callback(_logged(worker.stop))
                 stack.callback(self.bus.subscribe(worker.notify))
+            sender: push.Worker | None = None
+            if settings.push_worker:
+                # the push sender: woken after commits, polling for what other
+                # processes (or this one before a restart) left, and for retries
+                sender = push.Worker(store, settings, runtime.vault, self.health)
+                await sender.start()
+                stack.push_async_callback(_logged(sender.stop))
+                stack.callback(self.bus.subscribe(sender.notify))
 
             # real time: this process's sessions, read by the Sync fan-out and
             # the typing signal; presence in the store, so it holds across processes
@@ -173,6 +192,7 @@ class Parley:
             if settings.control_plane:
                 routes: list[Route] = [
                     *webhook_routes.routes(store),  # deliveries, faults
+                    *push_routes.routes(store),  # what was pushed
                     # simulated clients run the client actions by name
                     *simulate.routes(runtime, realtime_routes.actions(), presence),
                 ]
@@ -185,6 +205,8 @@ class Parley:
                 alive = {}
                 if worker is not None:
                     alive["webhook_worker"] = worker.alive
+                if sender is not None:
+                    alive["push_worker"] = sender.alive
                 alive["sync_hub"] = hub.alive
                 alive["presence"] = presence.alive
                 return alive
@@ -192,17 +214,18 @@ class Parley:
             probes = health.HealthApi(self.health, store, workers_alive)
             mounts += [(path, probes) for path in health.PATHS]
             mounts.append((metrics.PATH, metrics.MetricsApi(self.metrics, settings.metrics_token)))
-            metrics.install(self.metrics, store, self.health, worker, gateway)
+            metrics.install(self.metrics, store, self.health, worker, sender, gateway)
 
             self.runtime, self.store, self.api, self.prehooks = runtime, store, api, prehooks
-            self.webhooks, self.control, self.gateway, self.sync_hub = worker, control, gateway, hub
+            self.webhooks, self.pushes, self.control = worker, sender, control
+            self.gateway, self.sync_hub = gateway, hub
             self.mounts, self._workers_alive = mounts, workers_alive
             try:
                 yield runtime
             finally:
                 self.mounts, self._workers_alive = [], None
                 self.runtime = self.store = self.api = self.prehooks = None
-                self.webhooks = self.control = self.gateway = self.sync_hub = None
+                self.webhooks = self.pushes = self.control = self.gateway = self.sync_hub = None
 
     def workers_alive(self) -> dict[str, bool]:
         """The background tasks this process runs, and whether each still runs."""

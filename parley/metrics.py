@@ -26,6 +26,7 @@ from parley.health import Health
 from parley.store import Store
 
 if TYPE_CHECKING:
+    from parley.push.worker import Worker as PushWorker
     from parley.realtime.gateway import Gateway
     from parley.webhooks.worker import Worker as WebhookWorker
 
@@ -259,6 +260,7 @@ def install(
     store: Store,
     health: Health,
     webhooks: "WebhookWorker | None",
+    pushes: "PushWorker | None",
     gateway: "Gateway",
 ) -> None:
     """The collectors of Parley's own subsystems, read at scrape time."""
@@ -288,6 +290,18 @@ def install(
         outcomes = webhooks.outcomes if webhooks else {}
         return [
             Sample("parley_webhook_attempts_total", n, (("outcome", outcome),))
+            for outcome, n in sorted(outcomes.items())
+        ]
+
+    async def push_depth() -> Iterable[Sample]:
+        async with store.read() as tx:
+            row = await tx.one("SELECT COUNT(*) AS n FROM pushes WHERE state = 'pending'")
+        return [Sample("parley_push_queue_depth", int(row["n"]) if row else 0)]
+
+    async def push_attempts() -> Iterable[Sample]:
+        outcomes = pushes.outcomes if pushes else {}
+        return [
+            Sample("parley_push_attempts_total", n, (("outcome", outcome),))
             for outcome, n in sorted(outcomes.items())
         ]
 
@@ -331,6 +345,18 @@ def install(
             "counter",
             "Webhook attempts this process made, by outcome (done, retry, failed, refused)",
             attempts,
+        ),
+        (
+            "parley_push_queue_depth",
+            "gauge",
+            "Pushes waiting to be sent, retries included (the outbox: every process's)",
+            push_depth,
+        ),
+        (
+            "parley_push_attempts_total",
+            "counter",
+            "Push outcomes in this process (sent, retry, failed, skipped, recorded)",
+            push_attempts,
         ),
         ("parley_ws_sessions", "gauge", "Real-time sockets open in this process", sockets),
         (

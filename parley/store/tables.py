@@ -43,12 +43,16 @@ ACCOUNT: tuple[AccountTable, ...] = (
     AccountTable("credentials", dump=True),
     AccountTable("bindings", dump=True),
     AccountTable("events"),
+    # a reset drops the account's pushes, sent or not
+    AccountTable("pushes"),
     # parley.webhooks.outbox.forget (called by state.reset) keeps lane counts right
     AccountTable("webhook_deliveries", reset="owner"),
     AccountTable("webhook_attempts", reset="owner"),
     AccountTable("webhook_faults"),
     # realtime.presence.forget: simulated connections go, open sockets stay
     AccountTable("presence", reset="owner"),
+    # console sign-ins stay, like the credentials they were made with
+    AccountTable("console_sessions", reset="keep"),
     # the Sync view derives from the rows: an import rebuilds it (sync/rebuild.py)
     AccountTable("sync_objects"),
     AccountTable("sync_items", parent=("object_sid", "sync_objects")),
@@ -61,6 +65,7 @@ GLOBAL: frozenset[str] = frozenset(
         "accounts",  # a reset keeps the account; an import creates it (state.ensure_account)
         "consumers",  # event consumers' positions
         "webhook_lanes",  # delivery lanes, shared by the workers of every process
+        "console_sign_in_failures",  # by client address or SID: no account of its own
     }
 )
 
