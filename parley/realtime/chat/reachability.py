@@ -120,27 +120,33 @@ class Reachability:
     # one transaction per change: the row, then the user's reachability
 
     async def _change(self, row: Presence, add: bool) -> None:
+        service_sid, identity = row["service_sid"], row["identity"]
         async with self.store.write() as tx:
-            # concurrent changes of one user's connections (on any node) queue
-            # behind this row lock, so each counts what the one before committed
-            await tx.run(
-                "UPDATE users SET is_online = is_online WHERE service_sid = :s AND identity = :i",
-                {"s": row["service_sid"], "i": row["identity"]},
-            )
+            service = await repo.get(tx, "services", {"sid": service_sid})
+            reachable = service is not None and bool(service["reachability_enabled"])
+            if reachable:
+                # concurrent changes of one user's connections (on any node)
+                # queue behind this row lock, so each counts what the one
+                # before committed
+                await tx.run(
+                    "UPDATE users SET is_online = is_online"
+                    " WHERE service_sid = :s AND identity = :i",
+                    {"s": service_sid, "i": identity},
+                )
             if add:
                 await presence.record(tx, row)
             elif not await presence.remove(tx, row["connection"]):
                 return  # another process swept it and settled the user
-            await self._settle(tx, row["service_sid"], row["identity"])
+            if service is not None and reachable:
+                await self._settle(tx, service, identity)
 
-    async def _settle(self, tx: Tx, service_sid: str, identity: str) -> None:
-        service = await repo.get(tx, "services", {"sid": service_sid})
-        if service is None or not service["reachability_enabled"]:
-            return
+    async def _settle(self, tx: Tx, service: Row, identity: str) -> None:
+        """The user's ``is_online`` from its live connections on every node
+        (the service has reachability on)."""
         user = await users.find(tx, service, identity)
         if user is None:
             return
-        online = await presence.live(tx, service_sid, identity, timefmt.now()) > 0
+        online = await presence.live(tx, service["sid"], identity, timefmt.now()) > 0
         if bool(user.get("is_online")) != online:
             await users.update(tx, service, user, {"is_online": int(online)}, Origin("system"))
 
@@ -195,7 +201,9 @@ class Reachability:
             rows = await presence.drop_node(tx, self.node)
         for row in rows:
             async with self.store.write() as tx:
-                await self._settle(tx, row["service_sid"], row["identity"])
+                service = await repo.get(tx, "services", {"sid": row["service_sid"]})
+                if service is not None and service["reachability_enabled"]:
+                    await self._settle(tx, service, row["identity"])
 
 
 def new_node() -> str:
