@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import httpx
+import trustme
 from markupsafe import escape
 
 from parley import accounts
@@ -15,6 +16,7 @@ from parley.events import Origin
 from parley.store import repo
 from parley.testing import ParleyServer
 from tests.console.conftest import Login, csrf_of, new_account, sign_in
+from tests.push.fakes import apns_certificate
 from tests.webhooks.receiver import Receiver
 
 
@@ -459,8 +461,12 @@ def test_deliveries_page_lists_the_services_pushes(
     token = csrf_of(http.get(url).text)
     on = {"Notifications.NewMessage.Enabled": "true", "Notifications.LogEnabled": "true"}
     assert http.post(url, data={"csrf_token": token, **on}).status_code == 303
-    secret = "fcm-key-never-on-a-page"
-    credential = rest.chat.v2.credentials.create(type="fcm", secret=secret)
+    # an APNs credential: the worker's one FCM client, made at its first FCM
+    # credential, would trust no test CA in tests/push (SSL_CERT_FILE is read then)
+    certificate, key = apns_certificate(trustme.CA())
+    credential = rest.chat.v2.credentials.create(
+        type="apn", certificate=certificate, private_key=key
+    )
     svc = rest.chat.v2.services(sid)
     channel = svc.channels.create(friendly_name="ops")
     for who in ("alice", "bob"):
@@ -477,13 +483,13 @@ def test_deliveries_page_lists_the_services_pushes(
     [recorded] = _settled_pushes(console_server, login, 1)
     assert recorded["identity"] == "bob" and recorded["state"] == "recorded"
     page = http.get(url + "/deliveries").text
-    for shown in ("new_message", "bob", binding, "fcm", "device-token-of-bob", "recorded"):
+    for shown in ("new_message", "bob", binding, "apn", "device-token-of-bob", "recorded"):
         assert shown in page
     # the rendered text is escaped, and no credential secret is on the page
     text = f"ops;alice: {evil}"
     assert recorded["body"] == text
     assert str(escape(text)) in page and "<script>alert" not in page
-    assert secret not in page
+    assert "PRIVATE KEY" not in page and certificate.splitlines()[1] not in page
     # another service's page does not list them
     assert binding not in http.get(other + "/deliveries").text
 
