@@ -183,7 +183,3 @@ class Actions:
 async def caller(tx: Tx, ctx: Ctx, args: Args) -> Target:
     """The service and the caller."""
     return Target(await ctx.service(tx), await ctx.user(tx))
-
-
-def own_or_any(own: bool, own_permission: str, any_permission: str) -> tuple[str, ...]:
-    return guard.own_or_any(own, own_permission, any_permission)

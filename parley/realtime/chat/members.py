@@ -7,9 +7,10 @@ from parley.api import members as members_api
 from parley.api import params
 from parley.domain import invites, members
 from parley.errors import TwilioError
-from parley.realtime.chat.actions import Args, ClientAction, Target, Values, own_or_any, perform
+from parley.realtime.chat.actions import Args, ClientAction, Target, Values, perform
 from parley.realtime.chat.channels import in_channel
 from parley.realtime.chat.context import Ctx
+from parley.realtime.chat.guard import own_or_any
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Tx, repo
 

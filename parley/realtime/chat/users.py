@@ -8,8 +8,9 @@ from parley.domain import limits, members, users
 from parley.errors import TwilioError
 from parley.events.bus import Signal, SignalSubscriber
 from parley.realtime.chat import guard, shapes
-from parley.realtime.chat.actions import Args, ClientAction, Target, Values, own_or_any, perform
+from parley.realtime.chat.actions import Args, ClientAction, Target, Values, perform
 from parley.realtime.chat.context import Ctx, keyset_page
+from parley.realtime.chat.guard import own_or_any
 from parley.realtime.gateway import Sessions
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Tx, repo
