@@ -107,11 +107,11 @@ def _horizon(values: Mapping[str, Any], changes: dict[str, Any]) -> None:
         changes["last_consumption_timestamp"] = timefmt.now()
 
 
-async def invite_to_join(tx: Tx, channel: Row, identity: str) -> Row | None:
+async def invite_to_join(tx: Tx, channel: Row, identity: str) -> invites.Invite | None:
     """Whether ``identity`` may join ``channel`` by itself, and the invite it
     would accept: a public channel is open to anyone; a private one only with
     an invite (50107) (docs/behaviour.md, "Roles")."""
-    invite = await repo.get(tx, "invites", {"channel_sid": channel["sid"], "identity": identity})
+    invite = await invites.pending(tx, channel["sid"], identity)
     if channel["type"] != channels.PUBLIC and invite is None:
         raise TwilioError(50107)
     return invite

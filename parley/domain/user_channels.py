@@ -52,7 +52,7 @@ async def joined(tx: Tx, service: Row, user: Row, member: members.MemberRow) -> 
     }
 
 
-def invited(user: Row, invite: Row) -> Row:
+def invited(user: Row, invite: invites.InviteRow) -> Row:
     return {
         "account_sid": invite["account_sid"],
         "service_sid": invite["service_sid"],
@@ -69,15 +69,12 @@ def invited(user: Row, invite: Row) -> Row:
 
 async def find(
     tx: Tx, service: Row, user: Row, channel: Row
-) -> tuple[members.MemberRow | None, Row | None]:
+) -> tuple[members.MemberRow | None, invites.InviteRow | None]:
     """(member, invite) of this user in this channel; both None = not participating."""
     member = await members.of_user(tx, channel["sid"], user["sid"])
     if member is not None:
         return member, None
-    invite = await repo.get(
-        tx, "invites", {"channel_sid": channel["sid"], "identity": user["identity"]}
-    )
-    return None, invite
+    return None, await invites.pending(tx, channel["sid"], user["identity"])
 
 
 async def get(tx: Tx, service: Row, user: Row, channel: Row) -> Row | None:

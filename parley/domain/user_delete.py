@@ -24,8 +24,7 @@ async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
         channel = await repo.get(tx, "channels", {"sid": member["channel_sid"]})
         if channel is not None:
             await members.remove(tx, service, channel, member, cascade)
-    where = {"service_sid": service["sid"], "identity": user["identity"]}
-    for invite in await repo.select(tx, "invites", where):
+    for invite in await invites.of_identity(tx, service["sid"], user["identity"]):
         await invites.remove(tx, invite, cascade, reason="user deleted")
     await bindings.delete_all(tx, user, cascade)
     await repo.delete(tx, "users", {"sid": user["sid"]})

@@ -8,7 +8,7 @@ import orjson
 from parley.api import channels as channels_api
 from parley.api import codec
 from parley.api import user_channels as user_channels_api
-from parley.domain import channels, members, user_channels
+from parley.domain import channels, invites, members, user_channels
 from parley.errors import TwilioError
 from parley.realtime.chat import guard, shapes
 from parley.realtime.chat.actions import Args, ClientAction, Target, Values, caller, perform
@@ -38,8 +38,7 @@ async def visible_channel(tx: Tx, ctx: Ctx, service: Row, key: str) -> Row:
         raise TwilioError(50300, detail=key)
     if channel["type"] != channels.PUBLIC:
         member = await members.by_identity(tx, channel["sid"], ctx.identity)
-        where = {"channel_sid": channel["sid"], "identity": ctx.identity}
-        if member is None and await repo.get(tx, "invites", where) is None:
+        if member is None and await invites.pending(tx, channel["sid"], ctx.identity) is None:
             raise TwilioError(50300, detail=key)
     return channel
 

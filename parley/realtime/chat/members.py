@@ -151,10 +151,10 @@ INVITE = ClientAction(
 
 async def _with_invite(tx: Tx, ctx: Ctx, args: Args) -> Target:
     target = await in_channel(tx, ctx, args)
-    where = {"channel_sid": target.channel_row["sid"], "identity": ctx.identity}
-    target.subject = await repo.get(tx, "invites", where)
-    if target.subject is None:
+    found = await invites.pending(tx, target.channel_row["sid"], ctx.identity)
+    if found is None:
         raise TwilioError(20404, path=args.get("path", f"Invites/{ctx.identity}"))
+    target.subject = dict(found)
     return target
 
 
