@@ -8,6 +8,7 @@ SID or identity.
 
 from parley import sids
 from parley.api.call import Call
+from parley.domain import users
 from parley.store import Row, repo
 
 
@@ -56,6 +57,6 @@ async def user(call: Call, var: str = "UserSid") -> Row:
     if row is None:
         svc = await service(call)
         value = call.path_params[var]
-        row = await by_key(call, "users", sids.USER, "identity", value, service_sid=svc["sid"])
+        row = await by_key(call, users.TABLE, sids.USER, "identity", value, service_sid=svc["sid"])
         call.loaded["user"] = row
     return row

@@ -116,8 +116,8 @@ async def _invites(tx: Tx, service: Row, channel: Row, spec: dict[str, Any], whe
         at = f"{where}.invites[{j}]"
         invite = _person(value, at)
         known(invite, {"identity", "role"}, at)
-        key = {"channel_sid": channel["sid"], "identity": invite["identity"]}
-        if await repo.get(tx, "invites", key) or await repo.get(tx, "members", key):
+        pending = await invites.pending(tx, channel["sid"], invite["identity"])
+        if pending or await members.by_identity(tx, channel["sid"], invite["identity"]):
             continue  # pending already, or fulfilled (a member now)
         role_sid = await _role_sid(tx, service, invite.get("role"), at)
         user, _ = await step(at, users.get_or_create(tx, service, invite["identity"], ORIGIN))

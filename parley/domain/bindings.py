@@ -84,7 +84,7 @@ async def register(
         await repo.insert(tx, "bindings", row)
         await emit(tx, origin, "parley.binding.created", row)
     if user["is_notifiable"] != 1:
-        await repo.update(tx, "users", {"sid": user["sid"]}, {"is_notifiable": 1})
+        await users.set_notifiable(tx, user["sid"], True)
     return row
 
 
@@ -115,7 +115,7 @@ async def delete(tx: Tx, binding: Row, origin: Origin) -> None:
     await repo.delete(tx, "bindings", {"sid": binding["sid"]})
     await emit(tx, origin, "parley.binding.deleted", binding)
     if await repo.count(tx, "bindings", {"user_sid": binding["user_sid"]}) == 0:
-        await repo.update(tx, "users", {"sid": binding["user_sid"]}, {"is_notifiable": 0})
+        await users.set_notifiable(tx, binding["user_sid"], False)
 
 
 async def delete_all(tx: Tx, user: Row, origin: Origin) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from parley import sids, timefmt
-from parley.domain import media
+from parley.domain import media, users
 from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.store import Row, Tx, UniqueViolation, repo
@@ -126,7 +126,7 @@ async def delete(tx: Tx, service: Row, channel: Row, origin: Origin) -> None:
     # onChannelDestroyed is one of their filters (docs/behaviour.md §W6)
     await emit(tx, origin, "onChannelDestroyed", channel, channel_sid=sid)
     for member in await repo.select(tx, "members", {"channel_sid": sid}):
-        await repo.bump(tx, "users", {"sid": member["user_sid"]}, "joined_channels_count", -1)
+        await users.release_channel_slot(tx, member["user_sid"])
     for message in await repo.select(tx, "messages", {"channel_sid": sid, "type": "media"}):
         await media.delete(tx, message["media_sid"])
     for table in _OWNED:

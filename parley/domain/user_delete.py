@@ -2,7 +2,7 @@
 (members, invites, bindings), above them all, so none of them imports another
 to reach it."""
 
-from parley.domain import bindings, invites, members
+from parley.domain import bindings, invites, members, users
 from parley.events import Origin, emit
 from parley.store import Row, Tx, repo
 
@@ -27,5 +27,5 @@ async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
     for invite in await invites.of_identity(tx, service["sid"], user["identity"]):
         await invites.remove(tx, invite, cascade, reason="user deleted")
     await bindings.delete_all(tx, user, cascade)
-    await repo.delete(tx, "users", {"sid": user["sid"]})
+    await users.delete_row(tx, user["sid"])
     await emit(tx, origin, "parley.user.deleted", user)

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from parley import timefmt
+from parley.domain import users
 from parley.domain.members import ADDED, REMOVED
 from parley.events import Event
 from parley.push import outbox
@@ -101,7 +102,7 @@ async def plan(tx: Tx, event: Event) -> None:
         await repo.get(tx, "channels", {"sid": event.channel_sid}) if event.channel_sid else None
     )
     actor = _actor(event, kind)
-    user = await repo.get(tx, "users", {"service_sid": event.service_sid, "identity": actor})
+    user = await users.by_identity(tx, event.service_sid, actor)
     values = _placeholders(event, kind, channel or payload, actor, user)
     body = render(service["template"] or DEFAULT_TEMPLATES[kind], values)
     data: dict[str, Any] = {"channel_sid": event.channel_sid}
@@ -192,7 +193,7 @@ def _actor(event: Event, kind: str) -> str:
 
 
 def _placeholders(
-    event: Event, kind: str, channel: Row, actor: str, user: Row | None
+    event: Event, kind: str, channel: Row, actor: str, user: users.UserRow | None
 ) -> dict[str, str]:
     friendly = (user or {}).get("friendly_name") or ""
     channel_sid = event.channel_sid or ""

@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -373,8 +373,8 @@ async def connecting_user(tx: Tx, service: Row, identity: str, role_sid: str | N
     user = await users.find(tx, service, identity)
     if user is None:
         origin = Origin("sdk", identity=identity)
-        user = await users.create(tx, service, identity, origin, role_sid=role_sid)
-    return user
+        return await users.create(tx, service, identity, origin, role_sid=role_sid)
+    return cast(Row, user)  # the session keeps the generic row the Sync view reads
 
 
 class Gateway:

@@ -70,3 +70,13 @@ GLOBAL: frozenset[str] = frozenset(
 )
 
 DUMPED: tuple[str, ...] = tuple(t.name for t in ACCOUNT if t.dump)
+
+OWNERS: dict[str, str] = {
+    # table -> the module that owns it: the only one (besides this declaration
+    # and the migrations) that names the table in a query; every other module
+    # goes through its named queries (tests/test_owners.py)
+    "presence": "parley.realtime.presence",
+    "members": "parley.domain.members",
+    "invites": "parley.domain.invites",
+    "users": "parley.domain.users",
+}

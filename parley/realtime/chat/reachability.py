@@ -128,11 +128,7 @@ class Reachability:
                 # concurrent changes of one user's connections (on any node)
                 # queue behind this row lock, so each counts what the one
                 # before committed
-                await tx.run(
-                    "UPDATE users SET is_online = is_online"
-                    " WHERE service_sid = :s AND identity = :i",
-                    {"s": service_sid, "i": identity},
-                )
+                await users.lock(tx, service_sid, identity)
             if add:
                 await presence.record(tx, row)
             elif not await presence.remove(tx, row["connection"]):
