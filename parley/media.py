@@ -46,7 +46,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote, unquote
 
 from parley import formdata, sids, timefmt
@@ -54,7 +54,7 @@ from parley.accounts import Authenticator
 from parley.api import codec
 from parley.api.http import authenticate
 from parley.config import Settings
-from parley.domain import limits
+from parley.domain import limits, services
 from parley.domain import media as media_store
 from parley.errors import TwilioError, has_nul, not_found
 from parley.metrics import ParleyMetrics
@@ -323,10 +323,10 @@ class MediaApi:
 
     @staticmethod
     async def _service(tx: Any, account_sid: str, service_sid: str, path: str) -> Row:
-        service = await repo.get(tx, "services", {"sid": service_sid, "account_sid": account_sid})
+        service = await services.by_sid(tx, service_sid, account_sid)
         if service is None:
             raise not_found(path)
-        return service
+        return cast(Row, service)
 
 
 # Uploaded bytes are the tenant's, served from Parley's own origin (the API's,

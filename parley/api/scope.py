@@ -8,7 +8,7 @@ SID or identity.
 
 from parley import sids
 from parley.api.call import Call
-from parley.domain import users
+from parley.domain import services, users
 from parley.store import Row, repo
 
 
@@ -25,7 +25,7 @@ async def service(call: Call, var: str = "ServiceSid") -> Row:
     row = call.loaded.get("service")
     if row is None:
         value = call.path_params[var]
-        row = await by_sid(call, "services", sids.SERVICE, value, account_sid=call.account_sid)
+        row = await by_sid(call, services.TABLE, sids.SERVICE, value, account_sid=call.account_sid)
         call.loaded["service"] = row
     return row
 

@@ -27,7 +27,7 @@ counters and events are the same; a seed fires no webhooks (``Origin`` of the
 system, like a REST call without ``X-Twilio-Webhook-Enabled``).
 """
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import yaml
@@ -87,8 +87,10 @@ async def _service(
     name = entry.get("friendly_name")
     if not isinstance(name, str) or not name:
         raise SeedError(f"{where}: friendly_name is its key and is required")
-    service = await repo.get(tx, "services", {"account_sid": account_sid, "friendly_name": name})
-    if service is None:
+    found = await services.by_name(tx, account_sid, name)
+    if found is not None:
+        service = cast(Row, found)
+    else:
         service = await services.create(tx, account_sid, name)
         counts["services"] += 1
     settings = {

@@ -40,13 +40,13 @@ from typing import Any, cast
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from parley.domain import users
+from parley.domain import services, users
 from parley.errors import TwilioError
 from parley.events import Event, Origin
 from parley.realtime import frames, tokens
 from parley.realtime.tunnel import Request, Response, Routes, split
 from parley.runtime import Runtime
-from parley.store import Row, StoreUnavailable, Tx, repo
+from parley.store import Row, StoreUnavailable, Tx
 
 log = logging.getLogger("parley.realtime")
 
@@ -570,9 +570,10 @@ class Gateway:
         self._account_sockets[grant.account_sid] += 1
         try:
             async with self.store.write() as tx:
-                service = await repo.get(tx, "services", {"sid": grant.service_sid})
-                if service is None:
+                found = await services.by_sid(tx, grant.service_sid)
+                if found is None:
                     raise TwilioError(20106)
+                service = cast(Row, found)  # the session keeps a generic row
                 user = await connecting_user(tx, service, grant.identity, grant.deployment_role_sid)
         except StoreUnavailable as exc:
             await self._unavailable(session, frame.id, exc)

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from parley import sids
-from parley.domain import users
+from parley.domain import services, users
 from parley.errors import TwilioError
 from parley.store import Tx, repo
 
@@ -129,7 +129,7 @@ async def validate(tx: Tx, token: str, now: float | None = None) -> Grant:
     service_sid = chat.get("service_sid")
     if not isinstance(service_sid, str) or not sids.looks_like(sids.SERVICE, service_sid):
         raise TwilioError(20106)
-    service = await repo.get(tx, "services", {"sid": sids.normalise(service_sid)})
+    service = await services.by_sid(tx, sids.normalise(service_sid))
     if service is None or service["account_sid"] != subject:
         raise TwilioError(20106)
     try:

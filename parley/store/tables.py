@@ -79,4 +79,5 @@ OWNERS: dict[str, str] = {
     "members": "parley.domain.members",
     "invites": "parley.domain.invites",
     "users": "parley.domain.users",
+    "services": "parley.domain.services",
 }

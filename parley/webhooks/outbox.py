@@ -30,6 +30,7 @@ import httpx
 import orjson
 
 from parley import timefmt
+from parley.domain import services
 from parley.domain.catalogue import POST_EVENTS
 from parley.events import Event
 from parley.store import Row, Tx, repo
@@ -108,11 +109,7 @@ async def targets(tx: Tx, event: Event) -> list[Target]:
         return []
     found: list[Target] = []
     place = event.channel_sid or "-"
-    service = await tx.one(
-        "SELECT post_webhook_url, webhook_method, webhook_filters, post_webhook_retry_count"
-        " FROM services WHERE sid = :sid",
-        {"sid": event.service_sid},
-    )
+    service = await services.post_hook(tx, event.service_sid)
     # a null URL turns the phase off, empty or null filters send nothing
     # (docs/behaviour.md §W1, docs/decisions.md §42)
     if service and service["post_webhook_url"] and event.kind in _names(service["webhook_filters"]):

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from parley.api import codec
 from parley.api.table import Param
-from parley.domain import users
+from parley.domain import services, users
 from parley.errors import TwilioError
 from parley.events import Event, Origin
 from parley.realtime.tunnel import Request
@@ -79,10 +79,10 @@ class Ctx:
     # -------------------------------------------------------------- rows
 
     async def service(self, tx: Tx) -> Row:
-        row = await repo.get(tx, "services", {"sid": self.service_sid})
+        row = await services.by_sid(tx, self.service_sid)
         if row is None:
             raise TwilioError(20404, path=self.base)
-        return row
+        return cast(Row, row)  # actions and the Sync view take generic rows
 
     async def user(self, tx: Tx) -> Row:
         row = await users.by_identity(tx, self.service_sid, self.identity)
