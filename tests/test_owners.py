@@ -44,7 +44,6 @@ NOT_OWNED = {
     "api_keys",
     "bindings",
     "channel_webhooks",
-    "channels",
     "credentials",
     "media",
     "roles",
@@ -60,10 +59,15 @@ LEFT = {
     ("parley.sync.rebuild", "invites"),
     ("parley.sync.rebuild", "users"),
     ("parley.sync.rebuild", "services"),
+    ("parley.sync.projection", "channels"),
+    ("parley.sync.rebuild", "channels"),
+    # the message-create path (issue 16 is rewriting it): the channel's counters
+    ("parley.domain.messages", "channels"),
     ("parley.sync.access", "members"),
     ("parley.sync.access", "invites"),
     # push fan-out: one join over members, bindings and channels per event
     ("parley.push.plan", "members"),
+    ("parley.push.plan", "channels"),
     # members imports channels and invites (a member's channel, the invite it
     # fulfils): their cascades and checks read members directly
     ("parley.domain.channels", "members"),

@@ -103,7 +103,9 @@ async def delete(call: Call) -> None:
 async def list_(call: Call) -> list[Row]:
     service = await scope.service(call)
     types = call.values.get("type") or [channels.PUBLIC]
-    return await call.listing("channels", {"service_sid": service["sid"]}, any_of={"type": types})
+    return await call.listing(
+        channels.TABLE, {"service_sid": service["sid"]}, any_of={"type": types}
+    )
 
 
 COLLECTION = "/v2/Services/{ServiceSid}/Channels"

@@ -8,7 +8,7 @@ SID or identity.
 
 from parley import sids
 from parley.api.call import Call
-from parley.domain import services, users
+from parley.domain import channels, services, users
 from parley.store import Row, repo
 
 
@@ -46,7 +46,7 @@ async def channel(call: Call, var: str = "ChannelSid") -> Row:
         svc = await service(call)
         value = call.path_params[var]
         row = await by_key(
-            call, "channels", sids.CHANNEL, "unique_name", value, service_sid=svc["sid"]
+            call, channels.TABLE, sids.CHANNEL, "unique_name", value, service_sid=svc["sid"]
         )
         call.loaded["channel"] = row
     return row

@@ -191,7 +191,7 @@ async def add(
     user, _ = await users.get_or_create(tx, service, identity, origin)
 
     limit = service["limits_channel_members"]
-    if await repo.take(tx, "channels", {"sid": channel["sid"]}, "members_count") >= limit:
+    if await channels.take_member_slot(tx, channel["sid"]) >= limit:
         raise TwilioError(50403, limit=limit)
     limit = service["limits_user_channels"]
     if await users.take_channel_slot(tx, user["sid"]) >= limit:
@@ -247,7 +247,7 @@ async def update(
 async def remove(
     tx: Tx,
     service: Row,
-    channel: Row,
+    channel: channels.ChannelRow,
     member: MemberRow,
     origin: Origin,
     reason: str = REMOVED,
@@ -255,6 +255,6 @@ async def remove(
     """End a membership; the user and the member's messages stay."""
     if await repo.delete(tx, TABLE, {"sid": member["sid"]}) == 0:
         return  # already gone (a concurrent removal): counters were moved by it
-    await repo.bump(tx, "channels", {"sid": channel["sid"]}, "members_count", -1)
+    await channels.release_member_slot(tx, channel["sid"])
     await users.release_channel_slot(tx, member["user_sid"])
     await emit(tx, origin, "onMemberRemoved", dict(member), reason=reason)

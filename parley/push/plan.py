@@ -24,11 +24,11 @@ from typing import Any
 import orjson
 
 from parley import timefmt
-from parley.domain import services, users
+from parley.domain import channels, services, users
 from parley.domain.members import ADDED, REMOVED
 from parley.events import Event
 from parley.push import outbox
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 NEW_MESSAGE = "new_message"
 ADDED_TO_CHANNEL = "added_to_channel"
@@ -93,9 +93,7 @@ async def plan(tx: Tx, event: Event) -> None:
     if not targets:
         return
     payload = event.payload
-    channel = (
-        await repo.get(tx, "channels", {"sid": event.channel_sid}) if event.channel_sid else None
-    )
+    channel = await channels.by_sid(tx, event.channel_sid) if event.channel_sid else None
     actor = _actor(event, kind)
     user = await users.by_identity(tx, event.service_sid, actor)
     values = _placeholders(event, kind, channel or payload, actor, user)
@@ -188,7 +186,7 @@ def _actor(event: Event, kind: str) -> str:
 
 
 def _placeholders(
-    event: Event, kind: str, channel: Row, actor: str, user: users.UserRow | None
+    event: Event, kind: str, channel: channels.ChannelRow, actor: str, user: users.UserRow | None
 ) -> dict[str, str]:
     friendly = (user or {}).get("friendly_name") or ""
     channel_sid = event.channel_sid or ""

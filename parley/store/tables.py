@@ -80,4 +80,5 @@ OWNERS: dict[str, str] = {
     "invites": "parley.domain.invites",
     "users": "parley.domain.users",
     "services": "parley.domain.services",
+    "channels": "parley.domain.channels",
 }
