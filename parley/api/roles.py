@@ -43,7 +43,7 @@ UPDATE = (Param("Permission", "permissions", required=True, many=True),)
 async def _role(call: Call) -> Row:
     service = await scope.service(call)
     return await scope.by_sid(
-        call, "roles", sids.ROLE, call.path_params["Sid"], service_sid=service["sid"]
+        call, roles.TABLE, sids.ROLE, call.path_params["Sid"], service_sid=service["sid"]
     )
 
 
@@ -66,7 +66,7 @@ async def delete(call: Call) -> None:
 
 async def list_(call: Call) -> list[Row]:
     service = await scope.service(call)
-    return await call.listing("roles", {"service_sid": service["sid"]})
+    return await call.listing(roles.TABLE, {"service_sid": service["sid"]})
 
 
 COLLECTION = "/v2/Services/{ServiceSid}/Roles"

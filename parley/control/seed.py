@@ -108,8 +108,7 @@ async def _roles(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> int
     for j, role in enumerate(entries(entry, "roles", where)):
         at = f"{where}.roles[{j}]"
         known(role, {"friendly_name", "type", "permissions"}, at)
-        key = {"service_sid": service["sid"], "friendly_name": role.get("friendly_name")}
-        if await repo.get(tx, "roles", key) is None:
+        if await roles.by_name(tx, service["sid"], role.get("friendly_name")) is None:
             values = {
                 "friendly_name": role.get("friendly_name"),
                 "type": role.get("type", roles.CHANNEL),

@@ -28,7 +28,7 @@ from typing import Any
 
 from parley.control.seed_common import ORIGIN, SeedError, entries, json_text, known, step
 from parley.domain import channels, invites, members, messages, roles, users
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 COUNTS = ("channels", "members", "invites", "messages")
 _CHANNEL_KEYS = {"unique_name", "friendly_name", "type", "attributes", "created_by"}
@@ -73,7 +73,7 @@ async def _role_sid(tx: Tx, service: Row, name: Any, at: str) -> str | None:
     """A channel role by friendly name (None: the service's default)."""
     if name is None:
         return None
-    role = await repo.get(tx, "roles", {"service_sid": service["sid"], "friendly_name": name})
+    role = await roles.by_name(tx, service["sid"], name)
     if role is None or role["type"] != roles.CHANNEL:
         raise SeedError(f"{at}: no channel role named {name!r}")
     return str(role["sid"])

@@ -4,13 +4,52 @@ Two scopes: ``deployment`` roles are held by users, ``channel`` roles by members
 and invites. Every new service gets the four default roles of docs/behaviour.md §A3.
 """
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 
 from parley import sids, timefmt
 from parley.errors import TwilioError
+from parley.sids import AccountSid, RoleSid, ServiceSid
 from parley.store import Row, Tx, repo
+
+TABLE = "roles"
+"""For the generic REST lookups and pager (``api/scope.py``, ``Call.listing``)."""
+
+
+class Role(TypedDict):
+    """A row of ``roles``, the table this module owns: other modules read it
+    through the queries below."""
+
+    seq: int
+    sid: RoleSid
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    friendly_name: str | None
+    type: str  # DEPLOYMENT or CHANNEL
+    permissions: str  # a JSON list
+    date_created: int
+    date_updated: int | None
+
+
+def _role(row: Row | None) -> Role | None:
+    return cast(Role, row) if row is not None else None
+
+
+async def by_sid(tx: Tx, role_sid: str) -> Role | None:
+    return _role(await repo.get(tx, TABLE, {"sid": role_sid}))
+
+
+async def by_name(tx: Tx, service_sid: str, friendly_name: str | None) -> Role | None:
+    """The service's (first) role of this friendly name (seeds name roles)."""
+    where = {"service_sid": service_sid, "friendly_name": friendly_name}
+    return _role(await repo.get(tx, TABLE, where))
+
+
+def permits(role: Role, permission: str) -> bool:
+    """Whether the role grants ``permission``."""
+    return permission in orjson.loads(role["permissions"])
+
 
 DEPLOYMENT = "deployment"
 CHANNEL = "channel"
@@ -161,7 +200,7 @@ async def create_defaults(tx: Tx, account_sid: str, service_sid: str) -> dict[st
     pointers: dict[str, str] = {}
     for name, kind, permissions, pointer in DEFAULT_ROLES:
         row = new_row(account_sid, service_sid, name, kind, list(permissions))
-        await repo.insert(tx, "roles", row)
+        await repo.insert(tx, TABLE, row)
         if pointer:
             pointers[pointer] = row["sid"]
     return pointers
@@ -175,7 +214,7 @@ async def create(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
         values["type"],
         values["permissions"],
     )
-    await repo.insert(tx, "roles", row)
+    await repo.insert(tx, TABLE, row)
     return row
 
 
@@ -187,7 +226,7 @@ async def update(tx: Tx, role: Row, values: dict[str, Any]) -> Row:
         ).decode(),
         "date_updated": timefmt.now(),
     }
-    await repo.update(tx, "roles", {"sid": role["sid"]}, changes)
+    await repo.update(tx, TABLE, {"sid": role["sid"]}, changes)
     return {**role, **changes}
 
 
@@ -204,7 +243,7 @@ async def delete(tx: Tx, service: Row, role: Row) -> None:
     for table, what in (("users", "a user"), ("members", "a member"), ("invites", "an invite")):
         if await repo.get(tx, table, {"role_sid": sid}):
             raise _in_use(f"{what} holds it")
-    await repo.delete(tx, "roles", {"sid": sid})
+    await repo.delete(tx, TABLE, {"sid": sid})
 
 
 def _in_use(detail: str) -> TwilioError:
@@ -216,7 +255,7 @@ async def require(tx: Tx, service: Row, sid: str, kind: str, wire: str) -> Row:
     """A role named in a request body: it must exist in this service with this
     type (50100 for service roles, 50101 for channel roles, docs/behaviour.md §A1)."""
     code = 50101 if kind == CHANNEL else 50100
-    role = await repo.get(tx, "roles", {"sid": sid, "service_sid": service["sid"]})
+    role = await repo.get(tx, TABLE, {"sid": sid, "service_sid": service["sid"]})
     if role is None:
         raise TwilioError(code, detail=f"{wire} {sid} is not a role of this service")
     if role["type"] != kind:

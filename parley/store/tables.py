@@ -81,4 +81,5 @@ OWNERS: dict[str, str] = {
     "users": "parley.domain.users",
     "services": "parley.domain.services",
     "channels": "parley.domain.channels",
+    "roles": "parley.domain.roles",
 }
