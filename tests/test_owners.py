@@ -42,7 +42,6 @@ SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+([a-z_]+)")
 NOT_OWNED = {
     "accounts",
     "api_keys",
-    "bindings",
     "channel_webhooks",
     "credentials",
     "media",
@@ -67,6 +66,8 @@ LEFT = {
     # push fan-out: one join over members, bindings and channels per event
     ("parley.push.plan", "members"),
     ("parley.push.plan", "channels"),
+    ("parley.push.plan", "bindings"),
+    ("parley.sync.projection", "bindings"),
     # members imports channels and invites (a member's channel, the invite it
     # fulfils): their cascades and checks read members directly
     ("parley.domain.channels", "members"),

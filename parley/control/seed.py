@@ -180,7 +180,7 @@ async def _bindings(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> 
         }
         if not all(isinstance(v, str) and v for v in key.values()):
             raise SeedError(f"{at}: identity, endpoint and binding_type are required")
-        if await repo.get(tx, "bindings", key) is not None:
+        if await bindings.by_endpoint(tx, *key.values()) is not None:
             continue
         credential_sid = None
         if binding.get("credential") is not None:

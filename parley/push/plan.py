@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from parley import timefmt
-from parley.domain import channels, services, users
+from parley.domain import bindings, channels, services, users
 from parley.domain.members import ADDED, REMOVED
 from parley.events import Event
 from parley.push import outbox
@@ -138,12 +138,6 @@ async def plan(tx: Tx, event: Event) -> None:
     await outbox.enqueue(tx, rows)
 
 
-_BINDINGS = (
-    "SELECT sid, identity, user_sid, endpoint, address, binding_type, credential_sid,"
-    " message_types FROM bindings"
-)
-
-
 async def _bindings(tx: Tx, event: Event, kind: str) -> list[Row]:
     """The recipients' bindings that accept ``kind``."""
     if kind == NEW_MESSAGE:
@@ -157,10 +151,7 @@ async def _bindings(tx: Tx, event: Event, kind: str) -> list[Row]:
             {"channel": event.channel_sid, "author": event.payload.get("author") or ""},
         )
     else:
-        rows = await tx.all(
-            f"{_BINDINGS} WHERE service_sid = :service AND identity = :identity ORDER BY seq",
-            {"service": event.service_sid, "identity": event.payload.get("identity")},
-        )
+        rows = await bindings.push_targets(tx, event.service_sid, event.payload.get("identity"))
     return [r for r in rows if _accepts(r["message_types"], kind)]
 
 

@@ -167,7 +167,7 @@ class Worker:
             return
         async with self.store.read() as tx:
             senders = await self._senders_for(tx, claimed)
-            alive = await repo.existing(tx, "bindings", "sid", [p["binding_sid"] for p in claimed])
+            alive = await bindings.existing(tx, [p["binding_sid"] for p in claimed])
         for push in claimed:
             sender = senders.get(push["credential_sid"] or "")
             if push["binding_sid"] not in alive:
@@ -327,7 +327,7 @@ class Worker:
 
     @staticmethod
     async def _forget_device(tx: Tx, push: Row) -> None:
-        row = await repo.get(tx, "bindings", {"sid": push["binding_sid"]})
+        row = await bindings.by_sid(tx, push["binding_sid"])
         # a binding re-registered with another device token since is alive
         if row is not None and (row["address"] or row["endpoint"]) == push["address"]:
             await bindings.delete(tx, row, Origin("system"))

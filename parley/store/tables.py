@@ -82,4 +82,5 @@ OWNERS: dict[str, str] = {
     "services": "parley.domain.services",
     "channels": "parley.domain.channels",
     "roles": "parley.domain.roles",
+    "bindings": "parley.domain.bindings",
 }
