@@ -43,7 +43,6 @@ NOT_OWNED = {
     "accounts",
     "api_keys",
     "channel_webhooks",
-    "credentials",
     "media",
 }
 

@@ -36,7 +36,7 @@ from parley.control import seed_channels
 from parley.control.seed_common import ORIGIN, SeedError, entries, json_text, known, step
 from parley.domain import bindings, credentials, roles, services, users
 from parley.errors import TwilioError
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 from parley.vault import Vault
 
 __all__ = ["SeedError", "apply", "parse"]
@@ -157,8 +157,7 @@ async def _credentials(
             raise SeedError(f"{at}: friendly_name is its key and is required")
         if entry.get("type") not in credentials.TYPES:
             raise SeedError(f"{at}: type must be one of {list(credentials.TYPES)}")
-        key = {"account_sid": account_sid, "friendly_name": name}
-        if await repo.get(tx, "credentials", key) is not None:
+        if await credentials.by_name(tx, account_sid, name) is not None:
             continue
         if vault is None or not vault.ready:
             raise SeedError(f"{at}: credentials need PARLEY_SECRET_KEY on the server")
@@ -184,11 +183,7 @@ async def _bindings(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> 
             continue
         credential_sid = None
         if binding.get("credential") is not None:
-            found = await repo.get(
-                tx,
-                "credentials",
-                {"account_sid": service["account_sid"], "friendly_name": binding["credential"]},
-            )
+            found = await credentials.by_name(tx, service["account_sid"], binding["credential"])
             if found is None:
                 raise SeedError(f"{at}: no credential named {binding['credential']!r}")
             credential_sid = found["sid"]

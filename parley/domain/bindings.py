@@ -14,7 +14,7 @@ from typing import Any, TypedDict, cast
 import orjson
 
 from parley import sids, timefmt
-from parley.domain import users
+from parley.domain import credentials, users
 from parley.errors import TwilioError, invalid
 from parley.events import Origin, emit
 from parley.sids import AccountSid, BindingSid, CredentialSid, ServiceSid, UserSid
@@ -189,9 +189,7 @@ async def _check_credential(tx: Tx, service: Row, sid: str, binding_type: str) -
     (docs/behaviour.md §P3: ``binding_type`` = the credential's type)."""
     credential = None
     if sids.looks_like(sids.CREDENTIAL, sid):
-        credential = await repo.get(
-            tx, "credentials", {"sid": sids.normalise(sid), "account_sid": service["account_sid"]}
-        )
+        credential = await credentials.by_sid(tx, sids.normalise(sid), service["account_sid"])
     if credential is None or credential["type"] != binding_type:
         raise invalid("CredentialSid")
 

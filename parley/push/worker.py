@@ -32,7 +32,7 @@ from parley.domain import bindings, credentials
 from parley.events import Event, Origin
 from parley.health import Health
 from parley.push import gateways, outbox, plan
-from parley.store import Row, Store, StoreUnavailable, Tx, repo
+from parley.store import Row, Store, StoreUnavailable, Tx
 from parley.vault import Vault
 from parley.webhooks.sender import backoff
 
@@ -201,7 +201,7 @@ class Worker:
             if not sid:
                 out[sid] = "the binding names no credential"
                 continue
-            row = await repo.get(tx, "credentials", {"sid": sid})
+            row = await credentials.by_sid(tx, sid)
             if row is None:
                 out[sid] = f"credential {sid} no longer exists"
                 continue
@@ -221,7 +221,9 @@ class Worker:
             out[sid] = sender
         return out
 
-    def _sender(self, credential: Row, opened: dict[str, str]) -> gateways.Sender:
+    def _sender(
+        self, credential: credentials.Credential, opened: dict[str, str]
+    ) -> gateways.Sender:
         settings = self.settings
         if credential["type"] == "apn":
             sandbox = credential["sandbox"] == "true"

@@ -83,4 +83,5 @@ OWNERS: dict[str, str] = {
     "channels": "parley.domain.channels",
     "roles": "parley.domain.roles",
     "bindings": "parley.domain.bindings",
+    "credentials": "parley.domain.credentials",
 }
