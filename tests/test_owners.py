@@ -42,7 +42,6 @@ SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+([a-z_]+)")
 NOT_OWNED = {
     "accounts",
     "api_keys",
-    "channel_webhooks",
     "media",
 }
 

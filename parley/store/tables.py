@@ -84,4 +84,5 @@ OWNERS: dict[str, str] = {
     "roles": "parley.domain.roles",
     "bindings": "parley.domain.bindings",
     "credentials": "parley.domain.credentials",
+    "channel_webhooks": "parley.domain.channel_webhooks",
 }
