@@ -49,7 +49,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 from urllib.parse import parse_qsl, quote, unquote
 
-from parley import formdata, sids, timefmt
+from parley import accounts, formdata, sids, timefmt
 from parley.accounts import Authenticator
 from parley.api import codec
 from parley.api.http import authenticate
@@ -318,7 +318,7 @@ class MediaApi:
     async def _secret(tx: Tx, account_sid: str) -> str | None:
         """What signs direct content URLs: the account's auth token (rotating
         it ends every URL signed with it)."""
-        account = await repo.get(tx, "accounts", {"sid": account_sid})
+        account = await accounts.account(tx, account_sid)
         return None if account is None else str(account["auth_token"])
 
     @staticmethod

@@ -85,4 +85,6 @@ OWNERS: dict[str, str] = {
     "bindings": "parley.domain.bindings",
     "credentials": "parley.domain.credentials",
     "channel_webhooks": "parley.domain.channel_webhooks",
+    "accounts": "parley.accounts",
+    "api_keys": "parley.accounts",
 }
