@@ -38,9 +38,23 @@ TABLE_TAKERS = {"listing": 0} | {
 }
 SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+([a-z_]+)")
 
-# Tables without an owner yet: any module may still name them.
+# Tables without an owner yet (no typed row, no named queries): any module may
+# still name them. An owned table leaves this list.
 NOT_OWNED = {
-    "media",
+    "parley_schema",  # the store's own bookkeeping (store/sqlite.py, store/postgres.py)
+    "consumers",
+    "events",
+    "messages",
+    "sync_objects",
+    "sync_items",
+    "sync_events",
+    "pushes",
+    "webhook_deliveries",
+    "webhook_attempts",
+    "webhook_faults",
+    "webhook_lanes",
+    "console_sessions",
+    "console_sign_in_failures",
 }
 
 # (module, table) call sites of owned tables left where they are, each a known debt.
@@ -57,6 +71,8 @@ LEFT = {
     ("parley.sync.rebuild", "channels"),
     # the message-create path (issue 16 is rewriting it): the channel's counters
     ("parley.domain.messages", "channels"),
+    ("parley.domain.messages", "media"),
+    ("parley.sync.projection", "media"),
     ("parley.sync.access", "members"),
     ("parley.sync.access", "invites"),
     # push fan-out: one join over members, bindings and channels per event
@@ -107,12 +123,10 @@ def _sources() -> Iterator[tuple[str, ast.AST]]:
 
 def test_every_table_has_an_owner_or_is_listed_as_not_yet() -> None:
     schema = {t.name for t in tables.ACCOUNT} | tables.GLOBAL
-    domain = {"users", "services", "channels", "roles", "bindings", "credentials"}
-    domain |= {"channel_webhooks", "accounts", "api_keys", "media", "members", "invites"}
-    domain |= {"presence"}
-    assert set(tables.OWNERS) <= schema
+    assert set(tables.OWNERS) <= schema, "owned tables exist"
     assert not set(tables.OWNERS) & NOT_OWNED, "an owned table leaves NOT_OWNED"
-    assert domain <= set(tables.OWNERS) | NOT_OWNED
+    missing = schema - set(tables.OWNERS) - NOT_OWNED
+    assert not missing, f"give {sorted(missing)} an owner in parley/store/tables.py OWNERS"
 
 
 def test_owners_exist_and_name_their_table() -> None:

@@ -87,4 +87,6 @@ OWNERS: dict[str, str] = {
     "channel_webhooks": "parley.domain.channel_webhooks",
     "accounts": "parley.accounts",
     "api_keys": "parley.accounts",
+    "media": "parley.domain.media",
+    "media_chunks": "parley.domain.media",
 }
