@@ -72,8 +72,8 @@ async def _message(call: Call) -> Row:
 
 
 async def create(call: Call) -> Row:
-    service, channel = await scope.service(call), await scope.channel(call)
-    return await messages.create(call.tx, service, channel, call.values, call.origin)
+    channel = await scope.channel(call)
+    return await messages.create(call.tx, None, channel, call.values, call.origin)
 
 
 async def fetch(call: Call) -> Row:

@@ -53,20 +53,25 @@ async def _attach(tx: Tx, service: Row, media_sid: str) -> Row:
 
 
 async def create(
-    tx: Tx, service: Row, channel: Row, values: Mapping[str, Any], origin: Origin
+    tx: Tx, service: Row | None, channel: Row, values: Mapping[str, Any], origin: Origin
 ) -> Row:
     """Post a message. ``values`` by column name: author (``From``), body,
     attributes, media_sid, last_updated_by, date_created, date_updated (import
-    dates do not change the index: arrival order does, resources.md §14)."""
+    dates do not change the index: arrival order does, resources.md §14).
+    ``service`` is read only for a media message when the caller has not
+    (a text message needs nothing of it that the channel row does not carry)."""
     media = None
     if values.get("media_sid") is not None:
+        if service is None:
+            service = await repo.get(tx, "services", {"sid": channel["service_sid"]})
+            assert service is not None  # the channel was found in it
         media = await _attach(tx, service, values["media_sid"])
     body = values.get("body")
     if body is None and media is None:
         body = ""  # spec: an empty or null Body is stored as "" (open-questions.md §25)
     sid = sids.new_sid(sids.MESSAGE)
     # one statement: the index, messages_count + 1 and last_message_sid
-    idx = await repo.take(
+    idx, channel = await repo.take_row(
         tx,
         "channels",
         {"sid": channel["sid"]},
@@ -76,8 +81,8 @@ async def create(
     )
     row: Row = {
         "sid": sid,
-        "account_sid": service["account_sid"],
-        "service_sid": service["sid"],
+        "account_sid": channel["account_sid"],
+        "service_sid": channel["service_sid"],
         "channel_sid": channel["sid"],
         "idx": idx,
         "author": values.get("author") or origin.identity or SYSTEM,
@@ -99,9 +104,11 @@ async def create(
         raise TwilioError(50508, value=row["media_sid"]) from None
     if media is not None:
         await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
+    held = {"channel": channel}  # as this message left it: no reader need fetch it again
     if media is None:
-        await emit(tx, origin, "onMessageSent", row)
+        await emit(tx, origin, "onMessageSent", row, held=held)
     else:
+        assert service is not None  # read above with the media
         # the service's text for clients that cannot show media, and for the
         # ${MESSAGE} of new-message pushes (push-and-clients.md §8)
         compatibility = service["media_compatibility_message"] or services.COMPATIBILITY_MESSAGE
@@ -112,6 +119,7 @@ async def create(
             row,
             media=media_of(row),
             compatibility_message=compatibility,
+            held=held,
         )
     return row
 

@@ -35,6 +35,10 @@ class Event:
     identity: str | None = None
     date_created: int = field(default_factory=timefmt.now)
     seq: int = 0
+    # rows the emitting code already holds, as they are after the change (e.g. a
+    # new message's channel, from the statement that took its index), for the
+    # in-transaction projectors; never stored or published
+    held: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def to_row(self) -> dict[str, Any]:
         return {
@@ -100,6 +104,7 @@ async def emit(
     row: dict[str, Any],
     *,
     channel_sid: str | None = None,
+    held: dict[str, dict[str, Any]] | None = None,
     **extra: Any,
 ) -> Event:
     """Record an event about ``row`` (a stored row of the resource) as caused by ``origin``.
@@ -117,5 +122,6 @@ async def emit(
             source=origin.source,
             webhooks=origin.webhooks or origin.source == "sdk",
             identity=origin.identity,
+            held=held or {},
         ),
     )

@@ -48,6 +48,15 @@ class Tx(Protocol):
 
     async def many(self, sql: str, rows: Sequence[Params]) -> None: ...
 
+    async def later(self, sql: str, params: Params) -> None:
+        """An ``INSERT`` of new rows whose result nobody reads: the engine may
+        hold it and send it with the transaction's other held inserts in one
+        statement, before the transaction's next statement or its commit
+        (PostgreSQL: one round trip for all of them). Held inserts must not
+        depend on each other (none reads a row another writes); a constraint
+        they break is raised when they are sent."""
+        ...
+
     async def sync_sequence(self, table: str) -> None:
         """After rows were inserted with explicit ``seq`` values, make the
         table's own counter continue past them (a no-op where the engine does)."""

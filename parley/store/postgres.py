@@ -58,12 +58,48 @@ def _args(names: tuple[str, ...], params: Params | None) -> list[Any]:
     return out
 
 
+@lru_cache(maxsize=512)
+def combined(statements: tuple[str, ...]) -> str:
+    """Several inserts as one statement: all but the last as data-modifying
+    ``WITH`` parts, each one's ``:name`` placeholders renamed ``:q<i>_name``.
+    PostgreSQL runs every part exactly once, against one snapshot."""
+
+    def rename(i: int, sql: str) -> str:
+        return _NAME.sub(lambda match: f":q{i}_{match.group(1)}", sql)
+
+    renamed = [rename(i, sql) for i, sql in enumerate(statements)]
+    parts = ", ".join(f"q{i} AS ({sql})" for i, sql in enumerate(renamed[:-1]))
+    return f"WITH {parts} {renamed[-1]}"
+
+
 class PostgresTx:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
         self.events: list[Any] = []
+        self._held: list[tuple[str, Params]] = []  # ``later`` inserts not sent yet
+
+    async def later(self, sql: str, params: Params) -> None:
+        self._held.append((sql, params))
+
+    async def flush(self) -> None:
+        """Send the held inserts: one statement (one round trip) for all."""
+        held, self._held = self._held, []
+        if not held:
+            return
+        if len(held) == 1:
+            sql, params = held[0]
+        else:
+            sql = combined(tuple(s for s, _ in held))
+            params = {f"q{i}_{k}": v for i, (_, p) in enumerate(held) for k, v in p.items()}
+        text, names = numbered(sql)
+        try:
+            await self._conn.execute(text, *_args(names, params))
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(str(exc)) from exc
 
     async def one(self, sql: str, params: Params | None = None) -> Row | None:
+        if self._held:
+            await self.flush()
         text, names = numbered(sql)
         try:
             record = await self._conn.fetchrow(text, *_args(names, params))
@@ -72,10 +108,14 @@ class PostgresTx:
         return None if record is None else dict(record)
 
     async def all(self, sql: str, params: Params | None = None) -> list[Row]:
+        if self._held:
+            await self.flush()
         text, names = numbered(sql)
         return [dict(r) for r in await self._conn.fetch(text, *_args(names, params))]
 
     async def run(self, sql: str, params: Params | None = None) -> int:
+        if self._held:
+            await self.flush()
         text, names = numbered(sql)
         try:
             status = await self._conn.execute(text, *_args(names, params))
@@ -85,6 +125,7 @@ class PostgresTx:
         return int(tail) if tail.isdigit() else 0
 
     async def sync_sequence(self, table: str) -> None:
+        await self.flush()
         # identity columns do not advance on explicit values
         await self._conn.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), "
@@ -92,6 +133,7 @@ class PostgresTx:
         )
 
     async def many(self, sql: str, rows: Sequence[Params]) -> None:
+        await self.flush()
         text, names = numbered(sql)
         try:
             await self._conn.executemany(text, [_args(names, r) for r in rows])
@@ -133,6 +175,7 @@ class PostgresStore:
                 tx = PostgresTx(conn)
                 async with conn.transaction():
                     yield tx
+                    await tx.flush()  # held inserts are sent before the commit
         except _DOWN as exc:
             raise StoreUnavailable(f"PostgreSQL is unavailable ({type(exc).__name__})") from exc
         if tx.events and self.on_commit is not None:

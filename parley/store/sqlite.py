@@ -121,6 +121,10 @@ class SqliteTx:
     async def sync_sequence(self, table: str) -> None:
         return None  # AUTOINCREMENT already continues past explicit values
 
+    async def later(self, sql: str, params: Params) -> None:
+        # no round trip to save: a statement costs microseconds, run it now
+        await self.run(sql, params)
+
     async def many(self, sql: str, rows: Sequence[Params]) -> None:
         try:
             self._conn.executemany(sql, rows)

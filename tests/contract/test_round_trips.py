@@ -42,7 +42,9 @@ class Poster:
         self.messages = f"/v2/Services/{service['sid']}/Channels/{channel['sid']}/Messages"
         self.by_name = f"/v2/Services/{service['sid']}/Channels/general/Messages"
         # a member, so the author resolves to a memberSid in the Sync item
-        self._post(f"/v2/Services/{service['sid']}/Channels/{channel['sid']}/Members", Identity="al")
+        self._post(
+            f"/v2/Services/{service['sid']}/Channels/{channel['sid']}/Members", Identity="al"
+        )
 
     def close(self) -> None:
         self.http.close()
