@@ -98,11 +98,15 @@ async def create(
         "date_created": values.get("date_created") or timefmt.now(),
         "date_updated": values.get("date_updated"),
     }
-    try:
-        await repo.insert(tx, "messages", row)
-    except UniqueViolation:  # the same media attached by a concurrent create
-        raise TwilioError(50508, value=row["media_sid"]) from None
-    if media is not None:
+    if media is None:
+        # nothing reads it back in this transaction: it may travel with the
+        # Sync view's own inserts (Tx.later; one round trip on PostgreSQL)
+        await repo.insert_later(tx, "messages", row)
+    else:
+        try:
+            await repo.insert(tx, "messages", row)
+        except UniqueViolation:  # the same media attached by a concurrent create
+            raise TwilioError(50508, value=row["media_sid"]) from None
         await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
     held = {"channel": channel}  # as this message left it: no reader need fetch it again
     if media is None:

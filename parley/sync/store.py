@@ -90,14 +90,22 @@ async def ensure(
 
 
 async def take_events(
-    tx: Tx, service_sid: str, names: list[str], data: dict[str, str], now: int
+    tx: Tx,
+    service_sid: str,
+    names: list[str],
+    data: dict[str, str],
+    now: int,
+    also: tuple[str, dict[str, Any]] = ("", {}),
 ) -> dict[str, Row]:
     """The next event id of several objects of a service, by unique name, in
     one statement (``data``: an object's new data, by name). Returns the objects
     as updated, by name; one not found is missing (nothing was taken for it).
-    Each returned object's event is then recorded with ``taken=True``."""
+    Each returned object's event is then recorded with ``taken=True``.
+    ``also``: one more SQL expression (``… AS name``) returned with every
+    object, and its parameters: what the caller would otherwise read alone."""
     marks = ", ".join(f":n{i}" for i in range(len(names)))
-    params: dict[str, Any] = {"s": service_sid, "now": now}
+    extra, extra_params = also
+    params: dict[str, Any] = {"s": service_sid, "now": now, **extra_params}
     params.update({f"n{i}": name for i, name in enumerate(names)})
     sets = "last_event_id = last_event_id + 1, date_updated = :now"
     if data:
@@ -107,7 +115,7 @@ async def take_events(
             params[f"d{i}"], params[f"t{i}"] = name, text
     rows = await tx.all(
         f"UPDATE sync_objects SET {sets} WHERE service_sid = :s AND unique_name IN ({marks})"
-        " RETURNING *",
+        f" RETURNING *{', ' + extra if extra else ''}",
         params,
     )
     return {row["unique_name"]: row for row in rows}
