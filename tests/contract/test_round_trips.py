@@ -2,11 +2,18 @@
 trips on PostgreSQL (counted on the wire by a proxy, tests/wire.py).
 
 Counts, not timings (speed lives in bench/): every round trip to PostgreSQL is
-a network wait the ceiling of the stack does not pay, and the issue's goal is at
-most 3 per created message with the Sync view, webhooks and the outbox on as
-deployed (README, "What profiling found and fixed"). Background work is kept
-out of the window: the webhook worker polls once an hour, nothing is
-subscribed, and auth is warm.
+a network wait the stack's ceiling does not pay. The issue's goal is at most 3
+round trips per created message with the Sync view, webhooks and the outbox on
+as deployed; what is pinned here is what the design reaches today, so a change
+that adds one fails (README, "What profiling found and fixed", says what the
+rest would take). Background work is kept out of the window: the webhook
+worker polls once an hour, nothing is subscribed, and auth is warm.
+
+Today, per created message on PostgreSQL: BEGIN, the channel (scoped by
+account and service), the index take (``UPDATE … RETURNING *``), the outbox
+event (``RETURNING seq``), the Sync view's event ids with the author's member
+SID (one ``UPDATE … RETURNING``), the held inserts (message, Sync events and
+item, one statement), COMMIT.
 """
 
 import sqlite3
@@ -25,7 +32,8 @@ from tests.conftest import POSTGRES_URL, fresh_database
 from tests.wire import CountingProxy
 
 MESSAGES = 20  # created inside the counted window
-PG_ROUND_TRIPS_MAX = 3  # per created message
+PG_ROUND_TRIPS = 8  # per created message (15 before; the issue's goal: 3)
+SQLITE_STATEMENTS = 10  # per created message, BEGIN and COMMIT included (15 before)
 
 
 class Poster:
@@ -40,7 +48,6 @@ class Poster:
         service = self._post("/v2/Services", FriendlyName="trips")
         channel = self._post(f"/v2/Services/{service['sid']}/Channels", UniqueName="general")
         self.messages = f"/v2/Services/{service['sid']}/Channels/{channel['sid']}/Messages"
-        self.by_name = f"/v2/Services/{service['sid']}/Channels/general/Messages"
         # a member, so the author resolves to a memberSid in the Sync item
         self._post(
             f"/v2/Services/{service['sid']}/Channels/{channel['sid']}/Members", Identity="al"
@@ -54,11 +61,8 @@ class Poster:
         assert response.status_code == 201, response.text
         return response.json()
 
-    def create(self, n: int, path: str | None = None) -> list[int]:
-        return [
-            self._post(path or self.messages, Body=f"hello {i}", From="al")["index"]
-            for i in range(n)
-        ]
+    def create(self, n: int) -> list[int]:
+        return [self._post(self.messages, Body=f"hello {i}", From="al")["index"] for i in range(n)]
 
 
 def _server(url: str) -> ParleyServer:
@@ -102,10 +106,7 @@ def test_sqlite_statements_per_created_message(sqlite_server: ParleyServer) -> N
             conn.set_trace_callback(None)
         poster.close()
     assert indexes == list(range(3, 3 + MESSAGES))
-    per_message = len(seen) / MESSAGES
-    print(f"SQLite statements per created message: {per_message}")
-    print("\n".join(seen[: len(seen) // MESSAGES]))
-    assert per_message <= 99
+    assert len(seen) == SQLITE_STATEMENTS * MESSAGES, "\n".join(seen[: len(seen) // MESSAGES])
 
 
 @pytest.mark.postgres
@@ -120,8 +121,6 @@ def test_postgres_round_trips_per_created_message(
     counts = proxy.reset()
     poster.close()
     assert indexes == list(range(3, 3 + MESSAGES))
-    print(
-        f"PostgreSQL per created message: {counts.round_trips / MESSAGES} round trips, "
-        f"{counts.statements / MESSAGES} statements"
-    )
-    assert counts.round_trips <= 99 * MESSAGES
+    # one statement per round trip: nothing pipelined, nothing sent twice
+    assert counts.round_trips == PG_ROUND_TRIPS * MESSAGES, counts
+    assert counts.statements == counts.round_trips, counts
