@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -392,11 +393,13 @@ class Hub:
         gateway = self.app.gateway
         if gateway is None or not gateway.sessions:
             return
+        started = time.perf_counter()
         by_object = await self._by_object(events)
         if not by_object:
             return
         for session in list(gateway.sessions):
             await _to_session(session, by_object)
+        self.app.metrics.sync_fanout.observe(time.perf_counter() - started)
         await self._revoke(events)
 
     async def deliver_to(self, session: "Session", events: list[Event]) -> None:
