@@ -53,32 +53,56 @@ async def _attach(tx: Tx, service: Row, media_sid: str) -> Row:
 
 
 async def create(
-    tx: Tx, service: Row | None, channel: Row, values: Mapping[str, Any], origin: Origin
+    tx: Tx, service: Row, channel: Row, values: Mapping[str, Any], origin: Origin
 ) -> Row:
     """Post a message. ``values`` by column name: author (``From``), body,
     attributes, media_sid, last_updated_by, date_created, date_updated (import
-    dates do not change the index: arrival order does, resources.md §14).
-    ``service`` is read only for a media message when the caller has not
-    (a text message needs nothing of it that the channel row does not carry)."""
+    dates do not change the index: arrival order does, resources.md §14)."""
+    created = await _post(tx, service, {"sid": channel["sid"]}, values, origin)
+    if created is None:
+        raise LookupError(f"channel {channel['sid']} is gone")
+    return created
+
+
+async def create_in(
+    tx: Tx, where: Mapping[str, Any], values: Mapping[str, Any], origin: Origin
+) -> Row | None:
+    """Post a text message to the channel ``where`` names (columns of
+    ``channels``, e.g. SID or unique name with service and account), found by
+    the statement that takes the index: no lookup before it. None when no
+    channel matches. A media message needs its service first (``create``)."""
+    if values.get("media_sid") is not None:
+        raise ValueError("a media message is posted with create()")
+    return await _post(tx, None, where, values, origin)
+
+
+async def _post(
+    tx: Tx,
+    service: Row | None,
+    where: Mapping[str, Any],
+    values: Mapping[str, Any],
+    origin: Origin,
+) -> Row | None:
     media = None
     if values.get("media_sid") is not None:
-        if service is None:
-            service = await repo.get(tx, "services", {"sid": channel["service_sid"]})
-            assert service is not None  # the channel was found in it
+        assert service is not None  # create() passes it
         media = await _attach(tx, service, values["media_sid"])
     body = values.get("body")
     if body is None and media is None:
         body = ""  # spec: an empty or null Body is stored as "" (open-questions.md §25)
     sid = sids.new_sid(sids.MESSAGE)
     # one statement: the index, messages_count + 1 and last_message_sid
-    idx, channel = await repo.take_row(
+    taken = await repo.take_row(
         tx,
         "channels",
-        {"sid": channel["sid"]},
+        where,
         "next_message_index",
         also_bump=("messages_count",),
         changes={"last_message_sid": sid},
     )
+    if taken is None:
+        return None
+    idx, channel = taken
     row: Row = {
         "sid": sid,
         "account_sid": channel["account_sid"],
@@ -112,7 +136,7 @@ async def create(
     if media is None:
         await emit(tx, origin, "onMessageSent", row, held=held)
     else:
-        assert service is not None  # read above with the media
+        assert service is not None  # create() passes it
         # the service's text for clients that cannot show media, and for the
         # ${MESSAGE} of new-message pushes (push-and-clients.md §8)
         compatibility = service["media_compatibility_message"] or services.COMPATIBILITY_MESSAGE

@@ -51,10 +51,11 @@ class Tx(Protocol):
     async def later(self, sql: str, params: Params) -> None:
         """An ``INSERT`` of new rows whose result nobody reads: the engine may
         hold it and send it with the transaction's other held inserts in one
-        statement, before the transaction's next statement or its commit
-        (PostgreSQL: one round trip for all of them). Held inserts must not
-        depend on each other (none reads a row another writes); a constraint
-        they break is raised when they are sent."""
+        statement, together with the next plain ``INSERT … VALUES`` (which
+        reads no row), or before any other statement or the commit (PostgreSQL:
+        one round trip for all of them). Held inserts must not depend on each
+        other (none reads a row another writes); a constraint they break is
+        raised by the statement that sends them."""
         ...
 
     async def sync_sequence(self, table: str) -> None:

@@ -58,6 +58,10 @@ def _args(names: tuple[str, ...], params: Params | None) -> list[Any]:
     return out
 
 
+# what repo.insert writes: one row of values, at most one column returned
+_PLAIN_INSERT = re.compile(r"INSERT INTO \w+ \([\w, ]+\) VALUES \([:\w, ]+\)( RETURNING \w+)?$")
+
+
 @lru_cache(maxsize=512)
 def combined(statements: tuple[str, ...]) -> str:
     """Several inserts as one statement: all but the last as data-modifying
@@ -83,23 +87,34 @@ class PostgresTx:
 
     async def flush(self) -> None:
         """Send the held inserts: one statement (one round trip) for all."""
-        held, self._held = self._held, []
-        if not held:
+        if not self._held:
             return
-        if len(held) == 1:
-            sql, params = held[0]
+        if len(self._held) == 1:
+            sql, params = self._held.pop()
         else:
-            sql = combined(tuple(s for s, _ in held))
-            params = {f"q{i}_{k}": v for i, (_, p) in enumerate(held) for k, v in p.items()}
+            last, last_params = self._held.pop()
+            sql, params = self._carried(last, last_params)
         text, names = numbered(sql)
         try:
             await self._conn.execute(text, *_args(names, params))
         except asyncpg.UniqueViolationError as exc:
             raise UniqueViolation(str(exc)) from exc
 
+    def _carried(self, sql: str, params: Params | None) -> tuple[str, Params]:
+        """A plain ``INSERT … VALUES`` reads no row, so the held inserts can go
+        in the same statement (one round trip); anything else sends them first."""
+        held, self._held = self._held, []
+        held.append((sql, params or {}))
+        combined_sql = combined(tuple(s for s, _ in held))
+        bound = {f"q{i}_{k}": v for i, (_, p) in enumerate(held) for k, v in p.items()}
+        return combined_sql, bound
+
     async def one(self, sql: str, params: Params | None = None) -> Row | None:
         if self._held:
-            await self.flush()
+            if _PLAIN_INSERT.match(sql):
+                sql, params = self._carried(sql, params)
+            else:
+                await self.flush()
         text, names = numbered(sql)
         try:
             record = await self._conn.fetchrow(text, *_args(names, params))
@@ -115,7 +130,10 @@ class PostgresTx:
 
     async def run(self, sql: str, params: Params | None = None) -> int:
         if self._held:
-            await self.flush()
+            if _PLAIN_INSERT.match(sql):
+                sql, params = self._carried(sql, params)
+            else:
+                await self.flush()
         text, names = numbered(sql)
         try:
             status = await self._conn.execute(text, *_args(names, params))

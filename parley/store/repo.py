@@ -158,17 +158,16 @@ async def take_row(
     also_bump: Sequence[str] = (),
     changes: Row | None = None,
     whole: bool = True,
-) -> tuple[int, Row]:
+) -> tuple[int, Row] | None:
     """``take``, and the row as the statement left it (``whole``; else only
-    the counter): what the caller would otherwise read again."""
+    the counter): what the caller would otherwise read again. None when no
+    row matches ``where`` (the statement is also the row's lookup)."""
     changes = changes or {}
     params = _bind(where)
     params.update({f"s_{k}": v for k, v in changes.items()})
     sql = _take_sql(table, tuple(where), column, tuple(also_bump), tuple(changes), whole)
     row = await tx.one(sql, params)
-    if row is None:
-        raise LookupError(f"{table} {dict(where)}")
-    return int(row[column]) - 1, row
+    return None if row is None else (int(row[column]) - 1, row)
 
 
 async def take(
@@ -187,10 +186,12 @@ async def take(
     ``also_bump`` (+1 each) and ``changes`` are written by the same statement:
     one round trip instead of one per column (measured in bench/).
     """
-    taken, _ = await take_row(
+    taken = await take_row(
         tx, table, where, column, also_bump=also_bump, changes=changes, whole=False
     )
-    return taken
+    if taken is None:
+        raise LookupError(f"{table} {dict(where)}")
+    return taken[0]
 
 
 @lru_cache(maxsize=512)
