@@ -5,7 +5,8 @@
     lifespan start: open + migrate store -> ensure the configured account
                     -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
                     -> mounts (other endpoints by path prefix: media uploads, control plane,
-                       /v3/wsconnect -> realtime.gateway (twilsock), ...)
+                       /v3/wsconnect -> realtime.gateway (twilsock), /console -> the
+                       web console (parley/console), ...)
                        and background workers
                        (webhook delivery worker: woken by the bus, polls the outbox)
                     health (/healthz, /readyz: parley/health.py)
@@ -93,6 +94,11 @@ class Parley:
         janitor = media.Janitor(store, settings.media_unattached_ttl)
         janitor.start()
         self.stoppers.append(janitor.stop)
+        if settings.console:
+            from parley.console import PREFIX as CONSOLE_PREFIX
+            from parley.console import Console
+
+            self.mounts.append((CONSOLE_PREFIX, Console(self.api)))
         probes = health.HealthApi(self)
         self.mounts += [(path, probes) for path in health.PATHS]
         self.mounts.append((metrics.PATH, metrics.MetricsApi(self.metrics, settings.metrics_token)))

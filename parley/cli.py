@@ -178,7 +178,9 @@ def dev(**options: Any) -> None:
         "\n  Parley development account\n"
         f"    Account SID: {account['sid']}\n"
         f"    Auth Token:  {account['auth_token']}\n"
-        f"    Base URL:    {settings.base_url}\n\n"
+        f"    Base URL:    {settings.base_url}\n"
+        + (f"    Console:     {settings.base_url}/console\n" if settings.console else "")
+        + "\n"
         "  from twilio.rest import Client\n"
         f"  client = Client('{account['sid']}', '{account['auth_token']}')\n"
         f"  client.chat.base_url = '{settings.base_url}'\n"

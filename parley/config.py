@@ -27,6 +27,8 @@ class Settings:
     redis_url: str | None = field(default_factory=lambda: _env("REDIS_URL"))
     control_plane: bool = field(default_factory=lambda: _env("CONTROL_PLANE", "") == "true")
     admin_token: str | None = field(default_factory=lambda: _env("ADMIN_TOKEN"))
+    # the web console at /console (docs/console.md); PARLEY_CONSOLE=false turns it off
+    console: bool = field(default_factory=lambda: _flag(_env("CONSOLE"), True))
     # encrypts push-credential secrets at rest; see parley/vault.py
     secret_key: str | None = field(default_factory=lambda: _env("SECRET_KEY"))
 
@@ -42,6 +44,7 @@ class Settings:
             "REDIS_URL": self.redis_url,
             "CONTROL_PLANE": "true" if self.control_plane else None,
             "ADMIN_TOKEN": self.admin_token,
+            "CONSOLE": "true" if self.console else "false",
             "SECRET_KEY": self.secret_key,
             "ALLOW_PRIVATE_WEBHOOKS": "1" if self.allow_private_webhooks else "0",
         }
