@@ -39,8 +39,8 @@ async def insert(tx: Tx, table: str, row: Row, returning: str | None = None) -> 
 
 async def insert_later(tx: Tx, table: str, row: Row) -> None:
     """Insert a new row that nothing in this transaction reads back
-    (``Tx.later``: on PostgreSQL it goes with the next statement's round trip
-    or the commit's)."""
+    (``Tx.later``: on PostgreSQL it is held, then sent with the next plain
+    insert, or just before the next other statement or the commit)."""
     await tx.later(_insert_sql(table, tuple(row), None), row)
 
 
