@@ -54,8 +54,10 @@ class Tx(Protocol):
         statement, together with the next plain ``INSERT … VALUES`` (which
         reads no row), or before any other statement or the commit (PostgreSQL:
         one round trip for all of them). Held inserts must not depend on each
-        other (none reads a row another writes); a constraint they break is
-        raised by the statement that sends them."""
+        other (none reads a row another writes), and rows sent together take
+        their generated keys (``seq``) in no set order, so hold only rows
+        nothing orders by them; a constraint they break is raised by the
+        statement that sends them."""
         ...
 
     async def sync_sequence(self, table: str) -> None:
