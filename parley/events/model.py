@@ -39,6 +39,10 @@ class Event:
     # new message's channel, from the statement that took its index), for the
     # in-transaction projectors; never stored or published
     held: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    # the outboxes the in-transaction projectors queued work in for this event
+    # (e.g. "push"): after commit only their workers are woken (the bus carries
+    # it across processes); not stored with the event
+    planned: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def to_row(self) -> dict[str, Any]:
         return {
