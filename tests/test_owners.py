@@ -4,38 +4,25 @@ or SQL that reads or writes it, anywhere else fails here. Other modules use the
 owner's named, typed queries."""
 
 import ast
+import inspect
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from parley.store import tables
+from parley.store import repo, tables
 
 PACKAGE = Path(__file__).resolve().parents[1] / "parley"
 
-# the generic store helpers and the REST / client pagers built on them, by the
-# position of their table argument
-TABLE_TAKERS = {"listing": 0} | {
-    name: 1
-    for name in (
-        "get",
-        "select",
-        "insert",
-        "insert_if_absent",
-        "insert_many",
-        "existing",
-        "count",
-        "update",
-        "bump",
-        "take",
-        "delete",
-        "page",
-        "count_above",
-        "listing",
-        "by_sid",
-        "by_key",
-        "keyset_page",
-    )
-}
+# the generic store helpers (every function of parley.store.repo that takes a
+# table) and the REST / client pagers built on them, by the position of their
+# table argument
+TABLE_TAKERS = {
+    name: list(inspect.signature(fn).parameters).index("table")
+    for name, fn in vars(repo).items()
+    if not name.startswith("_")
+    and inspect.isfunction(fn)
+    and "table" in inspect.signature(fn).parameters
+} | {"listing": 0, "by_sid": 1, "by_key": 1, "keyset_page": 1}
 SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+([a-z_]+)")
 
 # Tables without an owner yet (no typed row, no named queries): any module may

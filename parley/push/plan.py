@@ -52,6 +52,7 @@ DEFAULT_TEMPLATES = {
 }
 
 SYSTEM = "system"  # the actor of a REST change that names none (docs/behaviour.md §R5)
+PLANNED = "push"  # Event.planned: this event queued pushes
 
 
 def push_type(event: Event) -> str | None:
@@ -93,7 +94,10 @@ async def plan(tx: Tx, event: Event) -> None:
     if not targets:
         return
     payload = event.payload
-    channel = await channels.by_sid(tx, event.channel_sid) if event.channel_sid else None
+    # a new message's, as its index take left it
+    channel: channels.ChannelRow | None = event.held.get("channel")
+    if channel is None and event.channel_sid:
+        channel = await channels.by_sid(tx, event.channel_sid)
     actor = _actor(event, kind)
     user = await users.by_identity(tx, event.service_sid, actor)
     values = _placeholders(event, kind, channel or payload, actor, user)
@@ -136,6 +140,7 @@ async def plan(tx: Tx, event: Event) -> None:
             }
         )
     await outbox.enqueue(tx, rows)
+    event.planned.add(PLANNED)  # the push workers are woken for it after commit
 
 
 async def _bindings(tx: Tx, event: Event, kind: str) -> list[Row]:
