@@ -90,7 +90,7 @@ async def page(
     tx: Tx, service: Row, user: Row, *, after: Any, before: Any, limit: int
 ) -> list[Row]:
     """Up to ``limit`` rows after (or before) a cursor, in list order."""
-    identity = (service["sid"], user["identity"])  # whose invites
+    service_sid, identity = service["sid"], user["identity"]  # whose invites
     found: list[Row] = []
     if before is None:
         if after is None or after < INVITES:
@@ -101,12 +101,16 @@ async def page(
             invite_after = after - INVITES
         if len(found) < limit:
             rest = limit - len(found)
-            rows = await invites.page_of_identity(tx, *identity, after=invite_after, limit=rest)
+            rows = await invites.page_of_identity(
+                tx, service_sid, identity, after=invite_after, limit=rest
+            )
             found += [invited(user, row) for row in rows]
         return found
     # backwards: invites before the cursor, then the last memberships
     if before > INVITES:
-        rows = await invites.page_of_identity(tx, *identity, before=before - INVITES, limit=limit)
+        rows = await invites.page_of_identity(
+            tx, service_sid, identity, before=before - INVITES, limit=limit
+        )
         found = [invited(user, row) for row in rows]
         if len(found) < limit:
             tail = await members.page_of_user(
@@ -115,8 +119,8 @@ async def page(
             tail.reverse()
             found = [await joined(tx, service, user, m) for m in tail] + found
         return found
-    page_ = await members.page_of_user(tx, user["sid"], before=before, limit=limit)
-    return [await joined(tx, service, user, m) for m in page_]
+    memberships = await members.page_of_user(tx, user["sid"], before=before, limit=limit)
+    return [await joined(tx, service, user, m) for m in memberships]
 
 
 def reported(service: Row, values: dict[str, Any]) -> dict[str, Any]:
