@@ -224,3 +224,8 @@ def describe(row: Row) -> dict[str, Any]:
         "date_created": timefmt.to_twilio(row["date_created"]),
         "date_updated": timefmt.to_twilio(row["date_updated"]),
     }
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every binding of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})

@@ -160,3 +160,13 @@ def configuration(row: Row) -> dict[str, Any]:
         "filters": keywords,
         "retry_count": config["retry_count"],
     }
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every channel webhook of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})
+
+
+async def forget_channel(tx: Tx, channel_sid: str) -> None:
+    """Every channel webhook of a channel being deleted (``channels.delete``): no events."""
+    await repo.delete(tx, TABLE, {"channel_sid": channel_sid})

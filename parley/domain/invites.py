@@ -111,3 +111,13 @@ async def fulfil(tx: Tx, channel: Row, identity: str, origin: Origin) -> None:
     invite = await pending(tx, channel["sid"], identity)
     if invite is not None:
         await remove(tx, invite, origin, reason="accepted")
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every invite of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})
+
+
+async def forget_channel(tx: Tx, channel_sid: str) -> None:
+    """Every invite of a channel being deleted (``channels.delete``): no events."""
+    await repo.delete(tx, TABLE, {"channel_sid": channel_sid})

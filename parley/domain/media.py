@@ -188,3 +188,9 @@ async def expire(store: Store, ttl_seconds: float, limit: int = EXPIRE_BATCH) ->
             {"b": before},
         )
     return len(rows)
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every media of a service being deleted (``services.delete``), with its bytes."""
+    await repo.delete(tx, "media", {"service_sid": service_sid})
+    await repo.delete(tx, "media_chunks", {"service_sid": service_sid})

@@ -258,3 +258,8 @@ async def remove(
     await channels.release_member_slot(tx, channel["sid"])
     await users.release_channel_slot(tx, member["user_sid"])
     await emit(tx, origin, "onMemberRemoved", dict(member), reason=reason)
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every membership of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})

@@ -261,3 +261,8 @@ async def require(tx: Tx, service: Row, sid: str, kind: str, wire: str) -> Row:
     if role["type"] != kind:
         raise TwilioError(code, detail=f"{wire} {sid} is a {role['type']} role, not a {kind} role")
     return role
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every role of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})

@@ -5,7 +5,16 @@ from typing import Any, TypedDict, cast
 import orjson
 
 from parley import sids, timefmt
-from parley.domain import roles
+from parley.domain import (
+    bindings,
+    channel_webhooks,
+    channels,
+    invites,
+    media,
+    members,
+    roles,
+    users,
+)
 from parley.sids import AccountSid, RoleSid, ServiceSid
 from parley.store import Row, Tx, repo
 
@@ -96,20 +105,6 @@ _ROLE_POINTERS = {
     "default_channel_creator_role_sid": (roles.CHANNEL, "DefaultChannelCreatorRoleSid"),
 }
 
-# Tables that hang off a service, deleted with it (docs/behaviour.md §R2 "delete").
-_OWNED = (
-    "messages",
-    "members",
-    "invites",
-    "channel_webhooks",
-    "media",
-    "media_chunks",
-    "bindings",
-    "users",
-    "channels",
-    "roles",
-)
-
 
 def _service(row: Row | None) -> Service | None:
     return cast(Service, row) if row is not None else None
@@ -184,7 +179,19 @@ async def update(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
 
 async def delete(tx: Tx, service: Row) -> None:
     """The service and everything in it; account-level credentials survive."""
-    where = {"service_sid": service["sid"]}
-    for table in _OWNED:
-        await repo.delete(tx, table, where)
-    await repo.delete(tx, TABLE, {"sid": service["sid"]})
+    sid = service["sid"]
+    # what hangs off a service goes with it, children first (docs/behaviour.md
+    # §R2 "delete"); messages have no owner module yet
+    await repo.delete(tx, "messages", {"service_sid": sid})
+    for forget in (
+        members.forget_service,
+        invites.forget_service,
+        channel_webhooks.forget_service,
+        media.forget_service,
+        bindings.forget_service,
+        users.forget_service,
+        channels.forget_service,
+        roles.forget_service,
+    ):
+        await forget(tx, sid)
+    await repo.delete(tx, TABLE, {"sid": sid})

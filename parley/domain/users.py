@@ -184,3 +184,8 @@ async def update(
     updated = {**user, **changes}
     await emit(tx, origin, "onUserUpdated", updated)
     return updated
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every user of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})
