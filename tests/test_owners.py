@@ -70,9 +70,8 @@ LEFT = {
     # a webhook delivery is read with its event and its account's signing key
     # in one statement
     ("parley.webhooks.outbox", "accounts"),
-    # members imports channels and invites (a member's channel, the invite it
-    # fulfils): their cascades and checks read members directly
-    ("parley.domain.channels", "members"),
+    # members imports invites (the invite a join fulfils): an invite's
+    # "already a member" check reads members directly
     ("parley.domain.invites", "members"),
 }
 

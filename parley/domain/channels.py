@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
-from parley.domain import channel_webhooks, invites, media, users
 from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.sids import AccountSid, ChannelSid, MessageSid, ServiceSid
@@ -50,11 +49,6 @@ PUBLIC = "public"
 PRIVATE = "private"
 TYPES = (PUBLIC, PRIVATE)
 SYSTEM = "system"  # created_by / from of REST-created objects (docs/behaviour.md §R3, §R5)
-
-# Rows that belong to one channel and go with it (docs/behaviour.md §R3
-# "delete"), beside invites and channel webhooks: messages have no owner module
-# yet, and members' imports this one
-_OWNED = ("messages", "members")
 
 
 async def by_sid(tx: Tx, channel_sid: str) -> Channel | None:
@@ -173,28 +167,16 @@ async def reload(tx: Tx, channel: Row) -> Row:
     return row
 
 
-async def delete(tx: Tx, service: Row, channel: Row, origin: Origin) -> None:
-    """The channel and everything in it: members (each user's
-    ``joined_channels_count`` - 1), messages (and their media), invites and
-    channel webhooks. Only ``onChannelDestroyed`` is emitted (docs/behaviour.md §W2:
-    a cascade reports only the object the call named)."""
-    sid = channel["sid"]
-    # lock the channel row first, as member add/remove and message create do
-    # (channel, then user): no lock-order deadlock with them on PostgreSQL
-    await repo.bump(tx, TABLE, {"sid": sid}, "members_count", 0)
-    # recorded before the cascade: the channel's own webhooks (deleted below)
-    # must still be there when the event's deliveries are planned, since
-    # onChannelDestroyed is one of their filters (docs/behaviour.md §W6)
-    await emit(tx, origin, "onChannelDestroyed", channel, channel_sid=sid)
-    for member in await repo.select(tx, "members", {"channel_sid": sid}):
-        await users.release_channel_slot(tx, member["user_sid"])
-    for message in await repo.select(tx, "messages", {"channel_sid": sid, "type": "media"}):
-        await media.delete(tx, message["media_sid"])
-    for table in _OWNED:
-        await repo.delete(tx, table, {"channel_sid": sid})
-    await invites.forget_channel(tx, sid)
-    await channel_webhooks.forget_channel(tx, sid)
-    await repo.delete(tx, TABLE, {"sid": sid})
+async def lock(tx: Tx, channel_sid: str) -> None:
+    """Lock the channel row until commit (a no-op write), as member add/remove
+    and message create do first (channel, then user): no lock-order deadlock
+    with them on PostgreSQL."""
+    await repo.bump(tx, TABLE, {"sid": channel_sid}, "members_count", 0)
+
+
+async def delete_row(tx: Tx, channel_sid: str) -> None:
+    """Remove the channel's row; the cascade is ``domain/channel_delete.py``'s."""
+    await repo.delete(tx, TABLE, {"sid": channel_sid})
 
 
 async def forget_service(tx: Tx, service_sid: str) -> None:

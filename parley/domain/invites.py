@@ -119,5 +119,5 @@ async def forget_service(tx: Tx, service_sid: str) -> None:
 
 
 async def forget_channel(tx: Tx, channel_sid: str) -> None:
-    """Every invite of a channel being deleted (``channels.delete``): no events."""
+    """Every invite of a channel being deleted (``channel_delete.delete``): no events."""
     await repo.delete(tx, TABLE, {"channel_sid": channel_sid})

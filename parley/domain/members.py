@@ -263,3 +263,11 @@ async def remove(
 async def forget_service(tx: Tx, service_sid: str) -> None:
     """Every membership of a service being deleted (``services.delete``): no events."""
     await repo.delete(tx, TABLE, {"service_sid": service_sid})
+
+
+async def forget_channel(tx: Tx, channel_sid: str) -> None:
+    """Every membership of a channel being deleted (``channel_delete.delete``): each
+    user's ``joined_channels_count`` - 1, no events."""
+    for member in await in_channel(tx, channel_sid):
+        await users.release_channel_slot(tx, member["user_sid"])
+    await repo.delete(tx, TABLE, {"channel_sid": channel_sid})

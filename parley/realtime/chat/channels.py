@@ -8,7 +8,7 @@ import orjson
 from parley.api import channels as channels_api
 from parley.api import codec
 from parley.api import user_channels as user_channels_api
-from parley.domain import channels, invites, members, user_channels
+from parley.domain import channel_delete, channels, invites, members, user_channels
 from parley.errors import TwilioError
 from parley.realtime.chat import guard, shapes
 from parley.realtime.chat.actions import Args, ClientAction, Target, Values, caller, perform
@@ -131,7 +131,7 @@ UPDATE = ClientAction(
 
 
 async def _destroy(tx: Tx, ctx: Ctx, target: Target, values: Values) -> None:
-    await channels.delete(tx, target.service, target.channel_row, ctx.origin)
+    await channel_delete.delete(tx, target.service, target.channel_row, ctx.origin)
 
 
 DESTROY = ClientAction(
