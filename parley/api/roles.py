@@ -7,7 +7,7 @@ from parley import sids
 from parley.api import scope
 from parley.api.call import Call
 from parley.api.table import Kind, Operation, Param, Resource, Row, col, date, json_list, url
-from parley.domain import roles
+from parley.domain import role_delete, roles
 
 ROLE = Resource(
     name="role",
@@ -61,7 +61,7 @@ async def update(call: Call) -> Row:
 
 async def delete(call: Call) -> None:
     role = await _role(call)
-    await roles.delete(call.tx, await scope.service(call), role)
+    await role_delete.delete(call.tx, await scope.service(call), role)
 
 
 async def list_(call: Call) -> list[Row]:

@@ -121,3 +121,8 @@ async def forget_service(tx: Tx, service_sid: str) -> None:
 async def forget_channel(tx: Tx, channel_sid: str) -> None:
     """Every invite of a channel being deleted (``channel_delete.delete``): no events."""
     await repo.delete(tx, TABLE, {"channel_sid": channel_sid})
+
+
+async def holding_role(tx: Tx, role_sid: str) -> bool:
+    """Whether any invite holds the role (``role_delete``)."""
+    return await repo.get(tx, TABLE, {"role_sid": role_sid}) is not None

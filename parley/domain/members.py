@@ -271,3 +271,8 @@ async def forget_channel(tx: Tx, channel_sid: str) -> None:
     for member in await in_channel(tx, channel_sid):
         await users.release_channel_slot(tx, member["user_sid"])
     await repo.delete(tx, TABLE, {"channel_sid": channel_sid})
+
+
+async def holding_role(tx: Tx, role_sid: str) -> bool:
+    """Whether any member holds the role (``role_delete``)."""
+    return await repo.get(tx, TABLE, {"role_sid": role_sid}) is not None

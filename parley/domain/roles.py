@@ -230,23 +230,24 @@ async def update(tx: Tx, role: Row, values: dict[str, Any]) -> Row:
     return {**role, **changes}
 
 
-async def delete(tx: Tx, service: Row, role: Row) -> None:
-    """Refused while anything references the role (docs/behaviour.md §A7)."""
-    sid = role["sid"]
+def check_not_a_default(service: Row, role: Row) -> None:
+    """A role the service points at (its defaults) cannot be deleted
+    (docs/behaviour.md §A7)."""
     for pointer in (
         "default_service_role_sid",
         "default_channel_role_sid",
         "default_channel_creator_role_sid",
     ):
-        if service[pointer] == sid:
-            raise _in_use(f"it is the service's {pointer}")
-    for table, what in (("users", "a user"), ("members", "a member"), ("invites", "an invite")):
-        if await repo.get(tx, table, {"role_sid": sid}):
-            raise _in_use(f"{what} holds it")
-    await repo.delete(tx, TABLE, {"sid": sid})
+        if service[pointer] == role["sid"]:
+            raise in_use(f"it is the service's {pointer}")
 
 
-def _in_use(detail: str) -> TwilioError:
+async def delete_row(tx: Tx, role_sid: str) -> None:
+    """Remove the role's row; the checks are ``domain/role_delete.py``'s."""
+    await repo.delete(tx, TABLE, {"sid": role_sid})
+
+
+def in_use(detail: str) -> TwilioError:
     # docs/decisions.md §35: Twilio's code is unpublished; the 50100 family.
     return TwilioError(50100, message=f"Role is in use: {detail}")
 

@@ -189,3 +189,8 @@ async def update(
 async def forget_service(tx: Tx, service_sid: str) -> None:
     """Every user of a service being deleted (``services.delete``): no events."""
     await repo.delete(tx, TABLE, {"service_sid": service_sid})
+
+
+async def holding_role(tx: Tx, role_sid: str) -> bool:
+    """Whether any user holds the role (``role_delete``)."""
+    return await repo.get(tx, TABLE, {"role_sid": role_sid}) is not None
