@@ -123,6 +123,7 @@ class Parley:
     def _start_realtime(self) -> None:
         from parley.realtime import gateway, routes
         from parley.realtime.chat import reachability
+        from parley.realtime.v2 import session
         from parley.sync import projection, subscriptions
 
         projection.install()
@@ -134,6 +135,10 @@ class Parley:
             simulate.register(self.control, self.gateway)
         self.mounts.append((gateway.PATH, self.gateway))
         self.stoppers.append(self.gateway.stop)
+        if self.store is not None:  # version 2's session lists end a day after use
+            janitor = session.Janitor(self.store)
+            janitor.start()
+            self.stoppers.append(janitor.stop)
         # the bus is cleared at shutdown; the Hub needs no unsubscribe
         self.sync_hub = subscriptions.Hub(self)
         self.bus.subscribe(self.sync_hub.on_events)

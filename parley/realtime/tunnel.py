@@ -16,6 +16,12 @@ from parley.errors import TwilioError, has_nul, not_found
 
 if TYPE_CHECKING:
     from parley.realtime.gateway import Session
+    from parley.store import Tx
+
+# run inside a client action's write transaction with the action's result
+# (the session-list commands of docs/realtime-protocol.md §9.4 write their
+# answer there, so the change and its answer commit together)
+Within = Callable[["Tx", Any], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -27,6 +33,7 @@ class Request:
     body: Any
     headers: Mapping[str, Any]
     path_params: dict[str, str] = field(default_factory=dict)
+    within: Within | None = None
 
     def form(self) -> dict[str, str]:
         """The body as fields: a JSON object, or a form-encoded text body."""

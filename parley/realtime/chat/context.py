@@ -8,6 +8,7 @@ check -> pre-event -> write flow.
       read tx:  check(tx) -> PreEvent | None     (resolve, role check: 50107/50400)
       pre-event webhook (if the service wants it) -> reject (20403) | replacements
       write tx: check(tx) again, act(tx, replacements) -> result
+                (and the request's ``within(tx, result)``, if it has one)
       the commit's Sync events -> the caller's own session, then the reply
 """
 
@@ -137,6 +138,8 @@ class Ctx:
         async with self.store.write() as tx:
             await check(tx)
             result = await act(tx, replacements)
+            if self.request is not None and self.request.within is not None:
+                await self.request.within(tx, result)
         hub = self.app.sync_hub
         if self.request is not None and hub is not None:
             # the caller's own Sync events go before its reply (§6.3)

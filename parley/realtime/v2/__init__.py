@@ -1,0 +1,26 @@
+"""Protocol version 2: the session-list clients, twilio-chat 2.x-4.x
+(docs/realtime-protocol.md §9).
+
+::
+
+    POST /v3/Lists {purpose: com.twilio.rtd.ipmsg}  -> session.create: the caller's
+                                                       session list, its context as event 1
+    GET  /v3/Lists/{id}/Context                     -> session.context
+    POST /v3/Lists/{id}/Items {data: {commandId, request: {action, …}}}
+                                                    -> session.command: commands.plan maps
+                                                       the action onto version 1's client
+                                                       actions, run by dispatch.call
+    GET  …/Channels, …/Users/{me}/Channels[Sync], POST /v1/typing
+                                                    -> reads: version 1's reads, renamed
+
+Nothing here decides who may do what: every command and read is a version 1
+endpoint called by path with the caller's own session (dispatch.py).
+"""
+
+from parley.realtime.tunnel import Routes
+from parley.realtime.v2 import reads, session
+
+
+def register(routes: Routes) -> None:
+    session.register(routes)
+    reads.register(routes)
