@@ -1,4 +1,6 @@
-"""The real npm twilio-chat (6.0.0 and 5.0.2) in Node against a real Parley.
+"""The real npm twilio-chat in Node against a real Parley: 6.0.0 and 5.0.2
+(protocol version 1) and 4.1.x and 3.4.x (version 2, the session list:
+docs/realtime-protocol.md §9), through one scenario file.
 
 Skipped when Node or ``tests/node/node_modules`` (``npm ci``) is missing, except
 under CI=true, where it must run.
@@ -26,6 +28,9 @@ READY = NODE is not None and (HERE / "node_modules" / "twilio-chat").is_dir()
 
 if not READY and os.environ.get("CI") != "true":
     pytest.skip("node or tests/node/node_modules missing (make node-deps)", allow_module_level=True)
+
+# tests/node/package.json: 6.0.0, 5.0.2, 4.1.x, 3.4.x
+PACKAGES = ["twilio-chat", "twilio-chat-5", "twilio-chat-4", "twilio-chat-3"]
 
 
 def _run_scenarios(
@@ -62,7 +67,7 @@ def _node(env: dict[str, str], *args: str, timeout: float) -> "subprocess.Comple
     return done
 
 
-@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_scenarios(server: Server, account: Account, service: Any, package: str) -> None:
     assert READY, "CI=true: Node and `npm ci` in tests/node are required"
     key = make_key(server, account.sid)
@@ -85,7 +90,7 @@ def _hook_reply(item: Received) -> Reply:
     return 200
 
 
-@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_webhooks_reachability_push_and_isolation(
     server: Server, account: Account, client: Any, make_service: Any, package: str
 ) -> None:
@@ -121,7 +126,7 @@ def test_webhooks_reachability_push_and_isolation(
         receiver.stop()
 
 
-@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_a_client_survives_a_parley_restart(tmp_path: Path, package: str) -> None:
     assert READY and NODE is not None
     url = f"sqlite:///{tmp_path / 'restart.db'}"
@@ -203,7 +208,7 @@ def test_the_legacy_probe_shows_each_old_sdks_first_request(
     legacy_target: tuple[Server, str], package: str
 ) -> None:
     """probe-legacy.js (a research tool) still runs and sees what §9 says these
-    versions send first; it does not assert that they work (they do not yet)."""
+    versions send first; whether they work is test_scenarios' question."""
     assert READY and NODE is not None
     server, alice = legacy_target
     env = {
