@@ -19,7 +19,9 @@ const SERVICE = env('PARLEY_SERVICE_SID');
 const TOKENS = JSON.parse(env('PARLEY_TOKENS'));
 const UNIQUE = env('PARLEY_UNIQUE');
 
-const options = { Twilsock: { uri: WS }, logLevel: 'silent' };
+// 2.x's twilsock appends the path itself (docs/realtime-protocol.md §9.2)
+const SOCKET = pkg === 'twilio-chat-2' ? WS.replace(/\/v3\/wsconnect$/, '') : WS;
+const options = { Twilsock: { uri: SOCKET }, logLevel: 'silent' };
 
 // twilio-chat 2.x-4.x speak protocol version 2 (docs/realtime-protocol.md §9):
 // the same public API, except that a refused command rejects with
@@ -31,6 +33,10 @@ const LEGACY = /^twilio-chat-[234]$/.test(pkg);
 // the version 2 SDKs are judged by the status and the message.
 // 2.x and 3.x call a channel one is not in "known" (4.0 renamed it "notParticipating")
 const NOT_PARTICIPATING = /^twilio-chat-[23]$/.test(pkg) ? 'known' : 'notParticipating';
+
+// 'updated' and 'messageUpdated' hand over {<object>, updateReasons} from 3.0 on, the
+// object itself in 2.x
+const updatedOf = pkg === 'twilio-chat-2' ? (key) => (args) => args : (key) => (args) => args[key];
 
 function refusedWith(error, status, code, message) {
   if (!error) return false;
@@ -241,7 +247,7 @@ async function main() {
   step('public channel directory pages');
 
   const mine = page.items[2];
-  const updated = waitFor(bobsView, 'messageUpdated', ({ message }) => message.body === 'edited');
+  const updated = waitFor(bobsView, 'messageUpdated', (args) => updatedOf('message')(args).body === 'edited');
   const aliceMessage = (await channel.getMessages()).items[2];
   await aliceMessage.updateBody('edited');
   await updated;
@@ -261,14 +267,14 @@ async function main() {
   await removed;
   step('delete message (own yes, other no)');
 
-  const renamed = waitFor(bobsView, 'updated', ({ channel: c }) => c.friendlyName === 'Renamed');
+  const renamed = waitFor(bobsView, 'updated', (args) => updatedOf('channel')(args).friendlyName === 'Renamed');
   await channel.updateFriendlyName('Renamed');
   await renamed;
   step('channel update');
 
   const aliceUser = await bob.getUser('alice');
   check(aliceUser.identity === 'alice', 'user lookup');
-  const userUpdated = waitFor(aliceUser, 'updated', ({ user }) => user.friendlyName === 'Alice A.');
+  const userUpdated = waitFor(aliceUser, 'updated', (args) => updatedOf('user')(args).friendlyName === 'Alice A.');
   await alice.user.updateFriendlyName('Alice A.');
   await userUpdated;
   step('user info');

@@ -1,5 +1,5 @@
 """The real npm twilio-chat in Node against a real Parley: 6.0.0 and 5.0.2
-(protocol version 1) and 4.1.x and 3.4.x (version 2, the session list:
+(protocol version 1) and 4.1.x, 3.4.x and 2.x (version 2, the session list:
 docs/realtime-protocol.md §9), through one scenario file.
 
 Skipped when Node or ``tests/node/node_modules`` (``npm ci``) is missing, except
@@ -29,8 +29,8 @@ READY = NODE is not None and (HERE / "node_modules" / "twilio-chat").is_dir()
 if not READY and os.environ.get("CI") != "true":
     pytest.skip("node or tests/node/node_modules missing (make node-deps)", allow_module_level=True)
 
-# tests/node/package.json: 6.0.0, 5.0.2, 4.1.x, 3.4.x
-PACKAGES = ["twilio-chat", "twilio-chat-5", "twilio-chat-4", "twilio-chat-3"]
+# tests/node/package.json: 6.0.0, 5.0.2, 4.1.x, 3.4.x, 2.x
+PACKAGES = ["twilio-chat", "twilio-chat-5", "twilio-chat-4", "twilio-chat-3", "twilio-chat-2"]
 
 
 def _run_scenarios(
@@ -126,7 +126,10 @@ def test_webhooks_reachability_push_and_isolation(
         receiver.stop()
 
 
-@pytest.mark.parametrize("package", PACKAGES)
+# 2.x is left out: when Parley's process exits during the offload, 2.x's `ws`
+# (2.x) writes its close reply to the closed TCP socket and its unhandled EPIPE
+# ends the app (docs/realtime-protocol.md §9.8)
+@pytest.mark.parametrize("package", [p for p in PACKAGES if p != "twilio-chat-2"])
 def test_a_client_survives_a_parley_restart(tmp_path: Path, package: str) -> None:
     assert READY and NODE is not None
     url = f"sqlite:///{tmp_path / 'restart.db'}"

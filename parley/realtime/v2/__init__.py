@@ -12,15 +12,17 @@
                                                        actions, run by dispatch.call
     GET  …/Channels, …/Users/{me}/Channels[Sync], POST /v1/typing
                                                     -> reads: version 1's reads, renamed
+    POST /v1/token {fpa_token}                      -> ems: 2.x's token exchange
 
 Nothing here decides who may do what: every command and read is a version 1
 endpoint called by path with the caller's own session (dispatch.py).
 """
 
 from parley.realtime.tunnel import Routes
-from parley.realtime.v2 import reads, session
+from parley.realtime.v2 import ems, reads, session
 
 
 def register(routes: Routes) -> None:
     session.register(routes)
     reads.register(routes)
+    ems.register(routes)
