@@ -29,6 +29,7 @@ import orjson
 from parley import timefmt
 from parley.errors import TwilioError
 from parley.realtime.chat.context import Ctx
+from parley.realtime.gateway import REFUSALS
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.realtime.v2 import commands
 from parley.realtime.v2.dispatch import base, call
@@ -280,8 +281,27 @@ async def command(request: Request) -> Response:
                 raise error from None
             return Response(201, sync_store.render_item(base_url, obj, stored))
     assert answer.item is not None
+    if response["status"] >= 400:
+        _log_refusal(ctx, action, response)
     await _deliver(request, obj["sid"], answer.first_event)
     return Response(201, sync_store.render_item(base_url, obj, answer.item))
+
+
+def _log_refusal(ctx: Ctx, action: str, response: dict[str, Any]) -> None:
+    """As the gateway logs a failed request (docs/realtime-protocol.md §5): the
+    command's item is stored, so its POST succeeded, but the action was not."""
+    status = response["status"]
+    level = logging.INFO if status in REFUSALS else logging.DEBUG
+    log.log(
+        level,
+        "client command %s: %s %s identity=%s %s: %s",
+        "refused" if status in REFUSALS else "failed",
+        status,
+        response.get("errorCode"),
+        ctx.identity,
+        action,
+        response.get("statusText"),
+    )
 
 
 async def _deliver(request: Request, list_sid: str, after: int) -> None:
