@@ -11,6 +11,7 @@ import pytest
 
 from parley import timefmt
 from parley.realtime.v2 import session
+from parley.sync.rebuild import rebuild
 from tests.conftest import Account, Server
 from tests.realtime import rest
 from tests.realtime.helpers import Twilsock, make_key, token
@@ -198,6 +199,23 @@ def test_a_session_list_ends_a_day_after_its_last_command(
     status, gone = command(alice, made, "sendMessage", channelSid=channel["sid"], text="new")
     assert (status, gone["code"]) == (404, 54150)  # the SDK then opens a new session
     assert server.run(session.expire(store, later)) == 0
+
+
+def test_a_sync_rebuild_keeps_the_session_lists(
+    server: Server, account: Account, service: Any, connect: Any
+) -> None:
+    alice = connect("alice")
+    made = open_session(alice)
+    store = server.app.store
+    assert store is not None
+
+    async def run() -> None:
+        async with store.write() as tx:
+            await rebuild(tx, account.sid, service.sid)
+
+    server.run(run())
+    status, kept = alice.request("GET", f"/v3/Lists/{made['sid']}")
+    assert (status, kept["sid"]) == (200, made["sid"])
 
 
 def test_the_older_reads_are_version_1s(client: Any, service: Any, connect: Any) -> None:
