@@ -210,25 +210,24 @@ async def remove_item(tx: Tx, obj: Row, key: str | int, cause: int) -> int | Non
 
 
 async def set_document(tx: Tx, obj: Row, data: dict[str, Any], cause: int) -> int | None:
-    text = orjson.dumps(data).decode()
-    if obj["data"] == text:
-        return None
-    body = {"document_sid": obj["sid"], "document_data": data}
-    now = timefmt.now()
-    event_id = await _next_event(tx, obj, cause, "document_updated", body, now, {"data": text})
-    obj["data"] = text
-    return event_id
+    return await _set_data(tx, obj, data, cause, "document_updated", "document_data")
 
 
 async def set_context(tx: Tx, obj: Row, data: dict[str, Any], cause: int) -> int | None:
     """A list's context (``list_context_updated``; twilio-sync synclist.ts
-    reads ``context_data``), kept in the object's ``data``."""
+    reads ``context_data``), kept in the object's ``data`` as a document's is."""
+    return await _set_data(tx, obj, data, cause, "list_context_updated", "context_data")
+
+
+async def _set_data(
+    tx: Tx, obj: Row, data: dict[str, Any], cause: int, event_type: str, field: str
+) -> int | None:
     text = orjson.dumps(data).decode()
     if obj["data"] == text:
         return None
-    body = {"list_sid": obj["sid"], "context_data": data}
+    body = {_sid_field(obj): obj["sid"], field: data}
     now = timefmt.now()
-    event_id = await _next_event(tx, obj, cause, "list_context_updated", body, now, {"data": text})
+    event_id = await _next_event(tx, obj, cause, event_type, body, now, {"data": text})
     obj["data"] = text
     return event_id
 

@@ -1,5 +1,5 @@
 // The unmodified twilio-chat SDK against a real Parley (client-protocol.md).
-// Usage: node scenarios.js <package> [hooks]   with PARLEY_* set by test_twilio_chat.py.
+// Usage: node scenarios.js <package> [hooks|media]   with PARLEY_* set by test_twilio_chat.py.
 // Each step prints `ok <name>`; the first failure exits non-zero with its reason.
 'use strict';
 
@@ -282,38 +282,7 @@ async function main() {
   await alice.updateToken(TOKENS.alice_refreshed);
   step('token refresh');
 
-  // media: the SDK uploads the bytes to Configuration's links.media_service with
-  // the (refreshed) token in X-Twilio-Token, then posts {media_sid} to the channel
-  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 255]);
-  const bobGetsMedia = waitFor(bobsView, 'messageAdded', (m) => m.type === 'media');
-  if (LEGACY) {
-    // version 2's media client can only upload behind HTTPS (§9.6): the app's
-    // backend uploads and sends, the client receives
-    const uploaded = await upload(png, 'image/png');
-    await rest('POST', `/v2/Services/${SERVICE}/Channels/${channel.sid}/Messages`, {
-      MediaSid: uploaded.sid,
-      From: 'alice',
-    });
-  } else {
-    await channel.sendMessage({ contentType: 'image/png', media: png });
-  }
-  const media = await bobGetsMedia;
-  check(media.author === 'alice' && media.media && /^ME/.test(media.media.sid), 'media sid');
-  check(media.media.contentType === 'image/png', `content type ${media.media.contentType}`);
-  check(media.media.size === png.length, `size ${media.media.size}`);
-  // neither SDK passes a filename with {contentType, media} (6.0.0 lib.js sendMedia:
-  // mcsClient.post(contentType, media, null); 5.0.2: post(contentType, media))
-  check(media.media.filename == null, `no filename, got ${media.media.filename}`);
-  if (!LEGACY) {  // (version 2's media client asks https://mcs.… for the URL, §9.6)
-    const direct = await media.media.getContentTemporaryUrl();
-    const fetched = Buffer.from(await (await fetch(direct)).arrayBuffer());
-    check(fetched.equals(png), 'the temporary content URL serves the bytes');
-  }
-  const [last] = (
-    await rest('GET', `/v2/Services/${SERVICE}/Channels/${channel.sid}/Messages?Order=desc&PageSize=1`)
-  ).messages;
-  check(last.type === 'media' && last.media.sid === media.media.sid, 'REST shows the media message');
-  check(last.media.content_type === 'image/png' && last.from === 'alice', 'REST media fields');
+  await mediaMessage(channel, bobsView);
   step('media message');
 
   const left = waitFor(channel, 'memberLeft', (m) => m.identity === 'bob');
@@ -351,6 +320,61 @@ async function main() {
   check(secret.status === NOT_PARTICIPATING, `status after destroy: ${secret.status}`);
   step('destroy channel');
 
+  await alice.shutdown();
+  await bob.shutdown();
+  check(unhandled.length === 0, `unhandled rejections: ${unhandled.map(String).join('; ')}`);
+  step('done');
+}
+
+// The SDK uploads the bytes to its media service URL with the token in
+// X-Twilio-Token, then sends {media_sid}; the other member receives the media.
+// Version 2's media client can only upload behind HTTPS (§9.6): over plain HTTP
+// the app's backend uploads and sends instead, and the client receives.
+async function mediaMessage(channel, bobsView) {
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 255]);
+  const sdkSends = !LEGACY || REST.startsWith('https:');
+  const bobGetsMedia = waitFor(bobsView, 'messageAdded', (m) => m.type === 'media');
+  if (sdkSends) {
+    await channel.sendMessage({ contentType: 'image/png', media: png });
+  } else {
+    const uploaded = await upload(png, 'image/png');
+    await rest('POST', `/v2/Services/${SERVICE}/Channels/${channel.sid}/Messages`, {
+      MediaSid: uploaded.sid,
+      From: 'alice',
+    });
+  }
+  const media = await bobGetsMedia;
+  check(media.author === 'alice' && media.media && /^ME/.test(media.media.sid), 'media sid');
+  check(media.media.contentType === 'image/png', `content type ${media.media.contentType}`);
+  check(media.media.size === png.length, `size ${media.media.size}`);
+  // no SDK passes a filename with {contentType, media} (6.0.0 lib.js sendMedia:
+  // mcsClient.post(contentType, media, null); 5.0.2 and before: post(contentType, media))
+  check(media.media.filename == null, `no filename, got ${media.media.filename}`);
+  if (sdkSends) {  // (its media client asks the same media service for the URL)
+    const temporary = media.media.getContentTemporaryUrl || media.media.getContentUrl;
+    const direct = await temporary.call(media.media);
+    const fetched = Buffer.from(await (await fetch(direct)).arrayBuffer());
+    check(fetched.equals(png), 'the temporary content URL serves the bytes');
+  }
+  const [last] = (
+    await rest('GET', `/v2/Services/${SERVICE}/Channels/${channel.sid}/Messages?Order=desc&PageSize=1`)
+  ).messages;
+  check(last.type === 'media' && last.media.sid === media.media.sid, 'REST shows the media message');
+  check(last.media.content_type === 'image/png' && last.from === 'alice', 'REST media fields');
+}
+
+// Media alone, for a Parley behind HTTPS (test_twilio_chat.py starts one with
+// a test certificate): what version 2's media client needs to upload (§9.6).
+async function media() {
+  const alice = await Client.create(TOKENS.alice, options);
+  const bob = await Client.create(TOKENS.bob, options);
+  const channel = await alice.createChannel({ uniqueName: UNIQUE });
+  const bobsView = await bob.getChannelByUniqueName(UNIQUE);
+  await bobsView.join();
+  await until(() => bobsView.status === 'joined');
+  step('connect over TLS');
+  await mediaMessage(channel, bobsView);
+  step('media message');
   await alice.shutdown();
   await bob.shutdown();
   check(unhandled.length === 0, `unhandled rejections: ${unhandled.map(String).join('; ')}`);
@@ -417,7 +441,7 @@ async function hooks() {
   step('done');
 }
 
-(process.argv[3] === 'hooks' ? hooks : main)().then(
+({ hooks, media }[process.argv[3]] || main)().then(
   () => process.exit(0),
   (error) => {
     console.log(`FAIL ${error && error.stack ? error.stack : error}`);
