@@ -134,10 +134,7 @@ def test_webhooks_reachability_push_and_isolation(
         receiver.stop()
 
 
-# 2.x is left out: when Parley's process exits during the offload, 2.x's `ws`
-# (2.x) writes its close reply to the closed TCP socket and its unhandled EPIPE
-# ends the app (docs/realtime-protocol.md §9.8)
-@pytest.mark.parametrize("package", [p for p in PACKAGES if p != "twilio-chat-2"])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_a_client_survives_a_parley_restart(tmp_path: Path, package: str) -> None:
     assert READY and NODE is not None
     url = f"sqlite:///{tmp_path / 'restart.db'}"
