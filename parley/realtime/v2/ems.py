@@ -35,6 +35,8 @@ async def exchange(request: Request) -> Response:
     ):
         raise TwilioError(20106)  # another identity's token: as for update (§4)
     continued = body.get("continuation_token")
+    if not isinstance(continued, str) or not continued:
+        continued = None
     answer = {
         "twilio_rtd_token": token,
         "ttl": max(0, grant.expires - int(time.time())),
@@ -42,9 +44,7 @@ async def exchange(request: Request) -> Response:
         "identity": grant.identity,
         "account_sid": grant.account_sid,
         "instance_sids": {PRODUCT: grant.service_sid},
-        "continuation_token": continued
-        if isinstance(continued, str) and continued
-        else ("CT" + uuid.uuid4().hex),
+        "continuation_token": continued or "CT" + uuid.uuid4().hex,
     }
     return Response(200, answer)
 

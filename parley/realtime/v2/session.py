@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
@@ -32,7 +31,7 @@ from parley.realtime.chat.context import Ctx
 from parley.realtime.gateway import REFUSALS
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.realtime.v2 import commands
-from parley.realtime.v2.dispatch import base, call
+from parley.realtime.v2.dispatch import base, call, part
 from parley.store import Row, Store, Tx, repo
 from parley.sync import access, names, projection
 from parley.sync import store as sync_store
@@ -44,9 +43,8 @@ PURPOSE = "com.twilio.rtd.ipmsg"
 CAUSE = 0  # session-list events have no domain event behind them
 COMMAND_ID_MAX = 128
 ITEM_MAX = 128 * 1024  # bytes of one command's JSON (a 32 KiB body + 16 KiB attributes fit)
-LIFETIME = (
-    24 * 3600 * 1_000_000
-)  # µs (timefmt); §9.3: a session list ends a day after its last command
+# §9.3: a session list ends a day after its last command (µs, as timefmt)
+LIFETIME = 24 * 3600 * 1_000_000
 USER_INFOS_TO_SUBSCRIBE = 100
 
 
@@ -70,7 +68,7 @@ def session_context(ctx: Ctx, service: Row, user: Row) -> dict[str, Any]:
     """The context of §9.3 (the SDK waits for identity, userInfo, links,
     myChannels and channels)."""
     b = base(ctx.service_sid)
-    me = f"{b}/Users/{quote(ctx.identity, safe='')}"
+    me = f"{b}/Users/{part(ctx.identity)}"
     interval = int(service.get("consumption_report_interval") or 10)
     return {
         "identity": ctx.identity,
@@ -125,28 +123,30 @@ async def create(request: Request) -> Response:
     return Response(201, described)
 
 
-async def _session(tx: Tx, ctx: Ctx, ident: str) -> Row:
-    """The caller's session list: 54150 when there is no such list, 54007 when
-    it is not the caller's session (§9.7)."""
+async def _readable(tx: Tx, ctx: Ctx, ident: str) -> Row:
+    """A list the caller may read: 54150 when there is none, 54007 when not."""
     obj = await sync_store.find(tx, ctx.service_sid, "list", ident)
     if obj is None:
         raise sync_store.not_found("list", ident)
     if not await access.readable(tx, obj, ctx.service_sid, ctx.identity):
         raise TwilioError(54007, identity=ctx.identity)
+    return obj
+
+
+async def _session(tx: Tx, ctx: Ctx, ident: str) -> Row:
+    """The caller's session list (§9.7); any other list is 54007, since
+    clients write no other Sync object."""
+    obj = await _readable(tx, ctx, ident)
     owned = await repo.get(tx, "session_lists", {"list_sid": obj["sid"]})
     if owned is None or owned["identity"] != ctx.identity:
-        raise TwilioError(54007, identity=ctx.identity)  # Sync writes are not served otherwise
+        raise TwilioError(54007, identity=ctx.identity)
     return obj
 
 
 async def context(request: Request) -> Response:
     ctx = Ctx.of(request)
     async with ctx.store.read() as tx:
-        obj = await sync_store.find(tx, ctx.service_sid, "list", request.path_params["id"])
-        if obj is None:
-            raise sync_store.not_found("list", request.path_params["id"])
-        if not await access.readable(tx, obj, ctx.service_sid, ctx.identity):
-            raise TwilioError(54007, identity=ctx.identity)
+        obj = await _readable(tx, ctx, request.path_params["id"])
     return Response(200, sync_store.context(obj))
 
 
@@ -244,7 +244,9 @@ async def _run(request: Request, plan: commands.Plan, answer: _Answer) -> dict[s
         try:
             await call(request, step.method, step.path, step.body, within=within)
         except TwilioError as error:
-            answer.item = None  # (written in a transaction that did not commit)
+            # the item went with a transaction that did not commit (or, if the
+            # failure came after the commit, the commandId finds it below)
+            answer.item = None
             if not plan.each:
                 return _failure(error)
             log.debug("session command entry refused: %s %s", error.code, error.message)
