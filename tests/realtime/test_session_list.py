@@ -201,6 +201,21 @@ def test_a_session_list_ends_a_day_after_its_last_command(
     assert server.run(session.expire(store, later)) == 0
 
 
+def test_an_identity_keeps_at_most_sessions_max_session_lists(
+    service: Any, connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session, "SESSIONS_MAX", 3)
+    alice = connect("alice")
+    made = [open_session(alice) for _ in range(3)]
+    command(alice, made[0], "editUserFriendlyName", username="alice", friendlyName="A")
+    newest = open_session(alice)  # made[1] was used least recently
+    status, gone = alice.request("GET", f"/v3/Lists/{made[1]['sid']}")
+    assert (status, gone["code"]) == (404, 54150)
+    for kept in (made[0], made[2], newest):
+        status, _ = alice.request("GET", f"/v3/Lists/{kept['sid']}")
+        assert status == 200
+
+
 def test_a_sync_rebuild_keeps_the_session_lists(
     server: Server, account: Account, service: Any, connect: Any
 ) -> None:

@@ -46,6 +46,9 @@ ITEM_MAX = 128 * 1024  # bytes of one command's JSON (a 32 KiB body + 16 KiB att
 # §9.3: a session list ends a day after its last command (µs, as timefmt)
 LIFETIME = 24 * 3600 * 1_000_000
 USER_INFOS_TO_SUBSCRIBE = 100
+# session lists one identity keeps; a new one beyond it ends the least recently
+# used (docs/security.md, "Real-time connections")
+SESSIONS_MAX = 50
 
 
 # ---------------------------------------------------------------- context
@@ -103,6 +106,7 @@ async def create(request: Request) -> Response:
         service = await ctx.service(tx)
         user = await ctx.user(tx)
         await projection.user_maps(tx, user)  # users stored before the Sync view
+        await _make_room(tx, ctx)
         obj = await sync_store.create(
             tx, ctx.account_sid, ctx.service_sid, "list", names.user_acl(ctx.identity)
         )
@@ -121,6 +125,27 @@ async def create(request: Request) -> Response:
     # the client subscribes from event 0 and reads the context from its replay
     described = sync_store.render_object(ctx.app.settings.base_url, {**obj, "last_event_id": 0})
     return Response(201, described)
+
+
+async def _make_room(tx: Tx, ctx: Ctx) -> None:
+    """End the caller's least recently used sessions beyond ``SESSIONS_MAX - 1``
+    (a client of an ended session gets 54150 and starts a new one)."""
+    rows = await tx.all(
+        "SELECT list_sid FROM session_lists WHERE service_sid = :s AND identity = :i"
+        " ORDER BY last_command DESC, date_created DESC",
+        {"s": ctx.service_sid, "i": ctx.identity},
+    )
+    for row in rows[SESSIONS_MAX - 1 :]:
+        await _end(tx, ctx.service_sid, row["list_sid"])
+
+
+async def _end(tx: Tx, service_sid: str, list_sid: str) -> None:
+    """A session list and its rows removed (``list_removed``)."""
+    obj = await sync_store.find(tx, service_sid, "list", list_sid)
+    if obj is not None:
+        await sync_store.remove_object(tx, obj, CAUSE)
+    await repo.delete(tx, "session_commands", {"list_sid": list_sid})
+    await repo.delete(tx, "session_lists", {"list_sid": list_sid})
 
 
 async def _readable(tx: Tx, ctx: Ctx, ident: str) -> Row:
@@ -330,11 +355,7 @@ async def expire(store: Store, now: int, batch: int = 100) -> int:
             {"c": cutoff, "n": batch},
         )
         for row in old:
-            obj = await sync_store.find(tx, row["service_sid"], "list", row["list_sid"])
-            if obj is not None:
-                await sync_store.remove_object(tx, obj, CAUSE)
-            await repo.delete(tx, "session_commands", {"list_sid": row["list_sid"]})
-            await repo.delete(tx, "session_lists", {"list_sid": row["list_sid"]})
+            await _end(tx, row["service_sid"], row["list_sid"])
             removed += 1
         answered = await tx.all(
             "SELECT c.list_sid, c.command_id, c.item_index, l.service_sid FROM session_commands c"
