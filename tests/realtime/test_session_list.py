@@ -138,6 +138,53 @@ def test_a_command_is_the_client_action_and_its_effect_precedes_its_answer(
     assert (stored.body, stored._from, stored.last_updated_by) == ("yo", "alice", "alice")
 
 
+def test_the_other_commands_reach_rest_state(client: Any, service: Any, connect: Any) -> None:
+    """The commands the Node scenarios do not send, each checked through REST."""
+    svc = client.chat.v2.services(service.sid)
+    svc.users.create(identity="bob")
+    svc.users.create(identity="carol")
+    alice = connect("alice")
+    made = open_session(alice)
+    ch = answered(alice, made, "createChannel", uniqueName="room", friendlyName="Room")[
+        "channelSid"
+    ]
+    ok = {"status": 200}
+    assert answered(alice, made, "editAttributes", channelSid=ch, attributes='{"a": 1}') == ok
+    assert answered(alice, made, "editUniqueName", channelSid=ch, uniqueName="") == ok
+    channel = svc.channels(ch).fetch()
+    assert (channel.attributes, channel.unique_name) == ('{"a": 1}', None)
+    assert answered(alice, made, "addMemberV2", channelSid=ch, username="bob") == ok
+    [bob] = [m for m in svc.channels(ch).members.list() if m.identity == "bob"]
+    edited = answered(
+        alice, made, "editMemberAttributes", channelSid=ch, memberSid=bob.sid, attributes='{"d": 4}'
+    )
+    assert edited == ok and svc.channels(ch).members(bob.sid).fetch().attributes == '{"d": 4}'
+    assert answered(alice, made, "removeMember", channelSid=ch, memberSid=bob.sid) == ok
+    assert [m.identity for m in svc.channels(ch).members.list()] == ["alice"]
+    assert answered(alice, made, "inviteMember", channelSid=ch, username="carol") == ok
+    carol = connect("carol")
+    carols = open_session(carol)
+    assert answered(carol, carols, "declineInvitation", channelSid=ch) == ok
+    assert svc.channels(ch).invites.list() == []
+    assert answered(alice, made, "sendMessage", channelSid=ch, text="hi")["messageId"] == 0
+    attrs = answered(
+        alice, made, "editMessageAttributes", channelSid=ch, messageIdx=0, attributes='{"b": 2}'
+    )
+    assert attrs == ok
+    assert svc.channels(ch).messages.list()[0].attributes == '{"b": 2}'
+    level = answered(alice, made, "editNotificationLevel", channelSid=ch, notificationLevel="muted")
+    assert level == ok
+    [mine] = svc.users("alice").user_channels.list()
+    assert mine.notification_level == "muted"
+    me = answered(alice, made, "editUserAttributes", username="alice", attributes='{"c": 3}')
+    assert me == ok and svc.users("alice").fetch().attributes == '{"c": 3}'
+    assert answered(alice, made, "deleteMessage", channelSid=ch, messageIdx="0") == ok
+    assert answered(alice, made, "leaveChannel", channelSid=ch) == ok
+    assert svc.channels(ch).members.list() == []
+    # having left, alice holds destroyChannel neither by her service role nor a membership
+    assert answered(alice, made, "destroyChannel", channelSid=ch)["errorCode"] == 50107
+
+
 def test_a_refused_command_gets_its_error_and_changes_nothing(
     client: Any, service: Any, connect: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
