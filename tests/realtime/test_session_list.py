@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from parley import timefmt
+from parley.errors import TwilioError
 from parley.realtime.v2 import session
 from parley.sync.rebuild import rebuild
 from tests.conftest import Account, Server
@@ -213,6 +214,25 @@ def test_a_refused_command_gets_its_error_and_changes_nothing(
     # malformed items are not commands: no item, the request itself refused
     status, body = bob.request("POST", f"/v3/Lists/{made['sid']}/Items", {"data": {"x": 1}})
     assert (status, body["code"]) == (400, 54008)
+
+
+def test_a_command_and_its_answer_commit_together(
+    client: Any, service: Any, connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is written in the action's transaction: when writing it fails
+    (here: the list ended meanwhile), the message is not stored either."""
+    channel = rest.channel(client, service.sid)
+    rest.member(client, service.sid, channel["sid"], "alice")
+    alice = connect("alice")
+    made = open_session(alice)
+
+    async def gone(self: Any, tx: Any, response: Any) -> None:
+        raise TwilioError(54150, kind="List", ident=made["sid"])
+
+    monkeypatch.setattr(session._Answer, "write", gone)
+    status, refused = command(alice, made, "sendMessage", channelSid=channel["sid"], text="lost")
+    assert (status, refused["code"]) == (404, 54150)
+    assert client.chat.v2.services(service.sid).channels(channel["sid"]).messages.list() == []
 
 
 def test_a_command_sent_twice_runs_once(client: Any, service: Any, connect: Any) -> None:
