@@ -34,7 +34,7 @@ lint: install ## ruff format check and lint
 types: install ## mypy --strict on the package
 	$(VENV)/bin/mypy
 
-pytest: install node-deps example-deps ## the test suite only
+pytest: install node-deps example-deps browser-deps ## the test suite only
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The real twilio-chat SDKs (tests/node) run inside pytest when Node is here;
@@ -50,6 +50,21 @@ node-deps: ## npm ci for the Node SDK conformance tests (when node is installed)
 $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The console's browser tests (tests/console) drive Debian's chromium through
+# playwright (never a downloaded browser); under CI=true they must run.
+CHROMIUM ?= /usr/bin/chromium
+
+browser-deps: ## apt-get install chromium for the console's browser tests (when missing)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		{ $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		|| if [ "$$CI" = "true" ]; then echo "CI=true: chromium is required" >&2; exit 1; \
+		else echo "chromium not installed: skipping the console's browser tests"; fi; \
+	fi
+
+screenshots: install browser-deps ## retake the README's console screenshots (docs/img)
+	PARLEY_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/console/test_console_browser.py
 
 # examples/node (docs/testing.md) runs inside pytest when Node is here;
 # under CI=true Node is required (tests/test_examples.py fails without it).
@@ -80,4 +95,5 @@ fmt: install ## format the code
 	$(VENV)/bin/ruff format parley tests examples bench
 	$(VENV)/bin/ruff check --fix parley tests examples bench
 
-.PHONY: help install run lint types pytest test coverage bench fmt node-deps example-deps
+.PHONY: help install run lint types pytest test coverage bench fmt node-deps example-deps \
+	browser-deps screenshots

@@ -5,9 +5,11 @@
     lifespan start: open + migrate store -> ensure the configured account
                     -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
                     -> mounts (other endpoints by path prefix: media uploads, control plane,
-                       /v3/wsconnect -> realtime.gateway (twilsock), ...)
+                       /v3/wsconnect -> realtime.gateway (twilsock), /console -> the
+                       web console (parley/console), ...)
                        and background workers
-                       (webhook delivery worker: woken by the bus, polls the outbox)
+                       (webhook delivery worker: woken by the bus, polls the outbox;
+                       push sender: the same for the push outbox)
                     health (/healthz, /readyz: parley/health.py)
     http:           mounts by prefix, else api.http.RestApi (the REST request flow)
     websocket:      mounts by prefix, else closed
@@ -18,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from parley import accounts, health, media, metrics
+from parley import accounts, health, media, metrics, push, vault
 from parley.api.http import RestApi
 from parley.api.operations import OPERATIONS
 from parley.api.router import Router
@@ -26,8 +28,8 @@ from parley.config import Settings
 from parley.control.http import PREFIX as CONTROL_PREFIX
 from parley.control.http import ControlPlane
 from parley.events.bus import Bus, make_bus
+from parley.push import routes as push_routes
 from parley.store import Store, open_store
-from parley.vault import Vault
 from parley.webhooks import Worker as WebhookWorker
 from parley.webhooks import routes as webhook_routes
 from parley.webhooks.prehook import PreHooks
@@ -60,6 +62,7 @@ class Parley:
         self.store: Store | None = None
         self.api: RestApi | None = None
         self.webhooks: WebhookWorker | None = None
+        self.pushes: push.Worker | None = None
         # synchronous pre-event calls for client actions (webhooks.md §4)
         self.prehooks: PreHooks | None = None
         self.control: ControlPlane | None = None  # /parley/v1/…, when enabled
@@ -80,11 +83,13 @@ class Parley:
         await self.bus.start()
         store.on_commit = self.bus.publish
         self.store = store
+        # credential secrets: PARLEY_SECRET_KEY, else a generated key file
+        keys = vault.load(settings.secret_key, settings.database_url, settings.secret_key_file)
         self.api = RestApi(
             store,
             self.router,
             settings.base_url,
-            Vault(settings.secret_key),
+            keys,
             allow_private_webhooks=settings.allow_private_webhooks,
             metrics=self.metrics,
         )
@@ -93,6 +98,11 @@ class Parley:
         janitor = media.Janitor(store, settings.media_unattached_ttl)
         janitor.start()
         self.stoppers.append(janitor.stop)
+        if settings.console:
+            from parley.console import PREFIX as CONSOLE_PREFIX
+            from parley.console import Console
+
+            self.mounts.append((CONSOLE_PREFIX, Console(self.api)))
         probes = health.HealthApi(self)
         self.mounts += [(path, probes) for path in health.PATHS]
         self.mounts.append((metrics.PATH, metrics.MetricsApi(self.metrics, settings.metrics_token)))
@@ -103,6 +113,7 @@ class Parley:
         if settings.control_plane:
             self.control = ControlPlane(self.api, settings.admin_token)
             webhook_routes.register(self.control)  # deliveries, faults (parley/webhooks)
+            push_routes.register(self.control)  # what was pushed (parley/push)
             self.mounts.append((CONTROL_PREFIX, self.control))
         if settings.webhook_worker:
             # post-event delivery: woken after commits, and polling for what
@@ -118,7 +129,24 @@ class Parley:
                 self.webhooks = None
 
             self.stoppers.append(stop_webhooks)
+        if settings.push_worker:
+            await self._start_pushes(store, keys)
         self._start_realtime()
+
+    async def _start_pushes(self, store: Store, keys: vault.Vault) -> None:
+        """The push sender: woken after commits, polling for what other
+        processes (or this one before a restart) left, and for retries."""
+        sender = push.Worker(store, self.settings, keys, self.health)
+        await sender.start()
+        self.pushes = sender
+        unsubscribe = self.bus.subscribe(sender.notify)
+
+        async def stop_pushes() -> None:
+            unsubscribe()
+            await sender.stop()
+            self.pushes = None
+
+        self.stoppers.append(stop_pushes)
 
     def _start_realtime(self) -> None:
         from parley.realtime import gateway, routes
@@ -150,6 +178,8 @@ class Parley:
         alive = {}
         if self.settings.webhook_worker:
             alive["webhook_worker"] = self.webhooks is not None and self.webhooks.alive
+        if self.settings.push_worker:
+            alive["push_worker"] = self.pushes is not None and self.pushes.alive
         if self.sync_hub is not None:
             alive["sync_hub"] = self.sync_hub.alive
         return alive

@@ -105,6 +105,13 @@ def _serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
         help="webhook targets on loopback/private addresses (docs/security.md);"
         " default: allowed by `dev`, refused by `serve`",
     )(f)
+    f = click.option(
+        "--secret-key-file",
+        envvar="PARLEY_SECRET_KEY_FILE",
+        default=None,
+        help="key file for credential secrets when PARLEY_SECRET_KEY is unset"
+        " (generated on first start; default: beside the SQLite file, else var/parley.key)",
+    )(f)
     f = click.option("--log-level", default="info", show_default=True)(f)
     return f
 
@@ -143,6 +150,7 @@ def _settings(options: dict[str, Any], *, dev: bool = False) -> Settings:
     settings.host, settings.port = options["host"], options["port"]
     settings.public_url, settings.redis_url = options["public_url"], options["redis_url"]
     settings.admin_token = options["admin_token"]
+    settings.secret_key_file = options["secret_key_file"]
     settings.database_url = options["database_url"] if options["persist"] else "sqlite://"
     settings.control_plane = options["control_plane"] or not options["persist"]
     return settings
@@ -178,7 +186,9 @@ def dev(**options: Any) -> None:
         "\n  Parley development account\n"
         f"    Account SID: {account['sid']}\n"
         f"    Auth Token:  {account['auth_token']}\n"
-        f"    Base URL:    {settings.base_url}\n\n"
+        f"    Base URL:    {settings.base_url}\n"
+        + (f"    Console:     {settings.base_url}/console\n" if settings.console else "")
+        + "\n"
         "  from twilio.rest import Client\n"
         f"  client = Client('{account['sid']}', '{account['auth_token']}')\n"
         f"  client.chat.base_url = '{settings.base_url}'\n"
@@ -386,6 +396,11 @@ def bindings_group() -> None:
 @click.option("--endpoint", required=True, help="the device's endpoint identifier")
 @click.option("--credential-sid", default=None, help="CR… push credential of that type")
 @click.option(
+    "--address",
+    default=None,
+    help="the device token / registration id pushes go to (default: the endpoint)",
+)
+@click.option(
     "--message-type",
     "message_types",
     multiple=True,
@@ -401,6 +416,7 @@ def bindings_create(
     binding_type: str,
     endpoint: str,
     credential_sid: str | None,
+    address: str | None,
     message_types: tuple[str, ...],
     database_url: str,
 ) -> None:
@@ -428,6 +444,7 @@ def bindings_create(
                 Origin("system"),
                 credential_sid=credential_sid,
                 message_types=list(message_types) or None,
+                address=address,
             )
             return bindings.describe(row)
 
@@ -469,6 +486,31 @@ def webhooks_failed(account_sid: str | None, limit: int, database_url: str) -> N
                 row["date_created"] = to_webhook(row["date_created"])
                 row["date_updated"] = to_webhook(row["date_updated"])
         return rows
+
+    for row in _with_store(database_url, load):
+        _print(row)
+
+
+@main.group("pushes")
+def pushes_group() -> None:
+    """Push notifications (the push outbox)."""
+
+
+@pushes_group.command("failed")
+@click.option("--account", "account_sid", default=None, help="only this account's (AC…)")
+@click.option("--limit", default=100, show_default=True, type=int)
+@_db
+def pushes_failed(account_sid: str | None, limit: int, database_url: str) -> None:
+    """Pushes that gave up, newest first: one JSON object per line, with the
+    device, the text, the attempts made and the last status/error."""
+    from parley.push import outbox, routes
+
+    async def load(store: Store) -> list[dict[str, Any]]:
+        async with store.read() as tx:
+            rows = await outbox.listing(
+                tx, account_sid, state=outbox.FAILED, limit=limit, newest_first=True
+            )
+        return [routes.describe(r) for r in rows]
 
     for row in _with_store(database_url, load):
         _print(row)

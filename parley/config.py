@@ -27,8 +27,12 @@ class Settings:
     redis_url: str | None = field(default_factory=lambda: _env("REDIS_URL"))
     control_plane: bool = field(default_factory=lambda: _env("CONTROL_PLANE", "") == "true")
     admin_token: str | None = field(default_factory=lambda: _env("ADMIN_TOKEN"))
+    # the web console at /console (docs/console.md); PARLEY_CONSOLE=false turns it off
+    console: bool = field(default_factory=lambda: _flag(_env("CONSOLE"), True))
     # encrypts push-credential secrets at rest; see parley/vault.py
     secret_key: str | None = field(default_factory=lambda: _env("SECRET_KEY"))
+    # where the generated key is kept when SECRET_KEY is unset (parley/vault.py)
+    secret_key_file: str | None = field(default_factory=lambda: _env("SECRET_KEY_FILE"))
 
     def to_env(self) -> dict[str, str]:
         """The ``PARLEY_*`` variables that rebuild these settings in another process."""
@@ -42,7 +46,12 @@ class Settings:
             "REDIS_URL": self.redis_url,
             "CONTROL_PLANE": "true" if self.control_plane else None,
             "ADMIN_TOKEN": self.admin_token,
+            "CONSOLE": "true" if self.console else "false",
             "SECRET_KEY": self.secret_key,
+            "SECRET_KEY_FILE": self.secret_key_file,
+            "APNS_URL": self.apns_url,
+            "APNS_SANDBOX_URL": self.apns_sandbox_url,
+            "FCM_URL": self.fcm_url,
             "ALLOW_PRIVATE_WEBHOOKS": "1" if self.allow_private_webhooks else "0",
         }
         return {f"PARLEY_{k}": v for k, v in values.items() if v is not None}
@@ -116,3 +125,37 @@ class Settings:
     allow_private_webhooks: bool = field(
         default_factory=lambda: _flag(_env("ALLOW_PRIVATE_WEBHOOKS"), False)
     )
+
+    # Push delivery (parley/push, docs/push.md). Gateways' base URLs: Apple's and
+    # Google's by default; tests, relays and egress proxies set their own.
+    apns_url: str = field(
+        default_factory=lambda: (
+            _env("APNS_URL", "https://api.push.apple.com") or "https://api.push.apple.com"
+        )
+    )
+    apns_sandbox_url: str = field(
+        default_factory=lambda: (
+            _env("APNS_SANDBOX_URL", "https://api.sandbox.push.apple.com")
+            or "https://api.sandbox.push.apple.com"
+        )
+    )
+    fcm_url: str = field(
+        default_factory=lambda: (
+            _env("FCM_URL", "https://fcm.googleapis.com") or "https://fcm.googleapis.com"
+        )
+    )
+    push_timeout: float = field(default_factory=lambda: float(_env("PUSH_TIMEOUT", "10") or 10))
+    # first retry delay; each further one 4x longer (2 s, 8 s, 32 s, 128 s, 512 s)
+    push_backoff: float = field(default_factory=lambda: float(_env("PUSH_BACKOFF", "2") or 2))
+    push_retries: int = field(default_factory=lambda: int(_env("PUSH_RETRIES", "5") or 5))
+    push_poll: float = field(default_factory=lambda: float(_env("PUSH_POLL", "1") or 1))
+    push_lease: float = field(default_factory=lambda: float(_env("PUSH_LEASE", "30") or 30))
+    # pushes in flight at once in one process (HTTP/2 streams over few connections)
+    push_concurrency: int = field(
+        default_factory=lambda: int(_env("PUSH_CONCURRENCY", "256") or 256)
+    )
+    # record pushes without contacting a gateway (the pytest plugin's default:
+    # app tests assert what was sent, docs/testing.md)
+    push_record_only: bool = field(default_factory=lambda: _flag(_env("PUSH_RECORD_ONLY"), False))
+    # "0" runs no push sender in this process (API-only processes)
+    push_worker: bool = field(default_factory=lambda: _env("PUSH_WORKER", "1") != "0")

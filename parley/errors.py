@@ -115,6 +115,10 @@ class TwilioError(Exception):
         self.code = code
         self.status = status
         self.message = message
+        # the parameter at fault, when the error names one (the console shows
+        # the message next to that field)
+        name = details.get("name")
+        self.param: str | None = name if isinstance(name, str) else None
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         """HTTP headers that go with this error: the Basic challenge of a 401,

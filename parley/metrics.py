@@ -286,6 +286,21 @@ def install(app: "Parley") -> None:
             for outcome, n in sorted(outcomes.items())
         ]
 
+    async def push_depth() -> Iterable[Sample]:
+        store = app.store
+        if store is None:
+            return [Sample("parley_push_queue_depth", 0)]
+        async with store.read() as tx:
+            row = await tx.one("SELECT COUNT(*) AS n FROM pushes WHERE state = 'pending'")
+        return [Sample("parley_push_queue_depth", int(row["n"]) if row else 0)]
+
+    async def push_attempts() -> Iterable[Sample]:
+        outcomes = app.pushes.outcomes if app.pushes else {}
+        return [
+            Sample("parley_push_attempts_total", n, (("outcome", outcome),))
+            for outcome, n in sorted(outcomes.items())
+        ]
+
     async def sockets() -> Iterable[Sample]:
         gateway = app.gateway
         sessions = list(gateway.sessions) if gateway else []
@@ -327,6 +342,18 @@ def install(app: "Parley") -> None:
             "counter",
             "Webhook attempts this process made, by outcome (done, retry, failed, refused)",
             attempts,
+        ),
+        (
+            "parley_push_queue_depth",
+            "gauge",
+            "Pushes waiting to be sent, retries included (the outbox: every process's)",
+            push_depth,
+        ),
+        (
+            "parley_push_attempts_total",
+            "counter",
+            "Push outcomes in this process (sent, retry, failed, skipped, recorded)",
+            push_attempts,
         ),
         ("parley_ws_sessions", "gauge", "Real-time sockets open in this process", sockets),
         (

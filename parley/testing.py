@@ -27,7 +27,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -89,6 +89,9 @@ class ParleyServer:
         # a test double delivers webhooks at test speed: retries after 0.05 s,
         # 0.2 s, 0.8 s instead of 2 s, 8 s, 32 s (pass webhook_backoff=... to change)
         config.webhook_backoff, config.webhook_poll = 0.05, 0.05
+        # pushes: recorded, not sent (no gateway here), at test speed; pass
+        # push_record_only=False and apns_url=/fcm_url=... to send them
+        config.push_record_only, config.push_backoff, config.push_poll = True, 0.05, 0.05
         for key, value in settings.items():
             setattr(config, key, value)
         self.settings = config
@@ -233,14 +236,21 @@ class ParleySession:
     ) -> list[dict[str, Any]]:
         """Block until ``count`` matching deliveries are settled (no longer
         pending: done, failed or skipped); returns the settled ones."""
-        deadline = time.monotonic() + timeout
-        while True:
-            settled = [d for d in self.deliveries(**filters) if d["state"] != "pending"]
-            if len(settled) >= count:
-                return settled
-            if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} settled deliveries, got {len(settled)}")
-            time.sleep(0.02)
+        return _settled(lambda: self.deliveries(**filters), count, timeout, "deliveries")
+
+    def pushes(self, **filters: Any) -> list[dict[str, Any]]:
+        """Push notifications so far, oldest first (filters: state, identity,
+        type, limit): to whom, which binding, what they said, how it went.
+        The plugin's server records pushes without contacting APNs or FCM
+        (state ``recorded``) unless gateway URLs are configured."""
+        return list(self._control("GET", "pushes", params=filters)["pushes"])
+
+    def wait_for_pushes(
+        self, count: int = 1, timeout: float = 10.0, **filters: Any
+    ) -> list[dict[str, Any]]:
+        """Block until ``count`` matching pushes are settled (no longer pending);
+        returns the settled ones: ``parley.wait_for_pushes(identity="bob")``."""
+        return _settled(lambda: self.pushes(**filters), count, timeout, "pushes")
 
     def inject_fault(
         self,
@@ -291,6 +301,19 @@ class ParleySession:
         """That client disconnects (offline after the identity's last connection)."""
         data = {"service_sid": service_sid, "identity": identity}
         return dict(self._control("POST", "simulate/disconnect", json=data))
+
+
+def _settled(
+    fetch: Callable[[], list[dict[str, Any]]], count: int, timeout: float, what: str
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        settled = [d for d in fetch() if d["state"] != "pending"]
+        if len(settled) >= count:
+            return settled
+        if time.monotonic() > deadline:
+            raise AssertionError(f"expected {count} settled {what}, got {len(settled)}")
+        time.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,27 @@ def test_session_state_survives_resets(parley_session_client, parley_session_ser
     assert sids == [parley_session_service.sid]
 
 
+def test_pushes_are_recorded(parley, parley_client, parley_service):
+    rest = parley_client.chat.v2.services(parley_service.sid)
+    rest.update(notifications_new_message_enabled=True)
+    parley.seed({
+        "credentials": [{"friendly_name": "android", "type": "fcm", "secret": "server-key"}],
+        "services": [{
+            "friendly_name": "test service",
+            "bindings": [
+                {"identity": "bob", "endpoint": "bobs-phone", "binding_type": "fcm",
+                 "credential": "android"},
+            ],
+            "channels": [{"unique_name": "general", "members": ["alice", "bob"]}],
+        }],
+    })
+    rest.channels("general").messages.create(body="wake up", from_="alice")
+    (push,) = parley.wait_for_pushes(identity="bob")
+    assert push["state"] == "recorded" and push["type"] == "new_message"
+    assert push["body"] == "general;alice: wake up" and push["address"] == "bobs-phone"
+    assert parley.pushes(identity="alice") == []
+
+
 def test_reset_on_demand(parley, parley_client):
     parley_client.chat.v2.services.create(friendly_name="gone soon")
     parley.reset()
@@ -38,7 +59,7 @@ def test_reset_on_demand(parley, parley_client):
 def test_fixtures_work_and_state_does_not_leak(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
 
 
 def test_parley_server_without_pytest() -> None:

@@ -106,7 +106,7 @@ def _bad(param: Param, raw: str, why: str | None = None) -> TwilioError:
     else:
         error = TwilioError(param.code, name=param.wire, value=raw[:200].replace("\x00", ""))
     if why:
-        error = TwilioError(error.code, message=f"{error.message}: {why}")
+        error = TwilioError(error.code, message=f"{error.message}: {why}", name=param.wire)
     return error
 
 

@@ -25,6 +25,7 @@ from parley.accounts import Authenticator
 from parley.api import codec
 from parley.api.call import Call
 from parley.api.router import Router
+from parley.api.table import Operation
 from parley.errors import TwilioError, not_found
 from parley.metrics import ParleyMetrics
 from parley.store import Store
@@ -86,22 +87,38 @@ class RestApi:
         account_sid = await self.authenticate(headers.get(b"authorization"))
         method: str = scope["method"]
         path: str = scope["path"]
+        query = codec.parse_form(scope.get("query_string", b""))
+        body = codec.parse_form(await read_body(receive)) if method == "POST" else []
+        webhooks = headers.get(b"x-twilio-webhook-enabled", b"").lower() == b"true"
+        op, out = await self.execute(account_sid, method, path, query, body, webhooks, scope)
+        return op.status, b"" if out is None else codec.dumps(out), []
+
+    async def execute(
+        self,
+        account_sid: str,
+        method: str,
+        path: str,
+        query: codec.Pairs,
+        body: codec.Pairs,
+        webhooks: bool = False,
+        scope: Scope | None = None,
+    ) -> tuple[Operation, Any]:
+        """One operation for an authenticated account, from route to rendered
+        JSON (``None`` for a delete). The REST API and the console both run
+        their requests through here, so they share every rule and error."""
         # a decoded %00 names nothing Parley stores (docs/security.md, "Bad input")
         found = (None, {}, False) if "\x00" in path else self.router.match(method, path)
         op, path_params, known = found
-        if op is not None:
+        if op is not None and scope is not None:
             scope[ROUTE] = op.path  # the spec's template: a metrics label of few values
         if op is None:
             if known:
                 raise TwilioError(20004)
             raise not_found(path)
 
-        query = codec.parse_form(scope.get("query_string", b""))
-        pairs = codec.parse_form(await read_body(receive)) if method == "POST" else query
-        form = codec.multidict(pairs)
+        form = codec.multidict(body if method == "POST" else query)
         values = codec.decode(op.params, form, allow_private_urls=self.allow_private_webhooks)
         page = codec.page_request(op.resource, form) if op.verb == "list" else None
-        webhooks = headers.get(b"x-twilio-webhook-enabled", b"").lower() == b"true"
 
         transaction = self.store.write() if op.writes else self.store.read()
         async with transaction as tx:
@@ -116,7 +133,7 @@ class RestApi:
                 out = None
             else:
                 out = op.resource.render(result, self.base_url)
-        return op.status, b"" if out is None else codec.dumps(out), []
+        return op, out
 
     async def authenticate(self, header: bytes | None) -> str:
         return await authenticate(self.auth, header)

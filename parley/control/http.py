@@ -35,6 +35,20 @@ Handler = Callable[["ControlPlane", str | None, dict[str, Any]], Awaitable[Any]]
 ResetHook = Callable[[Tx, str | None], Awaitable[None]]
 
 
+def query_value(request: dict[str, Any], name: str) -> str | None:
+    """A handler's query parameter (the last one given), for other subsystems' routes."""
+    values = request["query"].get(name)
+    return str(values[-1]) if values else None
+
+
+def query_limit(request: dict[str, Any], default: int = 1000) -> int:
+    """``limit``: 1-10000, else Twilio's 20001 body."""
+    limit = query_value(request, "limit") or str(default)
+    if not limit.isdigit() or not 1 <= int(limit) <= 10_000:
+        raise TwilioError(20001, message="limit must be 1-10000")
+    return int(limit)
+
+
 class ControlPlane:
     def __init__(self, api: RestApi, admin_token: str | None) -> None:
         self.api = api

@@ -1,8 +1,9 @@
 """Push bindings: one push registration of one user endpoint (resources.md §10,
 push-and-clients.md §3).
 
-Bindings are registered by client SDKs (there is no REST create); until the
-client protocol exists, ``parley bindings create`` calls ``register`` here.
+Bindings are registered by client SDKs (there is no REST create: the SDK's
+registrar, parley/realtime/chat/registrations.py) and by ``parley bindings
+create``; both call ``register`` here.
 ``user.is_notifiable`` follows them: true while the user has at least one
 binding, false once the last is gone, null if it never had one.
 """
@@ -32,12 +33,15 @@ async def register(
     *,
     credential_sid: str | None = None,
     message_types: list[str] | None = None,
+    address: str | None = None,
 ) -> Row:
     """Register (or re-register) a push endpoint for an identity.
 
     Unique per (service, identity, endpoint, binding type): registering the
-    same tuple again replaces the binding's credential and message types and
-    keeps its SID (push-and-clients.md §3). The user is created with the
+    same tuple again replaces the binding's credential, message types and
+    address and keeps its SID (push-and-clients.md §3). ``address`` is where
+    pushes go (the device token / registration id), when it is not the
+    endpoint itself (an endpoint from the token's ``endpoint_id``). The user is created with the
     service defaults if new, as a client's first connection would.
     """
     if binding_type not in TYPES:
@@ -59,6 +63,7 @@ async def register(
     fields: Row = {
         "credential_sid": credential_sid,
         "message_types": orjson.dumps(types).decode(),
+        "address": address if address and address != endpoint else None,
     }
     if existing is not None:
         changes = {**fields, "date_updated": now}

@@ -43,6 +43,19 @@ async def find(tx: Tx, service: Row, key: str) -> Row | None:
     return await repo.get(tx, "channels", {"unique_name": key, **where})
 
 
+async def search(tx: Tx, service_sid: str, text: str, limit: int) -> list[Row]:
+    """The service's channels (public and private) whose friendly or unique name
+    contains ``text``, case-insensitively, oldest first: the console's search."""
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return await tx.all(
+        "SELECT * FROM channels WHERE service_sid = :service"
+        " AND (LOWER(friendly_name) LIKE :pattern ESCAPE '\\'"
+        " OR LOWER(unique_name) LIKE :pattern ESCAPE '\\')"
+        " ORDER BY seq LIMIT :limit",
+        {"service": service_sid, "pattern": pattern, "limit": limit},
+    )
+
+
 async def create(tx: Tx, service: Row, values: Mapping[str, Any], origin: Origin) -> Row:
     """Create a channel. ``values`` by column name: friendly_name, unique_name,
     attributes, type, created_by, date_created, date_updated (import)."""

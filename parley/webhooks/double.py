@@ -110,26 +110,29 @@ async def deliveries(
     state: str | None = None,
     kind: str | None = None,
     limit: int = 1000,
+    service_sid: str | None = None,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """The account's deliveries, oldest first, each with its attempts.
+    """The account's deliveries (of one service, if given), oldest first (or
+    newest first), each with its attempts.
 
-    Deliveries of events no longer stored (an account reset while a delivery
-    was in flight) are left out.
+    At most ``limit`` rows are read; deliveries of events no longer stored (an
+    account reset while a delivery was in flight) are left out of them.
     """
     where: dict[str, Any] = {"account_sid": account_sid}
     if state is not None:
         where["state"] = state
     if kind is not None:
         where["kind"] = kind
-    rows = await repo.select(tx, "webhook_deliveries", where)
+    if service_sid is not None:
+        where["service_sid"] = service_sid
+    rows = await repo.page(tx, "webhook_deliveries", where, descending=newest_first, limit=limit)
     out: list[dict[str, Any]] = []
     for row in rows:
         event = await outbox.event(tx, row["event_seq"])
         if event is None:
             continue
         out.append(await _describe(tx, row, event))
-        if len(out) >= limit:
-            break
     return out
 
 

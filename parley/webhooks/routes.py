@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from parley.control.http import ControlPlane
+from parley.control.http import ControlPlane, query_limit, query_value
 from parley.errors import TwilioError
 from parley.webhooks.double import (
     STATES,
@@ -38,26 +38,19 @@ def _account(account: str | None) -> str:
     return account
 
 
-def _last(request: dict[str, Any], name: str) -> str | None:
-    values = request["query"].get(name)
-    return values[-1] if values else None
-
-
 def register(plane: ControlPlane) -> None:
     async def list_deliveries(_: ControlPlane, account: str | None, request: Any) -> Any:
-        state = _last(request, "state")
+        state = query_value(request, "state")
         if state is not None and state not in STATES:
             raise TwilioError(20001, message=f"state must be one of {list(STATES)}")
-        limit = _last(request, "limit") or "1000"
-        if not limit.isdigit() or not 1 <= int(limit) <= 10_000:
-            raise TwilioError(20001, message="limit must be 1-10000")
+        limit = query_limit(request)
         async with plane.store.read() as tx:
             found = await deliveries(
                 tx,
                 _account(account),
                 state=state,
-                kind=_last(request, "event_type"),
-                limit=int(limit),
+                kind=query_value(request, "event_type"),
+                limit=limit,
             )
         return {"deliveries": found}
 

@@ -184,20 +184,62 @@ def test_scoped_to_the_account(client: Client, other_client: Client, made: list[
     assert client.chat.v2.credentials(cred.sid).fetch().friendly_name is None
 
 
-def test_without_a_secret_key_nothing_is_stored(server: Server) -> None:
+def _keyless(database_url: str, key_file: str, **settings: Any) -> Any:
+    return start_server(database_url, secret_key=None, secret_key_file=key_file, **settings)
+
+
+def test_without_a_secret_key_a_key_file_is_made_once_and_kept(
+    server: Server, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13 point 1: no PARLEY_SECRET_KEY still accepts credentials; the
+    generated key is a 0600 file, logged once, read again after a restart."""
     from parley import accounts
 
-    bare = start_server(server.database_url, secret_key=None)
+    key_file = tmp_path / "parley.key"
+    caplog.set_level("INFO", logger="parley.vault")
+    first = _keyless(server.database_url, str(key_file))
     try:
-        assert bare.app.store is not None
-        account = bare.run(accounts.create_account(bare.app.store, "no key"))
-        client = make_client(bare, account["sid"], account["auth_token"])
-        with pytest.raises(TwilioRestException) as raised:
-            client.chat.v2.credentials.create(type="fcm", secret=secret("fcm"))
-        assert raised.value.status == 500 and "PARLEY_SECRET_KEY" in raised.value.msg
-        assert client.chat.v2.credentials.list() == []
+        assert first.app.store is not None
+        account = first.run(accounts.create_account(first.app.store, "no key"))
+        client = make_client(first, account["sid"], account["auth_token"])
+        cred = client.chat.v2.credentials.create(type="fcm", secret=secret("fcm"))
+        assert cred.sid.startswith("CR")
     finally:
-        bare.stop()
+        first.stop()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    generated = [r for r in caplog.records if "generated" in r.getMessage()]
+    assert len(generated) == 1 and str(key_file) in generated[0].getMessage()
+    caplog.clear()
+    again = _keyless(server.database_url, str(key_file))
+    try:
+        assert again.app.store is not None and again.app.api is not None
+        vault = again.app.api.vault
+
+        async def opened() -> dict[str, str]:
+            assert again.app.store is not None
+            async with again.app.store.read() as tx:
+                return await domain.secrets(tx, vault, cred.sid)
+
+        assert again.run(opened())["secret"] == SENT[-1]
+    finally:
+        again.stop()
+    assert not [r for r in caplog.records if "generated" in r.getMessage()]
+
+
+def test_the_key_file_sits_beside_the_sqlite_file(tmp_path: Any) -> None:
+    from parley import vault
+
+    assert vault.key_file(f"sqlite:///{tmp_path}/data.db", None) == tmp_path / "data.db.key"
+    assert vault.key_file("sqlite://", None) is None
+    assert str(vault.key_file("postgresql://h/db", None)) == vault.DEFAULT_KEY_FILE
+    assert str(vault.key_file("postgresql://h/db", "/etc/p.key")) == "/etc/p.key"
+    made = vault.load(None, f"sqlite:///{tmp_path}/data.db")
+    assert (tmp_path / "data.db.key").stat().st_mode & 0o777 == 0o600
+    sealed = made.seal({"secret": "s"})
+    assert vault.load(None, f"sqlite:///{tmp_path}/data.db").open(sealed) == {"secret": "s"}
+    # PARLEY_SECRET_KEY overrides the file
+    with pytest.raises(LookupError):
+        vault.load("another-key", f"sqlite:///{tmp_path}/data.db").open(sealed)
 
 
 def test_vault_rotation() -> None:

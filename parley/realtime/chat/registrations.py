@@ -4,7 +4,8 @@ become Bindings through ``domain.bindings`` (push-and-clients.md §3).
 
 The binding's endpoint is the token's ``endpoint_id`` when it has one, else the
 device's registration id (push-and-clients.md §3: "built from the token's
-endpoint_id or an SDK-generated id"); its credential is the token's
+endpoint_id or an SDK-generated id"); pushes go to the registration id (the
+binding's address, docs/push.md); its credential is the token's
 ``push_credential_sid``.
 """
 
@@ -50,6 +51,7 @@ async def register(request: Request) -> Response:
             ctx.origin,
             credential_sid=grant.push_credential_sid,
             message_types=_types(body.get("message_types")),
+            address=registration_id,
         )
 
     async with ctx.store.write() as tx:
