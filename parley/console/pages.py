@@ -23,6 +23,9 @@ from parley.console.app import (
 )
 from parley.domain import channels as channel_domain
 from parley.errors import TwilioError
+from parley.push import outbox as push_outbox
+from parley.push import routes as push_routes
+from parley.store import Row
 from parley.webhooks import double
 
 PAGE_SIZE = "50"
@@ -314,14 +317,33 @@ async def credentials(c: Console, page: Page) -> Response:
     return _show(c, page, "credentials.html", errors, status, credentials=found)
 
 
+RECENT = 50
+
+
+def _push(row: Row) -> dict[str, Any]:
+    shown = push_routes.describe(row)
+    if not row["log_enabled"]:
+        shown["body"] = None
+    return shown
+
+
 async def deliveries(c: Console, page: Page) -> Response:
-    """The service's most recent webhook deliveries, newest first, with their attempts."""
+    """The service's most recent webhook deliveries, with their attempts, and
+    pushes, newest first. A push's text is shown only if it was logged: the
+    service's ``Notifications.LogEnabled`` when it was planned (docs/console.md)."""
     service = await c.run(page, "GET", _service(page))
+    account, sid = page.session.account_sid, service["sid"]
     async with c.store.read() as tx:
         found = await double.deliveries(
-            tx, page.session.account_sid, service_sid=service["sid"], limit=50, newest_first=True
+            tx, account, service_sid=sid, limit=RECENT, newest_first=True
         )
-    return _show(c, page, "deliveries.html", {}, 200, service=service, deliveries=found)
+        rows = await push_outbox.listing(
+            tx, account, service_sid=sid, limit=RECENT, newest_first=True
+        )
+    pushes = [_push(r) for r in rows]
+    return _show(
+        c, page, "deliveries.html", {}, 200, service=service, deliveries=found, pushes=pushes
+    )
 
 
 async def sign_out(c: Console, page: Page) -> Response:

@@ -121,16 +121,20 @@ async def listing(
     tx: Tx,
     account_sid: str | None,
     *,
+    service_sid: str | None = None,
     state: str | None = None,
     identity: str | None = None,
     kind: str | None = None,
     limit: int = 1000,
     newest_first: bool = False,
 ) -> list[Row]:
+    """The account's pushes (of one service, if given), oldest first (or
+    newest first), at most ``limit``."""
     where = []
     params: dict[str, Any] = {"limit": limit}
     for column, value in (
         ("account_sid", account_sid),
+        ("service_sid", service_sid),
         ("state", state),
         ("identity", identity),
         ("kind", kind),

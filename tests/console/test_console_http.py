@@ -2,14 +2,21 @@
 writes are REST's writes (same errors, same webhooks)."""
 
 import re
+import time
 from typing import Any
 
 import httpx
+import trustme
+from markupsafe import escape
 
 from parley import accounts
 from parley.console import sessions
+from parley.domain import bindings
+from parley.events import Origin
+from parley.store import repo
 from parley.testing import ParleyServer
 from tests.console.conftest import Login, csrf_of, new_account, sign_in
+from tests.push.fakes import apns_certificate
 from tests.webhooks.receiver import Receiver
 
 
@@ -405,3 +412,92 @@ def test_lists_page_with_rest_tokens(http: httpx.Client, rest: Any) -> None:
     second = http.get(url + "/channels", params={"PageToken": following.group(1)})
     assert re.findall(r">room (\d\d)</a>", second.text) == ["50"]
     assert "← Previous" in second.text and "Next →" not in second.text
+
+
+def _bind(server: ParleyServer, service_sid: str, identity: str, credential: Any) -> str:
+    """A binding as the SDK's registrar makes one: the device token as its address."""
+    store = server.app.store
+    assert store is not None
+
+    async def register() -> str:
+        async with store.write() as tx:
+            service = await repo.get(tx, "services", {"sid": service_sid})
+            assert service is not None
+            row = await bindings.register(
+                tx,
+                service,
+                identity,
+                f"app:{identity}",
+                credential.type,
+                Origin("sdk", identity=identity),
+                credential_sid=credential.sid,
+                address=f"device-token-of-{identity}",
+            )
+        return str(row["sid"])
+
+    sid: str = server.run(register())
+    return sid
+
+
+def _settled_pushes(server: ParleyServer, login: Login, count: int) -> list[dict[str, Any]]:
+    """The account's push record (the control plane's), once ``count`` are no longer pending."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = httpx.get(
+            server.url + "/parley/v1/pushes", auth=(login.sid, login.token), timeout=10
+        ).json()["pushes"]
+        done = [p for p in found if p["state"] != "pending"]
+        if len(done) >= count or time.monotonic() > deadline:
+            return done
+        time.sleep(0.05)
+
+
+def test_deliveries_page_lists_the_services_pushes(
+    console_server: ParleyServer, login: Login, http: httpx.Client, rest: Any
+) -> None:
+    url = _service(http, "pushes")
+    sid = url.rsplit("/", 1)[1]
+    other = _service(http, "other")
+    token = csrf_of(http.get(url).text)
+    on = {"Notifications.NewMessage.Enabled": "true", "Notifications.LogEnabled": "true"}
+    assert http.post(url, data={"csrf_token": token, **on}).status_code == 303
+    # an APNs credential: the worker's one FCM client, made at its first FCM
+    # credential, would trust no test CA in tests/push (SSL_CERT_FILE is read then)
+    certificate, key = apns_certificate(trustme.CA())
+    credential = rest.chat.v2.credentials.create(
+        type="apn", certificate=certificate, private_key=key
+    )
+    svc = rest.chat.v2.services(sid)
+    channel = svc.channels.create(friendly_name="ops")
+    for who in ("alice", "bob"):
+        svc.channels(channel.sid).members.create(identity=who)
+    binding = _bind(console_server, sid, "bob", credential)
+    empty = http.get(url + "/deliveries")
+    assert "No pushes yet" in empty.text
+
+    # a message posted in the console pushes to bob (a member with a binding), not its author
+    posted = f"{url}/channels/{channel.sid}"
+    evil = '<script>alert("push")</script>'
+    form = {"csrf_token": token, "From": "alice"}
+    assert http.post(posted, data={**form, "Body": evil}).status_code == 303
+    [recorded] = _settled_pushes(console_server, login, 1)
+    assert recorded["identity"] == "bob" and recorded["state"] == "recorded"
+    page = http.get(url + "/deliveries").text
+    for shown in ("new_message", "bob", binding, "apn", "device-token-of-bob", "recorded"):
+        assert shown in page
+    # the rendered text is escaped, and no credential secret is on the page
+    text = f"ops;alice: {evil}"
+    assert recorded["body"] == text
+    assert str(escape(text)) in page and "<script>alert" not in page
+    assert "PRIVATE KEY" not in page and certificate.splitlines()[1] not in page
+    # another service's page does not list them
+    assert binding not in http.get(other + "/deliveries").text
+
+    # with logging off the text is not shown; the push still is
+    off = {"csrf_token": token, "Notifications.LogEnabled": "false"}
+    assert http.post(url, data=off).status_code == 303
+    assert http.post(posted, data={**form, "Body": "quiet words"}).status_code == 303
+    assert len(_settled_pushes(console_server, login, 2)) == 2
+    page = http.get(url + "/deliveries").text
+    assert "quiet words" not in page and "not logged" in page
+    assert page.index("not logged") < page.index(str(escape(text)))

@@ -130,8 +130,10 @@ class World:
 
         async def load() -> list[dict[str, Any]]:
             async with store.read() as tx:
-                rows = await outbox.listing(tx, self.service.account_sid, **where)
-            return [routes.describe(r) for r in rows if r["service_sid"] == self.service.sid]
+                rows = await outbox.listing(
+                    tx, self.service.account_sid, service_sid=self.service.sid, **where
+                )
+            return [routes.describe(r) for r in rows]
 
         found: list[dict[str, Any]] = self.server.run(load())
         return found
