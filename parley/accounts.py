@@ -1,4 +1,4 @@
-"""Accounts and API keys: the credentials behind HTTP Basic auth (conventions.md §2).
+"""Accounts and API keys: the credentials behind HTTP Basic auth (docs/behaviour.md §C2).
 
 An API key authenticates as the account that owns it. Verified credentials are
 cached briefly so that auth costs one dict lookup on the hot path.

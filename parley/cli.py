@@ -26,8 +26,10 @@ _db = click.option(
 
 def _with_store(url: str, action: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
+        from parley.app import PROJECTORS  # the app's: commands write as it does
+
         _ensure_sqlite_dir(url)
-        store = await open_store(url)
+        store = await open_store(url, PROJECTORS)
         try:
             return await action(store)
         finally:

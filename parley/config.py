@@ -63,7 +63,7 @@ class Settings:
             return self.public_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
 
-    # Webhook delivery (parley/webhooks, webhooks.md §5). Times in seconds.
+    # Webhook delivery (parley/webhooks, docs/behaviour.md §W5). Times in seconds.
     webhook_timeout: float = field(default_factory=lambda: float(_env("WEBHOOK_TIMEOUT", "5") or 5))
     # first retry delay; each further retry waits 4x longer (2 s, 8 s, 32 s)
     webhook_backoff: float = field(default_factory=lambda: float(_env("WEBHOOK_BACKOFF", "2") or 2))
@@ -110,6 +110,11 @@ class Settings:
     header_timeout: float = field(default_factory=lambda: float(_env("HEADER_TIMEOUT", "10") or 10))
     # real-time sockets (docs/security.md, "Real-time connections"): seconds a
     # socket may take to send init, sockets at once per token and per account
+    # seconds between this process's presence heartbeats; a crashed process's
+    # sockets count as connected for three of them (realtime/chat/reachability.py)
+    presence_heartbeat: float = field(
+        default_factory=lambda: float(_env("PRESENCE_HEARTBEAT", "10") or 10)
+    )
     ws_init_timeout: float = field(
         default_factory=lambda: float(_env("WS_INIT_TIMEOUT", "10") or 10)
     )

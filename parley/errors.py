@@ -1,5 +1,5 @@
 """Errors are data: every Twilio error code Parley raises, with its HTTP status
-and message template, in one table (conventions.md §8).
+and message template, in one table (docs/behaviour.md §C8).
 
 Code raises ``TwilioError(code, **details)``; one renderer (``api.codec.error_body``)
 turns it into ``{code, message, more_info, status}``. No handler builds an error body.
@@ -14,7 +14,7 @@ ERRORS: Final[dict[int, tuple[int, str]]] = {
     20001: (400, "Invalid parameter {name}"),
     20003: (401, "Authenticate"),
     20004: (405, "Method not allowed"),
-    # access tokens (push-and-clients.md §4.2; titles reconstructed there)
+    # access tokens (docs/behaviour.md §P4.2; titles reconstructed there)
     20101: (401, "Invalid Access Token"),
     20102: (401, "Invalid Access Token header"),
     20103: (401, "Invalid Access Token issuer/subject"),
@@ -78,7 +78,7 @@ ERRORS: Final[dict[int, tuple[int, str]]] = {
     50507: (400, "Media not found: {value}"),
     50508: (409, "Media already sent with another message: {value}"),
     50509: (400, "Media message body cannot be updated"),
-    # Sync view (client-protocol.md §3; codes the twilio-sync SDK itself uses)
+    # Sync view (docs/realtime-protocol.md §6-§7; codes the twilio-sync SDK itself uses)
     54007: (403, "Access forbidden for identity {identity}"),
     54100: (404, "Document not found: {ident}"),
     54150: (404, "List not found: {ident}"),
@@ -144,7 +144,7 @@ class _Lenient(dict[str, Any]):
 
 
 def not_found(path: str) -> TwilioError:
-    """20404 naming the path as the client spelled it, without ``/v2`` (conventions.md §8.1)."""
+    """20404 naming the path as the client spelled it, without ``/v2`` (docs/behaviour.md §C8.1)."""
     if path.startswith("/v2/"):
         path = path[3:]
     return TwilioError(20404, path=path)

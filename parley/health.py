@@ -20,14 +20,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from parley import timefmt
-
-if TYPE_CHECKING:
-    from parley.app import Parley
+from parley.store import Store
 
 log = logging.getLogger("parley.health")
 
@@ -83,8 +81,12 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 class HealthApi:
     """The two endpoints, mounted by path; no credentials (load balancers)."""
 
-    def __init__(self, app: "Parley") -> None:
-        self.app = app
+    def __init__(
+        self, health: Health, store: Store, workers: Callable[[], dict[str, bool]]
+    ) -> None:
+        self.health = health
+        self.store = store
+        self.workers = workers  # the background tasks this process runs: alive?
 
     async def __call__(self, scope: Any, receive: Any, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,7 +97,7 @@ class HealthApi:
             status, body = await self.ready()
         elif path == "/healthz":
             await self._probe_workers()
-            status, body = 200, {"status": self._status(), "checks": self.app.health.render()}
+            status, body = 200, {"status": self._status(), "checks": self.health.render()}
         else:
             status, body = 404, {"status": "unknown path"}
         data = orjson.dumps(body)
@@ -110,23 +112,20 @@ class HealthApi:
     async def ready(self) -> tuple[int, dict[str, Any]]:
         await self._probe_database()
         await self._probe_workers()
-        health = self.app.health
+        health = self.health
         required = [n for n in health.checks if n != "redis"]
         ready = all(health.ok(n) for n in required)
         return (200 if ready else 503), {"status": self._status(), "checks": health.render()}
 
     def _status(self) -> str:
-        checks = self.app.health.checks
+        checks = self.health.checks
         if any(not c.ok for n, c in checks.items() if n != "redis"):
             return "unavailable"
         return "ok" if all(c.ok for c in checks.values()) else "degraded"
 
     async def _probe_database(self) -> None:
-        store = self.app.store
-        health = self.app.health
-        if store is None:
-            health.report("database", False, "not open")
-            return
+        store = self.store
+        health = self.health
         started = time.perf_counter()
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):
@@ -140,5 +139,5 @@ class HealthApi:
         )
 
     async def _probe_workers(self) -> None:
-        for name, alive in self.app.workers_alive().items():
-            self.app.health.report(name, alive, None if alive else "its task has stopped")
+        for name, alive in self.workers().items():
+            self.health.report(name, alive, None if alive else "its task has stopped")

@@ -1,4 +1,4 @@
-"""Media uploads: a Media Content Service-style endpoint (push-and-clients.md §8).
+"""Media uploads: a Media Content Service-style endpoint (docs/behaviour.md §P8).
 
 Twilio keeps media bytes in its Media Content Service (``mcs.us1.twilio.com``),
 outside the Chat v2 spec; messages only attach an uploaded media by its ``ME``
@@ -70,7 +70,7 @@ Body = bytes | AsyncIterator[bytes]
 _JSON = (b"content-type", b"application/json; charset=utf-8")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 DIRECT_TTL = 300  # seconds a content_direct_temporary URL works (Parley's choice)
-# CORS for the SDK's XHR from a browser page (client-protocol.md §1: "Parley needs
+# CORS for the SDK's XHR from a browser page (docs/realtime-protocol.md §1: "Parley needs
 # CORS there"); credentials travel in headers, never cookies, so "*" is enough.
 CORS: list[tuple[bytes, bytes]] = [
     (b"access-control-allow-origin", b"*"),

@@ -21,8 +21,14 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from parley import timefmt
+from parley.health import Health
+from parley.store import Store
+
 if TYPE_CHECKING:
-    from parley.app import Parley
+    from parley.push.worker import Worker as PushWorker
+    from parley.realtime.gateway import Gateway
+    from parley.webhooks.worker import Worker as WebhookWorker
 
 _bisect = bisect.bisect_left
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -249,16 +255,18 @@ class MetricsApi:
 PATH = "/metrics"
 
 
-def install(app: "Parley") -> None:
+def install(
+    metrics: ParleyMetrics,
+    store: Store,
+    health: Health,
+    webhooks: "WebhookWorker | None",
+    pushes: "PushWorker | None",
+    gateway: "Gateway",
+) -> None:
     """The collectors of Parley's own subsystems, read at scrape time."""
-    from parley import timefmt
-
-    registry = app.metrics.registry
+    registry = metrics.registry
 
     async def pending() -> tuple[int, int | None]:
-        store = app.store
-        if store is None:
-            return 0, None
         async with store.read() as tx:
             row = await tx.one(
                 "SELECT COUNT(*) AS n, MIN(date_created) AS oldest FROM webhook_deliveries"
@@ -276,34 +284,29 @@ def install(app: "Parley") -> None:
         return [Sample("parley_webhook_queue_oldest_age_seconds", age)]
 
     async def lanes() -> Iterable[Sample]:
-        worker = app.webhooks
-        return [Sample("parley_webhook_lanes_in_flight", len(worker.lanes) if worker else 0)]
+        return [Sample("parley_webhook_lanes_in_flight", len(webhooks.lanes) if webhooks else 0)]
 
     async def attempts() -> Iterable[Sample]:
-        outcomes = app.webhooks.outcomes if app.webhooks else {}
+        outcomes = webhooks.outcomes if webhooks else {}
         return [
             Sample("parley_webhook_attempts_total", n, (("outcome", outcome),))
             for outcome, n in sorted(outcomes.items())
         ]
 
     async def push_depth() -> Iterable[Sample]:
-        store = app.store
-        if store is None:
-            return [Sample("parley_push_queue_depth", 0)]
         async with store.read() as tx:
             row = await tx.one("SELECT COUNT(*) AS n FROM pushes WHERE state = 'pending'")
         return [Sample("parley_push_queue_depth", int(row["n"]) if row else 0)]
 
     async def push_attempts() -> Iterable[Sample]:
-        outcomes = app.pushes.outcomes if app.pushes else {}
+        outcomes = pushes.outcomes if pushes else {}
         return [
             Sample("parley_push_attempts_total", n, (("outcome", outcome),))
             for outcome, n in sorted(outcomes.items())
         ]
 
     async def sockets() -> Iterable[Sample]:
-        gateway = app.gateway
-        sessions = list(gateway.sessions) if gateway else []
+        sessions = list(gateway.sessions)
         ready = sum(1 for s in sessions if s.grant is not None)
         return [
             Sample("parley_ws_sessions", ready, (("state", "initialised"),)),
@@ -311,7 +314,7 @@ def install(app: "Parley") -> None:
         ]
 
     async def dropped() -> Iterable[Sample]:
-        counts = app.gateway.dropped if app.gateway else {}
+        counts = gateway.dropped
         return [
             Sample("parley_ws_sessions_dropped_total", n, (("reason", reason),))
             for reason, n in sorted(counts.items())
@@ -320,7 +323,7 @@ def install(app: "Parley") -> None:
     async def up() -> Iterable[Sample]:
         return [
             Sample("parley_up", 1.0 if check.ok else 0.0, (("component", name),))
-            for name, check in sorted(app.health.checks.items())
+            for name, check in sorted(health.checks.items())
         ]
 
     for name, kind, help, collect in (

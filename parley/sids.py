@@ -1,4 +1,4 @@
-"""SIDs: two upper-case letters and 32 lower-case hex digits (conventions.md §5).
+"""SIDs: two upper-case letters and 32 lower-case hex digits (docs/behaviour.md §C5).
 
 Each prefix gets its own ``NewType`` so a channel SID cannot be passed where a
 service SID is expected. Input is accepted in either hex case and normalised.
@@ -37,7 +37,7 @@ WEBHOOK = "WH"
 MEDIA = "ME"
 FLOW = "FW"
 REQUEST = "RQ"
-# the Sync view (client-protocol.md §3; prefixes as Twilio Sync spells them)
+# the Sync view (docs/realtime-protocol.md §6-§7; prefixes as Twilio Sync spells them)
 SYNC_MAP = "MP"
 SYNC_LIST = "ES"
 SYNC_DOCUMENT = "ET"

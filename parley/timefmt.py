@@ -1,9 +1,9 @@
 """Time in Parley: integer microseconds since the epoch, UTC.
 
-Twilio renders dates as ``YYYY-MM-DDTHH:MM:SSZ`` in JSON (conventions.md §4) and
-with milliseconds in webhooks (webhooks.md §3.1). Stored values keep microseconds
+Twilio renders dates as ``YYYY-MM-DDTHH:MM:SSZ`` in JSON (docs/behaviour.md §C4) and
+with milliseconds in webhooks (docs/behaviour.md §W3.1). Stored values keep microseconds
 so that ordering by time is exact; what clients send is accepted as any ISO 8601
-date-time with ``Z`` or an offset (conventions.md §3.1).
+date-time with ``Z`` or an offset (docs/behaviour.md §C3.1).
 """
 
 import time

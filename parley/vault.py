@@ -1,4 +1,4 @@
-"""Encryption at rest for push-credential secrets (resources.md §11).
+"""Encryption at rest for push-credential secrets (docs/behaviour.md §R11).
 
 ``PARLEY_SECRET_KEY`` holds one or more comma-separated keys: the first
 encrypts, every one decrypts (so a key can be rotated by prepending the new

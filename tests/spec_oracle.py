@@ -2,7 +2,7 @@
 
 The spec is read from ``../shared/reference`` (it stays out of the repo). Each
 resource schema is made strict: every property required (Twilio always sends
-every key, conventions.md §4) and no property beyond the spec's.
+every key, docs/behaviour.md §C4) and no property beyond the spec's.
 """
 
 import copy

@@ -4,6 +4,8 @@
 Real ``parley serve`` subprocesses, writers spread across them.
 """
 
+import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -13,14 +15,17 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from parley import sids
+from parley import accounts, sids
+from parley.store import open_store
 from tests.conftest import REDIS_URL, free_port, fresh_database, make_client, unavailable
+from tests.realtime.helpers import Twilsock, token
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -67,6 +72,8 @@ def start_node(database_url: str, account_sid: str, token: str, workers: int = 1
         "PARLEY_WEBHOOK_POLL": "0.2",
         "PARLEY_WEBHOOK_BACKOFF": "0.2",
         "PARLEY_ALLOW_PRIVATE_WEBHOOKS": "1",  # the receiver is on 127.0.0.1
+        # presence rows of a killed node expire after three missed heartbeats
+        "PARLEY_PRESENCE_HEARTBEAT": "0.3",
     }
     process = subprocess.Popen(
         [
@@ -233,3 +240,107 @@ def test_every_webhook_delivered_once_across_processes(cluster: Cluster) -> None
         assert all(r.valid_for(cluster.auth_token, receiver.url()) for r in got)
     finally:
         receiver.stop()
+
+
+# ---------------------------------------------------------------- presence and typing
+
+
+def _key(cluster: Cluster) -> dict[str, str]:
+    async def make() -> dict[str, str]:
+        store = await open_store(cluster.database_url)
+        try:
+            return await accounts.create_key(store, cluster.account_sid)
+        finally:
+            await store.close()
+
+    return asyncio.run(make())
+
+
+def _socket(url: str, cluster: Cluster, key: dict[str, str], identity: str, service: str) -> Any:
+    @dataclass
+    class _At:  # Twilsock only needs .url
+        url: str
+
+    sock = Twilsock(_At(url))  # type: ignore[arg-type]
+    reply, _ = sock.init(token(cluster.account_sid, key, identity, service))
+    assert reply["status"]["code"] == 200, reply
+    return sock
+
+
+def _online(cluster: Cluster, service: str, identity: str) -> bool:
+    return bool(cluster.client(0).chat.v2.services(service).users(identity).fetch().is_online)
+
+
+def _until_online(cluster: Cluster, service: str, identity: str, wanted: bool) -> None:
+    deadline = time.monotonic() + 10
+    while _online(cluster, service, identity) is not wanted:
+        assert time.monotonic() < deadline, f"{identity} never became online={wanted}"
+        time.sleep(0.1)
+
+
+def test_a_user_stays_online_while_any_node_holds_a_socket(cluster: Cluster) -> None:
+    """alice on both nodes: closing her socket on one leaves her online (it
+    once marked her offline); closing the last one takes her offline."""
+    service = cluster.client(0).chat.v2.services.create(friendly_name="presence")
+    cluster.client(0).chat.v2.services(service.sid).update(reachability_enabled=True)
+    key = _key(cluster)
+    on_a = _socket(cluster.nodes[0].url, cluster, key, "alice", service.sid)
+    on_b = _socket(cluster.nodes[1].url, cluster, key, "alice", service.sid)
+    try:
+        assert _online(cluster, service.sid, "alice")
+        on_b.close()
+        time.sleep(1.5)  # more than a presence row's lifetime: nothing expires either
+        assert _online(cluster, service.sid, "alice"), "offline while her socket on A is open"
+    finally:
+        on_a.close()
+    _until_online(cluster, service.sid, "alice", False)
+
+
+def test_typing_reaches_members_connected_to_other_nodes(cluster: Cluster) -> None:
+    """bob on B is told that alice, on A, is typing, and the other way round."""
+    admin = cluster.client(0).chat.v2.services.create(friendly_name="typing")
+    svc = cluster.client(0).chat.v2.services(admin.sid)
+    room = svc.channels.create(unique_name="room")
+    for identity in ("alice", "bob"):
+        svc.channels(room.sid).members.create(identity=identity)
+    key = _key(cluster)
+    alice = _socket(cluster.nodes[0].url, cluster, key, "alice", admin.sid)
+    bob = _socket(cluster.nodes[1].url, cluster, key, "bob", admin.sid)
+    try:
+        for typist, reader, identity in ((alice, bob, "alice"), (bob, alice, "bob")):
+            status, body = typist.request(
+                "POST",
+                f"/Client/v1/Services/{admin.sid}/Typing",
+                f"ChannelSid={room.sid}",
+                content_type="application/x-www-form-urlencoded",
+            )
+            assert (status, body) == (200, {"typing_timeout": 5})
+            header, payload = reader.until("notification")
+            assert header["message_type"] == "twilio.ipmsg.typing_indicator"
+            assert payload == {"channel_sid": room.sid, "identity": identity, "typing_timeout": 5}
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_a_crashed_nodes_sockets_expire(cluster: Cluster) -> None:
+    """A third node holds carol's only socket and is killed: no goodbye, so
+    the other nodes see its presence rows expire and take her offline."""
+    service = cluster.client(0).chat.v2.services.create(friendly_name="crash")
+    cluster.client(0).chat.v2.services(service.sid).update(reachability_enabled=True)
+    key = _key(cluster)
+    third = start_node(cluster.database_url, cluster.account_sid, cluster.auth_token)
+    try:
+        carol = _socket(third.url, cluster, key, "carol", service.sid)
+        dave = _socket(cluster.nodes[0].url, cluster, key, "dave", service.sid)
+        assert _online(cluster, service.sid, "carol")
+        third.process.kill()  # SIGKILL: no shutdown, no disconnect hooks
+        third.process.wait()
+        _until_online(cluster, service.sid, "carol", False)
+        assert _online(cluster, service.sid, "dave"), "live nodes' rows are renewed"
+        with contextlib.suppress(Exception):
+            carol.close()
+        dave.close()
+    finally:
+        if third.process.poll() is None:
+            stop_node(third)

@@ -1,5 +1,5 @@
 """Binding resources: ``/v2/Services/{ServiceSid}/Bindings`` and the per-user
-view ``…/Users/{UserSid}/Bindings`` (resources.md §10). Read and delete only:
+view ``…/Users/{UserSid}/Bindings`` (docs/behaviour.md §R10). Read and delete only:
 bindings are registered by clients (``domain.bindings.register``).
 
 https://www.twilio.com/docs/chat/rest/binding-resource
@@ -29,7 +29,7 @@ _COMMON = (
 
 
 def _user_link(row: Row, base: str) -> dict[str, str]:
-    # resources.md §1: Twilio builds binding.links.user with the identity, not the SID
+    # docs/behaviour.md §R1: Twilio builds binding.links.user with the identity, not the SID
     identity = quote(row["identity"], safe="")
     return {"user": f"{base}/v2/Services/{row['service_sid']}/Users/{identity}"}
 

@@ -1,4 +1,4 @@
-"""Channel Webhook resource: ``…/Channels/{ChannelSid}/Webhooks`` (resources.md §12).
+"""Channel Webhook resource: ``…/Channels/{ChannelSid}/Webhooks`` (docs/behaviour.md §R12).
 
 https://www.twilio.com/docs/chat/rest/channel-webhook-resource
 """

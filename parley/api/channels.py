@@ -1,4 +1,4 @@
-"""Channel resource: ``/v2/Services/{ServiceSid}/Channels`` (resources.md §3).
+"""Channel resource: ``/v2/Services/{ServiceSid}/Channels`` (docs/behaviour.md §R3).
 
 https://www.twilio.com/docs/chat/rest/channel-resource
 """
@@ -27,7 +27,7 @@ INSTANCE = "/Services/{service_sid}/Channels/{sid}"
 
 def _links(row: Row, base: str) -> dict[str, Any]:
     """Collections under the channel SID, and ``last_message``: the URL of the
-    highest-index existing message or null (open-questions.md §11)."""
+    highest-index existing message or null (docs/decisions.md §11)."""
     prefix = href(INSTANCE, base, row)
     last = row["last_message_sid"]
     return {
@@ -60,7 +60,7 @@ CHANNEL = Resource(
     ),
 )
 
-# limits.md §3: one limit (256) for names on create and update (open-questions.md §23)
+# docs/behaviour.md §L3: one limit (256) for names on create and update (docs/decisions.md §23)
 _COMMON = (
     Param(
         "FriendlyName",
@@ -77,7 +77,7 @@ _COMMON = (
 )
 CREATE = (*_COMMON, Param("Type", "type", Kind.ENUM, choices=channels.TYPES))
 UPDATE = _COMMON
-# resources.md §3: absent -> public channels only (open-questions.md §22)
+# docs/behaviour.md §R3: absent -> public channels only (docs/decisions.md §22)
 LIST = (Param("Type", "type", Kind.ENUM, many=True, choices=channels.TYPES),)
 
 

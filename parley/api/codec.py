@@ -1,5 +1,5 @@
 """Form decoding, value parsing, JSON encoding and paging: Twilio's wire rules
-(conventions.md §3, §4, §9), each in exactly one place.
+(docs/behaviour.md §C3, §C4, §C9), each in exactly one place.
 """
 
 import base64
@@ -18,7 +18,7 @@ from parley.errors import NUL, TwilioError, invalid, missing
 from parley.webhooks import targets
 
 Pairs = list[tuple[str, str]]
-URL_MAX = 2048  # limits.md §3: webhook URLs, suggested
+URL_MAX = 2048  # docs/behaviour.md §L3: webhook URLs, suggested
 # Every integer a client sends fits the narrowest column it may land in
 # (INTEGER on PostgreSQL) unless its Param says otherwise; keyset positions in
 # a PageToken fit BIGINT. Beyond them the engines fail (docs/security.md, "Bad input").
@@ -56,7 +56,7 @@ def _value(param: Param, raw: str, allow_private: bool) -> Any:
             raise _bad(param, raw)
         return value
     elif kind is Kind.BOOL:
-        # conventions.md §3.1: true/false in any case, nothing else
+        # docs/behaviour.md §C3.1: true/false in any case, nothing else
         lowered = raw.strip().lower()
         if lowered not in ("true", "false"):
             raise _bad(param, raw)
@@ -114,7 +114,7 @@ def decode(
     params: Sequence[Param], form: dict[str, list[str]], *, allow_private_urls: bool = False
 ) -> dict[str, Any]:
     """Decode the declared params present in ``form`` (unknown names are ignored,
-    conventions.md §3.1). Absent params are absent from the result, which is
+    docs/behaviour.md §C3.1). Absent params are absent from the result, which is
     what makes updates partial. An empty value is null for a nullable param and
     ignored otherwise; an empty required param is missing. URLs must be public
     webhook targets unless ``allow_private_urls`` (PARLEY_ALLOW_PRIVATE_WEBHOOKS).
@@ -156,7 +156,7 @@ class PageRequest:
 
 
 def page_request(resource: Resource, form: dict[str, list[str]]) -> PageRequest:
-    """``PageSize`` (clamped to the max, conventions.md §9.1), ``Page`` (echoed
+    """``PageSize`` (clamped to the max, docs/behaviour.md §C9.1), ``Page`` (echoed
     only) and ``PageToken`` (our keyset cursor)."""
     size = resource.page_size
     if raw := _last(form, "PageSize"):
@@ -202,14 +202,19 @@ def _last(form: dict[str, list[str]], key: str) -> str | None:
     return values[-1] if values else None
 
 
-def make_token(direction: str, position: Any) -> str:
+def make_token(direction: str, position: int | str) -> str:
     """``PA…`` (after) / ``PB…`` (before), as Twilio's tokens look; the rest is
-    the boundary row's keyset value, opaque to clients."""
+    the boundary row's keyset value, opaque to clients. The one page token of
+    every surface: REST lists, the client endpoints' lists, and Sync items
+    (whose maps page on a text key)."""
     raw = base64.urlsafe_b64encode(orjson.dumps(position)).rstrip(b"=").decode()
     return f"P{direction}{raw}"
 
 
-def read_token(token: str) -> tuple[str, Any]:
+def read_token(token: str, text: bool = False) -> tuple[str, Any]:
+    """``(direction, position)`` of a token ``make_token`` made: a position in
+    range (``text``: a key without NUL); anything else is 400 / 20001, and
+    never reaches a query (docs/security.md, "Bad input")."""
     if len(token) < 3 or token[0] != "P" or token[1] not in "AB":
         raise invalid("PageToken")
     raw = token[2:]
@@ -217,6 +222,10 @@ def read_token(token: str) -> tuple[str, Any]:
         position = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (binascii.Error, ValueError):
         raise invalid("PageToken") from None
+    if text:
+        if not isinstance(position, str) or "\x00" in position:
+            raise invalid("PageToken")
+        return token[1], position
     if not isinstance(position, int) or isinstance(position, bool):
         raise invalid("PageToken")
     if not 0 <= position <= POSITION_MAX:
@@ -232,7 +241,7 @@ def page_body(
     path: str,
     query: Pairs,
 ) -> dict[str, Any]:
-    """The list response: ``{<key>: [...], "meta": {...}}`` (conventions.md §9.2).
+    """The list response: ``{<key>: [...], "meta": {...}}`` (docs/behaviour.md §C9.2).
 
     ``rows`` holds up to ``size + 1`` rows read in the requested direction; the
     extra row only says that there is more.

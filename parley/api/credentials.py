@@ -1,4 +1,4 @@
-"""Credential resource: ``/v2/Credentials`` (resources.md §11), account-scoped.
+"""Credential resource: ``/v2/Credentials`` (docs/behaviour.md §R11), account-scoped.
 
 The secret parameters are decoded like any other but only ever reach
 ``domain.credentials``, which seals them; responses render ``public`` rows.

@@ -1,4 +1,4 @@
-"""Invite resource: ``…/Channels/{ChannelSid}/Invites`` (resources.md §6).
+"""Invite resource: ``…/Channels/{ChannelSid}/Invites`` (docs/behaviour.md §R6).
 
 https://www.twilio.com/docs/chat/rest/invite-resource
 """
@@ -41,7 +41,7 @@ async def create(call: Call) -> Row:
     service, channel = await scope.service(call), await scope.channel(call)
     user = await users.find(call.tx, service, call.values["identity"])
     if user is None:
-        # open-questions.md §26: Twilio answered 404/20404 naming the Invites path
+        # docs/decisions.md §26: Twilio answered 404/20404 naming the Invites path
         raise call.not_found()
     return await invites.create(
         call.tx, service, channel, user, call.origin, call.values.get("role_sid")

@@ -1,4 +1,4 @@
-"""Member resource: ``…/Channels/{ChannelSid}/Members`` (resources.md §4).
+"""Member resource: ``…/Channels/{ChannelSid}/Members`` (docs/behaviour.md §R4).
 
 https://www.twilio.com/docs/chat/rest/member-resource
 """
@@ -39,7 +39,7 @@ UPDATE = _COMMON
 LIST = (params.identities(),)
 
 
-async def _member(call: Call) -> Row:
+async def _member(call: Call) -> members.Member:
     channel = await scope.channel(call)
     found = await members.find(call.tx, channel, call.path_params["Sid"])
     if found is None:
@@ -56,7 +56,7 @@ async def create(call: Call) -> Row:
 
 
 async def fetch(call: Call) -> Row:
-    return await _member(call)
+    return dict(await _member(call))
 
 
 async def update(call: Call) -> Row:

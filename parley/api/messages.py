@@ -1,4 +1,4 @@
-"""Message resource: ``…/Channels/{ChannelSid}/Messages`` (resources.md §5).
+"""Message resource: ``…/Channels/{ChannelSid}/Messages`` (docs/behaviour.md §R5).
 
 Lists page on the channel's index (keyset on ``(channel_sid, idx)``, the
 messages table's unique index), so a page costs the same at any depth and in

@@ -1,6 +1,6 @@
 """Parameters shared by the conversation resources, declared once.
 
-Limits and codes from limits.md §3 and conventions.md §8.3.
+Limits and codes from docs/behaviour.md §L3 and §C8.3.
 """
 
 from parley.api.table import Kind, Param
@@ -9,7 +9,7 @@ from parley.domain import limits
 
 def attributes() -> Param:
     """``Attributes``: JSON text (50304), at most 16,384 characters (50303).
-    An empty value clears it (open-questions.md §15)."""
+    An empty value clears it (docs/decisions.md §15)."""
     return Param(
         "Attributes",
         "attributes",
@@ -43,7 +43,7 @@ def role(code: int = 50101) -> Param:
 
 def horizon() -> tuple[Param, Param]:
     """The consumption horizon, written through members and user channels alike
-    (resources.md §4, §9): an empty index (twilio-node's null) resets it; a
+    (docs/behaviour.md §R4, §R9): an empty index (twilio-node's null) resets it; a
     negative one is 50406; a bad timestamp 50405."""
     return (
         Param(

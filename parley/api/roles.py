@@ -1,4 +1,4 @@
-"""Role resource: ``/v2/Services/{ServiceSid}/Roles`` (resources.md §7, roles.md).
+"""Role resource: ``/v2/Services/{ServiceSid}/Roles`` (docs/behaviour.md §R7, §A).
 
 https://www.twilio.com/docs/chat/rest/role-resource
 """

@@ -1,7 +1,7 @@
 """Routes built from the operation table, matched segment by segment.
 
 Paths are case-sensitive; a trailing slash or an extra segment never matches
-(conventions.md §1). A path that matches with another verb is a 405.
+(docs/behaviour.md §C1). A path that matches with another verb is a 405.
 """
 
 from dataclasses import dataclass

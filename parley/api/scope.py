@@ -1,8 +1,8 @@
 """Resolving path variables to rows, scoped to the caller's account.
 
 A missing or foreign resource, or a value that cannot be a key, is 404 / 20404
-naming the path (conventions.md §3.3, §8.3: path misses use 20404). Human keys
-follow resources.md §1: channels by SID or unique name, users and members by
+naming the path (docs/behaviour.md §C3.3, §C8.3: path misses use 20404). Human keys
+follow docs/behaviour.md §R1: channels by SID or unique name, users and members by
 SID or identity.
 """
 

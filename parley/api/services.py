@@ -1,4 +1,4 @@
-"""Service resource: ``/v2/Services`` (resources.md §2).
+"""Service resource: ``/v2/Services`` (docs/behaviour.md §R2).
 
 https://www.twilio.com/docs/chat/rest/service-resource
 """
@@ -35,7 +35,7 @@ _NOTIFICATION_TYPES = (
 
 
 def _notifications(row: Row, base: str) -> dict[str, Any]:
-    """push-and-clients.md §1.2: ``enabled`` always, the rest once set."""
+    """docs/behaviour.md §P1.2: ``enabled`` always, the rest once set."""
     out: dict[str, Any] = {"log_enabled": bool(row["notifications_log_enabled"])}
     for kind in _NOTIFICATION_TYPES:
         entry: dict[str, Any] = {"enabled": bool(row[f"{kind}_enabled"])}
@@ -98,8 +98,8 @@ SERVICE = Resource(
     ),
 )
 
-NAME_MAX = 256  # limits.md §3: not published, suggested
-TEMPLATE_MAX = 1024  # limits.md §3: suggested
+NAME_MAX = 256  # docs/behaviour.md §L3: not published, suggested
+TEMPLATE_MAX = 1024  # docs/behaviour.md §L3: suggested
 
 
 def _notification_params() -> tuple[Param, ...]:

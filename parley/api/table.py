@@ -41,7 +41,7 @@ class Param:
     the Python name (the column it writes). ``code`` is the Twilio error code for
     an invalid value (20001 when Twilio has no dedicated one); ``len_code`` the
     code for a value over ``max_len``. ``nullable``: an empty value means null
-    (open-questions.md §15); otherwise an empty value is ignored.
+    (docs/decisions.md §15); otherwise an empty value is ignored.
     ``refused_code``: for a URL, the code of a target Parley will not send to
     (docs/security.md, "Webhook targets"); ``code`` when unset.
     """
@@ -106,7 +106,7 @@ def json_list(key: str, column: str | None = None) -> Field:
 
 
 def attributes(key: str = "attributes") -> Field:
-    """JSON-in-a-string, ``"{}"`` when never set (open-questions.md §A2)."""
+    """JSON-in-a-string, ``"{}"`` when never set (docs/decisions.md §2)."""
     return Field(key, lambda row, base: row[key] if row[key] is not None else "{}")
 
 

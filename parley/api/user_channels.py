@@ -1,4 +1,4 @@
-"""User Channel resource: ``…/Users/{UserSid}/Channels`` (resources.md §9).
+"""User Channel resource: ``…/Users/{UserSid}/Channels`` (docs/behaviour.md §R9).
 
 https://www.twilio.com/docs/chat/rest/user-channel-resource
 """

@@ -1,4 +1,4 @@
-"""User resource: ``/v2/Services/{ServiceSid}/Users`` (resources.md §8).
+"""User resource: ``/v2/Services/{ServiceSid}/Users`` (docs/behaviour.md §R8).
 
 https://www.twilio.com/docs/chat/rest/user-resource
 """
@@ -19,20 +19,20 @@ from parley.api.table import (
     links,
     url,
 )
-from parley.domain import users
+from parley.domain import user_delete, users
 
 INSTANCE = "/Services/{service_sid}/Users/{sid}"
-NAME_MAX = 256  # limits.md §3: user FriendlyName not published, suggested
+NAME_MAX = 256  # docs/behaviour.md §L3: user FriendlyName not published, suggested
 
 # Handlers of single-user responses mark the row with the service's
 # reachability setting; list rows never carry it, so they render null
-# (resources.md §8: always null in list responses).
+# (docs/behaviour.md §R8: always null in list responses).
 REACHABLE = "_reachability_enabled"
 
 
 def _reachability(column: str) -> Field:
     """``is_online`` / ``is_notifiable``: null unless the service has
-    reachability on and this is a single-user response (push-and-clients.md §5)."""
+    reachability on and this is a single-user response (docs/behaviour.md §P5)."""
 
     def get(row: Row, base: str) -> bool | None:
         if not row.get(REACHABLE):
@@ -65,7 +65,7 @@ USER = Resource(
 )
 
 
-# An empty Attributes/FriendlyName clears it (open-questions.md §15).
+# An empty Attributes/FriendlyName clears it (docs/decisions.md §15).
 UPDATE = (
     params.role(code=50100),  # a service (deployment) role
     params.attributes(),
@@ -99,7 +99,7 @@ async def update(call: Call) -> Row:
 
 async def delete(call: Call) -> None:
     service = await scope.service(call)
-    await users.delete(call.tx, service, await scope.user(call, "Sid"), call.origin)
+    await user_delete.delete(call.tx, service, await scope.user(call, "Sid"), call.origin)
 
 
 async def list_(call: Call) -> list[Row]:

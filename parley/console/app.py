@@ -18,7 +18,7 @@ client would. Pages render the JSON the REST API returns.
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -90,7 +90,12 @@ Handler = Callable[["Console", Page], Awaitable[Response]]
 
 
 class Console:
-    def __init__(self, api: RestApi) -> None:
+    """The console's ASGI app. Its pages (``parley/console/pages.py``: path ->
+    handler, and the sign-out handler) are given by whoever builds it."""
+
+    def __init__(
+        self, api: RestApi, pages: Sequence[tuple[str, Handler]], sign_out: Handler
+    ) -> None:
         self.api = api
         self.store = api.store
         self.env = jinja2.Environment(
@@ -106,16 +111,14 @@ class Console:
             name: resources.files("parley.console").joinpath("static", name).read_bytes()
             for name in STATIC
         }
-        from parley.console import pages
-
         routes = [
             Route(PREFIX, self.home),
             Route(PREFIX + "/", self.home),
             Route(PREFIX + "/sign-in", self.sign_in, methods=["GET", "POST"]),
-            Route(PREFIX + "/sign-out", self._page(pages.sign_out), methods=["POST"]),
+            Route(PREFIX + "/sign-out", self._page(sign_out), methods=["POST"]),
             Route(PREFIX + "/static/{name}", self.static_file),
         ]
-        for path, handler in pages.ROUTES:
+        for path, handler in pages:
             routes.append(Route(PREFIX + path, self._page(handler), methods=["GET", "POST"]))
         self.app = Starlette(routes=routes)
 

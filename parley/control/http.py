@@ -8,16 +8,17 @@
     POST /parley/v1/seed             load a dump (JSON, or the same as YAML) or a
                                      YAML seed file (see control/seed.py), idempotently
 
-Other subsystems add endpoints with ``route`` and what a reset must also
-forget with ``on_reset`` (webhooks: ``parley/webhooks/routes.py``, wired in
-``app.py``), so this module knows none of their internals.
+Other subsystems' endpoints (``routes``) and what a reset must also forget
+(``on_reset``) are lists the app's lifespan builds and passes in (webhooks:
+``parley/webhooks/routes.py``; simulated clients: ``parley/realtime/simulate.py``),
+so this module knows none of their internals.
 
 Authenticated with the account's own Basic credentials; a dump of another
 account is refused. Errors use Twilio's error body.
 """
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -33,6 +34,8 @@ PREFIX = "/parley/v1/"
 Handler = Callable[["ControlPlane", str | None, dict[str, Any]], Awaitable[Any]]
 # run in the reset's transaction: (tx, account SID, or None for every account)
 ResetHook = Callable[[Tx, str | None], Awaitable[None]]
+# (method, name under /parley/v1/, handler)
+Route = tuple[str, str, Handler]
 
 
 def query_value(request: dict[str, Any], name: str) -> str | None:
@@ -50,7 +53,13 @@ def query_limit(request: dict[str, Any], default: int = 1000) -> int:
 
 
 class ControlPlane:
-    def __init__(self, api: RestApi, admin_token: str | None) -> None:
+    def __init__(
+        self,
+        api: RestApi,
+        admin_token: str | None,
+        routes: Sequence[Route] = (),
+        on_reset: Sequence[ResetHook] = (),
+    ) -> None:
         self.api = api
         self.store = api.store
         self.admin_token = admin_token
@@ -59,11 +68,9 @@ class ControlPlane:
             ("GET", "state"): ControlPlane.state,
             ("POST", "seed"): ControlPlane.seed,
         }
-        self.on_reset: list[ResetHook] = []  # what other subsystems forget on reset
-
-    def route(self, method: str, name: str, handler: Handler) -> None:
-        """Other subsystems add their endpoints (deliveries, faults, simulate)."""
-        self.routes[(method, name)] = handler
+        for method, name, handler in routes:  # deliveries, faults, simulate
+            self.routes[(method, name)] = handler
+        self.on_reset = tuple(on_reset)  # what other subsystems forget on reset
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         extra: list[tuple[bytes, bytes]] = []

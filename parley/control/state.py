@@ -13,25 +13,13 @@ from typing import Any
 
 from parley import timefmt
 from parley.domain import media
-from parley.store import Row, Store, Tx, repo
+from parley.store import Row, Store, Tx, repo, tables
 
 FORMAT = "parley-state"
 VERSION = 1
 
-# Every table that holds an account's resources, parents before children.
-TABLES: tuple[str, ...] = (
-    "services",
-    "roles",
-    "users",
-    "channels",
-    "members",
-    "messages",
-    "media",
-    "invites",
-    "channel_webhooks",
-    "credentials",
-    "bindings",
-)
+# The tables a dump carries, parents before children (declared in store/tables.py)
+TABLES: tuple[str, ...] = tables.DUMPED
 _WITHHELD = {"credentials": ("secrets",)}
 _BINARY = {"media": ("content",)}
 _ORDER = {"media": "date_created, sid"}  # media rows are not listed, so have no seq
@@ -59,20 +47,20 @@ async def export(tx: Tx, account_sid: str) -> dict[str, Any]:
     account = await repo.get(tx, "accounts", {"sid": account_sid})
     if account is None:
         raise LookupError(f"no account {account_sid}")
-    tables = {}
+    dumped = {}
     for table in TABLES:
         rows = await repo.select(
             tx, table, {"account_sid": account_sid}, order=_ORDER.get(table, "seq")
         )
         if table == "media":  # a dump holds each media's bytes whole, however stored
             rows = [{**r, "content": await media.content(tx, r)} for r in rows]
-        tables[table] = [_out(table, r) for r in rows]
+        dumped[table] = [_out(table, r) for r in rows]
     return {
         "format": FORMAT,
         "version": VERSION,
         "exported": timefmt.to_twilio(timefmt.now()),
         "account": {"sid": account_sid, "friendly_name": account["friendly_name"]},
-        "tables": tables,
+        "tables": dumped,
     }
 
 
@@ -91,10 +79,10 @@ def check(dump: Any, account_sid: str | None = None) -> str:
         raise DumpError("the dump names no account")
     if account_sid is not None and owner != account_sid:
         raise DumpError("the dump belongs to another account")
-    tables = dump.get("tables")
-    if not isinstance(tables, dict) or not set(tables) <= set(TABLES):
+    given = dump.get("tables")
+    if not isinstance(given, dict) or not set(given) <= set(TABLES):
         raise DumpError("unknown tables in the dump")
-    for table, rows in tables.items():
+    for table, rows in given.items():
         if not isinstance(rows, list) or any(
             not isinstance(r, dict) or r.get("account_sid") != owner for r in rows
         ):
@@ -149,12 +137,24 @@ async def reset(tx: Tx, account_sid: str | None) -> None:
 
     Accounts and API keys stay, so the caller's credentials keep working.
     """
+    from parley.realtime import presence
     from parley.webhooks import outbox
 
-    where = {"account_sid": account_sid} if account_sid else {}
-    for table in (*reversed(TABLES), "media_chunks", "events"):
-        await repo.delete(tx, table, where)
     await outbox.forget(tx, account_sid)  # webhooks not yet sent for those events
+    await presence.forget(tx, account_sid)  # simulated connections (open sockets stay)
+    where = {"account_sid": account_sid} if account_sid else {}
+    for table in reversed(tables.ACCOUNT):
+        if table.reset != "delete":
+            continue
+        if table.parent is None or account_sid is None:
+            await repo.delete(tx, table.name, where)
+            continue
+        column, parent = table.parent
+        await tx.run(
+            f"DELETE FROM {table.name} WHERE {column} IN"
+            f" (SELECT sid FROM {parent} WHERE account_sid = :account)",
+            {"account": account_sid},
+        )
 
 
 async def ensure_account(store: Store, sid: str, friendly_name: str | None) -> str | None:

@@ -1,5 +1,5 @@
-"""Push bindings: one push registration of one user endpoint (resources.md §10,
-push-and-clients.md §3).
+"""Push bindings: one push registration of one user endpoint (docs/behaviour.md §R10,
+docs/behaviour.md §P3).
 
 Bindings are registered by client SDKs (there is no REST create: the SDK's
 registrar, parley/realtime/chat/registrations.py) and by ``parley bindings
@@ -19,7 +19,7 @@ from parley.events import Origin, emit
 from parley.store import Row, Tx, repo
 
 TYPES = ("apn", "gcm", "fcm")
-# push-and-clients.md §3: default all four
+# docs/behaviour.md §P3: default all four
 MESSAGE_TYPES = ("new_message", "added_to_channel", "invited_to_channel", "removed_from_channel")
 
 
@@ -39,7 +39,7 @@ async def register(
 
     Unique per (service, identity, endpoint, binding type): registering the
     same tuple again replaces the binding's credential, message types and
-    address and keeps its SID (push-and-clients.md §3). ``address`` is where
+    address and keeps its SID (docs/behaviour.md §P3). ``address`` is where
     pushes go (the device token / registration id), when it is not the
     endpoint itself (an endpoint from the token's ``endpoint_id``). The user is created with the
     service defaults if new, as a client's first connection would.
@@ -100,7 +100,7 @@ def _message_types(values: list[str]) -> list[str]:
 
 async def _check_credential(tx: Tx, service: Row, sid: str, binding_type: str) -> None:
     """The credential must be the account's and of the binding's type
-    (push-and-clients.md §3: ``binding_type`` = the credential's type)."""
+    (docs/behaviour.md §P3: ``binding_type`` = the credential's type)."""
     credential = None
     if sids.looks_like(sids.CREDENTIAL, sid):
         credential = await repo.get(

@@ -1,4 +1,4 @@
-"""Webhook event names (webhooks.md §2): what ``WebhookFilters`` accepts."""
+"""Webhook event names (docs/behaviour.md §W2): what ``WebhookFilters`` accepts."""
 
 PRE_EVENTS = (
     "onMessageSend",
@@ -31,7 +31,7 @@ POST_EVENTS = (
 
 ALL_EVENTS = PRE_EVENTS + POST_EVENTS
 
-# webhooks.md §6: post-events a channel-scoped webhook may filter on
+# docs/behaviour.md §W6: post-events a channel-scoped webhook may filter on
 CHANNEL_WEBHOOK_EVENTS = (
     "onMessageSent",
     "onMessageUpdated",

@@ -1,4 +1,4 @@
-"""Channel-scoped webhooks (resources.md §12, webhooks.md §6).
+"""Channel-scoped webhooks (docs/behaviour.md §R12, §W6).
 
 Stored per type in the columns the delivery worker reads:
 
@@ -26,9 +26,9 @@ WEBHOOK = "webhook"
 TRIGGER = "trigger"
 STUDIO = "studio"
 TYPES = (WEBHOOK, TRIGGER, STUDIO)
-PER_CHANNEL_MAX = 5  # 50321, resources.md §12
+PER_CHANNEL_MAX = 5  # 50321, docs/behaviour.md §R12
 TRIGGERS_MAX = 5  # 50322
-DEFAULT_METHOD = "POST"  # resources.md §12 / open-questions.md §41: inferred
+DEFAULT_METHOD = "POST"  # docs/behaviour.md §R12 / docs/decisions.md §41: inferred
 
 # python names of the Configuration.* params
 CONFIG = ("url", "method", "filters", "triggers", "flow_sid", "retry_count")
@@ -45,7 +45,7 @@ def _stored(row: Row) -> dict[str, Any]:
 
 def _validated(kind: str, config: dict[str, Any]) -> Row:
     """The columns for a webhook of this type, or the Twilio error of the
-    first rule broken (webhooks.md §6, conventions.md §8.3)."""
+    first rule broken (docs/behaviour.md §W6, §C8.3)."""
     filters = config.get("filters")
     if kind in (WEBHOOK, TRIGGER) and not config.get("url"):
         raise TwilioError(50329)
@@ -119,8 +119,8 @@ async def delete(tx: Tx, webhook: Row, origin: Origin) -> None:
 
 def configuration(row: Row) -> dict[str, Any]:
     """The ``configuration`` object per type, as the spec examples show it
-    (resources.md §12): a trigger lists its keywords under ``filters``
-    (open-questions.md §12); studio shows only its ``flow_sid``."""
+    (docs/behaviour.md §R12): a trigger lists its keywords under ``filters``
+    (docs/decisions.md §12); studio shows only its ``flow_sid``."""
     config = _stored(row)
     if row["type"] == STUDIO:
         return {"flow_sid": config["flow_sid"]}

@@ -1,7 +1,7 @@
-"""Channels: the rooms of a service (resources.md §3).
+"""Channels: the rooms of a service (docs/behaviour.md §R3).
 
 Counters kept on the channel row, each changed in the transaction of the change
-that moves it (resources.md §13): ``members_count``, ``messages_count``,
+that moves it (docs/behaviour.md §R13): ``members_count``, ``messages_count``,
 ``next_message_index`` (the next message's index, never reused) and
 ``last_message_sid`` (the highest-index existing message, for
 ``links.last_message``).
@@ -19,9 +19,9 @@ from parley.store import Row, Tx, UniqueViolation, repo
 PUBLIC = "public"
 PRIVATE = "private"
 TYPES = (PUBLIC, PRIVATE)
-SYSTEM = "system"  # created_by / from of REST-created objects (resources.md §3, §5)
+SYSTEM = "system"  # created_by / from of REST-created objects (docs/behaviour.md §R3, §R5)
 
-# Rows that belong to one channel and go with it (resources.md §3 "delete").
+# Rows that belong to one channel and go with it (docs/behaviour.md §R3 "delete").
 _OWNED = ("messages", "members", "invites", "channel_webhooks")
 
 
@@ -36,7 +36,7 @@ async def _check_unique_name(tx: Tx, service: Row, name: str | None, own_sid: st
 
 
 async def find(tx: Tx, service: Row, key: str) -> Row | None:
-    """A channel of this service by SID or unique name (resources.md §1)."""
+    """A channel of this service by SID or unique name (docs/behaviour.md §R1)."""
     where = {"service_sid": service["sid"]}
     if sids.looks_like(sids.CHANNEL, key):
         return await repo.get(tx, "channels", {"sid": sids.normalise(key), **where})
@@ -69,7 +69,7 @@ async def create(tx: Tx, service: Row, values: Mapping[str, Any], origin: Origin
         "unique_name": unique_name,
         "attributes": values.get("attributes"),
         "type": values.get("type") or PUBLIC,
-        # resources.md §3: REST-created channels are created by "system"
+        # docs/behaviour.md §R3: REST-created channels are created by "system"
         "created_by": values.get("created_by") or (origin.identity or SYSTEM),
         "members_count": 0,
         "messages_count": 0,
@@ -89,7 +89,7 @@ async def create(tx: Tx, service: Row, values: Mapping[str, Any], origin: Origin
 async def update(
     tx: Tx, service: Row, channel: Row, values: Mapping[str, Any], origin: Origin
 ) -> Row:
-    """Partial update; ``type`` cannot change (resources.md §3). ``date_updated``
+    """Partial update; ``type`` cannot change (docs/behaviour.md §R3). ``date_updated``
     becomes now unless ``DateUpdated`` is given."""
     changes = {k: v for k, v in values.items() if k != "type"}
     if "unique_name" in changes:
@@ -115,7 +115,7 @@ async def reload(tx: Tx, channel: Row) -> Row:
 async def delete(tx: Tx, service: Row, channel: Row, origin: Origin) -> None:
     """The channel and everything in it: members (each user's
     ``joined_channels_count`` - 1), messages (and their media), invites and
-    channel webhooks. Only ``onChannelDestroyed`` is emitted (webhooks.md §2:
+    channel webhooks. Only ``onChannelDestroyed`` is emitted (docs/behaviour.md §W2:
     a cascade reports only the object the call named)."""
     sid = channel["sid"]
     # lock the channel row first, as member add/remove and message create do
@@ -123,7 +123,7 @@ async def delete(tx: Tx, service: Row, channel: Row, origin: Origin) -> None:
     await repo.bump(tx, "channels", {"sid": sid}, "members_count", 0)
     # recorded before the cascade: the channel's own webhooks (deleted below)
     # must still be there when the event's deliveries are planned, since
-    # onChannelDestroyed is one of their filters (webhooks.md §6)
+    # onChannelDestroyed is one of their filters (docs/behaviour.md §W6)
     await emit(tx, origin, "onChannelDestroyed", channel, channel_sid=sid)
     for member in await repo.select(tx, "members", {"channel_sid": sid}):
         await repo.bump(tx, "users", {"sid": member["user_sid"]}, "joined_channels_count", -1)

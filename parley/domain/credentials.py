@@ -1,5 +1,5 @@
-"""Push credentials: account-level, shared by every service (resources.md §11,
-push-and-clients.md §2).
+"""Push credentials: account-level, shared by every service (docs/behaviour.md §R11,
+docs/behaviour.md §P2).
 
 The secrets (``Certificate``/``PrivateKey`` for apn, ``ApiKey`` for gcm,
 ``Secret`` for fcm) are write-only: sealed by the ``Vault`` into the
@@ -33,7 +33,7 @@ def public(row: Row) -> Row:
 
 
 def _sandbox(value: bool | None) -> str:
-    # conventions.md §4 / open-questions.md §10: lowercase strings, apn only
+    # docs/behaviour.md §C4 / docs/decisions.md §10: lowercase strings, apn only
     return "true" if value else "false"
 
 
@@ -56,7 +56,7 @@ def _check_apn(secrets: dict[str, str]) -> None:
 
 def _secrets(kind: str, given: dict[str, Any], stored: dict[str, str]) -> dict[str, str]:
     """The type's secrets after a write: given values over stored ones; every
-    one must be present. Secrets of other types are ignored (resources.md §11)."""
+    one must be present. Secrets of other types are ignored (docs/behaviour.md §R11)."""
     merged: dict[str, str] = {}
     for name, wire in SECRETS[kind]:
         value = given.get(name, stored.get(name))

@@ -1,17 +1,52 @@
-"""Invites: a pending invitation of a user to a channel (resources.md §6).
+"""Invites: a pending invitation of a user to a channel (docs/behaviour.md §R6).
 
 No webhook reports invites: their events are ``parley.invite.created`` and
-``parley.invite.deleted`` (HELPERS.md event contract). An invite is removed when
+``parley.invite.deleted`` (docs/behaviour.md §E event contract). An invite is removed when
 it is cancelled and when its identity becomes a member (fulfilled).
 """
+
+from typing import TypedDict, cast
 
 from parley import sids, timefmt
 from parley.domain import roles
 from parley.errors import TwilioError
 from parley.events import Origin, emit
+from parley.sids import AccountSid, ChannelSid, InviteSid, RoleSid, ServiceSid
 from parley.store import Row, Tx, UniqueViolation, repo
 
-SYSTEM = "system"  # created_by of REST invites (open-questions.md §28)
+SYSTEM = "system"  # created_by of REST invites (docs/decisions.md §28)
+
+
+class Invite(TypedDict):
+    """A row of ``invites``, the table this module owns: other modules read it
+    through ``pending`` and ``of_identity``."""
+
+    seq: int
+    sid: InviteSid
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    channel_sid: ChannelSid
+    identity: str
+    role_sid: RoleSid | None
+    created_by: str | None
+    date_created: int
+    date_updated: int | None
+
+
+InviteRow = Invite | Row
+
+
+async def pending(tx: Tx, channel_sid: str, identity: str) -> Invite | None:
+    """The identity's pending invite to the channel, if it has one."""
+    where = {"channel_sid": channel_sid, "identity": identity}
+    row = await repo.get(tx, "invites", where)
+    return cast(Invite, row) if row is not None else None
+
+
+async def of_identity(tx: Tx, service_sid: str, identity: str) -> list[Invite]:
+    """Every pending invite of the identity in the service, oldest first."""
+    where = {"service_sid": service_sid, "identity": identity}
+    return [cast(Invite, r) for r in await repo.select(tx, "invites", where)]
 
 
 async def create(
@@ -23,8 +58,8 @@ async def create(
     role_sid: str | None = None,
 ) -> Row:
     """Invite an existing user (the caller resolves the identity: REST answers
-    an unknown one with 20404, open-questions.md §26). A member cannot be
-    invited (50404, open-questions.md §27); a second invite is 50212."""
+    an unknown one with 20404, docs/decisions.md §26). A member cannot be
+    invited (50404, docs/decisions.md §27); a second invite is 50212."""
     identity = user["identity"]
     if role_sid is None:
         role_sid = service["default_channel_role_sid"]
@@ -33,7 +68,7 @@ async def create(
     where = {"channel_sid": channel["sid"], "identity": identity}
     if await repo.get(tx, "members", where) is not None:
         raise TwilioError(50404, identity=identity)
-    if await repo.get(tx, "invites", where) is not None:
+    if await pending(tx, channel["sid"], identity) is not None:
         raise TwilioError(50212, identity=identity)
     row: Row = {
         "sid": sids.new_sid(sids.INVITE),
@@ -54,13 +89,13 @@ async def create(
     return row
 
 
-async def remove(tx: Tx, invite: Row, origin: Origin, reason: str = "cancelled") -> None:
+async def remove(tx: Tx, invite: InviteRow, origin: Origin, reason: str = "cancelled") -> None:
     if await repo.delete(tx, "invites", {"sid": invite["sid"]}):
-        await emit(tx, origin, "parley.invite.deleted", invite, reason=reason)
+        await emit(tx, origin, "parley.invite.deleted", dict(invite), reason=reason)
 
 
 async def fulfil(tx: Tx, channel: Row, identity: str, origin: Origin) -> None:
     """The identity became a member: its pending invite is done."""
-    invite = await repo.get(tx, "invites", {"channel_sid": channel["sid"], "identity": identity})
+    invite = await pending(tx, channel["sid"], identity)
     if invite is not None:
         await remove(tx, invite, origin, reason="accepted")

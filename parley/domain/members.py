@@ -1,8 +1,8 @@
-"""Members: one user identity in one channel (resources.md §4).
+"""Members: one user identity in one channel (docs/behaviour.md §R4).
 
 ``add`` is shared by REST (``POST …/Members``), invite acceptance and the
 client SDK's join/add; ``remove`` by REST, user-channel delete, leave and
-kick. Counters move with the row, in the same transaction (resources.md §13):
+kick. Counters move with the row, in the same transaction (docs/behaviour.md §R13):
 
 ::
 
@@ -17,12 +17,13 @@ concurrent writers on PostgreSQL as well as SQLite.
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
-from parley.domain import invites, roles, users
+from parley.domain import channels, invites, roles, users
 from parley.errors import TwilioError
 from parley.events import Origin, emit
+from parley.sids import AccountSid, ChannelSid, MemberSid, RoleSid, ServiceSid, UserSid
 from parley.store import Row, Tx, UniqueViolation, repo
 
 ADDED = "ADDED"  # added by someone else (REST, addMember)
@@ -31,13 +32,62 @@ REMOVED = "REMOVED"
 LEFT = "LEFT"
 
 
-async def find(tx: Tx, channel: Row, key: str) -> Row | None:
-    """A member of this channel by SID or identity (resources.md §1)."""
+class Member(TypedDict):
+    """A row of ``members``, the table this module owns: other modules read it
+    through the queries below."""
+
+    seq: int
+    sid: MemberSid
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    channel_sid: ChannelSid
+    user_sid: UserSid
+    identity: str
+    role_sid: RoleSid | None
+    attributes: str | None
+    last_consumed_message_index: int | None
+    last_consumption_timestamp: int | None  # microseconds
+    notification_level: str
+    date_created: int
+    date_updated: int | None
+
+
+# what the write functions take: a typed row, or one read by the generic
+# repository (the REST layer's scope lookups)
+MemberRow = Member | Row
+
+
+def _member(row: Row | None) -> Member | None:
+    return cast(Member, row) if row is not None else None
+
+
+async def find(tx: Tx, channel: Row, key: str) -> Member | None:
+    """A member of this channel by SID or identity (docs/behaviour.md §R1)."""
     if sids.looks_like(sids.MEMBER, key):
-        return await repo.get(
-            tx, "members", {"sid": sids.normalise(key), "channel_sid": channel["sid"]}
-        )
-    return await repo.get(tx, "members", {"channel_sid": channel["sid"], "identity": key})
+        where = {"sid": sids.normalise(key), "channel_sid": channel["sid"]}
+        return _member(await repo.get(tx, "members", where))
+    return await by_identity(tx, channel["sid"], key)
+
+
+async def by_identity(tx: Tx, channel_sid: str, identity: str) -> Member | None:
+    where = {"channel_sid": channel_sid, "identity": identity}
+    return _member(await repo.get(tx, "members", where))
+
+
+async def of_user(tx: Tx, channel_sid: str, user_sid: str) -> Member | None:
+    """The user's membership of the channel, if it has one."""
+    where = {"channel_sid": channel_sid, "user_sid": user_sid}
+    return _member(await repo.get(tx, "members", where))
+
+
+async def in_channel(tx: Tx, channel_sid: str) -> list[Member]:
+    """The channel's members, in the order they joined."""
+    return [cast(Member, r) for r in await repo.select(tx, "members", {"channel_sid": channel_sid})]
+
+
+async def of_user_everywhere(tx: Tx, user_sid: str) -> list[Member]:
+    """Every membership of the user, in the order it joined."""
+    return [cast(Member, r) for r in await repo.select(tx, "members", {"user_sid": user_sid})]
 
 
 async def _channel_role(tx: Tx, service: Row, role_sid: str | None) -> str:
@@ -49,12 +99,48 @@ async def _channel_role(tx: Tx, service: Row, role_sid: str | None) -> str:
 
 def _horizon(values: Mapping[str, Any], changes: dict[str, Any]) -> None:
     """Setting the consumed index without a timestamp stamps now
-    (resources.md §4 "Update", open-questions.md §29)."""
+    (docs/behaviour.md §R4 "Update", docs/decisions.md §29)."""
     if (
         values.get("last_consumed_message_index") is not None
         and "last_consumption_timestamp" not in values
     ):
         changes["last_consumption_timestamp"] = timefmt.now()
+
+
+async def invite_to_join(tx: Tx, channel: Row, identity: str) -> invites.Invite | None:
+    """Whether ``identity`` may join ``channel`` by itself, and the invite it
+    would accept: a public channel is open to anyone; a private one only with
+    an invite (50107) (docs/behaviour.md, "Roles")."""
+    invite = await invites.pending(tx, channel["sid"], identity)
+    if channel["type"] != channels.PUBLIC and invite is None:
+        raise TwilioError(50107)
+    return invite
+
+
+async def join(
+    tx: Tx,
+    service: Row,
+    channel: Row,
+    identity: str,
+    origin: Origin,
+    values: Mapping[str, Any] | None = None,
+) -> Row:
+    """``identity`` joins by itself: a private channel needs an invite, whose
+    role applies unless ``values`` names one (the invite is fulfilled by the
+    join) (docs/behaviour.md, "Roles")."""
+    values = dict(values or {})
+    invite = await invite_to_join(tx, channel, identity)
+    if invite is not None and values.get("role_sid") is None:
+        values["role_sid"] = invite["role_sid"]
+    return await add(tx, service, channel, identity, origin, values, JOINED)
+
+
+async def join_as_creator(tx: Tx, service: Row, channel: Row, identity: str, origin: Origin) -> Row:
+    """A client that creates a channel joins it with the service's channel
+    creator role (a channel made through REST joins nobody) (docs/behaviour.md,
+    "Roles")."""
+    role = service["default_channel_creator_role_sid"]
+    return await add(tx, service, channel, identity, origin, {"role_sid": role}, JOINED)
 
 
 async def add(
@@ -67,7 +153,7 @@ async def add(
     reason: str = ADDED,
 ) -> Row:
     """Make ``identity`` a member of ``channel``; the user is created with the
-    service defaults when it does not exist yet (resources.md §4.1).
+    service defaults when it does not exist yet (docs/behaviour.md §R4.1).
 
     ``values`` by column name: role_sid, attributes, last_consumed_message_index,
     last_consumption_timestamp, date_created, date_updated.
@@ -115,12 +201,12 @@ async def update(
     tx: Tx,
     service: Row,
     channel: Row,
-    member: Row,
+    member: MemberRow,
     values: Mapping[str, Any],
     origin: Origin,
 ) -> Row:
     """Partial update: role_sid, attributes, the consumption horizon (stored as
-    given, open-questions.md §29), import dates. ``date_updated`` becomes now
+    given, docs/decisions.md §29), import dates. ``date_updated`` becomes now
     unless given."""
     changes = dict(values)
     if "role_sid" in changes:
@@ -137,7 +223,7 @@ async def remove(
     tx: Tx,
     service: Row,
     channel: Row,
-    member: Row,
+    member: MemberRow,
     origin: Origin,
     reason: str = REMOVED,
 ) -> None:
@@ -146,4 +232,4 @@ async def remove(
         return  # already gone (a concurrent removal): counters were moved by it
     await repo.bump(tx, "channels", {"sid": channel["sid"]}, "members_count", -1)
     await repo.bump(tx, "users", {"sid": member["user_sid"]}, "joined_channels_count", -1)
-    await emit(tx, origin, "onMemberRemoved", member, reason=reason)
+    await emit(tx, origin, "onMemberRemoved", dict(member), reason=reason)

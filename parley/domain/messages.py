@@ -1,4 +1,4 @@
-"""Messages and their index (resources.md §5).
+"""Messages and their index (docs/behaviour.md §R5).
 
 Index assignment, gap-free and unique per channel under any number of
 concurrent writers (on PostgreSQL across processes too):
@@ -26,13 +26,13 @@ from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.store import Row, Tx, UniqueViolation, repo
 
-SYSTEM = "system"  # the author of a message created without From (resources.md §5)
+SYSTEM = "system"  # the author of a message created without From (docs/behaviour.md §R5)
 TEXT = "text"
 MEDIA = "media"
 
 
 def media_of(message: Row) -> dict[str, Any] | None:
-    """Twilio's ``media`` object of a message (push-and-clients.md §8)."""
+    """Twilio's ``media`` object of a message (docs/behaviour.md §P8)."""
     if message["media_sid"] is None:
         return None
     return {
@@ -57,13 +57,13 @@ async def create(
 ) -> Row:
     """Post a message. ``values`` by column name: author (``From``), body,
     attributes, media_sid, last_updated_by, date_created, date_updated (import
-    dates do not change the index: arrival order does, resources.md §14)."""
+    dates do not change the index: arrival order does, docs/behaviour.md §R14)."""
     media = None
     if values.get("media_sid") is not None:
         media = await _attach(tx, service, values["media_sid"])
     body = values.get("body")
     if body is None and media is None:
-        body = ""  # spec: an empty or null Body is stored as "" (open-questions.md §25)
+        body = ""  # spec: an empty or null Body is stored as "" (docs/decisions.md §25)
     sid = sids.new_sid(sids.MESSAGE)
     # one statement: the index, messages_count + 1 and last_message_sid
     idx = await repo.take(
@@ -88,7 +88,7 @@ async def create(
         "media_content_type": media["content_type"] if media else None,
         "media_filename": media["filename"] if media else None,
         "media_size": media["size"] if media else None,
-        "last_updated_by": values.get("last_updated_by"),  # open-questions.md §3
+        "last_updated_by": values.get("last_updated_by"),  # docs/decisions.md §3
         "was_edited": 0,
         "date_created": values.get("date_created") or timefmt.now(),
         "date_updated": values.get("date_updated"),
@@ -103,7 +103,7 @@ async def create(
         await emit(tx, origin, "onMessageSent", row)
     else:
         # the service's text for clients that cannot show media, and for the
-        # ${MESSAGE} of new-message pushes (push-and-clients.md §8)
+        # ${MESSAGE} of new-message pushes (docs/behaviour.md §P8)
         compatibility = service["media_compatibility_message"] or services.COMPATIBILITY_MESSAGE
         await emit(
             tx,
@@ -126,7 +126,7 @@ async def update(
 ) -> Row:
     """Edit a message: body (not of a media message, 50509), attributes,
     author, last_updated_by, dates. ``was_edited`` becomes true when the body or
-    the attributes change (open-questions.md §4); index, channel, type and media
+    the attributes change (docs/decisions.md §4); index, channel, type and media
     never change."""
     changes = dict(values)
     if "body" in changes:
@@ -145,7 +145,7 @@ async def update(
 
 async def remove(tx: Tx, service: Row, channel: Row, message: Row, origin: Origin) -> None:
     """Delete a message (its media goes with it): ``messages_count`` - 1
-    (open-questions.md §6), ``links.last_message`` moves to the previous
+    (docs/decisions.md §6), ``links.last_message`` moves to the previous
     surviving message; the index is not reused; horizons are untouched."""
     if await repo.delete(tx, "messages", {"sid": message["sid"]}) == 0:
         return  # removed concurrently

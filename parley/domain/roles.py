@@ -1,7 +1,7 @@
-"""Roles and permissions (roles.md).
+"""Roles and permissions (docs/behaviour.md §A).
 
 Two scopes: ``deployment`` roles are held by users, ``channel`` roles by members
-and invites. Every new service gets the four default roles of roles.md §3.1.
+and invites. Every new service gets the four default roles of docs/behaviour.md §A3.
 """
 
 from typing import Any
@@ -15,7 +15,7 @@ from parley.store import Row, Tx, repo
 DEPLOYMENT = "deployment"
 CHANNEL = "channel"
 
-# roles.md §2.1
+# docs/behaviour.md §A2
 DEPLOYMENT_PERMISSIONS = frozenset(
     {
         "createChannel",
@@ -35,7 +35,7 @@ DEPLOYMENT_PERMISSIONS = frozenset(
     }
 )
 
-# roles.md §2.2 (editNotificationLevel accepted: open-questions.md §34)
+# docs/behaviour.md §A2 (editNotificationLevel accepted: docs/decisions.md §34)
 CHANNEL_PERMISSIONS = frozenset(
     {
         "sendMessage",
@@ -61,7 +61,7 @@ CHANNEL_PERMISSIONS = frozenset(
 
 PERMISSIONS = {DEPLOYMENT: DEPLOYMENT_PERMISSIONS, CHANNEL: CHANNEL_PERMISSIONS}
 
-# roles.md §3.1: name, type, permissions in Twilio's order, and the service
+# docs/behaviour.md §A3: name, type, permissions in Twilio's order, and the service
 # field that points at it.
 DEFAULT_ROLES: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
     (
@@ -180,7 +180,7 @@ async def create(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
 
 
 async def update(tx: Tx, role: Row, values: dict[str, Any]) -> Row:
-    """``Permission`` replaces the whole set (roles.md §6)."""
+    """``Permission`` replaces the whole set (docs/behaviour.md §A6)."""
     changes = {
         "permissions": orjson.dumps(
             check_permissions(role["type"], values["permissions"])
@@ -192,7 +192,7 @@ async def update(tx: Tx, role: Row, values: dict[str, Any]) -> Row:
 
 
 async def delete(tx: Tx, service: Row, role: Row) -> None:
-    """Refused while anything references the role (roles.md §7)."""
+    """Refused while anything references the role (docs/behaviour.md §A7)."""
     sid = role["sid"]
     for pointer in (
         "default_service_role_sid",
@@ -208,13 +208,13 @@ async def delete(tx: Tx, service: Row, role: Row) -> None:
 
 
 def _in_use(detail: str) -> TwilioError:
-    # open-questions.md §35: Twilio's code is unpublished; the 50100 family.
+    # docs/decisions.md §35: Twilio's code is unpublished; the 50100 family.
     return TwilioError(50100, message=f"Role is in use: {detail}")
 
 
 async def require(tx: Tx, service: Row, sid: str, kind: str, wire: str) -> Row:
     """A role named in a request body: it must exist in this service with this
-    type (50100 for service roles, 50101 for channel roles, roles.md §1)."""
+    type (50100 for service roles, 50101 for channel roles, docs/behaviour.md §A1)."""
     code = 50101 if kind == CHANNEL else 50100
     role = await repo.get(tx, "roles", {"sid": sid, "service_sid": service["sid"]})
     if role is None:

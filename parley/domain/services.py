@@ -1,4 +1,4 @@
-"""The Service: top-level container of everything but credentials (resources.md §2)."""
+"""The Service: top-level container of everything but credentials (docs/behaviour.md §R2)."""
 
 from typing import Any
 
@@ -8,7 +8,7 @@ from parley import sids, timefmt
 from parley.domain import roles
 from parley.store import Row, Tx, repo
 
-# resources.md §2, limits.md §1, push-and-clients.md §1: a new service
+# docs/behaviour.md §R2, §L1, docs/behaviour.md §P1: a new service
 DEFAULTS: dict[str, Any] = {
     "read_status_enabled": 1,
     "reachability_enabled": 0,
@@ -49,7 +49,7 @@ _ROLE_POINTERS = {
     "default_channel_creator_role_sid": (roles.CHANNEL, "DefaultChannelCreatorRoleSid"),
 }
 
-# Tables that hang off a service, deleted with it (resources.md §2 "delete").
+# Tables that hang off a service, deleted with it (docs/behaviour.md §R2 "delete").
 _OWNED = (
     "messages",
     "members",

@@ -1,5 +1,5 @@
 """User channels: a user's view of the channels it belongs to or is invited
-to (resources.md §9). No table of their own: each is derived from a member row
+to (docs/behaviour.md §R9). No table of their own: each is derived from a member row
 (``joined``) or an invite (``invited``); writes go to the member through
 ``domain.members`` so counters and events stay those of a membership.
 
@@ -25,10 +25,10 @@ INVITES = 1 << 48  # above any seq a table will reach
 LEVELS = ("default", "muted")
 
 
-async def unread(tx: Tx, service: Row, member: Row) -> int | None:
+async def unread(tx: Tx, service: Row, member: members.MemberRow) -> int | None:
     """Messages with an index above the horizon; null while the member has no
-    horizon (open-questions.md §7, as Twilio's SDKs report) and when the
-    service has read status off (push-and-clients.md §7, inferred)."""
+    horizon (docs/decisions.md §7, as Twilio's SDKs report) and when the
+    service has read status off (docs/behaviour.md §P7, inferred)."""
     horizon = member["last_consumed_message_index"]
     if horizon is None or not service["read_status_enabled"]:
         return None
@@ -37,7 +37,7 @@ async def unread(tx: Tx, service: Row, member: Row) -> int | None:
     )
 
 
-async def joined(tx: Tx, service: Row, user: Row, member: Row) -> Row:
+async def joined(tx: Tx, service: Row, user: Row, member: members.MemberRow) -> Row:
     return {
         "account_sid": member["account_sid"],
         "service_sid": member["service_sid"],
@@ -52,13 +52,13 @@ async def joined(tx: Tx, service: Row, user: Row, member: Row) -> Row:
     }
 
 
-def invited(user: Row, invite: Row) -> Row:
+def invited(user: Row, invite: invites.InviteRow) -> Row:
     return {
         "account_sid": invite["account_sid"],
         "service_sid": invite["service_sid"],
         "channel_sid": invite["channel_sid"],
         "user_sid": user["sid"],
-        "member_sid": None,  # resources.md §9: null when only invited (inferred)
+        "member_sid": None,  # docs/behaviour.md §R9: null when only invited (inferred)
         "status": INVITED,
         "last_consumed_message_index": None,
         "unread_messages_count": None,
@@ -67,15 +67,14 @@ def invited(user: Row, invite: Row) -> Row:
     }
 
 
-async def find(tx: Tx, service: Row, user: Row, channel: Row) -> tuple[Row | None, Row | None]:
+async def find(
+    tx: Tx, service: Row, user: Row, channel: Row
+) -> tuple[members.MemberRow | None, invites.InviteRow | None]:
     """(member, invite) of this user in this channel; both None = not participating."""
-    member = await repo.get(tx, "members", {"channel_sid": channel["sid"], "user_sid": user["sid"]})
+    member = await members.of_user(tx, channel["sid"], user["sid"])
     if member is not None:
         return member, None
-    invite = await repo.get(
-        tx, "invites", {"channel_sid": channel["sid"], "identity": user["identity"]}
-    )
-    return None, invite
+    return None, await invites.pending(tx, channel["sid"], user["identity"])
 
 
 async def get(tx: Tx, service: Row, user: Row, channel: Row) -> Row | None:
@@ -84,7 +83,7 @@ async def get(tx: Tx, service: Row, user: Row, channel: Row) -> Row | None:
         return await joined(tx, service, user, member)
     if invite is not None:
         return invited(user, invite)
-    return None  # notParticipating: 404 (open-questions.md §31)
+    return None  # notParticipating: 404 (docs/decisions.md §31)
 
 
 async def page(
@@ -121,11 +120,20 @@ async def page(
     return [await joined(tx, service, user, m) for m in rows]
 
 
+def reported(service: Row, values: dict[str, Any]) -> dict[str, Any]:
+    """What a client's report of its channel state changes: its consumption
+    horizon is ignored while the service has read status off
+    (docs/behaviour.md, "Consumption")."""
+    if service["read_status_enabled"]:
+        return values
+    return {k: v for k, v in values.items() if k != "last_consumed_message_index"}
+
+
 async def update(
     tx: Tx, service: Row, user: Row, channel: Row, values: dict[str, Any], origin: Origin
 ) -> Row:
     """NotificationLevel and the consumption horizon, written to the member
-    (the horizon rules are the member's, resources.md §9); only for a joined
+    (the horizon rules are the member's, docs/behaviour.md §R9); only for a joined
     channel."""
     member, invite = await find(tx, service, user, channel)
     if member is None:

@@ -1,8 +1,8 @@
-"""Users: identities inside a service (resources.md §8).
+"""Users: identities inside a service (docs/behaviour.md §R8).
 
 Users are created explicitly (REST), and implicitly: adding a member with an
 unknown identity, and a client's first connection with an access token.
-Deleting a user removes what hangs off its identity (``delete``).
+Deleting a user removes what hangs off its identity (``domain/user_delete.py``).
 """
 
 from typing import Any
@@ -13,7 +13,7 @@ from parley.errors import TwilioError, has_nul
 from parley.events import Origin, emit
 from parley.store import Row, Tx, UniqueViolation, repo
 
-IDENTITY_MAX = 256  # limits.md §3
+IDENTITY_MAX = 256  # docs/behaviour.md §L3
 
 
 def check_identity(identity: str) -> str:
@@ -108,31 +108,3 @@ async def update(tx: Tx, service: Row, user: Row, values: dict[str, Any], origin
     updated = {**user, **changes}
     await emit(tx, origin, "onUserUpdated", updated)
     return updated
-
-
-async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
-    """Delete a user and what hangs off its identity (resources.md §8,
-    open-questions.md §32): every membership through ``members.remove`` (each
-    channel's ``members_count`` - 1, ``onMemberRemoved``), its pending invites
-    (``parley.invite.deleted``), its bindings (``parley.binding.deleted``), then
-    the user (``parley.user.deleted``, payload = the row before). Messages it
-    wrote stay, ``from`` unchanged.
-
-    The cascade's events are recorded as Parley's own (source ``system``) with
-    webhooks off: only the call's own object is reported to webhooks
-    (open-questions.md §32: no per-membership webhooks).
-    """
-    # members and bindings create users: imported at use
-    from parley.domain import bindings, invites, members
-
-    cascade = Origin("system", False, origin.identity)
-    for member in await repo.select(tx, "members", {"user_sid": user["sid"]}):
-        channel = await repo.get(tx, "channels", {"sid": member["channel_sid"]})
-        if channel is not None:
-            await members.remove(tx, service, channel, member, cascade)
-    where = {"service_sid": service["sid"], "identity": user["identity"]}
-    for invite in await repo.select(tx, "invites", where):
-        await invites.remove(tx, invite, cascade, reason="user deleted")
-    await bindings.delete_all(tx, user, cascade)
-    await repo.delete(tx, "users", {"sid": user["sid"]})
-    await emit(tx, origin, "parley.user.deleted", user)

@@ -12,6 +12,6 @@ is called from the write path itself (pre-event webhooks excepted: they run
 before the transaction and can veto it).
 """
 
-from parley.events.model import PROJECTORS, Event, Origin, Source, emit, record
+from parley.events.model import Event, Origin, Source, emit, record
 
-__all__ = ["PROJECTORS", "Event", "Origin", "Source", "emit", "record"]
+__all__ = ["Event", "Origin", "Source", "emit", "record"]

@@ -9,6 +9,12 @@ by consumers that read the outbox from their own position.
 
 A slow or failing subscriber never affects the write that produced the event.
 
+Signals are the other kind of traffic: ephemeral notices that are never stored
+(a user is typing), sent to every process's signal subscribers (each tells its
+own sockets). Redis carries them on a second channel; without Redis they stay
+in the process. A signal lost on the way is lost: typing is repeated by the
+client while the user types.
+
 Redis may be down when Parley starts or go away later: the process starts
 anyway, retries in the background (0.5 s doubling to 5 s), delivers what it
 commits to its own subscribers meanwhile, and reports the state to its health
@@ -29,6 +35,9 @@ from parley.events.model import Event
 log = logging.getLogger("parley.bus")
 
 Subscriber = Callable[[list[Event]], Awaitable[None]]
+# an ephemeral notice for every process: a JSON object with a "kind"
+Signal = dict[str, Any]
+SignalSubscriber = Callable[[Signal], Awaitable[None]]
 # (up, detail): the bus's connection state, for the health checks
 Reporter = Callable[[bool, str | None], None]
 
@@ -38,23 +47,42 @@ class Bus(Protocol):
 
     async def publish(self, events: list[Event]) -> None: ...
 
+    def on_signal(self, subscriber: SignalSubscriber) -> Callable[[], None]: ...
+
+    async def signal(self, signal: Signal) -> None: ...
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
 
 
+def _subscription(subscribers: list[Any], subscriber: Any) -> Callable[[], None]:
+    subscribers.append(subscriber)
+
+    def unsubscribe() -> None:
+        with contextlib.suppress(ValueError):
+            subscribers.remove(subscriber)
+
+    return unsubscribe
+
+
 class _Fanout:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._signal_subscribers: list[SignalSubscriber] = []
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        self._subscribers.append(subscriber)
+        return _subscription(self._subscribers, subscriber)
 
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._subscribers.remove(subscriber)
+    def on_signal(self, subscriber: SignalSubscriber) -> Callable[[], None]:
+        return _subscription(self._signal_subscribers, subscriber)
 
-        return unsubscribe
+    async def _deliver_signal(self, signal: Signal) -> None:
+        for subscriber in list(self._signal_subscribers):
+            try:
+                await subscriber(signal)
+            except Exception:
+                log.exception("bus signal subscriber failed")
 
     async def _deliver(self, events: list[Event]) -> None:
         for subscriber in list(self._subscribers):
@@ -71,8 +99,12 @@ class MemoryBus(_Fanout):
     async def publish(self, events: list[Event]) -> None:
         await self._deliver(events)
 
+    async def signal(self, signal: Signal) -> None:
+        await self._deliver_signal(signal)
+
     async def close(self) -> None:
         self._subscribers.clear()
+        self._signal_subscribers.clear()
 
 
 def _encode(events: list[Event]) -> bytes:
@@ -106,6 +138,7 @@ class RedisBus(_Fanout):
         super().__init__()
         self.url = url
         self.channel = channel
+        self.signals = channel + ":signals"
         self._redis: Any = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -134,6 +167,17 @@ class RedisBus(_Fanout):
         self._outgoing.extend(events)
         self._queued.set()
 
+    async def signal(self, signal: Signal) -> None:
+        """Sent at once (signals are few, and not ordered with events); every
+        process, this one included, delivers it on receipt."""
+        try:
+            await asyncio.wait_for(
+                self._redis.publish(self.signals, orjson.dumps(signal)), self.TIMEOUT
+            )
+        except Exception as exc:
+            self._report(False, f"publish failed: {type(exc).__name__}: {exc}")
+            await self._deliver_signal(signal)
+
     async def _publish_queued(self) -> None:
         while True:
             await self._queued.wait()
@@ -159,12 +203,16 @@ class RedisBus(_Fanout):
         while True:
             pubsub = self._redis.pubsub()
             try:
-                await asyncio.wait_for(pubsub.subscribe(self.channel), self.TIMEOUT)
+                await asyncio.wait_for(pubsub.subscribe(self.channel, self.signals), self.TIMEOUT)
                 self._ready.set()
                 self._report(True, None)
                 pause = self.RETRY_MIN
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    if message.get("type") != "message":
+                        continue
+                    if message.get("channel") in (self.signals, self.signals.encode()):
+                        await self._deliver_signal(orjson.loads(message["data"]))
+                    else:
                         events = _decode(message["data"])
                         if self._lag is not None and events:
                             self._lag((timefmt.now() - events[0].date_created) / 1e6)
@@ -182,6 +230,7 @@ class RedisBus(_Fanout):
 
     async def close(self) -> None:
         self._subscribers.clear()
+        self._signal_subscribers.clear()
         if self._publisher is not None:
             self._publisher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

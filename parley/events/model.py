@@ -1,6 +1,5 @@
 """The event record and how it enters the outbox."""
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,12 +16,12 @@ class Event:
     """One domain event.
 
     ``kind`` uses Twilio's post-event names where Twilio has one
-    (``onMessageSent``, ``onChannelDestroyed``, …, webhooks.md §2) and
+    (``onMessageSent``, ``onChannelDestroyed``, …, docs/behaviour.md §W2) and
     ``parley.*`` names for changes no webhook reports (invites, roles, …).
     ``payload`` is a snapshot of the resource row after the change (before it,
     for removals) plus event-specific extras.
     ``webhooks`` is whether post-event webhooks may fire: SDK actions always,
-    REST only with ``X-Twilio-Webhook-Enabled: true`` (conventions.md §6).
+    REST only with ``X-Twilio-Webhook-Enabled: true`` (docs/behaviour.md §C6).
     """
 
     kind: str
@@ -76,18 +75,12 @@ class Origin:
     identity: str | None = None
 
 
-# In-transaction projectors: called by ``record`` inside the same transaction
-# as the change, so a view derived from events (the Sync view clients read) is
-# never behind or ahead of the data it mirrors.
-Projector = Callable[[Tx, Event], Awaitable[None]]
-PROJECTORS: list[Projector] = []
-
-
 async def record(tx: Tx, event: Event) -> Event:
     """Write the event into the outbox inside ``tx``, update the in-transaction
-    projections, and queue it for the bus (published after commit)."""
+    projections (the store's projectors, ``parley.store.base.Projector``), and
+    queue it for the bus (published after commit)."""
     event.seq = await repo.insert(tx, "events", event.to_row(), returning="seq")
-    for projector in PROJECTORS:
+    for projector in tx.projectors:
         await projector(tx, event)
     tx.events.append(event)
     return event

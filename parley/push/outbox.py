@@ -147,11 +147,6 @@ async def listing(
     return await tx.all(sql, params)
 
 
-async def forget(tx: Tx, account_sid: str | None) -> None:
-    """What a state reset does: the account's pushes (or all) are gone, sent or not."""
-    await repo.delete(tx, "pushes", {"account_sid": account_sid} if account_sid else {})
-
-
 async def prune(tx: Tx, before: int, limit: int = 1000) -> int:
     """Forget up to ``limit`` finished pushes last touched before ``before``."""
     rows = await tx.all(

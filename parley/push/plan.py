@@ -1,5 +1,6 @@
-"""Who is told what: a projector that plans an event's pushes in its own
-transaction (push-and-clients.md §1, §3; docs/push.md, "What is sent when").
+"""Who is told what: a projector (one of ``parley.app.PROJECTORS``) that plans
+an event's pushes in its own transaction (docs/behaviour.md §P1, §P3;
+docs/push.md, "What is sent when").
 
 ::
 
@@ -11,7 +12,7 @@ transaction (push-and-clients.md §1, §3; docs/push.md, "What is sent when").
 
 Each type only while the service enables it, and only to the user's bindings
 whose ``message_types`` include it. The text is rendered here (template or
-default, placeholders of push-and-clients.md §1.3), with the type's sound and,
+default, placeholders of docs/behaviour.md §P1.3), with the type's sound and,
 for new messages with ``badge_count_enabled``, the user's unread total, so
 what is sent is what was true at commit. A removal that is the cascade of a
 user's deletion (source ``system``) tells no one: the user and its bindings
@@ -24,7 +25,7 @@ import orjson
 
 from parley import timefmt
 from parley.domain.members import ADDED, REMOVED
-from parley.events import PROJECTORS, Event
+from parley.events import Event
 from parley.push import outbox
 from parley.store import Row, Tx, repo
 
@@ -41,7 +42,7 @@ SDK_TYPES = {
     REMOVED_FROM_CHANNEL: "twilio.channel.removed_from_channel",
 }
 
-# push-and-clients.md §1.3: the texts when no template is set
+# docs/behaviour.md §P1.3: the texts when no template is set
 DEFAULT_TEMPLATES = {
     NEW_MESSAGE: "${CHANNEL};${USER}: ${MESSAGE}",
     ADDED_TO_CHANNEL: "You have been added to channel ${CHANNEL} by ${USER}",
@@ -49,7 +50,7 @@ DEFAULT_TEMPLATES = {
     REMOVED_FROM_CHANNEL: "${USER} has removed you from the channel ${CHANNEL}",
 }
 
-SYSTEM = "system"  # the actor of a REST change that names none (resources.md §5)
+SYSTEM = "system"  # the actor of a REST change that names none (docs/behaviour.md §R5)
 
 
 def push_type(event: Event) -> str | None:
@@ -143,8 +144,6 @@ async def plan(tx: Tx, event: Event) -> None:
     await outbox.enqueue(tx, rows)
 
 
-PROJECTORS.append(plan)
-
 _BINDINGS = (
     "SELECT sid, identity, user_sid, endpoint, address, binding_type, credential_sid,"
     " message_types FROM bindings"
@@ -154,7 +153,7 @@ _BINDINGS = (
 async def _bindings(tx: Tx, event: Event, kind: str) -> list[Row]:
     """The recipients' bindings that accept ``kind``."""
     if kind == NEW_MESSAGE:
-        # every member but the author, unless muted (push-and-clients.md §9)
+        # every member but the author, unless muted (docs/behaviour.md §P9)
         rows = await tx.all(
             "SELECT b.sid, b.identity, b.user_sid, b.endpoint, b.address, b.binding_type,"
             " b.credential_sid, b.message_types"
@@ -173,7 +172,7 @@ async def _bindings(tx: Tx, event: Event, kind: str) -> list[Row]:
 
 def _accepts(message_types: str | None, kind: str) -> bool:
     if message_types is None:
-        return True  # push-and-clients.md §3: default all four
+        return True  # docs/behaviour.md §P3: default all four
     try:
         wanted = orjson.loads(message_types)
     except orjson.JSONDecodeError:
@@ -210,7 +209,7 @@ def _placeholders(
         payload = event.payload
         body = payload.get("body")
         if payload.get("media_sid") and not body:
-            # push-and-clients.md §8: a media message without text
+            # docs/behaviour.md §P8: a media message without text
             body = payload.get("compatibility_message") or ""
         values["MESSAGE"] = body or ""
     return values

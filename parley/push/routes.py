@@ -1,4 +1,5 @@
-"""The push record on the control plane, registered by ``app.py``.
+"""The push record on the control plane: ``routes`` lists its endpoint for the
+app's lifespan, which passes it to the control plane.
 
 ::
 
@@ -6,7 +7,8 @@
                             every push of the account, oldest first: to whom,
                             which binding and device, what it said, how it went
 
-An account reset drops its pushes, sent or not. The route only reads rows, so
+An account reset drops its pushes, sent or not (``pushes`` is declared
+account-scoped in ``parley/store/tables.py``). The route only reads rows, so
 any process may serve it.
 """
 
@@ -15,10 +17,10 @@ from typing import Any
 import orjson
 
 from parley import timefmt
-from parley.control.http import ControlPlane, query_limit, query_value
+from parley.control.http import ControlPlane, Route, query_limit, query_value
 from parley.errors import TwilioError
 from parley.push import outbox
-from parley.store import Row
+from parley.store import Row, Store
 
 
 def describe(row: Row) -> dict[str, Any]:
@@ -49,7 +51,7 @@ def describe(row: Row) -> dict[str, Any]:
     }
 
 
-def register(plane: ControlPlane) -> None:
+def routes(store: Store) -> list[Route]:
     async def list_pushes(_: ControlPlane, account: str | None, request: Any) -> Any:
         if account is None:
             raise TwilioError(20001, message="Push records are per account: use its credentials")
@@ -57,7 +59,7 @@ def register(plane: ControlPlane) -> None:
         if state is not None and state not in outbox.STATES:
             raise TwilioError(20001, message=f"state must be one of {list(outbox.STATES)}")
         limit = query_limit(request)
-        async with plane.store.read() as tx:
+        async with store.read() as tx:
             rows = await outbox.listing(
                 tx,
                 account,
@@ -68,5 +70,4 @@ def register(plane: ControlPlane) -> None:
             )
         return {"pushes": [describe(r) for r in rows]}
 
-    plane.route("GET", "pushes", list_pushes)
-    plane.on_reset.append(outbox.forget)
+    return [("GET", "pushes", list_pushes)]

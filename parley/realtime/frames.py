@@ -1,4 +1,4 @@
-"""Twilsock V3.0 framing (client-protocol.md §2; twilsock@0.12.2 ``src/parser.ts``).
+"""Twilsock V3.0 framing (docs/realtime-protocol.md §3-§4; twilsock@0.12.2 ``src/parser.ts``).
 
 One binary WebSocket message per frame::
 

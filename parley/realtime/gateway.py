@@ -1,4 +1,4 @@
-"""The twilsock gateway at ``GET /v3/wsconnect`` (client-protocol.md §2).
+"""The twilsock gateway at ``GET /v3/wsconnect`` (docs/realtime-protocol.md §1-§4).
 
 ::
 
@@ -34,21 +34,19 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from parley.domain import users
 from parley.errors import TwilioError
-from parley.events import Origin
+from parley.events import Event, Origin
 from parley.realtime import frames, tokens
 from parley.realtime.tunnel import Request, Response, Routes, split
+from parley.runtime import Runtime
 from parley.store import Row, StoreUnavailable, Tx, repo
-
-if TYPE_CHECKING:
-    from parley.app import Parley
 
 log = logging.getLogger("parley.realtime")
 
@@ -343,6 +341,22 @@ class Session:
 
 
 Hook = Callable[[Session], Awaitable[None]]
+# a client's own commit, to its own session before the reply (Hub.deliver_to)
+OwnEvents = Callable[[Session, list[Event]], Awaitable[None]]
+
+
+class Sessions(set[Session]):
+    """This process's connected sessions: the gateway adds and removes them,
+    the Sync fan-out and the typing signal read them."""
+
+    def connected(self, service_sid: str, identity: str | None = None) -> list[Session]:
+        return [
+            s
+            for s in self
+            if s.grant is not None
+            and s.grant.service_sid == service_sid
+            and (identity is None or s.grant.identity == identity)
+        ]
 
 
 def _transport(receive: Any) -> Transport | None:
@@ -358,7 +372,7 @@ def _transport(receive: Any) -> Transport | None:
 
 async def connecting_user(tx: Tx, service: Row, identity: str, role_sid: str | None) -> Row:
     """The user of a connecting client (a socket, or a simulated connection):
-    created by the first connection (push-and-clients.md §4.3, roles.md §4),
+    created by the first connection (docs/behaviour.md, "Users and connections"),
     with the token's deployment role if it names one."""
     user = await users.find(tx, service, identity)
     if user is None:
@@ -381,32 +395,34 @@ class Gateway:
     context_bytes_max = 16 * 1024  # bytes of one context's payload
     message_types_max = 64  # registered message types per socket
 
-    def __init__(self, app: "Parley", routes: Routes) -> None:
-        self.app = app
+    def __init__(
+        self,
+        runtime: Runtime,
+        routes: Routes,
+        sessions: Sessions,
+        *,
+        on_connect: Sequence[Hook] = (),
+        on_disconnect: Sequence[Hook] = (),
+        own_events: OwnEvents | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
         self.routes = routes
-        settings = app.settings
+        settings = runtime.settings
         self.init_timeout = settings.ws_init_timeout
         self.per_token = settings.ws_sockets_per_token
         self.per_account = settings.ws_sockets_per_account
         self._token_sockets: collections.Counter[str] = collections.Counter()
         self.dropped: collections.Counter[str] = collections.Counter()  # by reason, /metrics
         self._account_sockets: collections.Counter[str] = collections.Counter()
-        self.sessions: set[Session] = set()
-        self.on_connect: list[Hook] = []
-        self.on_disconnect: list[Hook] = []
+        self.sessions = sessions
+        self.on_connect = tuple(on_connect)
+        self.on_disconnect = tuple(on_disconnect)
+        self.own_events = own_events
         self.stopping = False
-        # simulated connections (POST /parley/v1/simulate/connect) per
-        # (account, service, identity): they count for reachability like sockets
-        self.simulated: dict[tuple[str, str, str], int] = {}
 
     def connected(self, service_sid: str, identity: str | None = None) -> list[Session]:
-        return [
-            s
-            for s in self.sessions
-            if s.grant is not None
-            and s.grant.service_sid == service_sid
-            and (identity is None or s.grant.identity == identity)
-        ]
+        return self.sessions.connected(service_sid, identity)
 
     async def stop(self) -> None:
         """Shutdown: every client is told to reconnect elsewhere (308 offload),
@@ -520,10 +536,9 @@ class Gateway:
         await session.send({"method": "reply", "id": frame_id, "status": status, **extra}, payload)
 
     async def _grant(self, session: Session, frame: frames.Frame) -> tokens.Grant | None:
-        store = self.app.store
-        assert store is not None and frame.id is not None
+        assert frame.id is not None
         try:
-            async with store.read() as tx:
+            async with self.store.read() as tx:
                 return await tokens.validate(tx, frame.header.get("token", ""))
         except StoreUnavailable as exc:
             await self._unavailable(session, frame.id, exc)
@@ -558,17 +573,15 @@ class Gateway:
         token_key = hashlib.sha256(str(frame.header.get("token")).encode()).hexdigest()[:32]
         over = self._over_limit(grant, token_key)
         if over is not None:
-            # twilsock retries a 429 with back-off (client-protocol.md §2)
+            # twilsock retries a 429 with back-off (docs/realtime-protocol.md §5)
             await self._reply(session, frame.id, 429, errorCode=20429, description=over)
             await session.close(429, over)
             return
         session.counted = (token_key, grant.account_sid)
         self._token_sockets[token_key] += 1
         self._account_sockets[grant.account_sid] += 1
-        store = self.app.store
-        assert store is not None
         try:
-            async with store.write() as tx:
+            async with self.store.write() as tx:
                 service = await repo.get(tx, "services", {"sid": grant.service_sid})
                 if service is None:
                     raise TwilioError(20106)
@@ -625,7 +638,8 @@ class Gateway:
             old.service_sid,
             old.identity,
         ):
-            # push-and-clients.md §4.3: a refreshed token keeps identity and service
+            # a refreshed token keeps identity and service
+            # (docs/behaviour.md, "Users and connections")
             error = TwilioError(20106)
             await self._reply(
                 session, frame.id, 401, errorCode=error.code, description=error.message
@@ -634,6 +648,16 @@ class Gateway:
         session.grant = grant
         session.schedule()
         await self._reply(session, frame.id, 200)
+
+    def _own_events(self, session: Session) -> Callable[[list[Event]], Awaitable[None]] | None:
+        deliver = self.own_events
+        if deliver is None:
+            return None
+
+        async def own(events: list[Event]) -> None:
+            await deliver(session, events)
+
+        return own
 
     def _over_limit(self, grant: tokens.Grant, token_key: str) -> str | None:
         """Why one more socket for this token or account is refused, if it is."""
@@ -695,7 +719,17 @@ class Gateway:
         try:
             path, params = split(path, http.get("params"))
             handler, path_params = self.routes.match(method, path)
-            request = Request(session, method, path, params, frame.payload, headers, path_params)
+            request = Request(
+                session,
+                method,
+                path,
+                params,
+                frame.payload,
+                headers,
+                self.runtime,
+                path_params,
+                self._own_events(session),
+            )
             response = await handler(request)
         except TwilioError as exc:
             response = Response(exc.status, exc.body())

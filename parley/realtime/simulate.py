@@ -4,7 +4,7 @@ do, for tests that have no client SDK (docs/testing.md "Simulated clients").
 ::
 
     simulate/message     {service_sid, identity, channel, body?, attributes?, media_sid?}
-                         -> chat.messages.send_message   (the tunnelled sendMessage's action)
+                         -> the client action sendMessage, by name
     simulate/typing      {service_sid, identity, channel}
                          -> chat.users.start_typing      (the tunnelled Typing's action)
     simulate/connect     {service_sid, identity}         -> chat.reachability.connect
@@ -14,9 +14,10 @@ Each runs the real-time client API's own action with a ``Ctx`` built for that
 identity instead of a socket's: the same role checks (50107 / 50400), the same
 pre-event webhook (a rejection is 403 / 20403, nothing stored), post-event
 webhooks with ``Source=SDK`` and ``ClientIdentity``, the Sync view, typing
-pushed to connected sockets, and reachability. Registered by ``app.py`` with
-``ControlPlane.route``; authenticated with the account's credentials like the
-rest of the control plane, so ``service_sid`` must be one of its services.
+pushed to connected sockets, and reachability. ``routes`` lists them for the
+app's lifespan, which passes them to the control plane. Authenticated with the
+account's credentials like the rest of the control plane, so ``service_sid``
+must be one of its services.
 """
 
 from typing import Any
@@ -25,11 +26,13 @@ import orjson
 
 from parley import sids
 from parley.api.messages import MESSAGE
-from parley.control.http import ControlPlane
+from parley.control.http import ControlPlane, Route
 from parley.errors import TwilioError, missing
-from parley.realtime.chat import messages, reachability, users
+from parley.realtime.chat import users
+from parley.realtime.chat.actions import Actions
 from parley.realtime.chat.context import Ctx
-from parley.realtime.gateway import Gateway
+from parley.realtime.chat.reachability import Reachability
+from parley.runtime import Runtime
 from parley.store import Row, repo
 
 MESSAGE_FIELDS = {"body", "attributes", "media_sid"}
@@ -52,9 +55,10 @@ def _json(body: bytes, allowed: set[str]) -> dict[str, Any]:
 
 
 class Simulator:
-    def __init__(self, plane: ControlPlane, gateway: Gateway) -> None:
-        self.plane = plane
-        self.gateway = gateway
+    def __init__(self, runtime: Runtime, actions: Actions, reachability: Reachability) -> None:
+        self.runtime = runtime
+        self.actions = actions
+        self.reachability = reachability
 
     async def _service(self, account: str | None, data: dict[str, Any]) -> Row:
         if account is None:
@@ -62,7 +66,7 @@ class Simulator:
         sid = data["service_sid"]
         service = None
         if sids.looks_like(sids.SERVICE, sid):
-            async with self.plane.store.read() as tx:
+            async with self.runtime.store.read() as tx:
                 service = await repo.get(tx, "services", {"sid": sids.normalise(sid)})
         if service is None or service["account_sid"] != account:
             raise TwilioError(20404, path=f"/Services/{sid}")
@@ -70,9 +74,7 @@ class Simulator:
 
     async def _ctx(self, account: str | None, data: dict[str, Any]) -> Ctx:
         service = await self._service(account, data)
-        return Ctx.acting(
-            self.gateway.app, service["account_sid"], service["sid"], data["identity"]
-        )
+        return Ctx.acting(self.runtime, service["account_sid"], service["sid"], data["identity"])
 
     @staticmethod
     def _channel(data: dict[str, Any]) -> str:
@@ -87,35 +89,35 @@ class Simulator:
         fields = {k: v for k, v in data.items() if k in MESSAGE_FIELDS}
         if isinstance(fields.get("attributes"), dict | list):  # a mapping: its JSON text
             fields["attributes"] = orjson.dumps(fields["attributes"]).decode()
-        row = await messages.send_message(ctx, self._channel(data), fields)
-        return MESSAGE.render(row, self.plane.api.base_url)
+        row = await self.actions.perform(
+            "sendMessage", ctx, {"channel": self._channel(data)}, fields
+        )
+        return MESSAGE.render(row, self.runtime.base_url)
 
     async def typing(self, _: ControlPlane, account: str | None, request: Any) -> Any:
         data = _json(request["body"], {"channel"})
         ctx = await self._ctx(account, data)
-        timeout = await users.start_typing(ctx, self.gateway, self._channel(data))
+        timeout = await users.start_typing(ctx, self._channel(data))
         return {"typing_timeout": timeout}
 
     async def connect(self, _: ControlPlane, account: str | None, request: Any) -> Any:
         data = _json(request["body"], set())
         service = await self._service(account, data)
-        count = await reachability.connect(self.gateway, service, data["identity"])
+        count = await self.reachability.connect(service, data["identity"])
         return {"identity": data["identity"], "connections": count}
 
     async def disconnect(self, _: ControlPlane, account: str | None, request: Any) -> Any:
         data = _json(request["body"], set())
         service = await self._service(account, data)
-        count = await reachability.disconnect(self.gateway, service, data["identity"])
+        count = await self.reachability.disconnect(service, data["identity"])
         return {"identity": data["identity"], "connections": count}
 
-    async def forget(self, _: Any, account: str | None) -> None:
-        reachability.forget(self.gateway, account)
 
-
-def register(plane: ControlPlane, gateway: Gateway) -> None:
-    simulator = Simulator(plane, gateway)
-    plane.route("POST", "simulate/message", simulator.message)
-    plane.route("POST", "simulate/typing", simulator.typing)
-    plane.route("POST", "simulate/connect", simulator.connect)
-    plane.route("POST", "simulate/disconnect", simulator.disconnect)
-    plane.on_reset.append(simulator.forget)
+def routes(runtime: Runtime, actions: Actions, reachability: Reachability) -> list[Route]:
+    simulator = Simulator(runtime, actions, reachability)
+    return [
+        ("POST", "simulate/message", simulator.message),
+        ("POST", "simulate/typing", simulator.typing),
+        ("POST", "simulate/connect", simulator.connect),
+        ("POST", "simulate/disconnect", simulator.disconnect),
+    ]

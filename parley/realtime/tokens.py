@@ -1,7 +1,7 @@
 """Access tokens: the JWTs ``twilio.jwt.access_token.AccessToken`` builds with an
-API key and a ``ChatGrant`` (push-and-clients.md §4).
+API key and a ``ChatGrant`` (docs/behaviour.md §P4).
 
-Validation follows push-and-clients.md §4.2 step by step; each failure has its
+Validation follows docs/behaviour.md §P4.2 step by step; each failure has its
 Twilio 201xx code (the titles are reconstructed there, see errors.py)::
 
     three canonical base64url segments              20101
@@ -34,7 +34,7 @@ from parley.domain import users
 from parley.errors import TwilioError
 from parley.store import Tx, repo
 
-MAX_TTL = 24 * 3600  # Twilio's maximum token lifetime (push-and-clients.md §4.2)
+MAX_TTL = 24 * 3600  # Twilio's maximum token lifetime (docs/behaviour.md §P4.2)
 SKEW = 60  # seconds of clock skew tolerated for nbf [inferred: "a small clock skew"]
 CTY = "twilio-fpa;v=1"
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")  # base64url without padding (RFC 7515 §2)
@@ -163,7 +163,7 @@ def build(
     now: int | None = None,
 ) -> str:
     """A token shaped exactly as twilio-python's ``AccessToken`` + ``ChatGrant``
-    build it (push-and-clients.md §4.1), for ``parley tokens create``."""
+    build it (docs/behaviour.md §P4.1), for ``parley tokens create``."""
     import jwt
 
     issued = int(time.time()) if now is None else now

@@ -1,9 +1,9 @@
 """Tunnelled HTTP: the requests Chat, Sync and Notifications send inside the
-socket as ``{method, host, path, params}`` (client-protocol.md §1-2).
+socket as ``{method, host, path, params}`` (docs/realtime-protocol.md §1-§4).
 
 Routed by path only: the SDK names Twilio's hosts (``aim.us1.twilio.com``,
 ``cds.us1.twilio.com``) or whatever host Parley's own URLs carry, and Parley
-serves them all (client-protocol.md §1 "Key consequence").
+serves them all (docs/realtime-protocol.md §1 "Key consequence").
 """
 
 import re
@@ -13,15 +13,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from parley.errors import TwilioError, has_nul, not_found
+from parley.events import Event
+from parley.runtime import Runtime
 
 if TYPE_CHECKING:
     from parley.realtime.gateway import Session
-    from parley.store import Tx
-
-# run inside a client action's write transaction with the action's result
-# (the session-list commands of docs/realtime-protocol.md §9.4 write their
-# answer there, so the change and its answer commit together)
-Within = Callable[["Tx", Any], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -32,8 +28,10 @@ class Request:
     params: dict[str, str]
     body: Any
     headers: Mapping[str, Any]
+    runtime: Runtime
     path_params: dict[str, str] = field(default_factory=dict)
-    within: Within | None = None
+    # the session's own Sync events of a commit, sent before the reply
+    own_events: Callable[[list[Event]], Awaitable[None]] | None = None
 
     def form(self) -> dict[str, str]:
         """The body as fields: a JSON object, or a form-encoded text body."""

@@ -1,12 +1,23 @@
 """Storage: one interface (``base.Store``), two engines, generic SQL written once."""
 
-from parley.store.base import Row, Store, StoreUnavailable, Tx, UniqueViolation
+from collections.abc import Sequence
 
-__all__ = ["Row", "Store", "StoreUnavailable", "Tx", "UniqueViolation", "open_store"]
+from parley.store.base import Projector, Row, Store, StoreUnavailable, Tx, UniqueViolation
+
+__all__ = [
+    "Projector",
+    "Row",
+    "Store",
+    "StoreUnavailable",
+    "Tx",
+    "UniqueViolation",
+    "open_store",
+]
 
 
-async def open_store(url: str) -> Store:
-    """Open and migrate the store named by a database URL.
+async def open_store(url: str, projectors: Sequence[Projector] = ()) -> Store:
+    """Open and migrate the store named by a database URL; its write
+    transactions run ``projectors`` on every event they record.
 
     ``sqlite:///path``, ``sqlite://`` (memory) and ``postgresql://…``.
     """
@@ -21,4 +32,5 @@ async def open_store(url: str) -> Store:
     else:
         raise ValueError(f"unsupported database URL: {url}")
     await store.migrate()
+    store.projectors = tuple(projectors)
     return store

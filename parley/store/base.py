@@ -33,10 +33,18 @@ class StoreUnavailable(TwilioError):
         super().__init__(20503, detail=detail)
 
 
+# In-transaction projectors, ``(tx, event)``: called by ``events.record``
+# inside the transaction that recorded the event, so a view derived from events
+# (the Sync view, the webhook deliveries) is never behind or ahead of the data.
+# The app's lifespan gives the store its list (``open_store(url, projectors)``).
+Projector = Callable[[Any, Any], Awaitable[None]]
+
+
 class Tx(Protocol):
     """One transaction (or one read snapshot)."""
 
     events: list[Any]
+    projectors: Sequence[Projector]  # a write's (none for a read)
 
     async def one(self, sql: str, params: Params | None = None) -> Row | None: ...
 
@@ -60,6 +68,7 @@ OnCommit = Callable[[list[Any]], Awaitable[None]]
 class Store(Protocol):
     engine: str
     on_commit: OnCommit | None
+    projectors: Sequence[Projector]
 
     def write(self) -> AbstractAsyncContextManager[Tx]:
         """A serialisable-enough write transaction; commits on clean exit."""

@@ -19,7 +19,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from parley.store.base import OnCommit, Params, Row, StoreUnavailable, UniqueViolation
+from parley.store.base import (
+    OnCommit,
+    Params,
+    Projector,
+    Row,
+    StoreUnavailable,
+    UniqueViolation,
+)
 from parley.store.migrate import migrations, statements
 
 PK = "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -67,9 +74,15 @@ async def _execute(conn: sqlite3.Connection, sql: str, deadline: float) -> None:
 
 
 class SqliteTx:
-    def __init__(self, conn: sqlite3.Connection, deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        deadline: float | None = None,
+        projectors: Sequence[Projector] = (),
+    ) -> None:
         self._conn = conn
         self.events: list[Any] = []
+        self.projectors = projectors
         # loop time after which a locked database is a 503 (a read's own clock
         # starts at its first locked statement)
         self._deadline = deadline
@@ -136,6 +149,7 @@ class SqliteStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self.on_commit: OnCommit | None = None
+        self.projectors: Sequence[Projector] = ()
         self.lock_timeout = LOCK_TIMEOUT
         memory = path in ("", ":memory:")
         self._writer = self._connect(":memory:" if memory else path)
@@ -176,7 +190,7 @@ class SqliteStore:
         try:
             conn = self._writer
             await _execute(conn, "BEGIN IMMEDIATE", deadline)
-            tx = SqliteTx(conn, deadline)
+            tx = SqliteTx(conn, deadline, self.projectors)
             try:
                 yield tx
                 await _execute(conn, "COMMIT", deadline)

@@ -1,13 +1,14 @@
-"""The Sync view: the state the real-time SDK reads (client-protocol.md §3).
+"""The Sync view: the state the real-time SDK reads (docs/realtime-protocol.md §6).
 
 ::
 
-    domain write ──(same tx)──> events.record ──> PROJECTORS: projection.project
+    domain write ──(same tx)──> events.record ──> the store's projectors: projection.project
                                                    └─> store: objects, items, sync_events
-    commit ──> bus ──> fanout.Hub: sync_events of those domain events
-                                   ──> subscribed sessions (live notifications)
-    POST /v4/Subscriptions ──> replay sync_events after last_event_id, then
-                               subscription_established
+    rows loaded without events (imports, seeds) ──> rebuild
+
+The view only: the socket side that serves it (the tunnelled Sync endpoints,
+subscriptions and their live fan-out) is ``parley/realtime/sync_http.py`` and
+``parley/realtime/subscriptions.py``.
 
 Maps, lists and documents carry a per-object, gap-free event id; every change
 to an object or one of its items is one event, stored, so a client that

@@ -1,4 +1,4 @@
-"""Sync object names and who may read them (client-protocol.md §3).
+"""Sync object names and who may read them (docs/realtime-protocol.md §6-§7).
 
 ``{CH}.channel`` and ``{CH}.roster`` are fixed by the SDK itself
 (twilio-chat@6.0.0 ``channeldescriptor.ts:100``, ``data/channels.ts:422``); the

@@ -1,7 +1,8 @@
 """Domain events -> the Sync view, inside the transaction that recorded them.
 
-Registered in ``parley.events.PROJECTORS`` (see ``install``). Kinds and
-payloads follow the event contract in HELPERS.md::
+One of the store's projectors (``parley.app.PROJECTORS``). The domain events
+and their payloads (each the stored row of the resource, see
+``parley.events.model.emit``)::
 
     onUserAdded/Updated        -> {US}.info map (friendlyName, attributes, reachability),
                                   {US}.channels map (pending invites as "invited")
@@ -24,7 +25,7 @@ from typing import Any
 import orjson
 
 from parley import timefmt
-from parley.events import PROJECTORS, Event
+from parley.events import Event
 from parley.store import Row, Tx, repo
 from parley.sync import names, store
 
@@ -43,7 +44,8 @@ def _attrs(value: Any) -> str:
 
 
 def channel_data(channel: Row, last: Row | None) -> dict[str, Any]:
-    """The channel document (client-protocol.md §3; twilio-chat channel.ts fieldMappings)."""
+    """The channel document (docs/realtime-protocol.md §6.4; twilio-chat's
+    channel.ts fieldMappings)."""
     sid = channel["sid"]
     data: dict[str, Any] = {
         "messages": names.messages(sid),
@@ -118,7 +120,7 @@ def message_data(message: Row, member_sid: str | None, media: Any) -> dict[str, 
 
 
 def user_info_items(user: Row, notifiable: bool) -> dict[str, dict[str, Any]]:
-    """The user-info map's items (client-protocol.md §3; twilio-chat user.ts)."""
+    """The user-info map's items (docs/realtime-protocol.md §6-§7; twilio-chat user.ts)."""
     return {
         "friendlyName": {"value": user.get("friendly_name")},
         "attributes": {"value": _attrs(user.get("attributes"))},
@@ -407,9 +409,3 @@ async def project(tx: Tx, event: Event) -> None:
     handler = HANDLERS.get(event.kind)
     if handler is not None:
         await handler(tx, event)
-
-
-def install() -> None:
-    """Register the projector once (idempotent; called at app start-up)."""
-    if project not in PROJECTORS:
-        PROJECTORS.append(project)

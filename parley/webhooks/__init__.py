@@ -1,7 +1,7 @@
 """Webhooks: post-event delivery from a durable outbox, and pre-event calls.
 
-- ``params``: event -> the parameters Twilio sends (webhooks.md §3)
-- ``signature``: ``X-Twilio-Signature`` (webhooks.md §7)
+- ``params``: event -> the parameters Twilio sends (docs/behaviour.md §W3)
+- ``signature``: ``X-Twilio-Signature`` (docs/behaviour.md §W7)
 - ``sender``: one signed request and its retry judgement
 - ``outbox``: deliveries planned in the event's transaction; lanes, leases, attempts
 - ``worker``: claims lanes and delivers after commit, in any number of processes

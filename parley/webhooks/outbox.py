@@ -15,7 +15,7 @@
 
 A lane is one target (the service's post-event URL, or one channel webhook)
 for one channel (user events: the service), so a receiver sees a channel's
-events in commit order, one in flight at a time (webhooks.md §5). Deliveries
+events in commit order, one in flight at a time (docs/behaviour.md §W5). Deliveries
 join a lane after taking the lane row's lock (the upsert), so their ``seq``
 order is the lanes's commit order on PostgreSQL too. All SQL here is plain
 SQL that runs on both engines: claiming is a compare-and-set ``UPDATE`` whose
@@ -31,14 +31,14 @@ import orjson
 
 from parley import timefmt
 from parley.domain.catalogue import POST_EVENTS
-from parley.events import PROJECTORS, Event
+from parley.events import Event
 from parley.store import Row, Tx, repo
 
 _POST_EVENTS = frozenset(POST_EVENTS)
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
 
-# webhooks.md §6: a Studio webhook is handed to the stand-in named by
+# docs/behaviour.md §W6: a Studio webhook is handed to the stand-in named by
 # PARLEY_STUDIO_URL at send time; its filters default to new messages
 # (Twilio's Studio-with-Chat setup uses onMessageSent) [inferred].
 STUDIO_DEFAULT_FILTERS = ("onMessageSent",)
@@ -71,7 +71,7 @@ def _method(value: str | None) -> str:
 def trigger_matches(body: str | None, triggers: list[str]) -> bool:
     """Case-insensitive whole-word match of any keyword anywhere in the body.
 
-    The rule is undocumented; open-questions.md §41 and webhooks.md §6
+    The rule is undocumented; docs/decisions.md §41 and docs/behaviour.md §W6
     ("case-insensitive whole-word match recommended") decide it. A keyword of
     several words matches that phrase; word edges are where a letter/digit
     meets anything else.
@@ -113,7 +113,8 @@ async def targets(tx: Tx, event: Event) -> list[Target]:
         " FROM services WHERE sid = :sid",
         {"sid": event.service_sid},
     )
-    # webhooks.md §1: null URL = phase off; empty/null filters = nothing (open-questions §42)
+    # a null URL turns the phase off, empty or null filters send nothing
+    # (docs/behaviour.md §W1, docs/decisions.md §42)
     if service and service["post_webhook_url"] and event.kind in _names(service["webhook_filters"]):
         found.append(
             Target(
@@ -130,7 +131,7 @@ async def targets(tx: Tx, event: Event) -> list[Target]:
         if kind == "webhook":
             wanted = event.kind in _names(hook["filters"]) and bool(hook["url"])
         elif kind == "trigger":
-            # webhooks.md §6: a new (text) message whose body has a keyword
+            # docs/behaviour.md §W6: a new (text) message whose body has a keyword
             wanted = (
                 event.kind == "onMessageSent"
                 and bool(hook["url"])
@@ -160,8 +161,6 @@ async def plan(tx: Tx, event: Event) -> None:
     for target in await targets(tx, event):
         await enqueue(tx, event, target)
 
-
-PROJECTORS.append(plan)
 
 _JOIN_LANE = (
     "INSERT INTO webhook_lanes (lane, pending, next_at, account_sid, target)"

@@ -1,12 +1,12 @@
-"""Event -> the parameters Twilio sends for it (webhooks.md §3).
+"""Event -> the parameters Twilio sends for it (docs/behaviour.md §W3).
 
 Every event carries ``EventType``, ``AccountSid``, ``InstanceSid``, ``Source``
 (``SDK`` for client actions, ``API`` otherwise), ``ClientIdentity`` (SDK only)
-and ``RetryCount``. The event-specific names come from webhooks.md §3.2: the
+and ``RetryCount``. The event-specific names come from docs/behaviour.md §W3.2: the
 ``onMessageSent`` list is a capture, the others are reconstructed
-(open-questions.md §37). Dates are ISO 8601 with milliseconds
+(docs/decisions.md §37). Dates are ISO 8601 with milliseconds
 (``timefmt.to_webhook``); attributes are the JSON string, ``{}`` when unset;
-booleans are ``true``/``false``; a null value is omitted (webhooks.md §3.2,
+booleans are ``true``/``false``; a null value is omitted (docs/behaviour.md §W3.2,
 last line).
 """
 
@@ -87,7 +87,7 @@ _USER: dict[str, Getter] = {
     "Attributes": _attributes,
 }
 
-# webhooks.md §3.2, post-event rows
+# docs/behaviour.md §W3.2, post-event rows
 EVENT_PARAMS: dict[str, dict[str, Getter]] = {
     "onMessageSent": {**_MESSAGE, "DateCreated": _date("date_created")},
     "onMediaMessageSent": {
@@ -182,7 +182,8 @@ def common(
     identity: str | None,
     retry_count: int = 0,
 ) -> Params:
-    """The §3.1 parameters alone (pre-events build the rest from the request)."""
+    """The parameters of every event alone (docs/behaviour.md §W3.1); pre-events
+    build the rest from the request."""
     params: Params = {"EventType": kind, "AccountSid": account_sid, "InstanceSid": service_sid}
     params["Source"] = "SDK" if source == "sdk" else "API"
     if source == "sdk" and identity is not None:

@@ -1,7 +1,7 @@
 """Pre-event webhooks: a synchronous call that can reject or modify an action.
 
-Called by client (SDK) actions before their transaction (webhooks.md §4); REST
-calls never trigger them (conventions.md §6). Same signer, HTTP client and
+Called by client (SDK) actions before their transaction (docs/behaviour.md §W4); REST
+calls never trigger them (docs/behaviour.md §C6). Same signer, HTTP client and
 retry rule as post-events (``sender``), but inline: retries follow each other
 without back-off, because a client is waiting.
 
@@ -12,10 +12,10 @@ without back-off, because a client is waiting.
                   then commit (and its post-event goes to the outbox)
       rejected -> the client gets an error; nothing is stored, no post-event
 
-Outcomes (webhooks.md §4): 2xx proceeds, with replacement fields from a JSON
+Outcomes (docs/behaviour.md §W4): 2xx proceeds, with replacement fields from a JSON
 object body; a non-retryable status rejects; timeout, connection failure, 429,
 503, 504 are retried ``pre_webhook_retry_count`` times, then reject (fail
-closed) unless ``fail_open`` (open-questions.md §38, PARLEY_PREHOOK_FAIL_OPEN).
+closed) unless ``fail_open`` (docs/decisions.md §38, PARLEY_PREHOOK_FAIL_OPEN).
 """
 
 from collections.abc import Mapping
@@ -29,8 +29,8 @@ from parley.config import Settings
 from parley.store import Row, Store, repo
 from parley.webhooks import sender, targets
 
-# webhooks.md §4: keys a 2xx JSON body may replace, per pre-event
-# (message rows confirmed by the retired docs; others by analogy, open-questions §39)
+# docs/behaviour.md §W4: keys a 2xx JSON body may replace, per pre-event
+# (message rows confirmed by the retired docs; others by analogy, docs/decisions.md §39)
 REPLACEABLE: dict[str, frozenset[str]] = {
     "onMessageSend": frozenset({"body", "attributes"}),
     "onMessageUpdate": frozenset({"body", "attributes"}),

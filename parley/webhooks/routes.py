@@ -1,4 +1,6 @@
-"""The webhook endpoints of the control plane, registered by ``app.py``.
+"""The webhook endpoints of the control plane, listed by ``routes`` for the
+app's lifespan, which passes them (and ``forget``, a reset hook) to the
+control plane.
 
 ::
 
@@ -12,15 +14,16 @@
 
 An account reset also drops its delivery record and its faults. The routes
 only read and write rows, so any process may serve them (no worker needed). The control
-plane knows nothing of this module: it only offers ``route`` and ``on_reset``.
+plane knows nothing of this module: it only takes routes and reset hooks.
 """
 
 from typing import Any
 
 import orjson
 
-from parley.control.http import ControlPlane, query_limit, query_value
+from parley.control.http import ControlPlane, Route, query_limit, query_value
 from parley.errors import TwilioError
+from parley.store import Store
 from parley.webhooks.double import (
     STATES,
     Fault,
@@ -31,6 +34,8 @@ from parley.webhooks.double import (
     forget,
 )
 
+__all__ = ["forget", "routes"]
+
 
 def _account(account: str | None) -> str:
     if account is None:
@@ -38,13 +43,13 @@ def _account(account: str | None) -> str:
     return account
 
 
-def register(plane: ControlPlane) -> None:
+def routes(store: Store) -> list[Route]:
     async def list_deliveries(_: ControlPlane, account: str | None, request: Any) -> Any:
         state = query_value(request, "state")
         if state is not None and state not in STATES:
             raise TwilioError(20001, message=f"state must be one of {list(STATES)}")
         limit = query_limit(request)
-        async with plane.store.read() as tx:
+        async with store.read() as tx:
             found = await deliveries(
                 tx,
                 _account(account),
@@ -57,7 +62,7 @@ def register(plane: ControlPlane) -> None:
     async def inject(_: ControlPlane, account: str | None, request: Any) -> Any:
         owner = _account(account)
         fault = _fault(request["body"])
-        async with plane.store.write() as tx:
+        async with store.write() as tx:
             try:
                 await add_fault(tx, owner, fault)
             except ValueError as exc:
@@ -65,19 +70,20 @@ def register(plane: ControlPlane) -> None:
             return {"faults": await faults(tx, owner)}
 
     async def pending(_: ControlPlane, account: str | None, request: Any) -> Any:
-        async with plane.store.read() as tx:
+        async with store.read() as tx:
             return {"faults": await faults(tx, _account(account))}
 
     async def clear(_: ControlPlane, account: str | None, request: Any) -> Any:
-        async with plane.store.write() as tx:
+        async with store.write() as tx:
             await clear_faults(tx, _account(account))
         return {"faults": []}
 
-    plane.route("GET", "webhooks/deliveries", list_deliveries)
-    plane.route("POST", "faults", inject)
-    plane.route("GET", "faults", pending)
-    plane.route("DELETE", "faults", clear)
-    plane.on_reset.append(forget)
+    return [
+        ("GET", "webhooks/deliveries", list_deliveries),
+        ("POST", "faults", inject),
+        ("GET", "faults", pending),
+        ("DELETE", "faults", clear),
+    ]
 
 
 def _fault(body: bytes) -> Fault:

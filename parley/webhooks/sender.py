@@ -1,4 +1,4 @@
-"""One signed webhook request, and how its outcome is judged (webhooks.md §3, §5).
+"""One signed webhook request, and how its outcome is judged (docs/behaviour.md §W3, §W5).
 
 Shared by post-event delivery (``worker``) and pre-event calls (``prehook``):
 the same signer, HTTP client, timeout and retry rule.
@@ -6,7 +6,7 @@ the same signer, HTTP client, timeout and retry rule.
 Retryable: a timeout (5 s per attempt by default), HTTP 429, 503 or 504 — the
 statuses Twilio's retry-count text names — and a connection that could not be
 made or broke mid-request (the receiver never got the event, like a timeout;
-webhooks.md §4 lists "connection failure" with timeouts). Any other status
+docs/behaviour.md §W4 lists "connection failure" with timeouts). Any other status
 outside 2xx is final. Redirects are not followed (a 3xx is final), as Twilio's
 webhook requests do not follow them either [inferred]; so a receiver cannot
 point Parley at an address the target check refused (``targets``).
@@ -26,8 +26,8 @@ import httpx
 from parley.webhooks import signature, targets
 
 RETRY_STATUSES = frozenset({429, 503, 504})
-USER_AGENT = "TwilioProxy/1.1"  # webhooks.md §3 "other headers"
-# a pre-event answer is a small JSON object (webhooks.md §4); what is longer is
+USER_AGENT = "TwilioProxy/1.1"  # docs/behaviour.md §W3 "other headers"
+# a pre-event answer is a small JSON object (docs/behaviour.md §W4); what is longer is
 # not read into memory (docs/security.md, "Webhook targets")
 BODY_MAX = 64 * 1024
 
@@ -48,7 +48,7 @@ class Outcome:
 def backoff(retry: int, base: float, factor: float = 4.0) -> float:
     """Seconds to wait before retry number ``retry`` (1, 2, 3).
 
-    Twilio publishes no schedule (webhooks.md §5 [inferred]). ``base`` x 4^(n-1)
+    Twilio publishes no schedule (docs/behaviour.md §W5 [inferred]). ``base`` x 4^(n-1)
     with the default base of 2 s gives 2 s, 8 s, 32 s: with the maximum of 3
     retries a receiver that is down for 30 s still gets the event (issue #5);
     ``PARLEY_WEBHOOK_BACKOFF`` scales the whole schedule (tests use ~0.05).

@@ -1,4 +1,4 @@
-"""``X-Twilio-Signature``: what Twilio's helper libraries verify (webhooks.md §7).
+"""``X-Twilio-Signature``: what Twilio's helper libraries verify (docs/behaviour.md §W7).
 
 Byte for byte what ``twilio.request_validator.RequestValidator`` computes:
 HMAC-SHA1 keyed with the account's Auth Token over the exact URL requested

@@ -381,7 +381,7 @@ class Worker:
     def _params(event: Event, delivery: Row, retry: int) -> dict[str, str]:
         out = params.for_event(event, retry)
         if delivery["webhook_sid"]:
-            # webhooks.md §6 / open-questions §41: channel webhooks add these
+            # docs/behaviour.md §W6 / docs/decisions.md §41: channel webhooks add these
             out["WebhookSid"] = delivery["webhook_sid"]
             out["WebhookType"] = delivery["webhook_type"]
         return out

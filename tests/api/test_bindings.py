@@ -1,4 +1,4 @@
-"""Binding and User Binding resources through the official SDK (resources.md §10).
+"""Binding and User Binding resources through the official SDK (docs/behaviour.md §R10).
 
 Bindings are registered the way a client SDK will (``domain.bindings.register``),
 then read and deleted through REST.
@@ -27,7 +27,7 @@ def test_service_binding_fields(server: Server, client: Client, service: Any) ->
     assert binding.date_created is not None and binding.date_updated is None
     base = f"{client.chat.base_url}/v2/Services/{service.sid}"
     assert binding.url == f"{base}/Bindings/{made['sid']}"
-    # links.user carries the identity, not the SID (resources.md §1)
+    # links.user carries the identity, not the SID (docs/behaviour.md §R1)
     assert binding.links == {"user": f"{base}/Users/alice"}
     # registering created the user with the service defaults
     assert user.role_sid == service.default_service_role_sid
@@ -37,7 +37,7 @@ def test_user_binding_fields(server: Server, client: Client, service: Any) -> No
     made = register_binding(server, service.sid, "bob", "endpoint-1", "gcm")
     users = client.chat.v2.services(service.sid).users
     user = users("bob").fetch()
-    for key in ("bob", user.sid):  # by identity or SID (open-questions.md §18)
+    for key in ("bob", user.sid):  # by identity or SID (docs/decisions.md §18)
         binding = users(key).user_bindings(made["sid"]).fetch()
         assert binding.user_sid == user.sid and binding.binding_type == "gcm"
         assert binding.url == (

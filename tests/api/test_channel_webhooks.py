@@ -1,4 +1,4 @@
-"""Channel Webhook resource through the official SDK (resources.md §12, webhooks.md §6)."""
+"""Channel Webhook resource through the official SDK (docs/behaviour.md §R12, §W6)."""
 
 from typing import Any
 
@@ -42,7 +42,7 @@ def test_webhook_type(server: Server, client: Client, service: Any, channel: Any
         f"{client.chat.base_url}/v2/Services/{service.sid}/Channels/{channel.sid}"
         f"/Webhooks/{created.sid}"
     )
-    # Method defaults to POST, RetryCount to 0 (resources.md §12)
+    # Method defaults to POST, RetryCount to 0 (docs/behaviour.md §R12)
     assert created.configuration == {
         "url": "https://example.com/hook",
         "method": "POST",
@@ -63,7 +63,7 @@ def test_trigger_type(server: Server, client: Client, service: Any, channel: Any
         configuration_triggers=["help", "support"],
         configuration_retry_count=3,
     )
-    # the spec example lists the trigger keywords under filters (open-questions.md §12)
+    # the spec example lists the trigger keywords under filters (docs/decisions.md §12)
     assert created.configuration == {
         "url": "https://example.com/bot",
         "method": "GET",
@@ -216,7 +216,7 @@ def test_fetch_delete_and_scope(
     created = webhooks.create(
         type="webhook", configuration_url="https://x.test", configuration_filters=["onMessageSent"]
     )
-    # the channel by unique name works too (resources.md §1)
+    # the channel by unique name works too (docs/behaviour.md §R1)
     client.chat.v2.services(service.sid).channels(channel.sid).update(unique_name="lobby")
     by_name = client.chat.v2.services(service.sid).channels("lobby").webhooks(created.sid)
     assert by_name.fetch().sid == created.sid

@@ -1,4 +1,4 @@
-"""Channel resource (resources.md §3)."""
+"""Channel resource (docs/behaviour.md §R3)."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -81,7 +81,7 @@ def test_update_with_import_dates(client: Client, service: Any) -> None:
 def test_empty_values_clear_names(client: Client, service: Any) -> None:
     channels = client.chat.v2.services(service.sid).channels
     created = channels.create(unique_name="u", friendly_name="f", attributes='{"x":1}')
-    # twilio-python cannot send null; twilio-node sends "Key=" (open-questions.md §15)
+    # twilio-python cannot send null; twilio-node sends "Key=" (docs/decisions.md §15)
     body = {"UniqueName": "", "FriendlyName": "", "Attributes": ""}
     response = client.request("POST", created.url, data=body)
     assert response.status_code == 200
@@ -211,7 +211,7 @@ def test_other_account_sees_nothing(client: Client, other_client: Client, servic
 def test_delete_honours_the_header_when_sent(
     client: Client, service: Any, events: Captured
 ) -> None:
-    # twilio-node sends it on DELETE (conventions.md §6); twilio-python never does
+    # twilio-node sends it on DELETE (docs/behaviour.md §C6); twilio-python never does
     created = client.chat.v2.services(service.sid).channels.create()
     response = client.request("DELETE", created.url, headers={"X-Twilio-Webhook-Enabled": "true"})
     assert response.status_code == 204 and response.text == ""

@@ -1,4 +1,4 @@
-"""Twilio's wire conventions (conventions.md), checked on the raw HTTP exchange."""
+"""Twilio's wire conventions (docs/behaviour.md §C), checked on the raw HTTP exchange."""
 
 import base64
 import re

@@ -1,4 +1,4 @@
-"""Credential resource through the official SDK (resources.md §11).
+"""Credential resource through the official SDK (docs/behaviour.md §R11).
 
 Every secret sent in is remembered in ``SENT``; the last test of the session
 scans every response body and log line of the whole run for any of them.
@@ -114,7 +114,7 @@ def test_apn(server: Server, client: Client, made: list[str]) -> None:
     creds = client.chat.v2.credentials
     cred = creds.create(type="apn", certificate=certificate, private_key=private_key)
     made.append(cred.sid)
-    # conventions.md §4: lowercase strings, false unless asked
+    # docs/behaviour.md §C4: lowercase strings, false unless asked
     assert cred.sandbox == "false"
     assert creds(cred.sid).update(sandbox=True).sandbox == "true"
     # one of the pair can be replaced alone; it must still match the other

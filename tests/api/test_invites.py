@@ -1,4 +1,4 @@
-"""Invite resource (resources.md §6, open-questions.md §26-28)."""
+"""Invite resource (docs/behaviour.md §R6, docs/decisions.md §26-§28)."""
 
 import json
 from typing import Any
@@ -61,7 +61,7 @@ def test_twice_is_409(client: Client, server: Server, service: Any, channel: Any
 
 
 def test_unknown_identity_is_20404(client: Client, service: Any, channel: Any) -> None:
-    # open-questions.md §26: what Twilio answered (twilio-ruby issue 305)
+    # docs/decisions.md §26: what Twilio answered (twilio-ruby issue 305)
     invites = _invites(client, service, channel)
     response = client.request("POST", f"{channel.url}/Invites", data={"Identity": "ghost"})
     assert response.status_code == 404

@@ -1,4 +1,4 @@
-"""Media uploads (parley/media.py) and media messages (push-and-clients.md §8)."""
+"""Media uploads (parley/media.py) and media messages (docs/behaviour.md §P8)."""
 
 import json
 from collections.abc import Iterator
@@ -161,6 +161,6 @@ def test_channel_delete_removes_everything_in_it(
     assert alice["joined_channels_count"] == 1
     assert svc.channels(kept.sid).fetch().members_count == 1
     [destroyed] = events.of("onChannelDestroyed")
-    # twilio-python drops the header on DELETE (conventions.md §6): no webhooks
+    # twilio-python drops the header on DELETE (docs/behaviour.md §C6): no webhooks
     assert destroyed.channel_sid == room.sid and destroyed.webhooks is False
     assert events.of("onMemberRemoved") == [] and events.of("onMessageRemoved") == []

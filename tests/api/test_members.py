@@ -1,4 +1,4 @@
-"""Member resource (resources.md §4, limits.md §1)."""
+"""Member resource (docs/behaviour.md §R4, §L1)."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -70,7 +70,7 @@ def test_fetch_update_delete_by_sid_and_identity(
         attributes='{"x": 1}', last_consumed_message_index=7, x_twilio_webhook_enabled="true"
     )
     assert updated.attributes == '{"x": 1}' and updated.last_consumed_message_index == 7
-    # the index without a timestamp stamps now (resources.md §4)
+    # the index without a timestamp stamps now (docs/behaviour.md §R4)
     assert updated.last_consumption_timestamp is not None
     assert updated.date_updated is not None and updated.role_sid == member.role_sid
     [event] = events.of("onMemberUpdated")
@@ -91,7 +91,7 @@ def test_fetch_update_delete_by_sid_and_identity(
 def test_horizon_reset_with_empty_value(client: Client, service: Any, channel: Any) -> None:
     members = _svc(client, service).channels(channel.sid).members
     member = members.create(identity="dora", last_consumed_message_index=3)
-    # twilio-node sends "LastConsumedMessageIndex=" for null (conventions.md §3.1)
+    # twilio-node sends "LastConsumedMessageIndex=" for null (docs/behaviour.md §C3.1)
     response = client.request("POST", member.url, data={"LastConsumedMessageIndex": ""})
     assert response.status_code == 200
     assert members(member.sid).fetch().last_consumed_message_index is None

@@ -1,4 +1,4 @@
-"""Message resource (resources.md §5): index, counters, paging, edits."""
+"""Message resource (docs/behaviour.md §R5): index, counters, paging, edits."""
 
 import json
 import threading

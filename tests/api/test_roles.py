@@ -1,4 +1,4 @@
-"""Role resource (resources.md §7, roles.md)."""
+"""Role resource (docs/behaviour.md §R7, §A)."""
 
 from typing import Any
 

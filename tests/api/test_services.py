@@ -1,4 +1,4 @@
-"""Service resource through the official SDK (resources.md §2)."""
+"""Service resource through the official SDK (docs/behaviour.md §R2)."""
 
 from typing import Any
 

@@ -1,5 +1,5 @@
-"""User Channel resource through the official SDK (resources.md §9), and the
-user-delete cascade over memberships and invites (resources.md §8)."""
+"""User Channel resource through the official SDK (docs/behaviour.md §R9), and the
+user-delete cascade over memberships and invites (docs/behaviour.md §R8)."""
 
 from typing import Any
 
@@ -22,7 +22,7 @@ def test_joined_channel(client: Client, service: Any, channel: Any) -> None:
     (row,) = svc.users("alice").user_channels.list()
     assert (row.channel_sid, row.user_sid, row.member_sid) == (channel.sid, user.sid, member.sid)
     assert row.status == "joined" and row.notification_level == "default"
-    # no horizon yet: null, as Twilio's SDKs report (open-questions.md §7)
+    # no horizon yet: null, as Twilio's SDKs report (docs/decisions.md §7)
     assert row.last_consumed_message_index is None and row.unread_messages_count is None
     base = client.chat.base_url
     assert row.url == f"{base}/v2/Services/{service.sid}/Users/{user.sid}/Channels/{channel.sid}"
@@ -30,7 +30,7 @@ def test_joined_channel(client: Client, service: Any, channel: Any) -> None:
         "channel": f"{base}/v2/Services/{service.sid}/Channels/{channel.sid}",
         "member": f"{base}/v2/Services/{service.sid}/Channels/{channel.sid}/Members/{member.sid}",
     }
-    # by user SID or identity, channel SID or unique name (resources.md §1)
+    # by user SID or identity, channel SID or unique name (docs/behaviour.md §R1)
     svc.channels(channel.sid).update(unique_name="lobby")
     for key in ("alice", user.sid):
         for name in ("lobby", channel.sid):
@@ -80,7 +80,7 @@ def test_update(
     read = user_channel.update(last_consumed_message_index=3)
     assert read.last_consumed_message_index == 3 and read.notification_level == "muted"
     assert read.unread_messages_count == 0  # no messages above the horizon
-    # the horizon is the member's (resources.md §9); no timestamp given stamps now
+    # the horizon is the member's (docs/behaviour.md §R9); no timestamp given stamps now
     fetched = svc.channels(channel.sid).members(member.sid).fetch()
     assert fetched.last_consumed_message_index == 3
     assert fetched.last_consumption_timestamp is not None
@@ -171,7 +171,7 @@ def test_user_delete_cascades(
         "parley.invite.deleted",
         "parley.user.deleted",
     ]
-    # the cascade is Parley's own: no per-membership webhooks (open-questions.md §32)
+    # the cascade is Parley's own: no per-membership webhooks (docs/decisions.md §32)
     assert not any(e.webhooks for e in events.of("onMemberRemoved"))
     assert all(e.source == "system" for e in events[:3])
     with twilio_error(20404, 404):
@@ -191,11 +191,11 @@ def test_unread_messages_count(client: Client, service: Any, channel: Any) -> No
     # a deleted message above the horizon is no longer unread
     messages(sent[4].sid).delete()
     assert user_channel.fetch().unread_messages_count == 2
-    # horizon set through the member shows here too (one store, resources.md §9)
+    # horizon set through the member shows here too (one store, docs/behaviour.md §R9)
     svc.channels(channel.sid).members("kim").update(last_consumed_message_index=sent[3].index)
     (row,) = svc.users("kim").user_channels.list()
     assert row.last_consumed_message_index == 3 and row.unread_messages_count == 0
-    # read status off: no unread count (push-and-clients.md §7)
+    # read status off: no unread count (docs/behaviour.md §P7)
     svc.update(read_status_enabled=False)
     assert user_channel.fetch().unread_messages_count is None
 

@@ -1,4 +1,4 @@
-"""User resource through the official SDK (resources.md §8)."""
+"""User resource through the official SDK (docs/behaviour.md §R8)."""
 
 from typing import Any
 
@@ -18,7 +18,7 @@ def test_create_defaults(client: Client, service: Any) -> None:
     assert user.attributes == "{}" and user.friendly_name is None
     assert user.joined_channels_count == 0
     assert user.date_created is not None and user.date_updated is None
-    # reachability is off by default: both null (resources.md §8)
+    # reachability is off by default: both null (docs/behaviour.md §R8)
     assert user.is_online is None and user.is_notifiable is None
     base = f"{client.chat.base_url}/v2/Services/{service.sid}/Users/{user.sid}"
     assert user.url == base

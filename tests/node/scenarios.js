@@ -1,5 +1,5 @@
-// The unmodified twilio-chat SDK against a real Parley (client-protocol.md).
-// Usage: node scenarios.js <package> [hooks|media]   with PARLEY_* set by test_twilio_chat.py.
+// The unmodified twilio-chat SDK against a real Parley (docs/realtime-protocol.md).
+// Usage: node scenarios.js <package> [hooks|media|cluster]   with PARLEY_* set by test_twilio_chat.py.
 // Each step prints `ok <name>`; the first failure exits non-zero with its reason.
 'use strict';
 
@@ -259,7 +259,7 @@ async function main() {
   } catch (error) {
     refused = error;
   }
-  // roles.md §5: the default channel user role has deleteOwnMessage only
+  // docs/behaviour.md §A5: the default channel user role has deleteOwnMessage only
   check(refusedWith(refused, 403, 50107, /^User not authorized for command/),
     `bob may not delete alice's message (50107), got ${shown(refused)}`);
   const removed = waitFor(bobsView, 'messageRemoved', (m) => m.sid === aliceMessage.sid);
@@ -441,7 +441,53 @@ async function hooks() {
   step('done');
 }
 
-({ hooks, media }[process.argv[3]] || main)().then(
+// Two Parley processes on one PostgreSQL and one Redis (PARLEY_WS and
+// PARLEY_WS_B): alice on A, bob on B, and a second alice client on B. Typing
+// and reachability cross the processes; alice stays online while either of
+// her clients is connected (docs/realtime-protocol.md, "Presence across processes").
+async function cluster() {
+  const onB = { ...options, Twilsock: { uri: env('PARLEY_WS_B') } };
+  const alice = await Client.create(TOKENS.alice, options);
+  const bob = await Client.create(TOKENS.bob, onB);
+  const aliceAgain = await Client.create(TOKENS.alice, onB);
+  step('connect to two nodes');
+
+  const channel = await alice.createChannel({ uniqueName: UNIQUE, friendlyName: 'Cluster' });
+  await until(() => channel.status === 'joined');
+  const bobsView = await bob.getChannelByUniqueName(UNIQUE);
+  await bobsView.join();
+  await until(() => bobsView.status === 'joined');
+  await bobsView.getMembers();
+  const typing = waitFor(bobsView, 'typingStarted', (m) => m.identity === 'alice');
+  await channel.typing();
+  await typing;
+  step('typing crosses nodes');
+
+  const aliceAsBobSees = await bob.getUser('alice');
+  check(aliceAsBobSees.online === true, `alice online, got ${aliceAsBobSees.online}`);
+  const updates = [];
+  bob.on('userUpdated', ({ user }) => {
+    if (user.identity === 'alice') updates.push(user.online);
+  });
+  await aliceAgain.shutdown();
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  check(aliceAsBobSees.online === true && !updates.includes(false),
+    `alice stays online while her client on A is, saw ${updates.join(',')}`);
+  step('online while any node holds a client');
+
+  const offline = waitFor(bob, 'userUpdated',
+    ({ user }) => user.identity === 'alice' && user.online === false, 15000);
+  await alice.shutdown();
+  await offline;
+  step('userUpdated offline across nodes');
+
+  await bob.shutdown();
+  check(unhandled.length === 0, `unhandled rejections: ${unhandled.map(String).join('; ')}`);
+  step('done');
+}
+
+const SCENARIOS = { hooks, media, cluster };
+(SCENARIOS[process.argv[3]] || main)().then(
   () => process.exit(0),
   (error) => {
     console.log(`FAIL ${error && error.stack ? error.stack : error}`);

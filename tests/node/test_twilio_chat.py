@@ -6,11 +6,13 @@ Skipped when Node or ``tests/node/node_modules`` (``npm ci``) is missing, except
 under CI=true, where it must run.
 """
 
+import asyncio
 import contextlib
 import datetime
 import ipaddress
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -23,9 +25,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from parley import accounts
+from parley import accounts, sids
 from parley.domain import services
-from tests.conftest import Account, Server, make_client, start_server
+from parley.store import open_store
+from tests.conftest import Account, Server, fresh_database, make_client, start_server
 from tests.realtime.helpers import make_key, token
 from tests.webhooks.receiver import Received, Receiver, Reply
 
@@ -48,11 +51,13 @@ def _run_scenarios(
     tokens: dict[str, str],
     unique: str,
     *args: str,
+    extra: dict[str, str] | None = None,
 ) -> None:
     """``node scenarios.js <package> [which]`` against this server; every step must pass."""
     assert NODE is not None
     env = {
         **os.environ,
+        **(extra or {}),
         "PARLEY_WS": server.url.replace("http://", "ws://") + "/v3/wsconnect",
         "PARLEY_REST": server.url,
         "PARLEY_ACCOUNT_SID": account.sid,
@@ -255,6 +260,55 @@ def test_version_2_sdks_send_media_behind_https(tmp_path: Path, package: str) ->
         running.stop()
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+def test_typing_and_reachability_across_two_processes(tmp_path: Path, package: str) -> None:
+    """Two ``parley serve`` on one PostgreSQL and one Redis: the SDK on one
+    node sees typingStarted and userUpdated from a client on the other."""
+    from tests.test_cluster import _redis_or_skip, start_node, stop_node
+
+    assert READY and NODE is not None
+    _redis_or_skip()
+    account_sid = sids.new_sid(sids.ACCOUNT)
+    auth = secrets.token_hex(16)
+    with fresh_database("postgres", tmp_path) as url:
+        nodes = [start_node(url, account_sid, auth)]
+        try:
+            nodes.append(start_node(url, account_sid, auth))
+
+            class _At:
+                url = nodes[0].url
+
+            rest = make_client(_At(), account_sid, auth)  # type: ignore[arg-type]
+            svc = rest.chat.v2.services.create(friendly_name="cluster")
+            rest.chat.v2.services(svc.sid).update(reachability_enabled=True)
+            key = asyncio.run(_cluster_key(url, account_sid))
+            tokens = {who: token(account_sid, key, who, svc.sid) for who in ("alice", "bob")}
+            ws = [n.url.replace("http://", "ws://") + "/v3/wsconnect" for n in nodes]
+            _run_scenarios(
+                _At(),  # type: ignore[arg-type]
+                Account(account_sid, auth),
+                svc.sid,
+                tokens,
+                f"cluster-{package}",
+                package,
+                "cluster",
+                extra={"PARLEY_WS_B": ws[1]},
+            )
+        finally:
+            for node in nodes:
+                stop_node(node)
+
+
+async def _cluster_key(url: str, account_sid: str) -> dict[str, str]:
+    store = await open_store(url)
+    try:
+        return await accounts.create_key(store, account_sid)
+    finally:
+        await store.close()
+
+
 # docs/realtime-protocol.md §9: what each session-list generation asks first
 LEGACY_FIRST_REQUEST = {
     "twilio-chat-4": ("POST", "/v3/Lists", "com.twilio.rtd.ipmsg"),
@@ -282,8 +336,9 @@ def legacy_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
 def test_the_legacy_probe_shows_each_old_sdks_first_request(
     legacy_target: tuple[Server, str], package: str
 ) -> None:
-    """probe-legacy.js (a research tool) still runs and sees what §9 says these
-    versions send first; whether they work is test_scenarios' question."""
+    """probe-legacy.js (a research tool) still runs and sees what
+    docs/realtime-protocol.md §9 says these versions send first; whether they
+    work is test_scenarios' question."""
     assert READY and NODE is not None
     server, alice = legacy_target
     env = {

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from parley import accounts
+from parley.app import PROJECTORS
 from parley.domain import bindings, channels, credentials, members, messages, services
 from parley.events import Origin
 from parley.push import outbox
@@ -104,7 +105,8 @@ class _Db:
 
     def __init__(self, url: str) -> None:
         self.runner = asyncio.Runner()
-        self.store: Store = self.runner.run(open_store(url))
+        # the store as a server opens it: its writes plan pushes
+        self.store: Store = self.runner.run(open_store(url, PROJECTORS))
 
     def run(self, coro: Any) -> Any:
         return self.runner.run(coro)

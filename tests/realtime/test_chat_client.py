@@ -1,5 +1,5 @@
 """Client actions through the tunnel: one write path with REST, role checks
-(roles.md §5), pre-event and post-event webhooks (webhooks.md §4-5)."""
+(docs/behaviour.md §A5), pre-event and post-event webhooks (docs/behaviour.md §W4-§W5)."""
 
 import time
 from collections.abc import Iterator

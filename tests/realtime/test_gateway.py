@@ -1,4 +1,4 @@
-"""The twilsock gateway, driven by a raw WebSocket client (client-protocol.md §2)."""
+"""The twilsock gateway, driven by a raw WebSocket client (docs/realtime-protocol.md §3-§4)."""
 
 import logging
 import threading

@@ -1,5 +1,5 @@
 """The Sync view through the tunnel: objects, items pages, subscriptions with
-replay and live events (client-protocol.md §3), checked the Zulip way: fetch
+replay and live events (docs/realtime-protocol.md §6-§7), checked the Zulip way: fetch
 state, act, apply the pushed events to the old state, fetch again, compare."""
 
 from collections.abc import Iterator
@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from parley.sync import subscriptions
+from parley.api import codec
+from parley.realtime import subscriptions
 from tests.conftest import Account, Server, make_client, start_server
 from tests.realtime import rest
 from tests.realtime.helpers import Twilsock, make_key, token
@@ -211,6 +212,12 @@ def test_items_pages_with_from_order_and_page_token(
     assert (status, missing["code"]) == (404, 54151)
     status, bad = alice.request("GET", url, params={"PageSize": "0"})
     assert (status, bad["code"]) == (400, 20001)
+    # one page token for every surface: REST's (a list's positions are indexes)
+    assert page["meta"]["next_token"].startswith("PA")
+    assert page["meta"]["previous_token"].startswith("PB")
+    for forged in ("nope", codec.make_token("A", "text"), codec.make_token("A", -1)):
+        status, bad = alice.request("GET", url, params={"PageToken": forged})
+        assert (status, bad["code"]) == (400, 20001), forged
     # a non-member cannot read the channel's messages
     bob = connect("bob")
     status, refused = bob.request("GET", url)

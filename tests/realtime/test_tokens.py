@@ -1,4 +1,4 @@
-"""Access-token validation (push-and-clients.md §4.2) with tokens built by twilio-python."""
+"""Access-token validation (docs/behaviour.md §P4.2) with tokens built by twilio-python."""
 
 import base64
 import subprocess

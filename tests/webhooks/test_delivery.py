@@ -140,7 +140,7 @@ def _set_filters(server: Server, service_sid: str, stored: str | None) -> None:
 def test_empty_filters_or_no_url_deliver_nothing(
     client: Client, hooked: Any, events: Events, receiver: Receiver, server: Server
 ) -> None:
-    # open-questions.md §42: an empty (or null) filter list delivers nothing; the
+    # docs/decisions.md §42: an empty (or null) filter list delivers nothing; the
     # SDK sends no parameter for an empty list, so set the stored value directly
     for stored in ("[]", None):
         _set_filters(server, hooked.sid, stored)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from parley import accounts, timefmt
+from parley.app import PROJECTORS
 from parley.domain import services
 from parley.domain.catalogue import POST_EVENTS
 from parley.store import Store, open_store, repo
@@ -71,7 +72,8 @@ def receiver_slow() -> Iterator[Receiver]:
 
 
 def _open(url: str) -> Store:
-    return asyncio.run(open_store(url))
+    """The store as a server opens it: its writes plan webhook deliveries."""
+    return asyncio.run(open_store(url, PROJECTORS))
 
 
 def _first_seen(got: list[Any]) -> dict[str, list[str]]:

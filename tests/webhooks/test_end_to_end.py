@@ -1,4 +1,4 @@
-"""Webhooks from real REST calls through the official SDK (webhooks.md §2.1):
+"""Webhooks from real REST calls through the official SDK (docs/behaviour.md §W2.1):
 every post-event with ``X-Twilio-Webhook-Enabled: true``, none without it."""
 
 import threading
@@ -16,7 +16,7 @@ ON = "true"
 
 def _delete(server: Server, account: Account, path: str) -> None:
     """DELETE with the header: twilio-python 9.13 drops it on every delete
-    (conventions.md §6), so send it the way twilio-node does."""
+    (docs/behaviour.md §C6), so send it the way twilio-node does."""
     response = httpx.delete(
         server.url + path,
         auth=(account.sid, account.auth_token),

@@ -1,4 +1,4 @@
-"""X-Twilio-Signature exactly as the SDK's RequestValidator checks it (webhooks.md §7)."""
+"""X-Twilio-Signature exactly as the SDK's RequestValidator checks it (docs/behaviour.md §W7)."""
 
 from urllib.parse import parse_qsl, urlsplit
 

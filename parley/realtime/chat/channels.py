@@ -6,11 +6,13 @@ from typing import Any
 import orjson
 
 from parley.api import channels as channels_api
+from parley.api import codec
 from parley.api import user_channels as user_channels_api
-from parley.domain import channels, members, user_channels
+from parley.domain import channels, invites, members, user_channels
 from parley.errors import TwilioError
 from parley.realtime.chat import guard, shapes
-from parley.realtime.chat.context import Ctx, PreEvent, decode, keyset_page, replace
+from parley.realtime.chat.actions import Args, ClientAction, Target, Values, caller, perform
+from parley.realtime.chat.context import Ctx, keyset_page
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Tx, repo
 from parley.sync import names
@@ -35,11 +37,19 @@ async def visible_channel(tx: Tx, ctx: Ctx, service: Row, key: str) -> Row:
     if channel is None:
         raise TwilioError(50300, detail=key)
     if channel["type"] != channels.PUBLIC:
-        where = {"channel_sid": channel["sid"], "identity": ctx.identity}
-        member = await repo.get(tx, "members", where)
-        if member is None and await repo.get(tx, "invites", where) is None:
+        member = await members.by_identity(tx, channel["sid"], ctx.identity)
+        if member is None and await invites.pending(tx, channel["sid"], ctx.identity) is None:
             raise TwilioError(50300, detail=key)
     return channel
+
+
+async def in_channel(tx: Tx, ctx: Ctx, args: Args) -> Target:
+    """The service, the caller, the channel ``args["channel"]`` names (one it
+    may see) and the caller's membership of it."""
+    service = await ctx.service(tx)
+    user = await ctx.user(tx)
+    channel = await visible_channel(tx, ctx, service, args["channel"])
+    return Target(service, user, channel, await guard.member_of(tx, channel, user))
 
 
 async def _mine(tx: Tx, service: Row, user: Row, channel: Row) -> Row | None:
@@ -70,78 +80,118 @@ async def get_channel(request: Request) -> Response:
     return Response(200, shapes.channel(ctx, channel, mine))
 
 
+def _channel_pre(values: Values) -> dict[str, str]:
+    return {w: str(values[f]) for f, w in CHANNEL_FIELDS.items() if values.get(f) is not None}
+
+
+async def _create(tx: Tx, ctx: Ctx, target: Target, values: Values) -> Row:
+    service = target.service
+    channel = await channels.create(tx, service, {**values, "created_by": ctx.identity}, ctx.origin)
+    await members.join_as_creator(tx, service, channel, ctx.identity, ctx.origin)
+    return await channels.reload(tx, channel)
+
+
+CREATE = ClientAction(
+    name="createChannel",
+    params=channels_api.CREATE,
+    fields=CHANNEL_FIELDS,
+    resolve=caller,
+    permissions=lambda ctx, t, values: [("createChannel",)],
+    pre_event=lambda values: "onChannelAdd",
+    pre_params=lambda ctx, t, values: {**_channel_pre(values), "CreatedBy": ctx.identity},
+    run=_create,
+)
+
+
+def _update_permissions(ctx: Ctx, target: Target, values: Values) -> list[tuple[str, ...]]:
+    wanted: list[tuple[str, ...]] = []
+    if "friendly_name" in values or "unique_name" in values:
+        wanted.append(("editChannelName",))
+    if "attributes" in values:
+        wanted.append(("editChannelAttributes",))
+    return wanted
+
+
+async def _update(tx: Tx, ctx: Ctx, target: Target, values: Values) -> Row:
+    return await channels.update(tx, target.service, target.channel_row, values, ctx.origin)
+
+
+UPDATE = ClientAction(
+    name="updateChannel",
+    params=channels_api.UPDATE,
+    fields=CHANNEL_FIELDS,
+    resolve=in_channel,
+    permissions=_update_permissions,
+    pre_event=lambda values: "onChannelUpdate",
+    pre_params=lambda ctx, t, values: {**_channel_pre(values), "ChannelSid": t.channel_row["sid"]},
+    run=_update,
+)
+
+
+async def _destroy(tx: Tx, ctx: Ctx, target: Target, values: Values) -> None:
+    await channels.delete(tx, target.service, target.channel_row, ctx.origin)
+
+
+DESTROY = ClientAction(
+    name="destroyChannel",
+    resolve=in_channel,
+    permissions=lambda ctx, t, values: [("destroyChannel",)],
+    pre_event=lambda values: "onChannelDestroy",
+    pre_params=lambda ctx, t, values: {"ChannelSid": t.channel_row["sid"]},
+    run=_destroy,
+)
+
+
+async def _a_member(tx: Tx, ctx: Ctx, target: Target, values: Values) -> None:
+    if target.member is None:
+        raise TwilioError(50400)
+
+
+async def _update_mine(tx: Tx, ctx: Ctx, target: Target, values: Values) -> Row:
+    service = target.service
+    final = user_channels.reported(service, values)
+    return await user_channels.update(
+        tx, service, target.user, target.channel_row, final, ctx.origin
+    )
+
+
+UPDATE_MINE = ClientAction(
+    name="updateUserChannel",
+    params=user_channels_api.UPDATE,
+    fields=MY_FIELDS,
+    resolve=in_channel,
+    refuse=_a_member,
+    permissions=lambda ctx, t, values: (
+        [("editNotificationLevel",)] if "notification_level" in values else []
+    ),
+    pre_event=lambda values: "onMemberUpdate",
+    pre_params=lambda ctx, t, values: {
+        "ChannelSid": t.channel_row["sid"],
+        "MemberSid": (t.member or {}).get("sid", ""),
+        "Identity": ctx.identity,
+    },
+    replace_fields={},  # a pre-event's answer changes nothing here
+    run=_update_mine,
+)
+
+ACTIONS = (CREATE, UPDATE, DESTROY, UPDATE_MINE)
+
+
 async def create_channel(request: Request) -> Response:
-    """createChannel (user role); the creator joins with the service's
-    channel-creator role (roles.md §4)."""
+    """createChannel; its creator joins with the creator role (domain/members.py)."""
     ctx = Ctx.of(request)
-    values = decode(request.form(), channels_api.CREATE, CHANNEL_FIELDS)
-
-    async def check(tx: Tx) -> PreEvent:
-        await guard.require(tx, "createChannel", await ctx.user(tx))
-        pre = {w: str(values[f]) for f, w in CHANNEL_FIELDS.items() if values.get(f) is not None}
-        pre["CreatedBy"] = ctx.identity
-        return PreEvent("onChannelAdd", pre)
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> Row:
-        service = await ctx.service(tx)
-        final = replace(values, replacements, channels_api.CREATE, CHANNEL_FIELDS)
-        final["created_by"] = ctx.identity
-        channel = await channels.create(tx, service, final, ctx.origin)
-        role = service["default_channel_creator_role_sid"]
-        await members.add(
-            tx, service, channel, ctx.identity, ctx.origin, {"role_sid": role}, members.JOINED
-        )
-        return await channels.reload(tx, channel)
-
-    channel = await ctx.perform(check, act)
+    channel = await perform(CREATE, ctx, request.path_params, request.form())
     return Response(201, shapes.channel(ctx, channel, {"status": "joined"}))
 
 
 async def update_channel(request: Request) -> Response:
     ctx = Ctx.of(request)
-    key = request.path_params["channel"]
-    values = decode(request.form(), channels_api.UPDATE, CHANNEL_FIELDS)
-
-    async def check(tx: Tx) -> PreEvent:
-        service = await ctx.service(tx)
-        user = await ctx.user(tx)
-        channel = await visible_channel(tx, ctx, service, key)
-        member = await guard.member_of(tx, channel, user)
-        if "friendly_name" in values or "unique_name" in values:
-            await guard.require(tx, "editChannelName", user, member)
-        if "attributes" in values:
-            await guard.require(tx, "editChannelAttributes", user, member)
-        pre = {w: str(values[f]) for f, w in CHANNEL_FIELDS.items() if values.get(f) is not None}
-        pre["ChannelSid"] = channel["sid"]
-        return PreEvent("onChannelUpdate", pre)
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> Row:
-        service = await ctx.service(tx)
-        channel = await visible_channel(tx, ctx, service, key)
-        final = replace(values, replacements, channels_api.UPDATE, CHANNEL_FIELDS)
-        return await channels.update(tx, service, channel, final, ctx.origin)
-
-    channel = await ctx.perform(check, act)
+    channel = await perform(UPDATE, ctx, request.path_params, request.form())
     return Response(200, shapes.channel(ctx, channel))
 
 
 async def destroy_channel(request: Request) -> Response:
-    ctx = Ctx.of(request)
-    key = request.path_params["channel"]
-
-    async def check(tx: Tx) -> PreEvent:
-        service = await ctx.service(tx)
-        user = await ctx.user(tx)
-        channel = await visible_channel(tx, ctx, service, key)
-        await guard.require(tx, "destroyChannel", user, await guard.member_of(tx, channel, user))
-        return PreEvent("onChannelDestroy", {"ChannelSid": channel["sid"]})
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> None:
-        service = await ctx.service(tx)
-        channel = await visible_channel(tx, ctx, service, key)
-        await channels.delete(tx, service, channel, ctx.origin)
-
-    await ctx.perform(check, act)
+    await perform(DESTROY, Ctx.of(request), request.path_params)
     return Response(204)
 
 
@@ -153,6 +203,8 @@ async def list_mine(request: Request) -> Response:
     if request.path_params["identity"] != ctx.identity:
         raise TwilioError(54007, identity=ctx.identity)
     token = request.params.get("PageToken")
+    # the map pages on its item keys (channel SIDs), in REST's page tokens
+    start = codec.read_token(token, text=True)[1] if token else None
     async with ctx.store.read() as tx:
         service = await ctx.service(tx)
         user = await ctx.user(tx)
@@ -161,7 +213,7 @@ async def list_mine(request: Request) -> Response:
         more = False
         if mine is not None:
             rows, _, more = await sync_store.items_page(
-                tx, mine, start=token, descending=False, limit=PAGE, inclusive=token is None
+                tx, mine, start=start, descending=False, limit=PAGE, inclusive=start is None
             )
         keys = [item["item_key"] for item in rows]
         found = (
@@ -191,7 +243,7 @@ async def list_mine(request: Request) -> Response:
                 "url": f"{ctx.my_conversations}/{sid}",
             }
         )
-    next_token = rows[-1]["item_key"] if rows and more else None
+    next_token = codec.make_token("A", rows[-1]["item_key"]) if rows and more else None
     return Response(200, {"conversations": conversations, "meta": _meta(next_token)})
 
 
@@ -210,36 +262,11 @@ async def get_mine(request: Request) -> Response:
 
 
 async def update_mine(request: Request) -> Response:
-    """Consumption horizon and notification level (client-protocol.md §4)."""
+    """Consumption horizon and notification level (docs/realtime-protocol.md §7.3)."""
     ctx = Ctx.of(request)
     if request.path_params["identity"] != ctx.identity:
         raise TwilioError(54007, identity=ctx.identity)
-    key = request.path_params["channel"]
-    values = decode(request.form(), user_channels_api.UPDATE, MY_FIELDS)
-
-    async def check(tx: Tx) -> PreEvent:
-        service = await ctx.service(tx)
-        user = await ctx.user(tx)
-        channel = await visible_channel(tx, ctx, service, key)
-        member = await guard.member_of(tx, channel, user)
-        if member is None:
-            raise TwilioError(50400)
-        if "notification_level" in values:
-            await guard.require(tx, "editNotificationLevel", user, member)
-        pre = {"ChannelSid": channel["sid"], "MemberSid": member["sid"], "Identity": ctx.identity}
-        return PreEvent("onMemberUpdate", pre)
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> Row:
-        service = await ctx.service(tx)
-        user = await ctx.user(tx)
-        channel = await visible_channel(tx, ctx, service, key)
-        final = dict(values)
-        if not service["read_status_enabled"]:
-            # push-and-clients.md §7: reports are ignored while read status is off
-            final.pop("last_consumed_message_index", None)
-        return await user_channels.update(tx, service, user, channel, final, ctx.origin)
-
-    mine = await ctx.perform(check, act)
+    mine = await perform(UPDATE_MINE, ctx, request.path_params, request.form())
     return Response(200, shapes.my_channel(ctx, mine))
 
 

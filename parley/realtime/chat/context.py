@@ -1,43 +1,22 @@
 """What every client endpoint needs: who calls, in which service, the URLs
-Parley hands out, input decoding with the REST parameter table, and the
-check -> pre-event -> write flow.
-
-::
-
-    perform(check, act):
-      read tx:  check(tx) -> PreEvent | None     (resolve, role check: 50107/50400)
-      pre-event webhook (if the service wants it) -> reject (20403) | replacements
-      write tx: check(tx) again, act(tx, replacements) -> result
-                (and the request's ``within(tx, result)``, if it has one)
-      the commit's Sync events -> the caller's own session, then the reply
+Parley hands out, and input decoding with the REST parameter table. The flow
+of a client action (roles, pre-event, one write) is ``actions.py``'s.
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from parley.api import codec
 from parley.api.table import Param
 from parley.errors import TwilioError
-from parley.events import Origin
+from parley.events import Event, Origin
 from parley.realtime.tunnel import Request
+from parley.runtime import Runtime
 from parley.store import Row, Store, Tx, repo
-from parley.webhooks import params as hook_params
-from parley.webhooks import prehook
 
-if TYPE_CHECKING:
-    from parley.app import Parley
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class PreEvent:
-    """A pre-event to ask about: its name and the action's own parameters."""
-
-    name: str
-    params: Mapping[str, str]
+Within = Callable[[Tx, Any], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -47,14 +26,20 @@ class Ctx:
     actions without a socket (docs/testing.md "Simulated clients")."""
 
     request: Request | None
-    app: "Parley"
+    runtime: Runtime
     service_sid: str
     account_sid: str
     identity: str
+    # the caller's own Sync events of a commit, to its session before the reply
+    own_events: Callable[[list[Event]], Awaitable[None]] | None = None
+    # run in the action's write transaction with its result (the session-list
+    # commands of docs/realtime-protocol.md §9.4 write their answer there, so
+    # the change and its answer commit together)
+    within: Within | None = None
 
     @classmethod
-    def acting(cls, app: "Parley", account_sid: str, service_sid: str, identity: str) -> "Ctx":
-        return cls(None, app, service_sid, account_sid, identity)
+    def acting(cls, runtime: Runtime, account_sid: str, service_sid: str, identity: str) -> "Ctx":
+        return cls(None, runtime, service_sid, account_sid, identity)
 
     @classmethod
     def of(cls, request: Request) -> "Ctx":
@@ -65,16 +50,16 @@ class Ctx:
             raise TwilioError(20404, path=request.path)  # another service's URL
         return cls(
             request,
-            request.session.gateway.app,
+            request.runtime,
             grant.service_sid,
             grant.account_sid,
             grant.identity,
+            request.own_events,
         )
 
     @property
     def store(self) -> Store:
-        assert self.app.store is not None
-        return self.app.store
+        return self.runtime.store
 
     @property
     def origin(self) -> Origin:
@@ -84,7 +69,7 @@ class Ctx:
 
     @property
     def base(self) -> str:
-        return f"{self.app.settings.base_url}/Client/v1/Services/{self.service_sid}"
+        return f"{self.runtime.base_url}/Client/v1/Services/{self.service_sid}"
 
     def user_url(self, identity: str) -> str:
         return f"{self.base}/Users/{quote(identity, safe='')}"
@@ -111,40 +96,6 @@ class Ctx:
         if row is None:  # deleted through REST while connected
             raise TwilioError(50200, identity=self.identity)
         return row
-
-    # -------------------------------------------------------------- flow
-
-    async def perform(
-        self,
-        check: Callable[[Tx], Awaitable[PreEvent | None]],
-        act: Callable[[Tx, dict[str, str]], Awaitable[T]],
-    ) -> T:
-        async with self.store.read() as tx:
-            pre = await check(tx)
-            service = await self.service(tx)
-        replacements: dict[str, str] = {}
-        if pre is not None and prehook.wanted(service, pre.name):
-            common = hook_params.common(
-                pre.name, self.account_sid, self.service_sid, "sdk", self.identity
-            )
-            assert self.app.prehooks is not None  # the app's shared caller (webhooks.md §4)
-            decision = await self.app.prehooks.call(service, pre.name, {**common, **pre.params})
-            if not decision.allowed:
-                # open-questions.md §40: the client's error is Parley's choice
-                raise TwilioError(
-                    20403, message=f"Action rejected by the {pre.name} pre-event webhook"
-                )
-            replacements = decision.replacements
-        async with self.store.write() as tx:
-            await check(tx)
-            result = await act(tx, replacements)
-            if self.request is not None and self.request.within is not None:
-                await self.request.within(tx, result)
-        hub = self.app.sync_hub
-        if self.request is not None and hub is not None:
-            # the caller's own Sync events go before its reply (§6.3)
-            await hub.deliver_to(self.request.session, tx.events)
-        return result
 
 
 async def keyset_page(
@@ -181,8 +132,8 @@ def replace(
     table: Sequence[Param],
     names: Mapping[str, str],
 ) -> dict[str, Any]:
-    """Apply pre-event replacement fields (camelCase keys, webhooks.md §4),
-    validated like the request itself."""
+    """Apply pre-event replacement fields (camelCase keys), validated like the
+    request itself (docs/behaviour.md, "Pre-event webhooks for client actions")."""
     if not replacements:
         return values
     camel = {_camel(f): f for f in names}

@@ -1,4 +1,4 @@
-"""Role checks for client actions (roles.md §5).
+"""Role checks for client actions (docs/behaviour.md §A5).
 
 An action is allowed when a role in one of its scopes holds the permission:
 the user's deployment role (``user``) and/or the member's channel role
@@ -8,7 +8,7 @@ member scope counts is 50400.
 
 import orjson
 
-from parley.domain import channels
+from parley.domain import channels, members
 from parley.errors import TwilioError
 from parley.store import Row, Tx, repo
 
@@ -16,7 +16,7 @@ MEMBER = "member"
 USER = "user"
 EITHER = (MEMBER, USER)
 
-# roles.md §5: action permission -> scopes checked
+# docs/behaviour.md §A5: action permission -> scopes checked
 SCOPES: dict[str, tuple[str, ...]] = {
     "createChannel": (USER,),
     "joinChannel": (USER,),
@@ -52,7 +52,7 @@ async def _holds(tx: Tx, role_sid: str | None, permission: str) -> bool:
     return permission in orjson.loads(role["permissions"])
 
 
-async def _allows(tx: Tx, permission: str, user: Row, member: Row | None) -> bool:
+async def _allows(tx: Tx, permission: str, user: Row, member: members.MemberRow | None) -> bool:
     scopes = SCOPES[permission]
     if USER in scopes and await _holds(tx, user.get("role_sid"), permission):
         return True
@@ -63,17 +63,19 @@ async def _allows(tx: Tx, permission: str, user: Row, member: Row | None) -> boo
     )
 
 
-async def require(tx: Tx, permission: str, user: Row, member: Row | None = None) -> None:
+async def require(
+    tx: Tx, permission: str, user: Row, member: members.MemberRow | None = None
+) -> None:
     """Raise 50107 (or 50400 for a non-member) unless a scope allows it."""
     await require_one(tx, (permission,), user, member)
 
 
 async def require_one(
-    tx: Tx, permissions: tuple[str, ...], user: Row, member: Row | None = None
+    tx: Tx, permissions: tuple[str, ...], user: Row, member: members.MemberRow | None = None
 ) -> None:
     """Any of the permissions will do: acting on one's own message or member is
     also allowed by the ``…Any…`` permission (the default channel admin role
-    holds ``editAnyMessage`` but not ``editOwnMessage``, roles.md §3)."""
+    holds ``editAnyMessage`` but not ``editOwnMessage``, docs/behaviour.md §A3)."""
     for permission in permissions:
         if await _allows(tx, permission, user, member):
             return
@@ -86,8 +88,8 @@ def own_or_any(own: bool, own_permission: str, any_permission: str) -> tuple[str
     return (own_permission, any_permission) if own else (any_permission,)
 
 
-async def member_of(tx: Tx, channel: Row, user: Row) -> Row | None:
-    return await repo.get(tx, "members", {"channel_sid": channel["sid"], "user_sid": user["sid"]})
+async def member_of(tx: Tx, channel: Row, user: Row) -> members.Member | None:
+    return await members.of_user(tx, channel["sid"], user["sid"])
 
 
 async def members_channel(tx: Tx, service: Row, user: Row, key: str) -> Row:

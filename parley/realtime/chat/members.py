@@ -1,188 +1,206 @@
-"""Join, leave, add, remove, member attributes, invite and decline."""
-
-from collections.abc import Awaitable, Callable
+"""Join, leave, add, remove, member attributes, invite and decline: declared
+client actions (the rules of who may join and with which role are
+``parley.domain.members``')."""
 
 from parley import sids
 from parley.api import members as members_api
 from parley.api import params
-from parley.domain import channels, invites, members
+from parley.domain import invites, members
 from parley.errors import TwilioError
-from parley.realtime.chat import guard
-from parley.realtime.chat.channels import visible_channel
-from parley.realtime.chat.context import Ctx, PreEvent, decode, replace
+from parley.realtime.chat.actions import Args, ClientAction, Target, Values, perform
+from parley.realtime.chat.channels import in_channel
+from parley.realtime.chat.context import Ctx
+from parley.realtime.chat.guard import own_or_any
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Tx, repo
 
 IDENTITY = (params.identity(),)
-Check = Callable[[Tx], Awaitable[None]]
-PreCheck = Callable[[Tx], Awaitable[PreEvent | None]]
+IDENTITY_FIELDS = {"identity": "Identity"}
 MEMBER_FIELDS = {"attributes": "Attributes"}
 
 
-async def _target(tx: Tx, ctx: Ctx, key: str) -> tuple[Row, Row, Row, Row | None]:
-    """(service, caller, channel, caller's membership)."""
-    service = await ctx.service(tx)
-    user = await ctx.user(tx)
-    channel = await visible_channel(tx, ctx, service, key)
-    return service, user, channel, await guard.member_of(tx, channel, user)
+def _joining(ctx: Ctx, values: Values) -> bool:
+    return bool(values["identity"] == ctx.identity)
+
+
+async def _may_add(tx: Tx, ctx: Ctx, target: Target, values: Values) -> None:
+    if not _joining(ctx, values):
+        return
+    if target.member is not None:
+        # already in: "Member already exists", private or public alike (also
+        # the creator, who is joined on create; docs/realtime-protocol.md §7.3)
+        raise TwilioError(50404, identity=ctx.identity)
+    await members.invite_to_join(tx, target.channel_row, ctx.identity)
+
+
+async def _add(tx: Tx, ctx: Ctx, target: Target, values: Values) -> Row:
+    identity = values["identity"]
+    extra = {k: v for k, v in values.items() if k != "identity"}
+    service, channel = target.service, target.channel_row
+    if _joining(ctx, values):
+        return await members.join(tx, service, channel, identity, ctx.origin, extra)
+    return await members.add(tx, service, channel, identity, ctx.origin, extra, members.ADDED)
+
+
+ADD = ClientAction(
+    name="addMember",
+    params=IDENTITY,
+    fields=IDENTITY_FIELDS,
+    resolve=in_channel,
+    refuse=_may_add,
+    # the caller itself joins (joinChannel), anyone else is added (addMember)
+    permissions=lambda ctx, t, values: [
+        ("joinChannel",) if _joining(ctx, values) else ("addMember",)
+    ],
+    pre_event=lambda values: "onMemberAdd",
+    pre_params=lambda ctx, t, values: {
+        "ChannelSid": t.channel_row["sid"],
+        "Identity": values["identity"],
+    },
+    replace_params=members_api.UPDATE,
+    replace_fields=MEMBER_FIELDS,
+    extra_replacements={"roleSid": "role_sid"},
+    run=_add,
+)
+
+
+async def _with_member(tx: Tx, ctx: Ctx, args: Args) -> Target:
+    target = await in_channel(tx, ctx, args)
+    key = args["member"]
+    found = await members.find(tx, target.channel_row, key)
+    if found is None:
+        raise TwilioError(50400 if not sids.looks_like(sids.MEMBER, key) else 20404, path=key)
+    target.subject = dict(found)
+    return target
+
+
+def _own(ctx: Ctx, target: Target) -> bool:
+    return bool(target.subject_row["identity"] == ctx.identity)
+
+
+async def _remove(tx: Tx, ctx: Ctx, target: Target, values: Values) -> None:
+    reason = members.LEFT if _own(ctx, target) else members.REMOVED
+    await members.remove(
+        tx, target.service, target.channel_row, target.subject_row, ctx.origin, reason
+    )
+
+
+REMOVE = ClientAction(
+    name="removeMember",
+    resolve=_with_member,
+    # leave (leaveChannel) or remove someone else (removeMember)
+    permissions=lambda ctx, t, values: [("leaveChannel",) if _own(ctx, t) else ("removeMember",)],
+    pre_event=lambda values: "onMemberRemove",
+    pre_params=lambda ctx, t, values: {
+        "ChannelSid": t.channel_row["sid"],
+        "MemberSid": t.subject_row["sid"],
+        "Identity": t.subject_row["identity"],
+    },
+    run=_remove,
+)
+
+
+def _member_pre(ctx: Ctx, target: Target, values: Values) -> dict[str, str]:
+    pre = {"ChannelSid": target.channel_row["sid"], "MemberSid": target.subject_row["sid"]}
+    if values.get("attributes") is not None:
+        pre["Attributes"] = str(values["attributes"])
+    return pre
+
+
+async def _update(tx: Tx, ctx: Ctx, target: Target, values: Values) -> Row:
+    return await members.update(
+        tx, target.service, target.channel_row, target.subject_row, values, ctx.origin
+    )
+
+
+UPDATE = ClientAction(
+    name="updateMember",
+    params=members_api.UPDATE,
+    fields=MEMBER_FIELDS,
+    resolve=_with_member,
+    permissions=lambda ctx, t, values: [
+        own_or_any(_own(ctx, t), "editOwnMemberAttributes", "editAnyMemberAttributes")
+    ],
+    pre_event=lambda values: "onMemberUpdate",
+    pre_params=_member_pre,
+    run=_update,
+)
+
+
+async def _invitee(tx: Tx, ctx: Ctx, identity: str) -> Row | None:
+    return await repo.get(tx, "users", {"service_sid": ctx.service_sid, "identity": identity})
+
+
+async def _invite(tx: Tx, ctx: Ctx, target: Target, values: Values) -> Row:
+    invitee = await _invitee(tx, ctx, values["identity"])
+    if invitee is None:
+        raise TwilioError(50200, identity=values["identity"])
+    return await invites.create(tx, target.service, target.channel_row, invitee, ctx.origin)
+
+
+# invites have no webhook (they are not among Twilio's pre-events)
+INVITE = ClientAction(
+    name="inviteMember",
+    params=IDENTITY,
+    fields=IDENTITY_FIELDS,
+    resolve=in_channel,
+    permissions=lambda ctx, t, values: [("inviteMember",)],
+    run=_invite,
+)
+
+
+async def _with_invite(tx: Tx, ctx: Ctx, args: Args) -> Target:
+    target = await in_channel(tx, ctx, args)
+    found = await invites.pending(tx, target.channel_row["sid"], ctx.identity)
+    if found is None:
+        raise TwilioError(20404, path=args.get("path", f"Invites/{ctx.identity}"))
+    target.subject = dict(found)
+    return target
+
+
+async def _decline(tx: Tx, ctx: Ctx, target: Target, values: Values) -> None:
+    await invites.remove(tx, target.subject_row, ctx.origin, reason="declined")
+
+
+DECLINE = ClientAction(name="declineInvite", resolve=_with_invite, run=_decline)
+
+
+ACTIONS = (ADD, REMOVE, UPDATE, INVITE, DECLINE)
+
+
+def _member_body(member: Row) -> dict[str, str]:
+    return {"sid": member["sid"], "identity": member["identity"]}
 
 
 async def add(request: Request) -> Response:
-    """POST …/Participants {identity}: the caller itself joins (joinChannel;
-    a private channel needs an invite), anyone else is added (addMember)."""
-    ctx = Ctx.of(request)
-    key = request.path_params["channel"]
-    identity = decode(request.form(), IDENTITY, {"identity": "Identity"})["identity"]
-    joining = identity == ctx.identity
-
-    async def check(tx: Tx) -> PreEvent:
-        _, user, channel, member = await _target(tx, ctx, key)
-        if joining and member is not None:
-            # already in: "Member already exists", private or public alike (also
-            # the creator, who is joined on create; docs/realtime-protocol.md §7.3)
-            raise TwilioError(50404, identity=identity)
-        if joining:
-            invite = await repo.get(
-                tx, "invites", {"channel_sid": channel["sid"], "identity": identity}
-            )
-            if channel["type"] != channels.PUBLIC and invite is None:
-                raise TwilioError(50107)
-            await guard.require(tx, "joinChannel", user)
-        else:
-            await guard.require(tx, "addMember", user, member)
-        return PreEvent("onMemberAdd", {"ChannelSid": channel["sid"], "Identity": identity})
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> Row:
-        service, _, channel, _ = await _target(tx, ctx, key)
-        values = replace({}, replacements, members_api.UPDATE, MEMBER_FIELDS)
-        if "roleSid" in replacements:
-            values["role_sid"] = replacements["roleSid"]
-        invite = await repo.get(
-            tx, "invites", {"channel_sid": channel["sid"], "identity": identity}
-        )
-        if joining and invite is not None and "role_sid" not in values:
-            values["role_sid"] = invite["role_sid"]  # roles.md §4: applied on acceptance
-        reason = members.JOINED if joining else members.ADDED
-        return await members.add(tx, service, channel, identity, ctx.origin, values, reason)
-
-    member = await ctx.perform(check, act)
-    return Response(201, {"sid": member["sid"], "identity": member["identity"]})
-
-
-async def _member(tx: Tx, channel: Row, key: str) -> Row:
-    found = await members.find(tx, channel, key)
-    if found is None:
-        raise TwilioError(50400 if not sids.looks_like(sids.MEMBER, key) else 20404, path=key)
-    return found
+    """POST …/Participants {identity}."""
+    member = await perform(ADD, Ctx.of(request), request.path_params, request.form())
+    return Response(201, _member_body(member))
 
 
 async def remove(request: Request) -> Response:
-    """DELETE …/Participants/{identity|MB}: leave (leaveChannel) or remove (removeMember)."""
-    ctx = Ctx.of(request)
-    key = request.path_params["channel"]
-    who = request.path_params["member"]
-
-    async def check(tx: Tx) -> PreEvent:
-        _, user, channel, member = await _target(tx, ctx, key)
-        target = await _member(tx, channel, who)
-        if target["identity"] == ctx.identity:
-            await guard.require(tx, "leaveChannel", user, member)
-        else:
-            await guard.require(tx, "removeMember", user, member)
-        pre = {"ChannelSid": channel["sid"], "MemberSid": target["sid"]}
-        pre["Identity"] = target["identity"]
-        return PreEvent("onMemberRemove", pre)
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> None:
-        service, _, channel, _ = await _target(tx, ctx, key)
-        target = await _member(tx, channel, who)
-        reason = members.LEFT if target["identity"] == ctx.identity else members.REMOVED
-        await members.remove(tx, service, channel, target, ctx.origin, reason)
-
-    await ctx.perform(check, act)
+    """DELETE …/Participants/{identity|MB}."""
+    await perform(REMOVE, Ctx.of(request), request.path_params)
     return Response(204)
 
 
 async def update(request: Request) -> Response:
-    """POST …/Participants/{MB} {attributes}: own or any member's attributes."""
-    ctx = Ctx.of(request)
-    key = request.path_params["channel"]
-    who = request.path_params["member"]
-    values = decode(request.form(), members_api.UPDATE, MEMBER_FIELDS)
-
-    async def check(tx: Tx) -> PreEvent:
-        _, user, channel, member = await _target(tx, ctx, key)
-        target = await _member(tx, channel, who)
-        own = target["identity"] == ctx.identity
-        wanted = guard.own_or_any(own, "editOwnMemberAttributes", "editAnyMemberAttributes")
-        await guard.require_one(tx, wanted, user, member)
-        pre = {"ChannelSid": channel["sid"], "MemberSid": target["sid"]}
-        if values.get("attributes") is not None:
-            pre["Attributes"] = str(values["attributes"])
-        return PreEvent("onMemberUpdate", pre)
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> Row:
-        service, _, channel, _ = await _target(tx, ctx, key)
-        target = await _member(tx, channel, who)
-        final = replace(values, replacements, members_api.UPDATE, MEMBER_FIELDS)
-        return await members.update(tx, service, channel, target, final, ctx.origin)
-
-    member = await ctx.perform(check, act)
-    return Response(200, {"sid": member["sid"], "identity": member["identity"]})
+    """POST …/Participants/{MB} {attributes}."""
+    member = await perform(UPDATE, Ctx.of(request), request.path_params, request.form())
+    return Response(200, _member_body(member))
 
 
 async def invite(request: Request) -> Response:
-    ctx = Ctx.of(request)
-    key = request.path_params["channel"]
-    identity = decode(request.form(), IDENTITY, {"identity": "Identity"})["identity"]
-
-    async def check(tx: Tx) -> None:
-        _, user, _, member = await _target(tx, ctx, key)
-        await guard.require(tx, "inviteMember", user, member)
-        if (
-            await repo.get(tx, "users", {"service_sid": ctx.service_sid, "identity": identity})
-            is None
-        ):
-            raise TwilioError(50200, identity=identity)
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> Row:
-        service, _, channel, _ = await _target(tx, ctx, key)
-        target = await repo.get(tx, "users", {"service_sid": ctx.service_sid, "identity": identity})
-        assert target is not None
-        return await invites.create(tx, service, channel, target, ctx.origin)
-
-    row = await ctx.perform(_no_pre(check), act)
-    return Response(201, {"sid": row["sid"], "identity": row["identity"]})
-
-
-def _no_pre(check: Check) -> PreCheck:
-    async def wrapped(tx: Tx) -> PreEvent | None:
-        await check(tx)
-        return None  # invites have no webhook (HELPERS.md event contract)
-
-    return wrapped
+    row = await perform(INVITE, Ctx.of(request), request.path_params, request.form())
+    return Response(201, _member_body(row))
 
 
 async def decline(request: Request) -> Response:
     """DELETE …/Invites/{identity}: the invited user declines."""
     ctx = Ctx.of(request)
-    key = request.path_params["channel"]
     if request.path_params["identity"] != ctx.identity:
         raise TwilioError(50107)
-
-    async def check(tx: Tx) -> None:
-        await _target(tx, ctx, key)
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> None:
-        _, _, channel, _ = await _target(tx, ctx, key)
-        found = await repo.get(
-            tx, "invites", {"channel_sid": channel["sid"], "identity": ctx.identity}
-        )
-        if found is None:
-            raise TwilioError(20404, path=request.path)
-        await invites.remove(tx, found, ctx.origin, reason="declined")
-
-    await ctx.perform(_no_pre(check), act)
+    await perform(DECLINE, ctx, {**request.path_params, "path": request.path})
     return Response(204)
 
 

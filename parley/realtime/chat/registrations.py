@@ -1,9 +1,9 @@
 """Push registrations from the client SDK (@twilio/notifications' registrar,
-client-protocol.md §4 "Push"): tunnelled ``POST/DELETE …/v1/registrations``
-become Bindings through ``domain.bindings`` (push-and-clients.md §3).
+docs/realtime-protocol.md §7.4 "Push"): tunnelled ``POST/DELETE …/v1/registrations``
+become Bindings through ``domain.bindings`` (docs/behaviour.md §P3).
 
 The binding's endpoint is the token's ``endpoint_id`` when it has one, else the
-device's registration id (push-and-clients.md §3: "built from the token's
+device's registration id (docs/behaviour.md §P3: "built from the token's
 endpoint_id or an SDK-generated id"); pushes go to the registration id (the
 binding's address, docs/push.md); its credential is the token's
 ``push_credential_sid``.

@@ -1,4 +1,4 @@
-"""Response bodies of the client endpoints (client-protocol.md §3; field names
+"""Response bodies of the client endpoints (docs/realtime-protocol.md §6-§7; field names
 from twilio-chat@6.0.0 channeldescriptor.ts, userdescriptor.ts, configuration.ts)."""
 
 from typing import Any

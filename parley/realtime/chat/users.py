@@ -1,19 +1,20 @@
-"""Configuration, users and typing (client-protocol.md §3-4)."""
+"""Configuration, users and typing (docs/realtime-protocol.md §7.1, §7.2, §7.4)."""
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from parley.api.table import Kind, Param
 from parley.api.users import NAME_MAX
-from parley.domain import limits, users
+from parley.domain import limits, members, users
 from parley.errors import TwilioError
+from parley.events.bus import Signal, SignalSubscriber
 from parley.realtime.chat import guard, shapes
-from parley.realtime.chat.context import Ctx, PreEvent, decode, keyset_page, replace
+from parley.realtime.chat.actions import Args, ClientAction, Target, Values, perform
+from parley.realtime.chat.context import Ctx, keyset_page
+from parley.realtime.chat.guard import own_or_any
+from parley.realtime.gateway import Sessions
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Tx, repo
 from parley.sync import names, projection
-
-if TYPE_CHECKING:
-    from parley.realtime.gateway import Gateway
 
 PAGE = 50
 TYPING = "twilio.ipmsg.typing_indicator"
@@ -49,12 +50,12 @@ async def configuration(request: Request) -> Response:
         # the URL @twilio/mcs-client POSTs uploads to and appends /{ME} to
         # (mcs-client@0.5.3 builds/lib.js Client.post/get; Twilio serves
         # https://mcs.us1.twilio.com/v1/Services/{IS}/Media)
-        "media_service": f"{ctx.app.settings.base_url}/v1/Services/{ctx.service_sid}/Media",
+        "media_service": f"{ctx.runtime.base_url}/v1/Services/{ctx.service_sid}/Media",
         "messages_receipts": f"{ctx.base}/Conversations/%s/Messages/%s/Receipts",
     }
     body = {
         "identity": ctx.identity,
-        "url": f"{ctx.app.settings.base_url}/Client/v1/Configuration",
+        "url": f"{ctx.runtime.base_url}/Client/v1/Configuration",
         "options": {
             "consumption_report_interval": f"PT{interval}S",
             "user_infos_to_subscribe": 100,
@@ -105,63 +106,88 @@ async def list_users(request: Request) -> Response:
     return Response(200, {"users": found, "meta": meta})
 
 
+async def _with_user(tx: Tx, ctx: Ctx, args: Args) -> Target:
+    me = await ctx.user(tx)
+    target = await _user_by_identity(tx, ctx, args["identity"])
+    return Target(await ctx.service(tx), me, subject=target)
+
+
+async def _update_user(tx: Tx, ctx: Ctx, target: Target, values: Values) -> tuple[Row, Row]:
+    row = await users.update(tx, target.service, target.subject_row, values, ctx.origin)
+    return row, target.service
+
+
+UPDATE_USER = ClientAction(
+    name="updateUser",
+    params=USER_PARAMS,
+    fields=USER_FIELDS,
+    resolve=_with_user,
+    permissions=lambda ctx, t, values: [
+        own_or_any(t.subject_row["identity"] == ctx.identity, "editOwnUserInfo", "editAnyUserInfo")
+    ],
+    pre_event=lambda values: "onUserUpdate",
+    pre_params=lambda ctx, t, values: {
+        "Identity": t.subject_row["identity"],
+        **{w: str(values[f]) for f, w in USER_FIELDS.items() if values.get(f)},
+    },
+    run=_update_user,
+)
+
+ACTIONS = (UPDATE_USER,)
+
+
 async def update_user(request: Request) -> Response:
     ctx = Ctx.of(request)
-    identity = request.path_params["identity"]
-    values = decode(request.form(), USER_PARAMS, USER_FIELDS)
-    own = identity == ctx.identity
-
-    async def check(tx: Tx) -> PreEvent:
-        me = await ctx.user(tx)
-        await _user_by_identity(tx, ctx, identity)
-        wanted = guard.own_or_any(own, "editOwnUserInfo", "editAnyUserInfo")
-        await guard.require_one(tx, wanted, me)
-        pre = {"Identity": identity}
-        pre.update({w: str(values[f]) for f, w in USER_FIELDS.items() if values.get(f)})
-        return PreEvent("onUserUpdate", pre)
-
-    async def act(tx: Tx, replacements: dict[str, str]) -> Row:
-        service = await ctx.service(tx)
-        target = await _user_by_identity(tx, ctx, identity)
-        final = replace(values, replacements, USER_PARAMS, USER_FIELDS)
-        return await users.update(tx, service, target, final, ctx.origin)
-
-    row = await ctx.perform(check, act)
-    async with ctx.store.read() as tx:
-        service = await ctx.service(tx)
+    row, service = await perform(UPDATE_USER, ctx, request.path_params, request.form())
     return Response(200, shapes.user(ctx, row, service))
 
 
 async def typing(request: Request) -> Response:
-    """Not stored, no webhook (push-and-clients.md §6): pushed to the other
+    """Not stored, no webhook (docs/behaviour.md, "Typing"): pushed to the other
     members' sockets."""
     ctx = Ctx.of(request)
     form: dict[str, Any] = request.form()
     key = form.get("ChannelSid") or form.get("ConversationSid") or form.get("channel_sid")
     if not key:
         raise TwilioError(20001, name="ChannelSid", missing=True)
-    timeout = await start_typing(ctx, request.session.gateway, str(key))
+    timeout = await start_typing(ctx, str(key))
     return Response(200, {"typing_timeout": timeout})
 
 
-async def start_typing(ctx: Ctx, gateway: "Gateway", key: str) -> int:
+async def start_typing(ctx: Ctx, key: str) -> int:
     """The typing action (members only) behind ``typing`` and
-    ``POST /parley/v1/simulate/typing``: the other members' sockets are told;
-    returns the service's typing timeout."""
+    ``POST /parley/v1/simulate/typing``: the other members' sockets are told,
+    on whichever process they are (a bus signal, ``deliver_typing``); returns
+    the service's typing timeout."""
     async with ctx.store.read() as tx:
         service = await ctx.service(tx)
         channel = await guard.members_channel(tx, service, await ctx.user(tx), key)
         others = {
             m["identity"]
-            for m in await repo.select(tx, "members", {"channel_sid": channel["sid"]})
+            for m in await members.in_channel(tx, channel["sid"])
             if m["identity"] != ctx.identity
         }
     timeout = int(service.get("typing_indicator_timeout") or 5)
     payload = {"channel_sid": channel["sid"], "identity": ctx.identity, "typing_timeout": timeout}
-    for session in gateway.connected(ctx.service_sid):
-        if session.grant is not None and session.grant.identity in others:
-            await session.notify(TYPING, payload)
+    if others:
+        signal = {"kind": TYPING, "service_sid": ctx.service_sid, "to": sorted(others)}
+        await ctx.runtime.bus.signal({**signal, "payload": payload})
     return timeout
+
+
+def typing_receiver(sessions: Sessions) -> SignalSubscriber:
+    """This process's side of typing: the signal goes to its own sockets of
+    the members it names."""
+
+    async def deliver_typing(signal: Signal) -> None:
+        if signal.get("kind") != TYPING:
+            return
+        to = set(signal.get("to") or ())
+        for session in sessions.connected(str(signal.get("service_sid"))):
+            if session.grant is not None and session.grant.identity in to:
+                await session.notify(TYPING, signal.get("payload"))
+
+    return deliver_typing
 
 
 def register(routes: Routes) -> None:

@@ -1,10 +1,11 @@
-"""The 21 session commands of twilio-chat 2.x-4.x, each mapped onto version
-1's client endpoints (docs/realtime-protocol.md §9.4): which calls a command
-makes, and the ``response`` fields the SDK reads from their results.
+"""The 21 session commands of twilio-chat 2.x-4.x, each mapped onto the
+client actions version 1's endpoints run (docs/realtime-protocol.md §9.4):
+which actions a command performs, by name, with which arguments, and the
+``response`` fields the SDK reads from their results.
 
-A plan is built from the command's own parameters only; the calls themselves
-(dispatch.call) decide everything else, so a refused or invalid command gets
-exactly the status and code a 5.x/6.x client would.
+A plan is built from the command's own parameters only; the actions
+themselves (``Actions.perform``) decide everything else, so a refused or
+invalid command gets exactly the status and code a 5.x/6.x client would.
 """
 
 from collections.abc import Callable, Mapping
@@ -14,7 +15,6 @@ from typing import Any
 from parley.domain import channels
 from parley.errors import TwilioError, missing
 from parley.realtime.chat.context import Ctx
-from parley.realtime.v2.dispatch import base, part
 from parley.store import Row, repo
 from parley.sync import names
 
@@ -23,10 +23,11 @@ Params = Mapping[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One version 1 request: method, path, JSON body."""
+    """One client action: its name, its arguments (the rows its version 1
+    path names: ``channel``, ``member``, ``message``, ``identity``), its body."""
 
-    method: str
-    path: str
+    action: str
+    args: dict[str, str]
     body: dict[str, Any] | None = None
 
 
@@ -114,73 +115,70 @@ CHANNEL_FIELDS = {
 async def plan(ctx: Ctx, action: str, params: Params) -> Plan:
     """The calls for ``action``; 20001 for an unknown action or a missing
     parameter (the command is answered with it, §9.7)."""
-    b = base(ctx.service_sid)
-    me = part(ctx.identity)
+    me = ctx.identity
 
-    def channel() -> str:
-        return f"{b}/Conversations/{part(_text(params, 'channelSid'))}"
+    def channel(**more: str) -> dict[str, str]:
+        return {"channel": _text(params, "channelSid"), **more}
 
     if action == "createChannel":
         fields = {k: v for k, v in _fields(params, CHANNEL_FIELDS).items() if v is not None}
-        return Plan([Call("POST", f"{b}/Conversations", fields)], _channel_answer)
+        return Plan([Call("createChannel", {}, fields)], _channel_answer)
     if action == "destroyChannel":
-        return Plan([Call("DELETE", channel())])
+        return Plan([Call("destroyChannel", channel())])
     if action in ("editFriendlyName", "editUniqueName", "editAttributes"):
         name = {"editFriendlyName": "friendlyName", "editUniqueName": "uniqueName"}.get(
             action, "attributes"
         )
         if name not in params:
             raise missing(name)
-        return Plan([Call("POST", channel(), _fields(params, {name: CHANNEL_FIELDS[name]}))])
+        body = _fields(params, {name: CHANNEL_FIELDS[name]})
+        return Plan([Call("updateChannel", channel(), body)])
     if action == "joinChannelV2":
-        key = _text(params, "channelSid")
-        path = f"{channel()}/Participants"
-        return Plan([Call("POST", path, {"identity": ctx.identity})], lambda _: {"channelSid": key})
+        args = channel()
+        answer = {"channelSid": args["channel"]}
+        return Plan([Call("addMember", args, {"identity": me})], lambda _: answer)
     if action == "leaveChannel":
-        return Plan([Call("DELETE", f"{channel()}/Participants/{me}")])
+        return Plan([Call("removeMember", channel(member=me))])
     if action == "addMemberV2":
-        body = {"identity": _text(params, "username")}
-        return Plan([Call("POST", f"{channel()}/Participants", body)])
+        return Plan([Call("addMember", channel(), {"identity": _text(params, "username")})])
     if action == "inviteMember":
-        return Plan([Call("POST", f"{channel()}/Invites", {"identity": _text(params, "username")})])
+        return Plan([Call("inviteMember", channel(), {"identity": _text(params, "username")})])
     if action == "removeMember":
         who = params.get("memberSid") or _text(params, "username")
-        return Plan([Call("DELETE", f"{channel()}/Participants/{part(str(who))}")])
+        return Plan([Call("removeMember", channel(member=str(who)))])
     if action == "declineInvitation":
-        return Plan([Call("DELETE", f"{channel()}/Invites/{me}")])
+        return Plan([Call("declineInvite", channel())])
     if action == "editMemberAttributes":
-        path = f"{channel()}/Participants/{part(_text(params, 'memberSid'))}"
-        return Plan([Call("POST", path, _fields(params, {"attributes": "attributes"}))])
+        args = channel(member=_text(params, "memberSid"))
+        return Plan([Call("updateMember", args, _fields(params, {"attributes": "attributes"}))])
     if action in ("sendMessage", "sendMediaMessage"):
         wire = {"text": "body", "attributes": "attributes"}
         if action == "sendMediaMessage":
             wire = {"mediaSid": "media_sid", "attributes": "attributes"}
             _text(params, "mediaSid")
         body = {k: v for k, v in _fields(params, wire).items() if v is not None}
-        return Plan([Call("POST", f"{channel()}/Messages", body)], _message_answer)
+        return Plan([Call("sendMessage", channel(), body)], _message_answer)
     if action in ("editMessage", "editMessageAttributes", "deleteMessage"):
         key = _text(params, "channelSid")
-        sid = await _message_sid(ctx, key, _text(params, "messageIdx"))
-        path = f"{channel()}/Messages/{part(sid)}"
+        args = channel(message=await _message_sid(ctx, key, _text(params, "messageIdx")))
         if action == "deleteMessage":
-            return Plan([Call("DELETE", path)])
+            return Plan([Call("removeMessage", args)])
         if action == "editMessage":
-            return Plan([Call("POST", path, {"body": _text(params, "text")})])
+            return Plan([Call("updateMessage", args, {"body": _text(params, "text")})])
         if "attributes" not in params:
             raise missing("attributes")
-        return Plan([Call("POST", path, _fields(params, {"attributes": "attributes"}))])
+        return Plan([Call("updateMessage", args, _fields(params, {"attributes": "attributes"}))])
     if action == "editNotificationLevel":
-        key = part(_text(params, "channelSid"))
         body = {"notification_level": _text(params, "notificationLevel")}
-        return Plan([Call("POST", f"{b}/Users/{me}/Conversations/{key}", body)])
+        return Plan([Call("updateUserChannel", channel(identity=me), body)])
     if action == "consumptionReportV2":
         report = params.get("report")
         if not isinstance(report, list) or not all(isinstance(e, dict) for e in report):
             raise TwilioError(20001, name="report")
         calls = [
             Call(
-                "POST",
-                f"{b}/Users/{me}/Conversations/{part(_text(entry, 'channelSid'))}",
+                "updateUserChannel",
+                {"channel": _text(entry, "channelSid"), "identity": me},
                 {"last_consumed_message_index": entry.get("messageIdx")},
             )
             for entry in report
@@ -190,7 +188,7 @@ async def plan(ctx: Ctx, action: str, params: Params) -> Plan:
         name = "friendlyName" if action == "editUserFriendlyName" else "attributes"
         if name not in params:
             raise missing(name)
-        path = f"{b}/Users/{part(_text(params, 'username'))}"
         wire = {"friendlyName": "friendly_name", "attributes": "attributes"}
-        return Plan([Call("POST", path, _fields(params, {name: wire[name]}))])
+        args = {"identity": _text(params, "username")}
+        return Plan([Call("updateUser", args, _fields(params, {name: wire[name]}))])
     raise TwilioError(20001, message=f"Unknown session command action {action!r}")

@@ -1,11 +1,12 @@
-"""Version 1's client actions and reads, called from version 2 by their
-tunnelled path (docs/realtime-protocol.md §7): the same handler, role checks,
-pre-event webhook, limits and codes as a 5.x/6.x client's request."""
+"""Version 1's reads, called from version 2 by their tunnelled path
+(docs/realtime-protocol.md §7.2): the same handler, checks and codes as a
+5.x/6.x client's request. (Commands run version 1's client actions by name,
+session.py.)"""
 
 from typing import Any
 from urllib.parse import quote
 
-from parley.realtime.tunnel import Request, Response, Within
+from parley.realtime.tunnel import Request, Response
 
 
 def base(service_sid: str) -> str:
@@ -24,12 +25,18 @@ async def call(
     path: str,
     body: Any = None,
     params: dict[str, str] | None = None,
-    within: Within | None = None,
 ) -> Response:
-    """Run the version 1 endpoint at ``method path`` as ``origin``'s caller.
-    ``within`` runs in the action's write transaction (tunnel.Within)."""
+    """Run the version 1 endpoint at ``method path`` as ``origin``'s caller."""
     handler, path_params = origin.session.gateway.routes.match(method, path)
     request = Request(
-        origin.session, method, path, params or {}, body, origin.headers, path_params, within
+        origin.session,
+        method,
+        path,
+        params or {},
+        body,
+        origin.headers,
+        origin.runtime,
+        path_params,
+        origin.own_events,
     )
     return await handler(request)

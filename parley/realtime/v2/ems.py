@@ -23,10 +23,9 @@ async def exchange(request: Request) -> Response:
     token = body.get("fpa_token")
     if not isinstance(token, str) or not token:
         raise TwilioError(20001, name="fpa_token", missing=True)
-    store = request.session.gateway.app.store
     current = request.session.grant
-    assert store is not None and current is not None
-    async with store.read() as tx:
+    assert current is not None
+    async with request.runtime.store.read() as tx:
         grant = await tokens.validate(tx, token)  # 401 / 201xx: the SDK ends "denied"
     if (grant.account_sid, grant.service_sid, grant.identity) != (
         current.account_sid,

@@ -7,7 +7,7 @@ appended to with commands, each answered in the same list item.
     POST /v3/Lists {purpose, context}   write tx: Sync list (ACL the caller) +
                                         session_lists row + context as event 1 -> 201
     POST /v3/Lists/{id}/Items {data}    known commandId -> its stored item
-                                        else commands.plan -> dispatch.call each:
+                                        else commands.plan -> Actions.perform each:
                                           the last call's write tx also holds the item
                                           (list_item_added) and its response
                                           (list_item_updated)
@@ -27,15 +27,16 @@ import orjson
 
 from parley import timefmt
 from parley.errors import TwilioError
+from parley.realtime.chat.actions import Actions
 from parley.realtime.chat.context import Ctx
 from parley.realtime.gateway import REFUSALS
+from parley.realtime.subscriptions import subscriptions
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.realtime.v2 import commands
-from parley.realtime.v2.dispatch import base, call, part
+from parley.realtime.v2.dispatch import base, part
 from parley.store import Row, Store, Tx, repo
 from parley.sync import access, names, projection
 from parley.sync import store as sync_store
-from parley.sync.subscriptions import subscriptions
 
 log = logging.getLogger("parley.realtime")
 
@@ -84,7 +85,7 @@ def session_context(ctx: Ctx, service: Row, user: Row) -> dict[str, Any]:
             "syncListUrl": f"{me}/ChannelsSync",
             "usersUrl": f"{b}/Users",
             "typingUrl": "/v1/typing",
-            "mediaServiceUrl": media_service_url(ctx.app.settings.base_url, ctx.service_sid),
+            "mediaServiceUrl": media_service_url(ctx.runtime.base_url, ctx.service_sid),
         },
         "reachabilityEnabled": bool(service.get("reachability_enabled")),
         "consumptionReportInterval": f"PT{interval}S",
@@ -123,7 +124,7 @@ async def create(request: Request) -> Response:
         await repo.insert(tx, "session_lists", row)
         await sync_store.set_context(tx, obj, session_context(ctx, service, user), CAUSE)
     # the client subscribes from event 0 and reads the context from its replay
-    described = sync_store.render_object(ctx.app.settings.base_url, {**obj, "last_event_id": 0})
+    described = sync_store.render_object(ctx.runtime.base_url, {**obj, "last_event_id": 0})
     return Response(201, described)
 
 
@@ -255,9 +256,12 @@ async def _known(ctx: Ctx, obj: Row, command_id: str) -> Row | None:
         return await sync_store.get_item(tx, obj, str(known["item_index"]))
 
 
-async def _run(request: Request, plan: commands.Plan, answer: _Answer) -> dict[str, Any] | None:
-    """Each call of the plan; the last one's transaction writes the answer.
-    Returns the error response of a refused command (not yet written)."""
+async def _run(
+    request: Request, actions: Actions, plan: commands.Plan, answer: _Answer
+) -> dict[str, Any] | None:
+    """Each client action of the plan, by name, as the caller; the last one's
+    transaction writes the answer. Returns the error response of a refused
+    command (not yet written)."""
     last = len(plan.calls) - 1
     for number, step in enumerate(plan.calls):
 
@@ -266,8 +270,10 @@ async def _run(request: Request, plan: commands.Plan, answer: _Answer) -> dict[s
             if final:
                 await answer.write(tx, {"status": 200, **plan.answer(plan.results)})
 
+        ctx = Ctx.of(request)
+        ctx.within = within
         try:
-            await call(request, step.method, step.path, step.body, within=within)
+            await actions.perform(step.action, ctx, step.args, step.body)
         except TwilioError as error:
             # the item went with a transaction that did not commit (or, if the
             # failure came after the commit, the commandId finds it below)
@@ -278,13 +284,13 @@ async def _run(request: Request, plan: commands.Plan, answer: _Answer) -> dict[s
     return None
 
 
-async def command(request: Request) -> Response:
+async def command(request: Request, actions: Actions) -> Response:
     """``POST /v3/Lists/{id}/Items``: run a session command (§9.4)."""
     ctx = Ctx.of(request)
     async with ctx.store.read() as tx:
         obj = await _session(tx, ctx, request.path_params["id"])
     data, command_id, action, params = _command(request.body)
-    base_url = ctx.app.settings.base_url
+    base_url = ctx.runtime.base_url
     stored = await _known(ctx, obj, command_id)
     if stored is not None:  # sent again: answered already, not run again
         return Response(201, sync_store.render_item(base_url, obj, stored))
@@ -292,7 +298,7 @@ async def command(request: Request) -> Response:
     response: dict[str, Any] | None = None
     try:
         plan = await commands.plan(ctx, action, params)
-        response = await _run(request, plan, answer)
+        response = await _run(request, actions, plan, answer)
     except TwilioError as error:
         response = _failure(error)
     else:
@@ -334,11 +340,10 @@ def _log_refusal(ctx: Ctx, action: str, response: dict[str, Any]) -> None:
 async def _deliver(request: Request, list_sid: str, after: int) -> None:
     """The list's new events to the caller's socket, after the action's own
     Sync events and before the reply (§9.4 step 3)."""
-    store = request.session.gateway.app.store
-    assert store is not None
-    async with store.read() as tx:
+    async with request.runtime.store.read() as tx:
         rows = await sync_store.events_after(tx, list_sid, after)
-    await subscriptions(request.session).deliver(list_sid, rows, wait=True)
+    subs = subscriptions(request.session, request.runtime)
+    await subs.deliver(list_sid, rows, wait=True)
 
 
 # ---------------------------------------------------------------- lifetime
@@ -400,7 +405,10 @@ class Janitor:
                 await self._task
 
 
-def register(routes: Routes) -> None:
+def register(routes: Routes, actions: Actions) -> None:
+    async def run_command(request: Request) -> Response:
+        return await command(request, actions)
+
     routes.add("POST", "/v3/Lists", create)
     routes.add("GET", "/v3/Lists/{id}/Context", context)
-    routes.add("POST", "/v3/Lists/{id}/Items", command)
+    routes.add("POST", "/v3/Lists/{id}/Items", run_command)

@@ -1,4 +1,4 @@
--- Webhook delivery bookkeeping (issue #5, webhooks.md §5). One row per
+-- Webhook delivery bookkeeping (issue #5, docs/behaviour.md §W5). One row per
 -- (event, target) is planned in the transaction that recorded the event, so a
 -- committed event always has its deliveries, and a rolled-back one has none.
 --

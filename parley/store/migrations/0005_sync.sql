@@ -1,5 +1,5 @@
 -- Parley schema, version 5: the Sync view the real-time clients read
--- (client-protocol.md §3): maps, lists and documents, their items, and a
+-- (docs/realtime-protocol.md §6-§7): maps, lists and documents, their items, and a
 -- per-object, gap-free event log that subscriptions replay from.
 -- It is a projection of the domain events, written in the same transaction.
 

@@ -20,16 +20,14 @@ import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from parley.errors import TwilioError
 from parley.events import Event
-from parley.store import Row, Store, StoreUnavailable
+from parley.realtime.gateway import Session, Sessions, notification
+from parley.runtime import Runtime
+from parley.store import Row, StoreUnavailable
 from parley.sync import access, names, store
-
-if TYPE_CHECKING:
-    from parley.app import Parley
-    from parley.realtime.gateway import Session
 
 log = logging.getLogger("parley.sync")
 
@@ -48,8 +46,10 @@ Action = Callable[[bool], Awaitable[None]]
 
 
 class SessionSubscriptions:
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: Session, runtime: Runtime) -> None:
         self.session = session
+        self._store = runtime.store
+        self._base = runtime.base_url
         self.positions: dict[str, int] = {}  # object SID -> last event id delivered
         self.types: dict[str, str] = {}
         self.lock = asyncio.Lock()
@@ -86,16 +86,6 @@ class SessionSubscriptions:
             except Exception:
                 log.exception("sync delivery failed")
         backlog.clear()
-
-    @property
-    def _store(self) -> Store:
-        found = self.session.gateway.app.store
-        assert found is not None
-        return found
-
-    @property
-    def _base(self) -> str:
-        return self.session.gateway.app.settings.base_url
 
     async def apply(
         self, action: str, correlation: Any, protocol: Any, requests: list[dict[str, Any]]
@@ -259,8 +249,6 @@ _LIVE_FRAMES_MAX = 4096
 
 
 def _live_frame(base: str, row: Row, message_type: str) -> bytes:
-    from parley.realtime.gateway import notification
-
     key = (base, str(row["object_sid"]), int(row["event_id"]))
     data = _LIVE_FRAMES.get(key)
     if data is None:
@@ -280,7 +268,7 @@ def _removes(row: Row) -> bool:
 
 
 async def _to_session(
-    session: "Session", by_object: dict[str, list[Row]], wait: bool = False
+    session: Session, by_object: dict[str, list[Row]], wait: bool = False
 ) -> None:
     subs = session.extensions.get(KEY)
     if not isinstance(subs, SessionSubscriptions):
@@ -290,10 +278,10 @@ async def _to_session(
             await subs.deliver(sid, object_rows, wait)
 
 
-def subscriptions(session: "Session") -> SessionSubscriptions:
+def subscriptions(session: Session, runtime: Runtime) -> SessionSubscriptions:
     found = session.extensions.get(KEY)
     if found is None:
-        found = session.extensions[KEY] = SessionSubscriptions(session)
+        found = session.extensions[KEY] = SessionSubscriptions(session, runtime)
     assert isinstance(found, SessionSubscriptions)
     return found
 
@@ -310,8 +298,10 @@ class Hub:
 
     poll_interval = 1.0  # seconds
 
-    def __init__(self, app: "Parley") -> None:
-        self.app = app
+    def __init__(self, runtime: Runtime, sessions: Sessions) -> None:
+        self.store = runtime.store
+        self.health = runtime.health
+        self.sessions = sessions
         self._tasks: list[asyncio.Task[None]] = []
         # committed batches wait here for the fan-out task: the request that
         # committed them does not wait for a thousand sockets, and one consumer
@@ -343,7 +333,7 @@ class Hub:
                 await self.deliver(events)
             except StoreUnavailable as exc:
                 # the poll delivers them once the database is back
-                self.app.health.report("database", False, exc.message)
+                self.health.report("database", False, exc.message)
             except Exception:
                 log.exception("sync fan-out failed")
 
@@ -352,18 +342,16 @@ class Hub:
             await asyncio.sleep(self.poll_interval)
             try:
                 await self.poll_once()
-                self.app.health.report("database", True)
+                self.health.report("database", True)
             except StoreUnavailable as exc:
-                self.app.health.report("database", False, exc.message)
+                self.health.report("database", False, exc.message)
             except Exception:
                 log.exception("sync poll failed")
 
     async def poll_once(self) -> None:
-        gateway, store_ = self.app.gateway, self.app.store
-        if gateway is None or store_ is None:
-            return
+        store_ = self.store
         watching: dict[str, list[SessionSubscriptions]] = {}
-        for session in list(gateway.sessions):
+        for session in list(self.sessions):
             subs = session.extensions.get(KEY)
             if isinstance(subs, SessionSubscriptions):
                 for sid in list(subs.positions):
@@ -389,17 +377,16 @@ class Hub:
     async def deliver(self, events: list[Event]) -> None:
         """The Sync events caused by committed domain events, to every session
         subscribed to their objects."""
-        gateway = self.app.gateway
-        if gateway is None or not gateway.sessions:
+        if not self.sessions:
             return
         by_object = await self._by_object(events)
         if not by_object:
             return
-        for session in list(gateway.sessions):
+        for session in list(self.sessions):
             await _to_session(session, by_object)
         await self._revoke(events)
 
-    async def deliver_to(self, session: "Session", events: list[Event]) -> None:
+    async def deliver_to(self, session: Session, events: list[Event]) -> None:
         """A client's own commit, to its own session, before the reply to its
         request: the SDK sees itself joined (or its message added) when the
         call returns (docs/realtime-protocol.md §6.3). The bus delivers the
@@ -422,11 +409,10 @@ class Hub:
         other objects (a user's channel item, its roster entry) refers to them,
         so it must arrive first (a deleted channel's membership item before its
         document's removal)."""
-        store_ = self.app.store
         seqs = [e.seq for e in events if e.seq]
-        if store_ is None or not seqs:
+        if not seqs:
             return {}
-        async with store_.read() as tx:
+        async with self.store.read() as tx:
             rows = await store.events_caused_by(tx, seqs)
         by_object: dict[str, list[Row]] = {}
         for row in rows:
@@ -439,16 +425,14 @@ class Hub:
     async def _revoke(self, events: list[Event]) -> None:
         """A removed member's sessions stop receiving the channel's members-only
         objects (they saw their own removal, the last event delivered above)."""
-        gateway, store_ = self.app.gateway, self.app.store
-        assert gateway is not None and store_ is not None
         for event in events:
             if event.kind != "onMemberRemoved" or event.service_sid is None:
                 continue
             channel_sid = str(event.payload["channel_sid"])
-            sessions = gateway.connected(event.service_sid, str(event.payload["identity"]))
+            sessions = self.sessions.connected(event.service_sid, str(event.payload["identity"]))
             if not sessions:
                 continue
-            async with store_.read() as tx:
+            async with self.store.read() as tx:
                 objects = [
                     await store.find(tx, event.service_sid, kind, name)
                     for kind, name in (

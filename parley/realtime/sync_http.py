@@ -1,4 +1,4 @@
-"""Tunnelled Sync REST: objects, items pages and subscriptions (client-protocol.md §3).
+"""Tunnelled Sync REST: objects, items pages and subscriptions (docs/realtime-protocol.md §6-§7).
 
 ::
 
@@ -10,18 +10,14 @@
 """
 
 import asyncio
-import base64
-import binascii
 from typing import Any
-
-import orjson
 
 from parley.api import codec
 from parley.errors import TwilioError
+from parley.realtime.subscriptions import ESTIMATED_DELIVERY_MS, subscriptions
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Store
 from parley.sync import access, store
-from parley.sync.subscriptions import ESTIMATED_DELIVERY_MS, subscriptions
 
 PAGE_SIZE = 50
 PAGE_MAX = 100  # Sync's maximum page size (twilio-sync syncmap.ts:350)
@@ -30,13 +26,11 @@ BATCHES_MAX = 8  # batches one socket may have in progress
 
 
 def _store(request: Request) -> Store:
-    found = request.session.gateway.app.store
-    assert found is not None
-    return found
+    return request.runtime.store
 
 
 def _base(request: Request) -> str:
-    return request.session.gateway.app.settings.base_url
+    return request.runtime.base_url
 
 
 async def _object(request: Request, kind: str, store_: Store) -> Row:
@@ -68,27 +62,17 @@ def _object_handler(kind: str) -> Any:
     return handle
 
 
-def _token(start: Any, descending: bool) -> str:
-    raw = orjson.dumps({"f": start, "d": descending})
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _token(start: int | str, descending: bool) -> str:
+    """REST's page token (api/codec.py): ``PA`` pages on ascending, ``PB``
+    descending, from ``start`` (not included)."""
+    return codec.make_token("B" if descending else "A", start)
 
 
-def _untoken(text: str, kind: str) -> tuple[Any, bool]:
-    try:
-        value = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        start, descending = value["f"], bool(value["d"])
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise TwilioError(20001, name="PageToken") from None
-    # a list pages on an index (BIGINT), a map on a key (text): nothing else
-    # reaches the store (docs/security.md, "Bad input")
-    fits = (
-        _position(start) is not None
-        if kind == "list"
-        else isinstance(start, str) and "\x00" not in start
-    )
-    if not fits:
-        raise TwilioError(20001, name="PageToken")
-    return start, descending
+def _untoken(token: str, kind: str) -> tuple[Any, bool]:
+    # a list pages on an index, a map on a key (text): nothing else reaches
+    # the store (docs/security.md, "Bad input")
+    direction, start = codec.read_token(token, text=kind != "list")
+    return start, direction == "B"
 
 
 def _position(value: Any) -> int | None:
@@ -180,7 +164,7 @@ async def subscribe(request: Request) -> Response:
     # docs/security.md, "Real-time connections": what one socket may ask at once
     if len(requests) > BATCH_MAX:
         raise TwilioError(54008, detail=f"at most {BATCH_MAX} requests in one batch")
-    hub = subscriptions(request.session)
+    hub = subscriptions(request.session, request.runtime)
     if len(hub.tasks) >= BATCHES_MAX:
         raise TwilioError(20429, message=f"Too Many Requests: {BATCHES_MAX} batches in progress")
     task = asyncio.create_task(
