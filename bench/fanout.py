@@ -7,8 +7,11 @@ members, connects N raw twilsock clients (one WebSocket each, as many
 twilio-chat clients would), subscribes each to the channel's messages list,
 then posts messages over REST and measures, per client and message, the time
 from just before the POST to the arrival of that message's Sync event.
-Reports p50/p99 delivery latency and the server's memory per idle connection
-(RSS after connecting minus before, divided by N). The clients share one
+Reports p50/p99 delivery latency, the server's own part of it (p50/p99 of the
+time one commit takes to reach every subscribed session's socket, from Parley's
+``parley_sync_fanout_seconds`` histogram on /metrics, to a bucket's bound) and
+the server's memory per idle connection (RSS after connecting minus before,
+divided by N). The clients share one
 asyncio process, whose own scheduling is part of the figure.
 """
 
@@ -41,6 +44,30 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             total = int(line.split()[1])
     return total / 1024
+
+
+FANOUT_METRIC = "parley_sync_fanout_seconds_bucket"
+
+
+async def fanout_buckets(http: httpx.AsyncClient) -> dict[float, float]:
+    """Parley's fan-out histogram (cumulative count per upper bound, seconds)."""
+    text = (await http.get("/metrics")).text
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(FANOUT_METRIC):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def server_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The upper bound (ms) of the bucket holding quantile ``q`` of what the run added."""
+    counts = sorted((bound, n - before.get(bound, 0.0)) for bound, n in after.items())
+    total = counts[-1][1] if counts else 0.0
+    for bound, n in counts:
+        if total and n >= q * total:
+            return round(bound * 1000, 1)
+    return float("nan")
 
 
 class Client:
@@ -216,6 +243,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(1.0)
             after = rss_mb(server.pid)
 
+            fanout_before = await fanout_buckets(http)
             latencies: list[float] = []
             post_ms: list[float] = []
             for n in range(args.messages):
@@ -235,6 +263,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 ]
                 await asyncio.sleep(args.gap)
             missing = args.clients * args.messages - len(latencies)
+            fanout_after = await fanout_buckets(http)
             await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
     finally:
         server.terminate()
@@ -249,6 +278,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1),
         "max_ms": round(latencies[-1], 1),
         "rest_post_p50_ms": round(statistics.median(post_ms), 1),
+        # the server's part: one commit handed to every subscribed session,
+        # from Parley's own histogram (a bucket's upper bound)
+        "server_fanout_p50_ms": server_quantile(fanout_before, fanout_after, 0.5),
+        "server_fanout_p99_ms": server_quantile(fanout_before, fanout_after, 0.99),
         "connect_and_subscribe_s": round(connect_s, 1),
         "rss_before_mb": round(before, 1),
         "rss_connected_mb": round(after, 1),

@@ -167,7 +167,7 @@ class Parley:
             # real time: this process's sessions, read by the Sync fan-out and
             # the typing signal; presence in the store, so it holds across processes
             sessions = realtime_gateway.Sessions()
-            hub = Hub(runtime, sessions)
+            hub = Hub(runtime, sessions, self.metrics.sync_fanout.observe)
             presence = reachability.Reachability(
                 store, reachability.new_node(), settings.presence_heartbeat
             )

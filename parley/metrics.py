@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from parley.webhooks.worker import Worker as WebhookWorker
 
 _bisect = bisect.bisect_left
+# the fan-out of one commit to up to thousands of sockets (bench/fanout.py)
+FANOUT_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
@@ -212,6 +214,12 @@ class ParleyMetrics:
             "HTTP requests answered, by route, method and status",
             "counter",
             requests,
+        )
+        self.sync_fanout = registry.histogram(
+            "parley_sync_fanout_seconds",
+            "Time the Sync fan-out takes to hand one commit's events to every subscribed"
+            " session of this process (the server's part of a real-time delivery)",
+            buckets=FANOUT_BUCKETS,
         )
         self.bus_lag = registry.histogram(
             "parley_bus_lag_seconds",

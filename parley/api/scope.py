@@ -39,14 +39,36 @@ async def by_key(call: Call, table: str, prefix: str, key: str, value: str, **wh
     return row
 
 
+def channel_where(call: Call, var: str = "ChannelSid") -> dict[str, str]:
+    """The columns that pick the path's channel within the caller's account:
+    by SID or unique name, and, until the service row is needed, by the
+    channel's own ``account_sid`` and ``service_sid`` (a channel lives and dies
+    with its service, so the answer is the same, and the service's lookup is
+    saved; README, "What profiling found and fixed"). A value that cannot be
+    a key is 404 here, before any statement."""
+    svc = call.loaded.get("service")
+    if svc is not None:
+        where = {"service_sid": str(svc["sid"])}
+    else:
+        service_sid = call.path_params["ServiceSid"]
+        if not sids.looks_like(sids.SERVICE, service_sid):
+            raise call.not_found()
+        where = {"service_sid": sids.normalise(service_sid), "account_sid": call.account_sid}
+    value = call.path_params[var]
+    if sids.looks_like(sids.CHANNEL, value):
+        where["sid"] = sids.normalise(value)
+    else:
+        where["unique_name"] = value
+    return where
+
+
 async def channel(call: Call, var: str = "ChannelSid") -> Row:
+    """The path's channel (``channel_where``), read once per request."""
     row = call.loaded.get("channel")
     if row is None:
-        svc = await service(call)
-        value = call.path_params[var]
-        row = await by_key(
-            call, "channels", sids.CHANNEL, "unique_name", value, service_sid=svc["sid"]
-        )
+        row = await repo.get(call.tx, "channels", channel_where(call, var))
+        if row is None:
+            raise call.not_found()
         call.loaded["channel"] = row
     return row
 

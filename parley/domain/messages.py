@@ -58,26 +58,55 @@ async def create(
     """Post a message. ``values`` by column name: author (``From``), body,
     attributes, media_sid, last_updated_by, date_created, date_updated (import
     dates do not change the index: arrival order does, docs/behaviour.md §R14)."""
+    created = await _post(tx, service, {"sid": channel["sid"]}, values, origin)
+    if created is None:
+        raise LookupError(f"channel {channel['sid']} is gone")
+    return created
+
+
+async def create_in(
+    tx: Tx, where: Mapping[str, Any], values: Mapping[str, Any], origin: Origin
+) -> Row | None:
+    """Post a text message to the channel ``where`` names (columns of
+    ``channels``, e.g. SID or unique name with service and account), found by
+    the statement that takes the index: no lookup before it. None when no
+    channel matches. A media message needs its service first (``create``)."""
+    if values.get("media_sid") is not None:
+        raise ValueError("a media message is posted with create()")
+    return await _post(tx, None, where, values, origin)
+
+
+async def _post(
+    tx: Tx,
+    service: Row | None,
+    where: Mapping[str, Any],
+    values: Mapping[str, Any],
+    origin: Origin,
+) -> Row | None:
     media = None
     if values.get("media_sid") is not None:
+        assert service is not None  # create() passes it
         media = await _attach(tx, service, values["media_sid"])
     body = values.get("body")
     if body is None and media is None:
         body = ""  # spec: an empty or null Body is stored as "" (docs/decisions.md §25)
     sid = sids.new_sid(sids.MESSAGE)
     # one statement: the index, messages_count + 1 and last_message_sid
-    idx = await repo.take(
+    taken = await repo.take_row(
         tx,
         "channels",
-        {"sid": channel["sid"]},
+        where,
         "next_message_index",
         also_bump=("messages_count",),
         changes={"last_message_sid": sid},
     )
+    if taken is None:
+        return None
+    idx, channel = taken
     row: Row = {
         "sid": sid,
-        "account_sid": service["account_sid"],
-        "service_sid": service["sid"],
+        "account_sid": channel["account_sid"],
+        "service_sid": channel["service_sid"],
         "channel_sid": channel["sid"],
         "idx": idx,
         "author": values.get("author") or origin.identity or SYSTEM,
@@ -93,15 +122,21 @@ async def create(
         "date_created": values.get("date_created") or timefmt.now(),
         "date_updated": values.get("date_updated"),
     }
-    try:
-        await repo.insert(tx, "messages", row)
-    except UniqueViolation:  # the same media attached by a concurrent create
-        raise TwilioError(50508, value=row["media_sid"]) from None
-    if media is not None:
-        await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
     if media is None:
-        await emit(tx, origin, "onMessageSent", row)
+        # nothing reads it back in this transaction: it may travel with the
+        # Sync view's own inserts (Tx.later; one round trip on PostgreSQL)
+        await repo.insert_later(tx, "messages", row)
     else:
+        try:
+            await repo.insert(tx, "messages", row)
+        except UniqueViolation:  # the same media attached by a concurrent create
+            raise TwilioError(50508, value=row["media_sid"]) from None
+        await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
+    held = {"channel": channel}  # as this message left it: no reader need fetch it again
+    if media is None:
+        await emit(tx, origin, "onMessageSent", row, held=held)
+    else:
+        assert service is not None  # create() passes it
         # the service's text for clients that cannot show media, and for the
         # ${MESSAGE} of new-message pushes (docs/behaviour.md §P8)
         compatibility = service["media_compatibility_message"] or services.COMPATIBILITY_MESSAGE
@@ -112,6 +147,7 @@ async def create(
             row,
             media=media_of(row),
             compatibility_message=compatibility,
+            held=held,
         )
     return row
 

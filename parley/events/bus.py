@@ -108,11 +108,18 @@ class MemoryBus(_Fanout):
 
 
 def _encode(events: list[Event]) -> bytes:
-    return orjson.dumps([{**e.to_row(), "seq": e.seq} for e in events])
+    return orjson.dumps(
+        [{**e.to_row(), "seq": e.seq, "planned": sorted(e.planned)} for e in events]
+    )
 
 
 def _decode(data: Any) -> list[Event]:
-    return [Event.from_row(row) for row in orjson.loads(data)]
+    out = []
+    for row in orjson.loads(data):
+        event = Event.from_row(row)
+        event.planned = set(row.get("planned") or ())
+        out.append(event)
+    return out
 
 
 class RedisBus(_Fanout):

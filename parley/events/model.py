@@ -34,6 +34,14 @@ class Event:
     identity: str | None = None
     date_created: int = field(default_factory=timefmt.now)
     seq: int = 0
+    # rows the emitting code already holds, as they are after the change (e.g. a
+    # new message's channel, from the statement that took its index), for the
+    # in-transaction projectors; never stored or published
+    held: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    # the outboxes the in-transaction projectors queued work in for this event
+    # (e.g. "push"): after commit only their workers are woken (the bus carries
+    # it across processes); not stored with the event
+    planned: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def to_row(self) -> dict[str, Any]:
         return {
@@ -93,6 +101,7 @@ async def emit(
     row: dict[str, Any],
     *,
     channel_sid: str | None = None,
+    held: dict[str, dict[str, Any]] | None = None,
     **extra: Any,
 ) -> Event:
     """Record an event about ``row`` (a stored row of the resource) as caused by ``origin``.
@@ -110,5 +119,6 @@ async def emit(
             source=origin.source,
             webhooks=origin.webhooks or origin.source == "sdk",
             identity=origin.identity,
+            held=held or {},
         ),
     )

@@ -51,6 +51,7 @@ DEFAULT_TEMPLATES = {
 }
 
 SYSTEM = "system"  # the actor of a REST change that names none (docs/behaviour.md §R5)
+PLANNED = "push"  # Event.planned: this event queued pushes
 
 
 def push_type(event: Event) -> str | None:
@@ -97,9 +98,9 @@ async def plan(tx: Tx, event: Event) -> None:
     if not targets:
         return
     payload = event.payload
-    channel = (
-        await repo.get(tx, "channels", {"sid": event.channel_sid}) if event.channel_sid else None
-    )
+    channel = event.held.get("channel")  # a new message's, as its index take left it
+    if channel is None and event.channel_sid:
+        channel = await repo.get(tx, "channels", {"sid": event.channel_sid})
     actor = _actor(event, kind)
     user = await repo.get(tx, "users", {"service_sid": event.service_sid, "identity": actor})
     values = _placeholders(event, kind, channel or payload, actor, user)
@@ -142,6 +143,7 @@ async def plan(tx: Tx, event: Event) -> None:
             }
         )
     await outbox.enqueue(tx, rows)
+    event.planned.add(PLANNED)  # the push workers are woken for it after commit
 
 
 _BINDINGS = (

@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -298,10 +299,17 @@ class Hub:
 
     poll_interval = 1.0  # seconds
 
-    def __init__(self, runtime: Runtime, sessions: Sessions) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        sessions: Sessions,
+        observe: Callable[[float], None] | None = None,
+    ) -> None:
         self.store = runtime.store
         self.health = runtime.health
         self.sessions = sessions
+        # seconds one commit took to reach every subscribed session (a metric)
+        self._observe = observe
         self._tasks: list[asyncio.Task[None]] = []
         # committed batches wait here for the fan-out task: the request that
         # committed them does not wait for a thousand sockets, and one consumer
@@ -379,11 +387,14 @@ class Hub:
         subscribed to their objects."""
         if not self.sessions:
             return
+        started = time.perf_counter()
         by_object = await self._by_object(events)
         if not by_object:
             return
         for session in list(self.sessions):
             await _to_session(session, by_object)
+        if self._observe is not None:
+            self._observe(time.perf_counter() - started)
         await self._revoke(events)
 
     async def deliver_to(self, session: Session, events: list[Event]) -> None:

@@ -56,6 +56,18 @@ class Tx(Protocol):
 
     async def many(self, sql: str, rows: Sequence[Params]) -> None: ...
 
+    async def later(self, sql: str, params: Params) -> None:
+        """An ``INSERT`` of new rows whose result nobody reads: the engine may
+        hold it and send it with the transaction's other held inserts in one
+        statement, together with the next plain ``INSERT … VALUES`` (which
+        reads no row), or before any other statement or the commit (PostgreSQL:
+        one round trip for all of them). Held inserts must not depend on each
+        other (none reads a row another writes), and rows sent together take
+        their generated keys (``seq``) in no set order, so hold only rows
+        nothing orders by them; a constraint they break is raised by the
+        statement that sends them."""
+        ...
+
     async def sync_sequence(self, table: str) -> None:
         """After rows were inserted with explicit ``seq`` values, make the
         table's own counter continue past them (a no-op where the engine does)."""

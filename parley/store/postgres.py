@@ -65,13 +65,64 @@ def _args(names: tuple[str, ...], params: Params | None) -> list[Any]:
     return out
 
 
+# what repo.insert writes: one row of values, at most one column returned
+_PLAIN_INSERT = re.compile(r"INSERT INTO \w+ \([\w, ]+\) VALUES \([:\w, ]+\)( RETURNING \w+)?$")
+
+
+@lru_cache(maxsize=512)
+def combined(statements: tuple[str, ...]) -> str:
+    """Several inserts as one statement: all but the last as data-modifying
+    ``WITH`` parts, each one's ``:name`` placeholders renamed ``:q<i>_name``.
+    PostgreSQL runs every part exactly once, against one snapshot."""
+
+    def rename(i: int, sql: str) -> str:
+        return _NAME.sub(lambda match: f":q{i}_{match.group(1)}", sql)
+
+    renamed = [rename(i, sql) for i, sql in enumerate(statements)]
+    parts = ", ".join(f"q{i} AS ({sql})" for i, sql in enumerate(renamed[:-1]))
+    return f"WITH {parts} {renamed[-1]}"
+
+
 class PostgresTx:
     def __init__(self, conn: Any, projectors: Sequence[Projector] = ()) -> None:
         self._conn = conn
         self.events: list[Any] = []
         self.projectors = projectors
+        self._held: list[tuple[str, Params]] = []  # ``later`` inserts not sent yet
+
+    async def later(self, sql: str, params: Params) -> None:
+        self._held.append((sql, params))
+
+    async def flush(self) -> None:
+        """Send the held inserts: one statement (one round trip) for all."""
+        if not self._held:
+            return
+        if len(self._held) == 1:
+            sql, params = self._held.pop()
+        else:
+            last, last_params = self._held.pop()
+            sql, params = self._carried(last, last_params)
+        text, names = numbered(sql)
+        try:
+            await self._conn.execute(text, *_args(names, params))
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(str(exc)) from exc
+
+    def _carried(self, sql: str, params: Params | None) -> tuple[str, Params]:
+        """A plain ``INSERT … VALUES`` reads no row, so the held inserts can go
+        in the same statement (one round trip); anything else sends them first."""
+        held, self._held = self._held, []
+        held.append((sql, params or {}))
+        combined_sql = combined(tuple(s for s, _ in held))
+        bound = {f"q{i}_{k}": v for i, (_, p) in enumerate(held) for k, v in p.items()}
+        return combined_sql, bound
 
     async def one(self, sql: str, params: Params | None = None) -> Row | None:
+        if self._held:
+            if _PLAIN_INSERT.match(sql):
+                sql, params = self._carried(sql, params)
+            else:
+                await self.flush()
         text, names = numbered(sql)
         try:
             record = await self._conn.fetchrow(text, *_args(names, params))
@@ -80,10 +131,17 @@ class PostgresTx:
         return None if record is None else dict(record)
 
     async def all(self, sql: str, params: Params | None = None) -> list[Row]:
+        if self._held:
+            await self.flush()
         text, names = numbered(sql)
         return [dict(r) for r in await self._conn.fetch(text, *_args(names, params))]
 
     async def run(self, sql: str, params: Params | None = None) -> int:
+        if self._held:
+            if _PLAIN_INSERT.match(sql):
+                sql, params = self._carried(sql, params)
+            else:
+                await self.flush()
         text, names = numbered(sql)
         try:
             status = await self._conn.execute(text, *_args(names, params))
@@ -93,6 +151,7 @@ class PostgresTx:
         return int(tail) if tail.isdigit() else 0
 
     async def sync_sequence(self, table: str) -> None:
+        await self.flush()
         # identity columns do not advance on explicit values
         await self._conn.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), "
@@ -100,6 +159,7 @@ class PostgresTx:
         )
 
     async def many(self, sql: str, rows: Sequence[Params]) -> None:
+        await self.flush()
         text, names = numbered(sql)
         try:
             await self._conn.executemany(text, [_args(names, r) for r in rows])
@@ -142,6 +202,7 @@ class PostgresStore:
                 tx = PostgresTx(conn, self.projectors)
                 async with conn.transaction():
                     yield tx
+                    await tx.flush()  # held inserts are sent before the commit
         except _DOWN as exc:
             raise StoreUnavailable(f"PostgreSQL is unavailable ({type(exc).__name__})") from exc
         if tx.events and self.on_commit is not None:

@@ -37,6 +37,13 @@ async def insert(tx: Tx, table: str, row: Row, returning: str | None = None) -> 
     return result[returning]
 
 
+async def insert_later(tx: Tx, table: str, row: Row) -> None:
+    """Insert a new row that nothing in this transaction reads back
+    (``Tx.later``: on PostgreSQL it is held, then sent with the next plain
+    insert, or just before the next other statement or the commit)."""
+    await tx.later(_insert_sql(table, tuple(row), None), row)
+
+
 @lru_cache(maxsize=512)
 def _insert_if_absent_sql(table: str, cols: tuple[str, ...]) -> str:
     return _insert_sql(table, cols, None) + " ON CONFLICT DO NOTHING"
@@ -130,10 +137,37 @@ async def bump(tx: Tx, table: str, where: Where, column: str, delta: int = 1) ->
 
 @lru_cache(maxsize=512)
 def _take_sql(
-    table: str, keys: tuple[str, ...], column: str, bumps: tuple[str, ...], sets: tuple[str, ...]
+    table: str,
+    keys: tuple[str, ...],
+    column: str,
+    bumps: tuple[str, ...],
+    sets: tuple[str, ...],
+    whole: bool,
 ) -> str:
     changes = [f"{c} = {c} + 1" for c in (column, *bumps)] + [f"{c} = :s_{c}" for c in sets]
-    return f"UPDATE {table} SET {', '.join(changes)} WHERE {_conds(keys)} RETURNING {column}"
+    returning = "*" if whole else column
+    return f"UPDATE {table} SET {', '.join(changes)} WHERE {_conds(keys)} RETURNING {returning}"
+
+
+async def take_row(
+    tx: Tx,
+    table: str,
+    where: Where,
+    column: str,
+    *,
+    also_bump: Sequence[str] = (),
+    changes: Row | None = None,
+    whole: bool = True,
+) -> tuple[int, Row] | None:
+    """``take``, and the row as the statement left it (``whole``; else only
+    the counter): what the caller would otherwise read again. None when no
+    row matches ``where`` (the statement is also the row's lookup)."""
+    changes = changes or {}
+    params = _bind(where)
+    params.update({f"s_{k}": v for k, v in changes.items()})
+    sql = _take_sql(table, tuple(where), column, tuple(also_bump), tuple(changes), whole)
+    row = await tx.one(sql, params)
+    return None if row is None else (int(row[column]) - 1, row)
 
 
 async def take(
@@ -152,14 +186,12 @@ async def take(
     ``also_bump`` (+1 each) and ``changes`` are written by the same statement:
     one round trip instead of one per column (measured in bench/).
     """
-    changes = changes or {}
-    params = _bind(where)
-    params.update({f"s_{k}": v for k, v in changes.items()})
-    sql = _take_sql(table, tuple(where), column, tuple(also_bump), tuple(changes))
-    row = await tx.one(sql, params)
-    if row is None:
+    taken = await take_row(
+        tx, table, where, column, also_bump=also_bump, changes=changes, whole=False
+    )
+    if taken is None:
         raise LookupError(f"{table} {dict(where)}")
-    return int(row[column]) - 1
+    return taken[0]
 
 
 @lru_cache(maxsize=512)

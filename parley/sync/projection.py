@@ -336,24 +336,61 @@ async def on_member_removed(tx: Tx, event: Event) -> None:
         await store.remove_item(tx, mine, channel_sid, event.seq)
 
 
+_AUTHOR_MEMBER = (
+    "(SELECT sid FROM members WHERE channel_sid = :m_channel AND identity = :m_identity)"
+    " AS author_member_sid"
+)
+
+
+async def _author_member(tx: Tx, channel_sid: str, author: str | None) -> str | None:
+    if not author:
+        return None
+    found = await repo.get(tx, "members", {"channel_sid": channel_sid, "identity": author})
+    return found["sid"] if found else None
+
+
 async def on_message(tx: Tx, event: Event) -> None:
     # the payload is the message row as this transaction wrote it (events/model.py)
     message = payload = event.payload
-    channel = await _channel(tx, payload["channel_sid"])
+    channel = event.held.get("channel") or await _channel(tx, payload["channel_sid"])
     if channel is None:
         return
-    added = event.kind != "onMessageUpdated"
-    doc, messages, _ = await channel_objects(tx, channel)
-    member = None
-    if message.get("author"):
-        member = await repo.get(
-            tx, "members", {"channel_sid": channel["sid"], "identity": message["author"]}
-        )
-    data = await message_item(tx, message, member["sid"] if member else None, payload.get("media"))
-    await store.put_item(tx, messages, message["idx"], data, event.seq, new=added)
-    if added:
-        # a new message has the channel's highest index: it is the last message
-        await store.set_document(tx, doc, channel_data(channel, message), event.seq)
+    sid, author, media = channel["sid"], message.get("author"), payload.get("media")
+    if event.kind == "onMessageUpdated":
+        _, messages, _ = await channel_objects(tx, channel)
+        data = await message_item(tx, message, await _author_member(tx, sid, author), media)
+        await store.put_item(tx, messages, message["idx"], data, event.seq)
+        return
+    # a new message: a new list item at its index, and the channel's document
+    # with it as the last message (it has the channel's highest index). Both
+    # event ids, the document's data and the author's member SID (the item's
+    # memberSid) in one statement; objects not made yet (a channel stored
+    # without events) go the general way, created first.
+    list_name, doc_name = names.messages(sid), names.channel_doc(sid)
+    doc_data = channel_data(channel, message)
+    text = {doc_name: orjson.dumps(doc_data).decode()}
+    also = (_AUTHOR_MEMBER, {"m_channel": sid, "m_identity": author or ""})
+    taken = await store.take_events(
+        tx, channel["service_sid"], [list_name, doc_name], text, timefmt.now(), also
+    )
+    made: dict[str, Row] = {}
+    if len(taken) < 2:
+        doc, messages, _ = await channel_objects(tx, channel)
+        made = {list_name: messages, doc_name: doc}
+    if taken:
+        member_sid = next(iter(taken.values()))["author_member_sid"] if author else None
+    else:
+        member_sid = await _author_member(tx, sid, author)
+    data = await message_item(tx, message, member_sid, media)
+    idx, cause = message["idx"], event.seq
+    if list_name in taken:
+        await store.put_item(tx, taken[list_name], idx, data, cause, new=True, taken=True)
+    else:
+        await store.put_item(tx, made[list_name], idx, data, cause, new=True)
+    if doc_name in taken:
+        await store.set_document(tx, taken[doc_name], doc_data, cause, taken=True)
+    else:
+        await store.set_document(tx, made[doc_name], doc_data, cause)
 
 
 async def on_message_removed(tx: Tx, event: Event) -> None:

@@ -104,6 +104,38 @@ async def create(
     return row
 
 
+async def take_events(
+    tx: Tx,
+    service_sid: str,
+    names: list[str],
+    data: dict[str, str],
+    now: int,
+    also: tuple[str, dict[str, Any]] = ("", {}),
+) -> dict[str, Row]:
+    """The next event id of several objects of a service, by unique name, in
+    one statement (``data``: an object's new data, by name). Returns the objects
+    as updated, by name; one not found is missing (nothing was taken for it).
+    Each returned object's event is then recorded with ``taken=True``.
+    ``also``: one more SQL expression (``… AS name``) returned with every
+    object, and its parameters: what the caller would otherwise read alone."""
+    marks = ", ".join(f":n{i}" for i in range(len(names)))
+    extra, extra_params = also
+    params: dict[str, Any] = {"s": service_sid, "now": now, **extra_params}
+    params.update({f"n{i}": name for i, name in enumerate(names)})
+    sets = "last_event_id = last_event_id + 1, date_updated = :now"
+    if data:
+        whens = " ".join(f"WHEN :d{i} THEN :t{i}" for i in range(len(data)))
+        sets += f", data = CASE unique_name {whens} ELSE data END"
+        for i, (name, text) in enumerate(data.items()):
+            params[f"d{i}"], params[f"t{i}"] = name, text
+    rows = await tx.all(
+        f"UPDATE sync_objects SET {sets} WHERE service_sid = :s AND unique_name IN ({marks})"
+        f" RETURNING *{', ' + extra if extra else ''}",
+        params,
+    )
+    return {row["unique_name"]: row for row in rows}
+
+
 async def _next_event(
     tx: Tx,
     obj: Row,
@@ -112,16 +144,23 @@ async def _next_event(
     body: dict[str, Any],
     now: int,
     also: dict[str, Any] | None = None,
+    taken: bool = False,
 ) -> int:
-    # the event id, date_updated and ``also`` (e.g. a document's new data) in
-    # one statement (repo.take's changes)
-    where = {"sid": obj["sid"]}
-    changes = {"date_updated": now, **(also or {})}
-    event_id = await repo.take(tx, "sync_objects", where, "last_event_id", changes=changes) + 1
-    obj["last_event_id"] = event_id
-    obj["date_updated"] = now
+    """Take the object's next event id (unless ``taken``: ``take_events`` did,
+    ``obj`` is what it returned) and record the event."""
+    if taken:
+        event_id = int(obj["last_event_id"])
+    else:
+        # the event id, date_updated and ``also`` (e.g. a document's new data)
+        # in one statement (repo.take's changes)
+        where = {"sid": obj["sid"]}
+        changes = {"date_updated": now, **(also or {})}
+        event_id = await repo.take(tx, "sync_objects", where, "last_event_id", changes=changes)
+        event_id += 1
+        obj["last_event_id"] = event_id
+        obj["date_updated"] = now
     event = {**body, "id": event_id, "date_created": iso(now)}
-    await repo.insert(
+    await repo.insert_later(
         tx,
         "sync_events",
         {
@@ -145,16 +184,23 @@ async def get_item(tx: Tx, obj: Row, key: str) -> Row | None:
 
 
 async def put_item(
-    tx: Tx, obj: Row, key: str | int, data: dict[str, Any], cause: int, *, new: bool = False
+    tx: Tx,
+    obj: Row,
+    key: str | int,
+    data: dict[str, Any],
+    cause: int,
+    *,
+    new: bool = False,
+    taken: bool = False,
 ) -> int | None:
     """Add or replace a map item (``key``) or list item (``index``); returns the
     event id, or None when the stored data is already exactly that. ``new``:
     the caller knows the key is unused (a new message's index), so it is not
-    looked up."""
+    looked up. ``taken``: ``take_events`` took this event's id (with ``new``)."""
     kind = obj["type"]
     item_key = str(key)
     index = int(key) if kind == "list" else 0
-    now = timefmt.now()
+    now = int(obj["date_updated"]) if taken else timefmt.now()
     text = orjson.dumps(data).decode()
     existing = None if new else await get_item(tx, obj, item_key)
     if existing is not None and existing["data"] == text:
@@ -166,9 +212,9 @@ async def put_item(
     else:
         body["item_key"] = item_key
     verb = "added" if added else "updated"
-    event_id = await _next_event(tx, obj, cause, f"{kind}_item_{verb}", body, now)
+    event_id = await _next_event(tx, obj, cause, f"{kind}_item_{verb}", body, now, taken=taken)
     if added:
-        await repo.insert(
+        await repo.insert_later(
             tx,
             "sync_items",
             {
@@ -209,7 +255,16 @@ async def remove_item(tx: Tx, obj: Row, key: str | int, cause: int) -> int | Non
     return event_id
 
 
-async def set_document(tx: Tx, obj: Row, data: dict[str, Any], cause: int) -> int | None:
+async def set_document(
+    tx: Tx, obj: Row, data: dict[str, Any], cause: int, *, taken: bool = False
+) -> int | None:
+    """Replace a document's data; None when it is already exactly that.
+    ``taken``: ``take_events`` took this event's id and wrote the data."""
+    if taken:
+        body = {"document_sid": obj["sid"], "document_data": data}
+        return await _next_event(
+            tx, obj, cause, "document_updated", body, obj["date_updated"], taken=True
+        )
     return await _set_data(tx, obj, data, cause, "document_updated", "document_data")
 
 

@@ -178,6 +178,30 @@ def test_missing_channel(client: Client, service: Any) -> None:
         client.chat.v2.services(service.sid).channels("nope").messages.create(body="x")
 
 
+def test_create_finds_the_channel_only_in_its_service_and_account(
+    client: Client, other_client: Client, make_service: Any, server: Server
+) -> None:
+    """The index take is the channel's lookup (README, "What profiling found
+    and fixed"): a channel of another service, or of another account, by SID
+    or unique name, is not found, and nothing is written to it."""
+    from tests.api.chat_fixtures import stored
+
+    home, away = make_service("home"), make_service("away")
+    room = client.chat.v2.services(away.sid).channels.create(unique_name="room")
+    for key in (room.sid, "room"):
+        with twilio_error(20404, 404):
+            client.chat.v2.services(home.sid).channels(key).messages.create(body="x")
+        with twilio_error(20404, 404):
+            other_client.chat.v2.services(away.sid).channels(key).messages.create(body="x")
+    with twilio_error(20404, 404):
+        client.chat.v2.services("ISnot-a-sid").channels(room.sid).messages.create(body="x")
+    assert stored(server, "messages", channel_sid=room.sid) == []
+    [row] = stored(server, "channels", sid=room.sid)
+    assert row["next_message_index"] == 0 and row["messages_count"] == 0
+    made = client.chat.v2.services(away.sid).channels("room").messages.create(body="y")
+    assert made.index == 0 and made.channel_sid == room.sid
+
+
 def test_message_of_another_channel_is_not_found(client: Client, service: Any) -> None:
     svc = client.chat.v2.services(service.sid)
     one, two = svc.channels.create().sid, svc.channels.create().sid

@@ -52,13 +52,17 @@ def test_subscribers_get_published_events(kind: str) -> None:
 
         bus.subscribe(broken)
         bus.subscribe(subscriber)
-        await bus.publish([_event(1), _event(2)])
+        planned = _event(2)
+        planned.planned.add("push")  # which workers to wake travels with the event
+        await bus.publish([_event(1), planned])
         await bus.publish([_event(3)])
         await asyncio.wait_for(arrived.wait(), 5)
         await bus.close()
-        return [(e.seq, e.payload["body"], e.webhooks, e.channel_sid) for e in got]
+        return [(e.seq, e.payload["body"], e.webhooks, e.channel_sid, e.planned) for e in got]
 
-    assert asyncio.run(main()) == [(i, f"m{i}", True, "CH1") for i in (1, 2, 3)]
+    assert asyncio.run(main()) == [
+        (i, f"m{i}", True, "CH1", {"push"} if i == 2 else set()) for i in (1, 2, 3)
+    ]
 
 
 @pytest.mark.redis

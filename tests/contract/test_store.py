@@ -117,6 +117,42 @@ def test_unique_violation_is_one_exception(with_store: Callable[[Body], Any]) ->
     with_store(body)
 
 
+def test_held_inserts_are_written_once_and_roll_back(
+    with_store: Callable[[Body], Any],
+) -> None:
+    """``insert_later``: a held row is there for the transaction's next read,
+    goes with the next plain insert (PostgreSQL: one statement), is committed
+    with the rest, and a conflict it meets fails the transaction as any
+    insert's would, leaving nothing. (Rows sent in one statement take their
+    ``seq`` in no set order: ``Tx.later`` is for rows nothing orders by it.)"""
+
+    async def body(store: Store) -> None:
+        async with store.write() as tx:
+            await repo.insert_later(tx, "roles", _role("RLh1"))
+            await repo.insert_later(tx, "roles", _role("RLh2", name="two"))
+            assert await repo.count(tx, "roles", {"service_sid": "IS1"}) == 2  # read sees them
+            await repo.insert_later(tx, "roles", _role("RLh3"))
+            seq = await repo.insert(tx, "roles", _role("RLh4"), returning="seq")  # carries RLh3
+            await repo.insert_later(tx, "roles", _role("RLh5"))  # sent before the commit
+        async with store.read() as tx:
+            rows = {r["sid"]: r for r in await repo.select(tx, "roles", {"service_sid": "IS1"})}
+        assert sorted(rows) == ["RLh1", "RLh2", "RLh3", "RLh4", "RLh5"]
+        assert rows["RLh4"]["seq"] == seq and rows["RLh2"]["friendly_name"] == "two"
+        with pytest.raises(UniqueViolation):
+            async with store.write() as tx:
+                await repo.insert_later(tx, "roles", _role("RLh6"))
+                await repo.insert_later(tx, "roles", _role("RLh1"))  # taken
+                await repo.insert(tx, "roles", _role("RLh7"))
+        with pytest.raises(UniqueViolation):
+            async with store.write() as tx:
+                await repo.insert_later(tx, "roles", _role("RLh8"))
+                await repo.insert_later(tx, "roles", _role("RLh2"))  # taken, sent at commit
+        async with store.read() as tx:
+            assert await repo.count(tx, "roles", {"service_sid": "IS1"}) == 5
+
+    with_store(body)
+
+
 def test_keyset_pages_forward_and_back(with_store: Callable[[Body], Any]) -> None:
     async def body(store: Store) -> None:
         async with store.write() as tx:

@@ -182,6 +182,41 @@ def test_live_events_follow_domain_changes_and_rebuild_the_state(
     assert doc_data["lastMessage"]["index"] == 2
 
 
+def test_a_message_to_a_channel_without_its_sync_objects_makes_them(
+    client: Any, service: Any, connect: Any, server: Server
+) -> None:
+    """A new message takes its list's and document's event ids in one
+    statement; when a channel's objects are missing (rows stored without
+    events, before a rebuild) the message makes them, and what a non-member
+    author posts has no memberSid."""
+    channel = rest.channel(client, service.sid)
+    sid = channel["sid"]
+    rest.member(client, service.sid, sid, "alice")
+    store = server.app.store
+    assert store is not None
+
+    async def drop(names: list[str]) -> None:
+        async with store.write() as tx:
+            for name in names:
+                await tx.run("DELETE FROM sync_objects WHERE unique_name = :n", {"n": name})
+
+    server.run(drop([f"{sid}.messages"]))  # the list only: the document is taken as usual
+    rest.message(client, service.sid, sid, "alice", "first")
+    server.run(drop([f"{sid}.messages", f"{sid}.channel"]))  # both
+    rest.message(client, service.sid, sid, "nobody", "second")
+    alice = connect("alice")
+    _, messages = alice.request("GET", f"/v3/Lists/{sid}.messages")
+    _, doc = alice.request("GET", f"/v3/Documents/{sid}.channel")
+    got = {i["index"]: i["data"] for i in items(alice, messages["links"]["items"])}
+    assert sorted(got) == [1] and got[1]["text"] == "second" and got[1]["memberSid"] is None
+    assert messages["last_event_id"] == 1 and doc["last_event_id"] == 1
+    assert doc["data"]["lastMessage"]["index"] == 1
+    rest.message(client, service.sid, sid, "alice", "third")
+    _, after = alice.request("GET", f"/v3/Lists/{sid}.messages")
+    got = {i["index"]: i["data"] for i in items(alice, messages["links"]["items"])}
+    assert after["last_event_id"] == 2 and got[2]["memberSid"].startswith("MB")
+
+
 def test_items_pages_with_from_order_and_page_token(
     client: Any, service: Any, connect: Any
 ) -> None:
