@@ -9,9 +9,11 @@ never holds a usable cookie. Credentials are checked by the REST API's own
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import TypedDict, cast
 
 from parley import accounts, sids, timefmt
-from parley.store import Store, repo
+from parley.sids import AccountSid
+from parley.store import Store, Tx, repo
 
 SECOND = 1_000_000  # timefmt's unit: microseconds
 SESSION_TTL = 12 * 3600 * SECOND  # a session ends 12 hours after sign-in
@@ -20,6 +22,26 @@ SESSION_TTL = 12 * 3600 * SECOND  # a session ends 12 hours after sign-in
 FREE_FAILURES = {"ip": 20, "sid": 5}
 MAX_WAIT = 300  # seconds: the longest a sign-in is held off
 FORGET_AFTER = 3600 * SECOND  # failures older than this no longer count
+
+
+class SessionRow(TypedDict):
+    """A row of ``console_sessions``, which this module owns."""
+
+    id: str  # the SHA-256 of the cookie value
+    account_sid: AccountSid
+    credential_sid: str  # an Account SID or an API key SID
+    csrf: str
+    date_created: int
+    expires: int
+
+
+class SignInFailures(TypedDict):
+    """A row of ``console_sign_in_failures``, which this module owns."""
+
+    key: str  # "ip:<address>" or "sid:<Account or API key SID>"
+    failures: int
+    blocked_until: int
+    date_updated: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +66,15 @@ async def open_session(store: Store, account_sid: str, credential_sid: str) -> t
     )
     async with store.write() as tx:
         await tx.run("DELETE FROM console_sessions WHERE expires < :now", {"now": now})
-        await repo.insert(
-            tx,
-            "console_sessions",
-            {
-                "id": session.id,
-                "account_sid": account_sid,
-                "credential_sid": credential_sid,
-                "csrf": session.csrf,
-                "date_created": now,
-                "expires": session.expires,
-            },
+        row = SessionRow(
+            id=session.id,
+            account_sid=AccountSid(account_sid),
+            credential_sid=credential_sid,
+            csrf=session.csrf,
+            date_created=now,
+            expires=session.expires,
         )
+        await repo.insert(tx, "console_sessions", dict(row))
     return token, session
 
 
@@ -65,7 +84,9 @@ async def find(store: Store, token: str | None) -> Session | None:
     if not token or len(token) > 100:
         return None
     async with store.read() as tx:
-        row = await repo.get(tx, "console_sessions", {"id": _digest(token)})
+        row = cast(
+            SessionRow | None, await repo.get(tx, "console_sessions", {"id": _digest(token)})
+        )
         if row is None or row["expires"] <= timefmt.now():
             return None
         credential = row["credential_sid"]
@@ -90,13 +111,17 @@ def _keys(address: str, username: str) -> list[tuple[str, str]]:
     return keys
 
 
+async def _failures(tx: Tx, key: str) -> SignInFailures | None:
+    return cast(SignInFailures | None, await repo.get(tx, "console_sign_in_failures", {"key": key}))
+
+
 async def wait_seconds(store: Store, address: str, username: str) -> int:
     """How long this sign-in must wait after earlier failures (0: go ahead)."""
     now = timefmt.now()
     wait = 0
     async with store.read() as tx:
         for _, key in _keys(address, username):
-            row = await repo.get(tx, "console_sign_in_failures", {"key": key})
+            row = await _failures(tx, key)
             if row is not None and row["blocked_until"] > now:
                 wait = max(wait, -(-(row["blocked_until"] - now) // SECOND))
     return int(wait)
@@ -114,7 +139,7 @@ async def failed(store: Store, address: str, username: str) -> None:
             {"old": now - FORGET_AFTER, "now": now},
         )
         for kind, key in _keys(address, username):
-            row = await repo.get(tx, "console_sign_in_failures", {"key": key})
+            row = await _failures(tx, key)
             failures = 1 if row is None else int(row["failures"]) + 1
             over = failures - FREE_FAILURES[kind]
             blocked = now + min(2 ** (over - 1), MAX_WAIT) * SECOND if over > 0 else 0

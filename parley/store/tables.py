@@ -93,4 +93,8 @@ OWNERS: dict[str, str] = {
     "api_keys": "parley.accounts",
     "media": "parley.domain.media",
     "media_chunks": "parley.domain.media",
+    "console_sessions": "parley.console.sessions",
+    "console_sign_in_failures": "parley.console.sessions",
+    "session_lists": "parley.realtime.v2.session",
+    "session_commands": "parley.realtime.v2.session",
 }

@@ -21,7 +21,7 @@ Owner of the ``session_lists`` and ``session_commands`` tables.
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 
@@ -34,6 +34,7 @@ from parley.realtime.subscriptions import subscriptions
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.realtime.v2 import commands
 from parley.realtime.v2.dispatch import base, part
+from parley.sids import AccountSid, ServiceSid
 from parley.store import Row, Store, Tx, repo
 from parley.sync import access, names, projection
 from parley.sync import store as sync_store
@@ -97,6 +98,29 @@ def session_context(ctx: Ctx, service: Row, user: Row) -> dict[str, Any]:
 # ---------------------------------------------------------------- create, read
 
 
+class SessionList(TypedDict):
+    """A row of ``session_lists``, which this module owns: one client's session
+    list (its Sync list's SID) and the index its next command's item takes."""
+
+    list_sid: str
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    identity: str
+    next_index: int
+    date_created: int
+    last_command: int
+
+
+class SessionCommand(TypedDict):
+    """A row of ``session_commands``, which this module owns: the item a
+    command (by the client's commandId) was answered in."""
+
+    list_sid: str
+    command_id: str
+    item_index: int
+    date_created: int
+
+
 async def create(request: Request) -> Response:
     """``POST /v3/Lists``: only the session list is created by clients."""
     ctx = Ctx.of(request)
@@ -112,16 +136,16 @@ async def create(request: Request) -> Response:
             tx, ctx.account_sid, ctx.service_sid, "list", names.user_acl(ctx.identity)
         )
         now = timefmt.now()
-        row = {
-            "list_sid": obj["sid"],
-            "account_sid": ctx.account_sid,
-            "service_sid": ctx.service_sid,
-            "identity": ctx.identity,
-            "next_index": 0,
-            "date_created": now,
-            "last_command": now,
-        }
-        await repo.insert(tx, "session_lists", row)
+        row = SessionList(
+            list_sid=obj["sid"],
+            account_sid=AccountSid(ctx.account_sid),
+            service_sid=ServiceSid(ctx.service_sid),
+            identity=ctx.identity,
+            next_index=0,
+            date_created=now,
+            last_command=now,
+        )
+        await repo.insert(tx, "session_lists", dict(row))
         await sync_store.set_context(tx, obj, session_context(ctx, service, user), CAUSE)
     # the client subscribes from event 0 and reads the context from its replay
     described = sync_store.render_object(ctx.runtime.base_url, {**obj, "last_event_id": 0})
@@ -227,13 +251,13 @@ class _Answer:
         added = await sync_store.put_item(tx, obj, index, self.data, CAUSE, new=True)
         answered = {**self.data, "response": response}
         await sync_store.put_item(tx, obj, index, answered, CAUSE)
-        row = {
-            "list_sid": self.list_sid,
-            "command_id": self.command_id,
-            "item_index": index,
-            "date_created": timefmt.now(),
-        }
-        if not await repo.insert_if_absent(tx, "session_commands", row):
+        row = SessionCommand(
+            list_sid=self.list_sid,
+            command_id=self.command_id,
+            item_index=index,
+            date_created=timefmt.now(),
+        )
+        if not await repo.insert_if_absent(tx, "session_commands", dict(row)):
             raise TwilioError(54008, detail="this commandId was sent twice at once")
         now = timefmt.now()
         self.item = {
