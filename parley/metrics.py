@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from parley import timefmt
 from parley.health import Health
+from parley.push import outbox as push_outbox
 from parley.store import Store
+from parley.webhooks import outbox as webhook_outbox
 
 if TYPE_CHECKING:
     from parley.push.worker import Worker as PushWorker
@@ -276,11 +278,7 @@ def install(
 
     async def pending() -> tuple[int, int | None]:
         async with store.read() as tx:
-            row = await tx.one(
-                "SELECT COUNT(*) AS n, MIN(date_created) AS oldest FROM webhook_deliveries"
-                " WHERE state = 'pending'"
-            )
-        return (int(row["n"]), row["oldest"]) if row else (0, None)
+            return await webhook_outbox.pending(tx)
 
     async def queue_depth() -> Iterable[Sample]:
         depth, _ = await pending()
@@ -303,8 +301,8 @@ def install(
 
     async def push_depth() -> Iterable[Sample]:
         async with store.read() as tx:
-            row = await tx.one("SELECT COUNT(*) AS n FROM pushes WHERE state = 'pending'")
-        return [Sample("parley_push_queue_depth", int(row["n"]) if row else 0)]
+            depth = await push_outbox.pending(tx)
+        return [Sample("parley_push_queue_depth", depth)]
 
     async def push_attempts() -> Iterable[Sample]:
         outcomes = pushes.outcomes if pushes else {}

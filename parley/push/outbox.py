@@ -147,6 +147,12 @@ async def listing(
     return await tx.all(sql, params)
 
 
+async def pending(tx: Tx) -> int:
+    """How many pushes wait to be sent."""
+    row = await tx.one("SELECT COUNT(*) AS n FROM pushes WHERE state = 'pending'")
+    return int(row["n"]) if row else 0
+
+
 async def prune(tx: Tx, before: int, limit: int = 1000) -> int:
     """Forget up to ``limit`` finished pushes last touched before ``before``."""
     rows = await tx.all(

@@ -126,7 +126,7 @@ async def deliveries(
         where["kind"] = kind
     if service_sid is not None:
         where["service_sid"] = service_sid
-    rows = await repo.page(tx, "webhook_deliveries", where, descending=newest_first, limit=limit)
+    rows = await outbox.deliveries(tx, where, descending=newest_first, limit=limit)
     out: list[dict[str, Any]] = []
     for row in rows:
         event = await outbox.event(tx, row["event_seq"])
@@ -178,22 +178,5 @@ async def forget(tx: Tx, account_sid: str | None) -> None:
     now is left to it (its event is gone with the reset, so the worker fails
     it, and ``deliveries`` leaves it out).
     """
-    scope = "" if account_sid is None else " AND d.account_sid = :account"
-    params_: dict[str, Any] = {"now": timefmt.now(), "pending": outbox.PENDING}
-    if account_sid is not None:
-        params_["account"] = account_sid
-    idle = await tx.all(
-        "SELECT d.* FROM webhook_deliveries d JOIN webhook_lanes l ON l.lane = d.lane"
-        " WHERE d.state = :pending AND (l.lease_until IS NULL OR l.lease_until < :now)" + scope,
-        params_,
-    )
-    for row in idle:
-        await outbox.conclude(tx, row, status=None, error="account reset", state=outbox.SKIPPED)
-    where = {} if account_sid is None else {"account_sid": account_sid}
-    await tx.run(
-        "DELETE FROM webhook_deliveries WHERE state <> :pending"
-        + ("" if account_sid is None else " AND account_sid = :account"),
-        {k: v for k, v in params_.items() if k != "now"},
-    )
-    await repo.delete(tx, "webhook_attempts", where)
+    await outbox.forget_records(tx, account_sid)
     await clear_faults(tx, account_sid)
