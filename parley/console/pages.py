@@ -25,7 +25,6 @@ from parley.domain import channels as channel_domain
 from parley.errors import TwilioError
 from parley.push import outbox as push_outbox
 from parley.push import routes as push_routes
-from parley.store import Row
 from parley.webhooks import double
 
 PAGE_SIZE = "50"
@@ -320,7 +319,7 @@ async def credentials(c: Console, page: Page) -> Response:
 RECENT = 50
 
 
-def _push(row: Row) -> dict[str, Any]:
+def _push(row: push_outbox.Push) -> dict[str, Any]:
     shown = push_routes.describe(row)
     if not row["log_enabled"]:
         shown["body"] = None

@@ -20,13 +20,42 @@ the webhooks' (``webhooks.sender.backoff``).
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from parley import timefmt
+from parley.sids import AccountSid, BindingSid, ChannelSid, CredentialSid, ServiceSid
 from parley.store import Row, Tx, repo
 
 PENDING, SENT, FAILED, SKIPPED, RECORDED = "pending", "sent", "failed", "skipped", "recorded"
 STATES = (PENDING, SENT, FAILED, SKIPPED, RECORDED)
+
+
+class Push(TypedDict):
+    """A row of ``pushes``, which this module owns: one event's notification
+    to one binding, and where its delivery stands."""
+
+    seq: int
+    event_seq: int
+    kind: str
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    channel_sid: ChannelSid | None
+    identity: str
+    binding_sid: BindingSid
+    binding_type: str
+    credential_sid: CredentialSid | None
+    address: str
+    payload: str  # JSON
+    log_enabled: int
+    state: str  # one of STATES
+    attempts: int
+    next_at: int
+    claimed_by: str | None
+    lease_until: int | None
+    last_status: int | None
+    last_error: str | None
+    date_created: int
+    date_updated: int | None
 
 
 async def enqueue(tx: Tx, rows: Sequence[Row]) -> None:
@@ -127,7 +156,7 @@ async def listing(
     kind: str | None = None,
     limit: int = 1000,
     newest_first: bool = False,
-) -> list[Row]:
+) -> list[Push]:
     """The account's pushes (of one service, if given), oldest first (or
     newest first), at most ``limit``."""
     where = []
@@ -144,7 +173,7 @@ async def listing(
             params[column] = value
     sql = "SELECT * FROM pushes" + (f" WHERE {' AND '.join(where)}" if where else "")
     sql += f" ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT :limit"
-    return await tx.all(sql, params)
+    return cast(list[Push], await tx.all(sql, params))
 
 
 async def pending(tx: Tx) -> int:

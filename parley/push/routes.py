@@ -20,10 +20,10 @@ from parley import timefmt
 from parley.control.http import ControlPlane, Route, query_limit, query_value
 from parley.errors import TwilioError
 from parley.push import outbox
-from parley.store import Row, Store
+from parley.store import Store
 
 
-def describe(row: Row) -> dict[str, Any]:
+def describe(row: outbox.Push) -> dict[str, Any]:
     """A push as the control plane and ``parley pushes failed`` show it."""
     content = orjson.loads(row["payload"])
     return {

@@ -16,11 +16,12 @@
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from parley import timefmt
 from parley.events import Event
-from parley.store import Row, Tx, repo
+from parley.sids import AccountSid
+from parley.store import Tx, repo
 from parley.webhooks import outbox, params, sender
 
 STATES = (outbox.PENDING, outbox.DONE, outbox.FAILED, outbox.SKIPPED)
@@ -57,7 +58,26 @@ class Fault:
         }
 
 
-def _fault(row: Row) -> Fault:
+class FaultRow(TypedDict):
+    """A row of ``webhook_faults``, which this module owns: a ``Fault`` with
+    the uses it has left."""
+
+    seq: int
+    account_sid: AccountSid
+    remaining: int
+    status: int | None
+    url: str | None
+    kind: str | None
+    date_created: int
+
+
+async def _faults(tx: Tx, account_sid: str) -> list[FaultRow]:
+    """The account's faults, oldest first."""
+    rows = await repo.select(tx, "webhook_faults", {"account_sid": account_sid})
+    return cast(list[FaultRow], rows)
+
+
+def _fault(row: FaultRow) -> Fault:
     return Fault(int(row["remaining"]), row["status"], row["url"], row["kind"])
 
 
@@ -81,7 +101,7 @@ async def take_fault(tx: Tx, account_sid: str, url: str, kind: str) -> sender.Ou
     """The injected outcome for this attempt: one use of the oldest matching
     fault, taken in the attempt's own write transaction (so once, whichever
     process sends)."""
-    for row in await repo.select(tx, "webhook_faults", {"account_sid": account_sid}):
+    for row in await _faults(tx, account_sid):
         fault = _fault(row)
         if fault.matches(url, kind):
             if fault.count <= 1:
@@ -93,8 +113,7 @@ async def take_fault(tx: Tx, account_sid: str, url: str, kind: str) -> sender.Ou
 
 
 async def faults(tx: Tx, account_sid: str) -> list[dict[str, Any]]:
-    rows = await repo.select(tx, "webhook_faults", {"account_sid": account_sid})
-    return [_fault(row).describe() for row in rows]
+    return [_fault(row).describe() for row in await _faults(tx, account_sid)]
 
 
 async def clear_faults(tx: Tx, account_sid: str | None) -> None:
@@ -136,10 +155,10 @@ async def deliveries(
     return out
 
 
-async def _describe(tx: Tx, row: Row, event: Event) -> dict[str, Any]:
+async def _describe(tx: Tx, row: outbox.Delivery, event: Event) -> dict[str, Any]:
     sent = params.for_event(event, 0)
     sent.pop("RetryCount", None)  # differs per attempt: see attempts[].retry_count
-    if row["webhook_sid"]:
+    if row["webhook_sid"] and row["webhook_type"]:  # a channel webhook's (set together)
         sent["WebhookSid"], sent["WebhookType"] = row["webhook_sid"], row["webhook_type"]
     return {
         "id": row["seq"],

@@ -24,7 +24,7 @@ row count says who won, instead of ``FOR UPDATE SKIP LOCKED``.
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import httpx
 import orjson
@@ -33,6 +33,7 @@ from parley import timefmt
 from parley.domain import channel_webhooks, services
 from parley.domain.catalogue import POST_EVENTS
 from parley.events import Event
+from parley.sids import AccountSid, ChannelSid, ServiceSid, WebhookSid
 from parley.store import Row, Tx, repo
 
 _POST_EVENTS = frozenset(POST_EVENTS)
@@ -43,6 +44,63 @@ PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
 # PARLEY_STUDIO_URL at send time; its filters default to new messages
 # (Twilio's Studio-with-Chat setup uses onMessageSent) [inferred].
 STUDIO_DEFAULT_FILTERS = ("onMessageSent",)
+
+
+class Delivery(TypedDict):
+    """A row of ``webhook_deliveries``, which this module owns (with
+    ``webhook_attempts`` and ``webhook_lanes``): one event sent to one target."""
+
+    seq: int
+    lane: str
+    event_seq: int
+    kind: str
+    account_sid: AccountSid
+    service_sid: ServiceSid | None
+    channel_sid: ChannelSid | None
+    webhook_sid: WebhookSid | None
+    webhook_type: str | None
+    url: str  # "": a studio webhook (PARLEY_STUDIO_URL at send time)
+    method: str
+    max_retries: int
+    token: str
+    state: str
+    attempts: int
+    next_at: int
+    last_status: int | None
+    last_error: str | None
+    date_created: int
+    date_updated: int | None
+
+
+class Attempt(TypedDict):
+    """A row of ``webhook_attempts``: one try at sending a delivery."""
+
+    seq: int
+    delivery_seq: int
+    event_seq: int
+    account_sid: AccountSid
+    kind: str
+    url: str
+    retry_count: int
+    worker: str
+    status: int | None  # None: interrupted, or not answered
+    error: str | None
+    latency_ms: float | None
+    date_created: int
+    date_updated: int | None
+
+
+class Lane(TypedDict):
+    """A row of ``webhook_lanes``: one target's queue, in order, and the
+    worker holding it."""
+
+    lane: str
+    pending: int
+    next_at: int
+    claimed_by: str | None
+    lease_until: int | None
+    account_sid: AccountSid | None
+    target: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,10 +544,13 @@ async def failed(tx: Tx, account_sid: str | None = None, limit: int = 100) -> li
     )
 
 
-async def deliveries(tx: Tx, where: dict[str, Any], *, descending: bool, limit: int) -> list[Row]:
+async def deliveries(
+    tx: Tx, where: dict[str, Any], *, descending: bool, limit: int
+) -> list[Delivery]:
     """Up to ``limit`` deliveries matching ``where`` (equality on columns), in
     ``seq`` order."""
-    return await repo.page(tx, "webhook_deliveries", where, descending=descending, limit=limit)
+    rows = await repo.page(tx, "webhook_deliveries", where, descending=descending, limit=limit)
+    return cast(list[Delivery], rows)
 
 
 async def pending(tx: Tx) -> tuple[int, int | None]:
@@ -501,5 +562,6 @@ async def pending(tx: Tx) -> tuple[int, int | None]:
     return (int(row["n"]), row["oldest"]) if row else (0, None)
 
 
-async def attempts(tx: Tx, delivery_seq: int) -> list[Row]:
-    return await repo.select(tx, "webhook_attempts", {"delivery_seq": delivery_seq})
+async def attempts(tx: Tx, delivery_seq: int) -> list[Attempt]:
+    rows = await repo.select(tx, "webhook_attempts", {"delivery_seq": delivery_seq})
+    return cast(list[Attempt], rows)
