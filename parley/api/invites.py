@@ -7,7 +7,7 @@ from parley import sids
 from parley.api import params, scope
 from parley.api.call import Call
 from parley.api.table import Operation, Resource, Row, col, date, url
-from parley.domain import invites, users
+from parley.domain import invites, members, users
 
 INVITE = Resource(
     name="invite",
@@ -43,7 +43,7 @@ async def create(call: Call) -> Row:
     if user is None:
         # docs/decisions.md §26: Twilio answered 404/20404 naming the Invites path
         raise call.not_found()
-    return await invites.create(
+    return await members.invite(
         call.tx, service, channel, user, call.origin, call.values.get("role_sid")
     )
 

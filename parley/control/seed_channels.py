@@ -121,7 +121,7 @@ async def _invites(tx: Tx, service: Row, channel: Row, spec: dict[str, Any], whe
             continue  # pending already, or fulfilled (a member now)
         role_sid = await _role_sid(tx, service, invite.get("role"), at)
         user, _ = await step(at, users.get_or_create(tx, service, invite["identity"], ORIGIN))
-        await step(at, invites.create(tx, service, channel, user, ORIGIN, role_sid))
+        await step(at, members.invite(tx, service, channel, user, ORIGIN, role_sid))
         made += 1
     return made
 

@@ -8,7 +8,7 @@ it is cancelled and when its identity becomes a member (fulfilled).
 from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
-from parley.domain import roles, users
+from parley.domain import users
 from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.sids import AccountSid, ChannelSid, InviteSid, RoleSid, ServiceSid
@@ -67,19 +67,12 @@ async def create(
     channel: Row,
     user: users.UserRow,
     origin: Origin,
-    role_sid: str | None = None,
+    role_sid: str,
 ) -> Row:
-    """Invite an existing user (the caller resolves the identity: REST answers
-    an unknown one with 20404, docs/decisions.md §26). A member cannot be
-    invited (50404, docs/decisions.md §27); a second invite is 50212."""
+    """The invite of a user who is not a member yet, with a role already
+    checked: ``members.invite`` is the way in (it checks both). A second
+    invite is 50212."""
     identity = user["identity"]
-    if role_sid is None:
-        role_sid = service["default_channel_role_sid"]
-    else:
-        await roles.require(tx, service, role_sid, roles.CHANNEL, "RoleSid")
-    where = {"channel_sid": channel["sid"], "identity": identity}
-    if await repo.get(tx, "members", where) is not None:
-        raise TwilioError(50404, identity=identity)
     if await pending(tx, channel["sid"], identity) is not None:
         raise TwilioError(50212, identity=identity)
     row: Row = {

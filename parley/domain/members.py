@@ -132,6 +132,23 @@ def _horizon(values: Mapping[str, Any], changes: dict[str, Any]) -> None:
         changes["last_consumption_timestamp"] = timefmt.now()
 
 
+async def invite(
+    tx: Tx,
+    service: Row,
+    channel: Row,
+    user: users.UserRow,
+    origin: Origin,
+    role_sid: str | None = None,
+) -> Row:
+    """Invite an existing user (the caller resolves the identity: REST answers
+    an unknown one with 20404, docs/decisions.md §26). A member cannot be
+    invited (50404, docs/decisions.md §27); a second invite is 50212."""
+    role_sid = await _channel_role(tx, service, role_sid)
+    if await by_identity(tx, channel["sid"], user["identity"]) is not None:
+        raise TwilioError(50404, identity=user["identity"])
+    return await invites.create(tx, service, channel, user, origin, role_sid)
+
+
 async def invite_to_join(tx: Tx, channel: Row, identity: str) -> invites.Invite | None:
     """Whether ``identity`` may join ``channel`` by itself, and the invite it
     would accept: a public channel is open to anyone; a private one only with

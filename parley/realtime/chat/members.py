@@ -135,7 +135,7 @@ async def _invite(tx: Tx, ctx: Ctx, target: Target, values: Values) -> Row:
     invitee = await _invitee(tx, ctx, values["identity"])
     if invitee is None:
         raise TwilioError(50200, identity=values["identity"])
-    return await invites.create(tx, target.service, target.channel_row, invitee, ctx.origin)
+    return await members.invite(tx, target.service, target.channel_row, invitee, ctx.origin)
 
 
 # invites have no webhook (they are not among Twilio's pre-events)
