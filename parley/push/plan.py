@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from parley import timefmt
+from parley.domain import messages, services
 from parley.domain.members import ADDED, REMOVED
 from parley.events import Event
 from parley.push import outbox
@@ -86,12 +87,10 @@ async def plan(tx: Tx, event: Event) -> None:
     kind = push_type(event)
     if kind is None or event.service_sid is None:
         return
-    service = await tx.one(
-        f"SELECT {kind}_enabled AS enabled, {kind}_template AS template, {kind}_sound AS sound,"
-        " notifications_log_enabled AS log_enabled, new_message_badge_count_enabled AS badge,"
-        " read_status_enabled FROM services WHERE sid = :sid",
-        {"sid": event.service_sid},
-    )
+    # a new message's, as its index take returned them
+    service = event.held.get(messages.HELD_PUSH) if kind == NEW_MESSAGE else None
+    if service is None:
+        service = await services.push_settings_of(tx, event.service_sid, kind)
     if service is None or not service["enabled"]:
         return
     targets = await _bindings(tx, event, kind)

@@ -195,7 +195,7 @@ class Session:
                 ):
                     self.closed = True
                 else:
-                    self._transport.write(message or binary_message(data))
+                    protocol.transport.write(message or binary_message(data))
                 return
             self._sending = True  # the transport is not paused: this does not wait
             try:
