@@ -8,8 +8,11 @@ from typing import Any
 import jwt
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from parley.domain import users
+from parley.realtime.gateway import _direct_protocol, binary_message
 from tests.conftest import Account, Server, start_server
 from tests.realtime.helpers import Twilsock, make_key, now, token
 
@@ -200,3 +203,31 @@ def test_shutdown_offloads_clients_with_308(tmp_path: Path) -> None:
     header, body = sock.until("close")
     assert header["status"]["code"] == 308
     assert body["backoff_policy"]["reconnect_min_ms"] > 0
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])
+def test_a_prebuilt_binary_message_is_what_websockets_would_write(size: int) -> None:
+    """The fan-out writes ``binary_message`` bytes on the transport itself:
+    they must be the frame websockets' server protocol writes for the same
+    data (each length encoding: 7-bit, 16-bit, 64-bit)."""
+    data = bytes(i % 251 for i in range(size))
+    protocol = ServerProtocol()
+    protocol.state = State.OPEN
+    protocol.send_binary(data)
+    assert binary_message(data) == b"".join(protocol.data_to_send())
+
+
+def test_frames_go_through_the_asgi_send_unless_the_protocol_is_known() -> None:
+    """Another WebSocket implementation (``--ws wsproto``) keeps every frame on
+    ``websocket.send_bytes``: only websockets' sans-I/O protocol is written to
+    directly."""
+
+    async def receive() -> dict[str, Any]:
+        return {}
+
+    class Other:
+        async def receive(self) -> dict[str, Any]:
+            return {}
+
+    assert _direct_protocol(receive) is None
+    assert _direct_protocol(Other().receive) is None
