@@ -33,7 +33,8 @@ MEDIA = "media"
 # returns the service's settings for it, held on the event for the plan
 PUSH = "new_message"
 HELD_PUSH = f"push_{PUSH}"  # the Event.held key
-_PUSH_RETURNING = services.push_settings_returning(PUSH, "channels.service_sid", "push_")
+_PUSH_PREFIX = "push_"  # of their names in the take's row
+_PUSH_RETURNING = services.push_settings_returning(PUSH, "channels.service_sid", _PUSH_PREFIX)
 
 
 def media_of(message: Row) -> dict[str, Any] | None:
@@ -110,7 +111,7 @@ async def _post(
     if taken is None:
         return None
     idx, channel = taken
-    push = {name[len("push_") :]: channel.pop(name) for name in _PUSH_RETURNING}
+    push = {name.removeprefix(_PUSH_PREFIX): channel.pop(name) for name in _PUSH_RETURNING}
     row: Row = {
         "sid": sid,
         "account_sid": channel["account_sid"],

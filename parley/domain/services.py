@@ -41,38 +41,6 @@ DEFAULTS: dict[str, Any] = {
 
 COMPATIBILITY_MESSAGE = "Media messages are not supported by your client"
 
-
-def push_settings(kind: str) -> dict[str, str]:
-    """A service's settings for one push type (``new_message``,
-    ``added_to_channel``, ...; docs/push.md): the name the push plan reads
-    each by, and its column."""
-    return {
-        "enabled": f"{kind}_enabled",
-        "template": f"{kind}_template",
-        "sound": f"{kind}_sound",
-        "log_enabled": "notifications_log_enabled",
-        "badge": "new_message_badge_count_enabled",
-        "read_status_enabled": "read_status_enabled",
-    }
-
-
-async def push_settings_of(tx: Tx, service_sid: str, kind: str) -> Row | None:
-    """The service's ``push_settings(kind)``; None when there is no such service."""
-    columns = ", ".join(f"{column} AS {name}" for name, column in push_settings(kind).items())
-    return await tx.one(f"SELECT {columns} FROM services WHERE sid = :sid", {"sid": service_sid})
-
-
-def push_settings_returning(kind: str, service_sid: str, prefix: str) -> dict[str, str]:
-    """``push_settings(kind)`` as expressions another table's ``UPDATE …
-    RETURNING`` can add (one scalar subquery each, by the updated row's
-    ``service_sid`` column, which ``service_sid`` names), each named
-    ``prefix`` + its name: the settings without a statement of their own."""
-    return {
-        prefix + name: f"(SELECT {column} FROM services WHERE sid = {service_sid})"
-        for name, column in push_settings(kind).items()
-    }
-
-
 MEDIA_SIZE_LIMIT_MB = 150
 
 # field -> (role type it must name, Twilio parameter)
@@ -134,3 +102,34 @@ async def delete(tx: Tx, service: Row) -> None:
     for table in _OWNED:
         await repo.delete(tx, table, where)
     await repo.delete(tx, "services", {"sid": service["sid"]})
+
+
+def push_settings(kind: str) -> dict[str, str]:
+    """A service's settings for one push type (``new_message``,
+    ``added_to_channel``, ...; docs/push.md): the name the push plan reads
+    each by, and its column."""
+    return {
+        "enabled": f"{kind}_enabled",
+        "template": f"{kind}_template",
+        "sound": f"{kind}_sound",
+        "log_enabled": "notifications_log_enabled",
+        "badge": "new_message_badge_count_enabled",
+        "read_status_enabled": "read_status_enabled",
+    }
+
+
+async def push_settings_of(tx: Tx, service_sid: str, kind: str) -> Row | None:
+    """The service's ``push_settings(kind)``; None when there is no such service."""
+    columns = ", ".join(f"{column} AS {name}" for name, column in push_settings(kind).items())
+    return await tx.one(f"SELECT {columns} FROM services WHERE sid = :sid", {"sid": service_sid})
+
+
+def push_settings_returning(kind: str, service_sid: str, prefix: str) -> dict[str, str]:
+    """``push_settings(kind)`` as expressions another table's ``UPDATE …
+    RETURNING`` can add (one scalar subquery each, by the updated row's
+    ``service_sid`` column, which ``service_sid`` names), each named
+    ``prefix`` + its name: the settings without a statement of their own."""
+    return {
+        prefix + name: f"(SELECT {column} FROM services WHERE sid = {service_sid})"
+        for name, column in push_settings(kind).items()
+    }
