@@ -40,6 +40,7 @@ from parley.realtime import routes as realtime_routes
 from parley.realtime import simulate
 from parley.realtime.chat import reachability, users
 from parley.realtime.subscriptions import Hub
+from parley.realtime.v2 import session as v2_session
 from parley.runtime import Runtime
 from parley.store import Projector, Store, open_store
 from parley.sync import projection
@@ -184,6 +185,10 @@ class Parley:
             stack.callback(self.bus.on_signal(users.typing_receiver(sessions)))
             hub.start()
             stack.push_async_callback(_logged(hub.stop))
+            # version 2's session lists end a day after their last command
+            sessions_janitor = v2_session.Janitor(store)
+            sessions_janitor.start()
+            stack.push_async_callback(_logged(sessions_janitor.stop))
             # sockets are told to reconnect elsewhere before the rest stops
             stack.push_async_callback(_logged(gateway.stop))
             mounts.append((realtime_gateway.PATH, gateway))

@@ -23,6 +23,7 @@ project that depends on ``parley`` gets these fixtures::
 import asyncio
 import secrets
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -72,10 +73,14 @@ class ParleyServer:
         self.database_url = database_url
         # a given port: a restart on the same address (real-time reconnect tests)
         self.port = int(settings.pop("port", 0)) or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        # tls=(certificate file, key file): served over HTTPS (and wss://), the
+        # certificate trusted by this server's own http client
+        self.tls: tuple[str, str] | None = settings.pop("tls", None)
+        scheme = "https" if self.tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         config = Settings()
         config.host, config.port, config.database_url = "127.0.0.1", self.port, database_url
-        config.public_url, config.control_plane = None, True
+        config.public_url, config.control_plane = (self.url if self.tls else None), True
         # push credentials are encrypted at rest: a key for this server's life
         config.secret_key = config.secret_key or secrets.token_urlsafe(32)
         # the suite's webhook receivers run on 127.0.0.1 (docs/security.md,
@@ -101,7 +106,8 @@ class ParleyServer:
         """One keep-alive client for the control plane: a reset between tests
         costs ~2 ms instead of ~35 ms for a new client per call."""
         if self._http is None:
-            self._http = httpx.Client(base_url=self.url, timeout=30)
+            verify = ssl.create_default_context(cafile=self.tls[0]) if self.tls else True
+            self._http = httpx.Client(base_url=self.url, timeout=30, verify=verify)
         return self._http
 
     def start(self) -> "ParleyServer":
@@ -110,6 +116,8 @@ class ParleyServer:
         from parley.server import DrainingServer, uvicorn_options
 
         options = uvicorn_options(self.settings)
+        if self.tls:
+            options.update(ssl_certfile=self.tls[0], ssl_keyfile=self.tls[1])
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, log_level="warning", **options
         )

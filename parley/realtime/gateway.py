@@ -301,11 +301,15 @@ class Session:
         """A twilsock ``close`` frame with ``status.code``, then the socket closes."""
         if self.closed:
             return
+        await self.say_close(code, description, body)
+        await self.hang_up()
+
+    async def say_close(self, code: int, description: str | None = None, body: Any = None) -> None:
+        """The twilsock ``close`` frame alone (the socket stays open)."""
         status = _status(code)
         if description:
             status["description"] = description
         await self.send({"method": "close", "id": new_id(), "status": status}, body)
-        await self.hang_up()
 
     async def hang_up(self) -> None:
         """The socket closes (what is queued is written first) without a
@@ -475,12 +479,20 @@ class Gateway:
         return self.sessions.connected(service_sid, identity)
 
     async def stop(self) -> None:
-        """Shutdown: every client is told to reconnect elsewhere (308 offload)."""
+        """Shutdown: every client is told to reconnect elsewhere (308 offload),
+        and given ``close_timeout`` to close its socket itself."""
         self.stopping = True
         body = {"backoff_policy": {"reconnect_min_ms": self.offload_backoff_ms}}
-        await asyncio.gather(
-            *(s.close(308, "Server is shutting down", body) for s in list(self.sessions))
-        )
+        sessions = list(self.sessions)
+        for session in sessions:
+            await session.say_close(308, "Server is shutting down", body)
+        # twilsock closes its socket on the offload: closing it from here at the
+        # same moment made twilio-chat 2.x's ws write to a closed socket and end
+        # the app (docs/realtime-protocol.md §4)
+        deadline = time.monotonic() + self.close_timeout
+        while any(s in self.sessions for s in sessions) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.gather(*(s.hang_up() for s in sessions if s in self.sessions))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         websocket = WebSocket(scope, receive, send)

@@ -2,7 +2,7 @@
 every client action by name (what other protocols and the simulations
 dispatch through)."""
 
-from parley.realtime import sync_http
+from parley.realtime import sync_http, v2
 from parley.realtime.chat import channels, members, messages, registrations, users
 from parley.realtime.chat.actions import Actions
 from parley.realtime.tunnel import Routes
@@ -16,6 +16,7 @@ def build() -> Routes:
     members.register(routes)
     messages.register(routes)
     registrations.register_routes(routes)
+    v2.register(routes, actions())  # docs/realtime-protocol.md §9
     return routes
 
 

@@ -57,6 +57,10 @@ ACCOUNT: tuple[AccountTable, ...] = (
     AccountTable("sync_objects"),
     AccountTable("sync_items", parent=("object_sid", "sync_objects")),
     AccountTable("sync_events", parent=("object_sid", "sync_objects")),
+    # protocol version 2's session lists (docs/realtime-protocol.md §9.3): the
+    # clients' own state, which a reset ends with the rest of the Sync view
+    AccountTable("session_lists"),
+    AccountTable("session_commands", parent=("list_sid", "sync_objects")),
 )
 
 GLOBAL: frozenset[str] = frozenset(

@@ -9,7 +9,7 @@ and reconciles each object with it::
     services ─┬─ channels ──> {CH}.channel document, {CH}.messages list, {CH}.roster map
               └─ users ─────> {US}.info map, {US}.channels map (joined + invited)
     objects of the scope that no row explains (a removed channel, a service
-    gone after a reset) ──> removed
+    gone after a reset) ──> removed; session lists of the service's clients are kept
 
 Only differences become events (``store.put_item`` / ``set_document`` skip
 identical data), so a second rebuild writes nothing, and subscribed clients
@@ -109,6 +109,10 @@ async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
                 wanted[joined["sid"]] = projection.my_channel_data(joined, "joined", member)
         await _reconcile(tx, channels_map, wanted, result)
 
+    # session lists (docs/realtime-protocol.md §9.3) are clients' own state, not
+    # derived from rows: they stay until their lifetime ends
+    sessions = await repo.select(tx, "session_lists", {"service_sid": sid}, order="list_sid")
+    keep |= {row["list_sid"] for row in sessions}
     result.objects += len(keep)
     for obj in await repo.select(tx, "sync_objects", {"service_sid": sid}):
         if obj["sid"] not in keep:

@@ -72,13 +72,28 @@ async def ensure(
             await repo.update(tx, "sync_objects", {"sid": found["sid"]}, {"acl": acl})
             found["acl"] = acl
         return found
+    return await create(tx, account_sid, service_sid, kind, acl, name, data)
+
+
+async def create(
+    tx: Tx,
+    account_sid: str,
+    service_sid: str,
+    kind: Kind,
+    acl: str,
+    name: str | None = None,
+    data: Any = None,
+) -> Row:
+    """A new empty object (no event). Without a unique name its SID stands in
+    for one (the column is unique per service) and none is rendered."""
     now = timefmt.now()
+    sid = sids.new_sid(PREFIX[kind])
     row: Row = {
-        "sid": sids.new_sid(PREFIX[kind]),
+        "sid": sid,
         "account_sid": account_sid,
         "service_sid": service_sid,
         "type": kind,
-        "unique_name": name,
+        "unique_name": sid if name is None else name,
         "acl": acl,
         "last_event_id": 0,
         "data": orjson.dumps(data if data is not None else {}).decode(),
@@ -245,18 +260,40 @@ async def set_document(
 ) -> int | None:
     """Replace a document's data; None when it is already exactly that.
     ``taken``: ``take_events`` took this event's id and wrote the data."""
-    body = {"document_sid": obj["sid"], "document_data": data}
     if taken:
+        body = {"document_sid": obj["sid"], "document_data": data}
         return await _next_event(
             tx, obj, cause, "document_updated", body, obj["date_updated"], taken=True
         )
+    return await _set_data(tx, obj, data, cause, "document_updated", "document_data")
+
+
+async def set_context(tx: Tx, obj: Row, data: dict[str, Any], cause: int) -> int | None:
+    """A list's context (``list_context_updated``; twilio-sync synclist.ts
+    reads ``context_data``), kept in the object's ``data`` as a document's is."""
+    return await _set_data(tx, obj, data, cause, "list_context_updated", "context_data")
+
+
+async def _set_data(
+    tx: Tx, obj: Row, data: dict[str, Any], cause: int, event_type: str, field: str
+) -> int | None:
     text = orjson.dumps(data).decode()
     if obj["data"] == text:
         return None
+    body = {_sid_field(obj): obj["sid"], field: data}
     now = timefmt.now()
-    event_id = await _next_event(tx, obj, cause, "document_updated", body, now, {"data": text})
+    event_id = await _next_event(tx, obj, cause, event_type, body, now, {"data": text})
     obj["data"] = text
     return event_id
+
+
+def context(obj: Row) -> dict[str, Any]:
+    """``GET /v3/Lists/{id}/Context``: the current context, as of event 0.
+    twilio-sync keeps a fetched context and drops every context event not
+    newer than it; the chat SDK reads its session only from such an event
+    (docs/realtime-protocol.md §9.3), so the answer must leave the replay's
+    context events newer."""
+    return {"data": orjson.loads(obj["data"] or "{}"), "last_event_id": 0}
 
 
 async def remove_object(tx: Tx, obj: Row, cause: int) -> None:
@@ -313,7 +350,7 @@ def render_object(base: str, obj: Row) -> dict[str, Any]:
     kind = obj["type"]
     out: dict[str, Any] = {
         "sid": obj["sid"],
-        "unique_name": obj["unique_name"],
+        "unique_name": None if obj["unique_name"] == obj["sid"] else obj["unique_name"],
         "url": url(base, kind, obj["sid"]),
         "revision": str(obj["last_event_id"]),
         "last_event_id": obj["last_event_id"],

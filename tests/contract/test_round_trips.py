@@ -15,8 +15,9 @@ also the channel's lookup (``UPDATE channels … WHERE`` SID or unique name,
 service and account ``… RETURNING *``, with the service's new-message push
 settings as scalar subqueries, which parley/push/plan.py reads from the
 event instead of a statement of its own); the outbox event (``RETURNING seq``)
-with the held message row in the same statement; the Sync view's event ids with the author's member SID (one ``UPDATE …
-RETURNING``); the held Sync events and item (one statement); COMMIT.
+with the held message row in the same statement; the Sync view's event ids
+with the author's member SID (one ``UPDATE … RETURNING``); the held Sync
+events and item (one statement); COMMIT.
 """
 
 import sqlite3

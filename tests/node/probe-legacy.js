@@ -6,9 +6,8 @@
 //     package: twilio-chat-4 | twilio-chat-3 | twilio-chat-2 (tests/node/package.json)
 //     env:     PARLEY_WS (ws://host:port/v3/wsconnect), PARLEY_TOKEN (an access token)
 //
-// A research tool, not a test: Parley does not serve these versions yet, so
-// Client.create() is expected not to resolve; the probe stops after [seconds]
-// (default 5) and exits 0 whatever happened.
+// A research tool, not a test (scenarios.js tests these versions): it prints
+// what happens, stops after [seconds] (default 5) and exits 0 whatever happened.
 'use strict';
 
 const WS = require('ws');

@@ -20,8 +20,10 @@ process.on('unhandledRejection', (reason) => {
   if (/disconnected|request timeout/.test(text)) return;
   unhandled.push(reason);
 });
+// 2.x's twilsock appends the path itself (docs/realtime-protocol.md §9.2)
+const WS = process.env.PARLEY_WS;
 const options = {
-  Twilsock: { uri: process.env.PARLEY_WS },
+  Twilsock: { uri: pkg === 'twilio-chat-2' ? WS.replace(/\/v3\/wsconnect$/, '') : WS },
   logLevel: process.env.PARLEY_NODE_LOG || 'silent',
 };
 

@@ -1,5 +1,5 @@
 // The unmodified twilio-chat SDK against a real Parley (docs/realtime-protocol.md).
-// Usage: node scenarios.js <package> [hooks|cluster]   with PARLEY_* set by test_twilio_chat.py.
+// Usage: node scenarios.js <package> [hooks|media|cluster]   with PARLEY_* set by test_twilio_chat.py.
 // Each step prints `ok <name>`; the first failure exits non-zero with its reason.
 'use strict';
 
@@ -19,17 +19,47 @@ const SERVICE = env('PARLEY_SERVICE_SID');
 const TOKENS = JSON.parse(env('PARLEY_TOKENS'));
 const UNIQUE = env('PARLEY_UNIQUE');
 
-const options = { Twilsock: { uri: WS }, logLevel: 'silent' };
+// 2.x's twilsock appends the path itself (docs/realtime-protocol.md §9.2)
+const SOCKET = pkg === 'twilio-chat-2' ? WS.replace(/\/v3\/wsconnect$/, '') : WS;
+const options = { Twilsock: { uri: SOCKET }, logLevel: 'silent' };
+
+// twilio-chat 2.x-4.x speak protocol version 2 (docs/realtime-protocol.md §9):
+// the same public API, except that a refused command rejects with
+// SessionError(statusText, status), whose `code` is the HTTP status and which
+// keeps no Twilio error code, and that media can only be sent behind HTTPS (§9.6).
+const LEGACY = /^twilio-chat-[234]$/.test(pkg);
+
+// Whether `error` is the refusal (HTTP status, Twilio code, message) expected;
+// the version 2 SDKs are judged by the status and the message.
+// 2.x and 3.x call a channel one is not in "known" (4.0 renamed it "notParticipating")
+const NOT_PARTICIPATING = /^twilio-chat-[23]$/.test(pkg) ? 'known' : 'notParticipating';
+
+// 'updated' and 'messageUpdated' hand over {<object>, updateReasons} from 3.0 on, the
+// object itself in 2.x
+const updatedOf = pkg === 'twilio-chat-2' ? (key) => (args) => args : (key) => (args) => args[key];
+
+function refusedWith(error, status, code, message) {
+  if (!error) return false;
+  if (LEGACY) return error.code === status && message.test(error.message);
+  return error.status === status && Boolean(error.body) && error.body.code === code;
+}
+
+function shown(error) {
+  if (!error) return String(error);
+  return LEGACY ? `${error.code} ${error.message}` : JSON.stringify(error.body);
+}
 
 // twilio-chat 5.0.2 reads the roster of a private channel right after its user was
 // removed from it and leaves the refusal (Sync 54007: members only) unhandled. That
 // one is expected; any other unhandled rejection fails the run.
-// twilio-chat 5.0.2's constructor starts its own initialisation, which rejects
-// unhandled when the token is refused; that one is expected too.
+// twilio-chat 5.0.2's constructor (and 2.x-4.x's) starts its own initialisation,
+// which rejects unhandled when the token is refused; that one is expected too.
 const unhandled = [];
 process.on('unhandledRejection', (reason) => {
   if (reason && reason.code === 54007 && expectForbidden) return;
   if (expectDenied && /Client\/v1\/Configuration" failed/.test(String(reason))) return;
+  // (2.x-4.x: the constructor creates the session list, which the refusal rejects)
+  if (expectDenied && LEGACY && /Unable to connect: Invalid Access Token/.test(String(reason))) return;
   unhandled.push(reason);
 });
 let expectForbidden = false;
@@ -82,6 +112,21 @@ async function rest(method, path, form) {
   return text ? JSON.parse(text) : null;
 }
 
+// An upload with the account's credentials (docs/realtime-protocol.md §7.6)
+async function upload(bytes, contentType) {
+  const response = await fetch(`${REST}/v1/Services/${SERVICE}/Media`, {
+    method: 'POST',
+    body: bytes,
+    headers: {
+      Authorization: 'Basic ' + Buffer.from(`${ACCOUNT}:${AUTH}`).toString('base64'),
+      'Content-Type': contentType,
+    },
+  });
+  const text = await response.text();
+  if (response.status !== 201) throw new Error(`upload: ${response.status} ${text}`);
+  return JSON.parse(text);
+}
+
 // A refused token ends in connectionState "denied" (a refusal), not
 // "disconnected" (a lost connection the SDK would retry).
 async function denied() {
@@ -118,8 +163,8 @@ async function main() {
     again = error;
   }
   // as with Twilio: joining a channel one is in is "Member already exists"
-  check(again && again.status === 409 && again.body && again.body.code === 50404,
-    `join after create is 409/50404, got ${again && JSON.stringify(again.body)}`);
+  check(refusedWith(again, 409, 50404, /^Member already exists/),
+    `join after create is 409/50404, got ${shown(again)}`);
   step('create channel');
 
   const bobsView = await bob.getChannelByUniqueName(UNIQUE);
@@ -202,7 +247,7 @@ async function main() {
   step('public channel directory pages');
 
   const mine = page.items[2];
-  const updated = waitFor(bobsView, 'messageUpdated', ({ message }) => message.body === 'edited');
+  const updated = waitFor(bobsView, 'messageUpdated', (args) => updatedOf('message')(args).body === 'edited');
   const aliceMessage = (await channel.getMessages()).items[2];
   await aliceMessage.updateBody('edited');
   await updated;
@@ -215,21 +260,21 @@ async function main() {
     refused = error;
   }
   // docs/behaviour.md §A5: the default channel user role has deleteOwnMessage only
-  check(refused && refused.status === 403 && refused.body && refused.body.code === 50107,
-    `bob may not delete alice's message (50107), got ${refused && JSON.stringify(refused.body)}`);
+  check(refusedWith(refused, 403, 50107, /^User not authorized for command/),
+    `bob may not delete alice's message (50107), got ${shown(refused)}`);
   const removed = waitFor(bobsView, 'messageRemoved', (m) => m.sid === aliceMessage.sid);
   await aliceMessage.remove();
   await removed;
   step('delete message (own yes, other no)');
 
-  const renamed = waitFor(bobsView, 'updated', ({ channel: c }) => c.friendlyName === 'Renamed');
+  const renamed = waitFor(bobsView, 'updated', (args) => updatedOf('channel')(args).friendlyName === 'Renamed');
   await channel.updateFriendlyName('Renamed');
   await renamed;
   step('channel update');
 
   const aliceUser = await bob.getUser('alice');
   check(aliceUser.identity === 'alice', 'user lookup');
-  const userUpdated = waitFor(aliceUser, 'updated', ({ user }) => user.friendlyName === 'Alice A.');
+  const userUpdated = waitFor(aliceUser, 'updated', (args) => updatedOf('user')(args).friendlyName === 'Alice A.');
   await alice.user.updateFriendlyName('Alice A.');
   await userUpdated;
   step('user info');
@@ -237,26 +282,7 @@ async function main() {
   await alice.updateToken(TOKENS.alice_refreshed);
   step('token refresh');
 
-  // media: the SDK uploads the bytes to Configuration's links.media_service with
-  // the (refreshed) token in X-Twilio-Token, then posts {media_sid} to the channel
-  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 255]);
-  const bobGetsMedia = waitFor(bobsView, 'messageAdded', (m) => m.type === 'media');
-  await channel.sendMessage({ contentType: 'image/png', media: png });
-  const media = await bobGetsMedia;
-  check(media.author === 'alice' && media.media && /^ME/.test(media.media.sid), 'media sid');
-  check(media.media.contentType === 'image/png', `content type ${media.media.contentType}`);
-  check(media.media.size === png.length, `size ${media.media.size}`);
-  // neither SDK passes a filename with {contentType, media} (6.0.0 lib.js sendMedia:
-  // mcsClient.post(contentType, media, null); 5.0.2: post(contentType, media))
-  check(media.media.filename == null, `no filename, got ${media.media.filename}`);
-  const direct = await media.media.getContentTemporaryUrl();
-  const fetched = Buffer.from(await (await fetch(direct)).arrayBuffer());
-  check(fetched.equals(png), 'the temporary content URL serves the bytes');
-  const [last] = (
-    await rest('GET', `/v2/Services/${SERVICE}/Channels/${channel.sid}/Messages?Order=desc&PageSize=1`)
-  ).messages;
-  check(last.type === 'media' && last.media.sid === media.media.sid, 'REST shows the media message');
-  check(last.media.content_type === 'image/png' && last.from === 'alice', 'REST media fields');
+  await mediaMessage(channel, bobsView);
   step('media message');
 
   const left = waitFor(channel, 'memberLeft', (m) => m.identity === 'bob');
@@ -291,9 +317,64 @@ async function main() {
   await secret.delete();
   await destroyed;
   check(seen.join() === 'channelLeft,channelRemoved', `destroy events: ${seen.join()}`);
-  check(secret.status === 'notParticipating', `status after destroy: ${secret.status}`);
+  check(secret.status === NOT_PARTICIPATING, `status after destroy: ${secret.status}`);
   step('destroy channel');
 
+  await alice.shutdown();
+  await bob.shutdown();
+  check(unhandled.length === 0, `unhandled rejections: ${unhandled.map(String).join('; ')}`);
+  step('done');
+}
+
+// The SDK uploads the bytes to its media service URL with the token in
+// X-Twilio-Token, then sends {media_sid}; the other member receives the media.
+// Version 2's media client can only upload behind HTTPS (§9.6): over plain HTTP
+// the app's backend uploads and sends instead, and the client receives.
+async function mediaMessage(channel, bobsView) {
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 255]);
+  const sdkSends = !LEGACY || REST.startsWith('https:');
+  const bobGetsMedia = waitFor(bobsView, 'messageAdded', (m) => m.type === 'media');
+  if (sdkSends) {
+    await channel.sendMessage({ contentType: 'image/png', media: png });
+  } else {
+    const uploaded = await upload(png, 'image/png');
+    await rest('POST', `/v2/Services/${SERVICE}/Channels/${channel.sid}/Messages`, {
+      MediaSid: uploaded.sid,
+      From: 'alice',
+    });
+  }
+  const media = await bobGetsMedia;
+  check(media.author === 'alice' && media.media && /^ME/.test(media.media.sid), 'media sid');
+  check(media.media.contentType === 'image/png', `content type ${media.media.contentType}`);
+  check(media.media.size === png.length, `size ${media.media.size}`);
+  // no SDK passes a filename with {contentType, media} (6.0.0 lib.js sendMedia:
+  // mcsClient.post(contentType, media, null); 5.0.2 and before: post(contentType, media))
+  check(media.media.filename == null, `no filename, got ${media.media.filename}`);
+  if (sdkSends) {  // (its media client asks the same media service for the URL)
+    const temporary = media.media.getContentTemporaryUrl || media.media.getContentUrl;
+    const direct = await temporary.call(media.media);
+    const fetched = Buffer.from(await (await fetch(direct)).arrayBuffer());
+    check(fetched.equals(png), 'the temporary content URL serves the bytes');
+  }
+  const [last] = (
+    await rest('GET', `/v2/Services/${SERVICE}/Channels/${channel.sid}/Messages?Order=desc&PageSize=1`)
+  ).messages;
+  check(last.type === 'media' && last.media.sid === media.media.sid, 'REST shows the media message');
+  check(last.media.content_type === 'image/png' && last.from === 'alice', 'REST media fields');
+}
+
+// Media alone, for a Parley behind HTTPS (test_twilio_chat.py starts one with
+// a test certificate): what version 2's media client needs to upload (§9.6).
+async function media() {
+  const alice = await Client.create(TOKENS.alice, options);
+  const bob = await Client.create(TOKENS.bob, options);
+  const channel = await alice.createChannel({ uniqueName: UNIQUE });
+  const bobsView = await bob.getChannelByUniqueName(UNIQUE);
+  await bobsView.join();
+  await until(() => bobsView.status === 'joined');
+  step('connect over TLS');
+  await mediaMessage(channel, bobsView);
+  step('media message');
   await alice.shutdown();
   await bob.shutdown();
   check(unhandled.length === 0, `unhandled rejections: ${unhandled.map(String).join('; ')}`);
@@ -405,7 +486,7 @@ async function cluster() {
   step('done');
 }
 
-const SCENARIOS = { hooks, cluster };
+const SCENARIOS = { hooks, media, cluster };
 (SCENARIOS[process.argv[3]] || main)().then(
   () => process.exit(0),
   (error) => {

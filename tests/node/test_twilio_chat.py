@@ -1,4 +1,6 @@
-"""The real npm twilio-chat (6.0.0 and 5.0.2) in Node against a real Parley.
+"""The real npm twilio-chat in Node against a real Parley: 6.0.0 and 5.0.2
+(protocol version 1) and 4.1.x, 3.4.x and 2.x (version 2, the session list:
+docs/realtime-protocol.md §9), through one scenario file.
 
 Skipped when Node or ``tests/node/node_modules`` (``npm ci``) is missing, except
 under CI=true, where it must run.
@@ -6,6 +8,8 @@ under CI=true, where it must run.
 
 import asyncio
 import contextlib
+import datetime
+import ipaddress
 import json
 import os
 import secrets
@@ -16,19 +20,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from parley import accounts, sids
+from parley.domain import services
 from parley.store import open_store
 from tests.conftest import Account, Server, fresh_database, make_client, start_server
 from tests.realtime.helpers import make_key, token
 from tests.webhooks.receiver import Received, Receiver, Reply
 
 HERE = Path(__file__).resolve().parent
+LOOPBACK = ipaddress.ip_address("127.0.0.1")
 NODE = shutil.which("node")
 READY = NODE is not None and (HERE / "node_modules" / "twilio-chat").is_dir()
 
 if not READY and os.environ.get("CI") != "true":
     pytest.skip("node or tests/node/node_modules missing (make node-deps)", allow_module_level=True)
+
+# tests/node/package.json: 6.0.0, 5.0.2, 4.1.x, 3.4.x, 2.x
+PACKAGES = ["twilio-chat", "twilio-chat-5", "twilio-chat-4", "twilio-chat-3", "twilio-chat-2"]
 
 
 def _run_scenarios(
@@ -67,7 +80,7 @@ def _node(env: dict[str, str], *args: str, timeout: float) -> "subprocess.Comple
     return done
 
 
-@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_scenarios(server: Server, account: Account, service: Any, package: str) -> None:
     assert READY, "CI=true: Node and `npm ci` in tests/node are required"
     key = make_key(server, account.sid)
@@ -90,7 +103,7 @@ def _hook_reply(item: Received) -> Reply:
     return 200
 
 
-@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_webhooks_reachability_push_and_isolation(
     server: Server, account: Account, client: Any, make_service: Any, package: str
 ) -> None:
@@ -126,7 +139,7 @@ def test_webhooks_reachability_push_and_isolation(
         receiver.stop()
 
 
-@pytest.mark.parametrize("package", ["twilio-chat", "twilio-chat-5"])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_a_client_survives_a_parley_restart(tmp_path: Path, package: str) -> None:
     assert READY and NODE is not None
     url = f"sqlite:///{tmp_path / 'restart.db'}"
@@ -178,6 +191,73 @@ def test_a_client_survives_a_parley_restart(tmp_path: Path, package: str) -> Non
                 node.kill()
             if second is not None:
                 second.stop()
+
+
+def _certificate(folder: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (its own trust anchor) and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "parley test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(LOOPBACK)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.mark.parametrize("package", ["twilio-chat-4", "twilio-chat-3", "twilio-chat-2"])
+def test_version_2_sdks_send_media_behind_https(tmp_path: Path, package: str) -> None:
+    """docs/realtime-protocol.md §9.6: with an HTTPS public URL the session
+    context's mediaServiceUrl ("@host/…") turns the media client's fixed
+    https://mcs.us1.twilio.com into Parley, and the SDK uploads and sends itself."""
+    assert READY and NODE is not None
+    cert, key_file = _certificate(tmp_path)
+    running = start_server(f"sqlite:///{tmp_path / 'tls.db'}", tls=(cert, key_file))
+    try:
+        assert running.app.store is not None
+        acct = running.run(accounts.create_account(running.app.store, "tls"))
+        key = running.run(accounts.create_key(running.app.store, acct["sid"]))
+
+        async def service() -> str:
+            assert running.app.store is not None
+            async with running.app.store.write() as tx:
+                return str((await services.create(tx, acct["sid"], "tls"))["sid"])
+
+        svc = running.run(service())
+        env = {
+            **os.environ,
+            "NODE_EXTRA_CA_CERTS": cert,
+            "PARLEY_WS": running.url.replace("https://", "wss://") + "/v3/wsconnect",
+            "PARLEY_REST": running.url,
+            "PARLEY_ACCOUNT_SID": acct["sid"],
+            "PARLEY_AUTH_TOKEN": acct["auth_token"],
+            "PARLEY_SERVICE_SID": svc,
+            "PARLEY_TOKENS": json.dumps(
+                {who: token(acct["sid"], key, who, svc) for who in ("alice", "bob")}
+            ),
+            "PARLEY_UNIQUE": f"tls-{package}",
+        }
+        done = _node(env, "scenarios.js", package, "media", timeout=120)
+        assert "ok media message" in done.stdout
+    finally:
+        running.stop()
 
 
 @pytest.mark.postgres
@@ -257,8 +337,8 @@ def test_the_legacy_probe_shows_each_old_sdks_first_request(
     legacy_target: tuple[Server, str], package: str
 ) -> None:
     """probe-legacy.js (a research tool) still runs and sees what
-    docs/realtime-protocol.md §9 says these versions send first; it does not
-    assert that they work (they do not yet)."""
+    docs/realtime-protocol.md §9 says these versions send first; whether they
+    work is test_scenarios' question."""
     assert READY and NODE is not None
     server, alice = legacy_target
     env = {

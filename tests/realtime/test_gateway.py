@@ -1,6 +1,8 @@
 """The twilsock gateway, driven by a raw WebSocket client (docs/realtime-protocol.md §3-§4)."""
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -203,6 +205,35 @@ def test_shutdown_offloads_clients_with_308(tmp_path: Path) -> None:
     header, body = sock.until("close")
     assert header["status"]["code"] == 308
     assert body["backoff_policy"]["reconnect_min_ms"] > 0
+
+
+def test_the_offload_leaves_the_socket_to_the_client_to_close(tmp_path: Path) -> None:
+    """After the 308 the client closes its socket itself (twilsock does), and
+    Parley's shutdown goes on as soon as it has: closing from both ends at once
+    made twilio-chat 2.x's ws crash the app (docs/realtime-protocol.md §4)."""
+    from parley import accounts
+    from tests.conftest import make_client
+
+    own = start_server(f"sqlite:///{tmp_path / 'offload.db'}")
+    assert own.app.store is not None and own.app.gateway is not None
+    acct = own.run(accounts.create_account(own.app.store, "offload"))
+    svc = make_client(own, acct["sid"], acct["auth_token"]).chat.v2.services.create(
+        friendly_name="offload"
+    )
+    sock = Twilsock(own)
+    sock.init(token(acct["sid"], make_key(own, acct["sid"]), "alice", svc.sid))
+    patience = own.app.gateway.close_timeout
+    stopping = threading.Thread(target=own.stop)
+    started = time.monotonic()
+    stopping.start()
+    header, _ = sock.until("close")
+    assert header["status"]["code"] == 308
+    with pytest.raises(TimeoutError):  # still open: Parley waits for the client
+        sock.ws.recv(0.3)
+    sock.close()
+    stopping.join(10)
+    assert not stopping.is_alive()
+    assert time.monotonic() - started < patience + 2
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])

@@ -13,6 +13,7 @@ domain function that does it::
         yes: read tx: resolve rows, check roles, pre-event parameters
              pre-event webhook -> reject (20403) | replacements (validated like the body)
       write tx: resolve rows, check roles, run the domain action -> result
+                (and ctx.within(tx, result), if the caller gave one)
       the commit's Sync events -> the caller's own session, then the reply
 
 Rows are resolved once per transaction: once in all when no pre-event is
@@ -125,6 +126,8 @@ async def perform(
     async with ctx.store.write() as tx:
         target = await _checked(tx, action, ctx, args, asked)
         result = await action.run(tx, ctx, target, values)
+        if ctx.within is not None:
+            await ctx.within(tx, result)
     if ctx.own_events is not None:
         # the caller's own Sync events go before its reply (docs/realtime-protocol.md §6.3)
         await ctx.own_events(tx.events)

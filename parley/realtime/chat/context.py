@@ -16,6 +16,8 @@ from parley.realtime.tunnel import Request
 from parley.runtime import Runtime
 from parley.store import Row, Store, Tx, repo
 
+Within = Callable[[Tx, Any], Awaitable[None]]
+
 
 @dataclass(slots=True)
 class Ctx:
@@ -30,6 +32,10 @@ class Ctx:
     identity: str
     # the caller's own Sync events of a commit, to its session before the reply
     own_events: Callable[[list[Event]], Awaitable[None]] | None = None
+    # run in the action's write transaction with its result (the session-list
+    # commands of docs/realtime-protocol.md §9.4 write their answer there, so
+    # the change and its answer commit together)
+    within: Within | None = None
 
     @classmethod
     def acting(cls, runtime: Runtime, account_sid: str, service_sid: str, identity: str) -> "Ctx":
