@@ -104,10 +104,10 @@ async def delete(tx: Tx, service: Row) -> None:
     await repo.delete(tx, "services", {"sid": service["sid"]})
 
 
-def push_settings(kind: str) -> dict[str, str]:
-    """A service's settings for one push type (``new_message``,
-    ``added_to_channel``, ...; docs/push.md): the name the push plan reads
-    each by, and its column."""
+def _push_columns(kind: str) -> dict[str, str]:
+    """A service's settings for one push type (``kind``: new_message,
+    added_to_channel, invited_to_channel, removed_from_channel; docs/push.md):
+    the name the push planner reads each by, and its column."""
     return {
         "enabled": f"{kind}_enabled",
         "template": f"{kind}_template",
@@ -118,18 +118,19 @@ def push_settings(kind: str) -> dict[str, str]:
     }
 
 
-async def push_settings_of(tx: Tx, service_sid: str, kind: str) -> Row | None:
-    """The service's ``push_settings(kind)``; None when there is no such service."""
-    columns = ", ".join(f"{column} AS {name}" for name, column in push_settings(kind).items())
+async def push_settings(tx: Tx, service_sid: str, kind: str) -> Row | None:
+    """What the push planner reads of a service for one push type:
+    enabled, template, sound, log_enabled, badge, read_status_enabled."""
+    columns = ", ".join(f"{column} AS {name}" for name, column in _push_columns(kind).items())
     return await tx.one(f"SELECT {columns} FROM services WHERE sid = :sid", {"sid": service_sid})
 
 
 def push_settings_returning(kind: str, service_sid: str, prefix: str) -> dict[str, str]:
-    """``push_settings(kind)`` as expressions another table's ``UPDATE …
-    RETURNING`` can add (one scalar subquery each, by the updated row's
-    ``service_sid`` column, which ``service_sid`` names), each named
-    ``prefix`` + its name: the settings without a statement of their own."""
+    """``push_settings`` as expressions another table's ``UPDATE … RETURNING``
+    can add (one scalar subquery each, by the updated row's ``service_sid``
+    column, which ``service_sid`` names), each named ``prefix`` + its name:
+    the settings without a statement of their own."""
     return {
         prefix + name: f"(SELECT {column} FROM services WHERE sid = {service_sid})"
-        for name, column in push_settings(kind).items()
+        for name, column in _push_columns(kind).items()
     }

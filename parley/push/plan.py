@@ -90,7 +90,7 @@ async def plan(tx: Tx, event: Event) -> None:
     # a new message's, as its index take returned them
     service = event.held.get(messages.HELD_PUSH) if kind == NEW_MESSAGE else None
     if service is None:
-        service = await services.push_settings_of(tx, event.service_sid, kind)
+        service = await services.push_settings(tx, event.service_sid, kind)
     if service is None or not service["enabled"]:
         return
     targets = await _bindings(tx, event, kind)
