@@ -7,9 +7,42 @@ cached briefly so that auth costs one dict lookup on the hot path.
 import hmac
 import secrets
 import time
+from typing import TypedDict, cast
 
 from parley import sids, timefmt
-from parley.store import Store, UniqueViolation, repo
+from parley.sids import AccountSid, KeySid
+from parley.store import Row, Store, Tx, UniqueViolation, repo
+
+
+class Account(TypedDict):
+    """A row of ``accounts``, a table this module owns: other modules read it
+    through ``account``."""
+
+    sid: AccountSid
+    auth_token: str
+    friendly_name: str | None
+    date_created: int
+
+
+class ApiKey(TypedDict):
+    """A row of ``api_keys``, a table this module owns: other modules read it
+    through ``api_key``."""
+
+    sid: KeySid
+    account_sid: AccountSid
+    secret: str
+    friendly_name: str | None
+    date_created: int
+
+
+async def account(tx: Tx, account_sid: str) -> Account | None:
+    row = await repo.get(tx, "accounts", {"sid": account_sid})
+    return cast(Account, row) if row is not None else None
+
+
+async def api_key(tx: Tx, key_sid: str) -> ApiKey | None:
+    row = await repo.get(tx, "api_keys", {"sid": key_sid})
+    return cast(ApiKey, row) if row is not None else None
 
 
 async def create_account(
@@ -21,7 +54,7 @@ async def create_account(
     """Create an account (or make sure the given one exists with that token)."""
     sid = sid or sids.new_sid(sids.ACCOUNT)
     auth_token = auth_token or secrets.token_hex(16)
-    row = {
+    row: Row = {
         "sid": sid,
         "auth_token": auth_token,
         "friendly_name": friendly_name,
@@ -30,7 +63,7 @@ async def create_account(
     for _ in range(2):  # several processes may ensure the same account at once
         try:
             async with store.write() as tx:
-                existing = await repo.get(tx, "accounts", {"sid": sid})
+                existing = await account(tx, sid)
                 if existing is None:
                     await repo.insert(tx, "accounts", row)
                 elif existing["auth_token"] != auth_token:
@@ -47,7 +80,7 @@ async def create_key(
     sid = sids.new_sid(sids.API_KEY)
     secret = secrets.token_urlsafe(24)
     async with store.write() as tx:
-        if await repo.get(tx, "accounts", {"sid": account_sid}) is None:
+        if await account(tx, account_sid) is None:
             raise LookupError(f"no account {account_sid}")
         await repo.insert(
             tx,
@@ -97,13 +130,13 @@ class Authenticator:
     async def _verify(self, username: str, password: str) -> str | None:
         async with self.store.read() as tx:
             if sids.looks_like(sids.ACCOUNT, username):
-                row = await repo.get(tx, "accounts", {"sid": sids.normalise(username)})
-                if row and hmac.compare_digest(row["auth_token"], password):
-                    return str(row["sid"])
+                found = await account(tx, sids.normalise(username))
+                if found and hmac.compare_digest(found["auth_token"], password):
+                    return str(found["sid"])
             elif sids.looks_like(sids.API_KEY, username):
-                row = await repo.get(tx, "api_keys", {"sid": sids.normalise(username)})
-                if row and hmac.compare_digest(row["secret"], password):
-                    return str(row["account_sid"])
+                key = await api_key(tx, sids.normalise(username))
+                if key and hmac.compare_digest(key["secret"], password):
+                    return str(key["account_sid"])
         return None
 
     def forget(self) -> None:

@@ -5,7 +5,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -364,17 +364,17 @@ def sync_rebuild(account_sid: str | None, service_sid: str | None, database_url:
     account: services, objects, events written, objects removed."""
     from dataclasses import asdict
 
-    from parley.store import repo
+    from parley.domain import services
     from parley.sync import rebuild
 
     async def run(store: Store) -> list[dict[str, Any]]:
         out = []
         async with store.write() as tx:
             if service_sid is not None:
-                service = await repo.get(tx, "services", {"sid": service_sid})
+                service = await services.by_sid(tx, service_sid)
                 if service is None or account_sid not in (None, service["account_sid"]):
                     raise click.ClickException(f"no service {service_sid}")
-                scope = [service["account_sid"]]
+                scope = [str(service["account_sid"])]
             else:
                 scope = [account_sid] if account_sid else await rebuild.accounts(tx)
             for account in scope:
@@ -425,16 +425,17 @@ def bindings_create(
     """Register a push binding (re-registering the same identity, endpoint and
     type replaces it); prints the binding."""
     from parley import sids
-    from parley.domain import bindings
+    from parley.domain import bindings, services
     from parley.errors import TwilioError
     from parley.events import Origin
-    from parley.store import repo
+    from parley.store import Row
 
     async def register(store: Store) -> dict[str, Any]:
         async with store.write() as tx:
             service = None
             if sids.looks_like(sids.SERVICE, service_sid):
-                service = await repo.get(tx, "services", {"sid": sids.normalise(service_sid)})
+                found = await services.by_sid(tx, sids.normalise(service_sid))
+                service = cast(Row, found) if found is not None else None
             if service is None:
                 raise click.ClickException(f"no service {service_sid}")
             row = await bindings.register(

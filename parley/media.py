@@ -46,20 +46,20 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote, unquote
 
-from parley import formdata, sids, timefmt
+from parley import accounts, formdata, sids, timefmt
 from parley.accounts import Authenticator
 from parley.api import codec
 from parley.api.http import authenticate
 from parley.config import Settings
-from parley.domain import limits
+from parley.domain import limits, services
 from parley.domain import media as media_store
 from parley.errors import TwilioError, has_nul, not_found
 from parley.metrics import ParleyMetrics
 from parley.realtime import tokens
-from parley.store import Row, Store, Tx, repo
+from parley.store import Row, Store, Tx
 
 log = logging.getLogger("parley.media")
 
@@ -91,7 +91,7 @@ def signature(secret: str, media_sid: str, expires: int) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def render(row: Row, base: str, secret: str | None = None) -> dict[str, Any]:
+def render(row: media_store.MediaRow, base: str, secret: str | None = None) -> dict[str, Any]:
     """Media JSON; with the account's secret (its auth token), the content URL
     signed for ``DIRECT_TTL`` seconds as ``links.content_direct_temporary``."""
     url = f"{base}/v1/Services/{row['service_sid']}/Media/{row['sid']}"
@@ -272,7 +272,9 @@ class MediaApi:
             f" {what}; attach them to messages, or wait until they expire",
         )
 
-    def _content(self, found: Row) -> tuple[AsyncIterator[bytes], list[tuple[bytes, bytes]]]:
+    def _content(
+        self, found: media_store.MediaRow
+    ) -> tuple[AsyncIterator[bytes], list[tuple[bytes, bytes]]]:
         headers = content_headers(str(found["content_type"]), found["filename"])
         headers.append((b"content-length", str(int(found["size"])).encode()))
         return media_store.chunks(self.store, found), headers
@@ -307,26 +309,24 @@ class MediaApi:
         return 200, *self._content(found)
 
     @staticmethod
-    async def _media(tx: Tx, service_sid: str, media_sid: str) -> Row | None:
+    async def _media(tx: Tx, service_sid: str, media_sid: str) -> media_store.Media | None:
         if not sids.looks_like(sids.MEDIA, media_sid):
             return None
-        return await repo.get(
-            tx, "media", {"sid": sids.normalise(media_sid), "service_sid": service_sid}
-        )
+        return await media_store.of_service(tx, service_sid, sids.normalise(media_sid))
 
     @staticmethod
     async def _secret(tx: Tx, account_sid: str) -> str | None:
         """What signs direct content URLs: the account's auth token (rotating
         it ends every URL signed with it)."""
-        account = await repo.get(tx, "accounts", {"sid": account_sid})
+        account = await accounts.account(tx, account_sid)
         return None if account is None else str(account["auth_token"])
 
     @staticmethod
     async def _service(tx: Any, account_sid: str, service_sid: str, path: str) -> Row:
-        service = await repo.get(tx, "services", {"sid": service_sid, "account_sid": account_sid})
+        service = await services.by_sid(tx, service_sid, account_sid)
         if service is None:
             raise not_found(path)
-        return service
+        return cast(Row, service)
 
 
 # Uploaded bytes are the tenant's, served from Parley's own origin (the API's,

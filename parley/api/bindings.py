@@ -60,21 +60,21 @@ FILTERS = (TYPE_FILTER, Param("Identity", "identity", many=True))
 async def _binding(call: Call) -> Row:
     service = await scope.service(call)
     return await scope.by_sid(
-        call, "bindings", sids.BINDING, call.path_params["Sid"], service_sid=service["sid"]
+        call, bindings.TABLE, sids.BINDING, call.path_params["Sid"], service_sid=service["sid"]
     )
 
 
 async def _user_binding(call: Call) -> Row:
     user = await scope.user(call)
     return await scope.by_sid(
-        call, "bindings", sids.BINDING, call.path_params["Sid"], user_sid=user["sid"]
+        call, bindings.TABLE, sids.BINDING, call.path_params["Sid"], user_sid=user["sid"]
     )
 
 
 async def list_(call: Call) -> list[Row]:
     service = await scope.service(call)
     return await call.listing(
-        "bindings",
+        bindings.TABLE,
         {"service_sid": service["sid"]},
         any_of={
             "binding_type": call.values.get("binding_type", []),
@@ -94,7 +94,7 @@ async def delete(call: Call) -> None:
 async def list_user(call: Call) -> list[Row]:
     user = await scope.user(call)
     return await call.listing(
-        "bindings",
+        bindings.TABLE,
         {"user_sid": user["sid"]},
         any_of={"binding_type": call.values.get("binding_type", [])},
     )

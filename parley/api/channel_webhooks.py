@@ -47,7 +47,11 @@ CREATE = (
 async def _webhook(call: Call) -> Row:
     channel = await scope.channel(call)
     return await scope.by_sid(
-        call, "channel_webhooks", sids.WEBHOOK, call.path_params["Sid"], channel_sid=channel["sid"]
+        call,
+        channel_webhooks.TABLE,
+        sids.WEBHOOK,
+        call.path_params["Sid"],
+        channel_sid=channel["sid"],
     )
 
 
@@ -70,7 +74,7 @@ async def delete(call: Call) -> None:
 
 async def list_(call: Call) -> list[Row]:
     channel = await scope.channel(call)
-    return await call.listing("channel_webhooks", {"channel_sid": channel["sid"]})
+    return await call.listing(channel_webhooks.TABLE, {"channel_sid": channel["sid"]})
 
 
 COLLECTION = "/v2/Services/{ServiceSid}/Channels/{ChannelSid}/Webhooks"

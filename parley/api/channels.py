@@ -20,7 +20,7 @@ from parley.api.table import (
     href,
     url,
 )
-from parley.domain import channels, limits
+from parley.domain import channel_delete, channels, limits
 
 INSTANCE = "/Services/{service_sid}/Channels/{sid}"
 
@@ -97,13 +97,15 @@ async def update(call: Call) -> Row:
 
 async def delete(call: Call) -> None:
     channel = await scope.channel(call, "Sid")
-    await channels.delete(call.tx, await scope.service(call), channel, call.origin)
+    await channel_delete.delete(call.tx, await scope.service(call), channel, call.origin)
 
 
 async def list_(call: Call) -> list[Row]:
     service = await scope.service(call)
     types = call.values.get("type") or [channels.PUBLIC]
-    return await call.listing("channels", {"service_sid": service["sid"]}, any_of={"type": types})
+    return await call.listing(
+        channels.TABLE, {"service_sid": service["sid"]}, any_of={"type": types}
+    )
 
 
 COLLECTION = "/v2/Services/{ServiceSid}/Channels"

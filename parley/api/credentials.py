@@ -46,7 +46,7 @@ CREATE = (
 async def _credential(call: Call) -> Row:
     return await scope.by_sid(
         call,
-        "credentials",
+        credentials.TABLE,
         sids.CREDENTIAL,
         call.path_params["Sid"],
         account_sid=call.account_sid,
@@ -70,7 +70,7 @@ async def delete(call: Call) -> None:
 
 
 async def list_(call: Call) -> list[Row]:
-    rows = await call.listing("credentials", {"account_sid": call.account_sid})
+    rows = await call.listing(credentials.TABLE, {"account_sid": call.account_sid})
     return [credentials.public(row) for row in rows]
 
 

@@ -33,7 +33,7 @@ LIST = (params.identities(),)
 async def _invite(call: Call) -> Row:
     channel = await scope.channel(call)
     return await scope.by_sid(
-        call, "invites", sids.INVITE, call.path_params["Sid"], channel_sid=channel["sid"]
+        call, invites.TABLE, sids.INVITE, call.path_params["Sid"], channel_sid=channel["sid"]
     )
 
 
@@ -59,7 +59,7 @@ async def delete(call: Call) -> None:
 async def list_(call: Call) -> list[Row]:
     channel = await scope.channel(call)
     return await call.listing(
-        "invites",
+        invites.TABLE,
         {"channel_sid": channel["sid"]},
         any_of={"identity": call.values.get("identity", [])},
     )

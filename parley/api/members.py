@@ -74,7 +74,7 @@ async def delete(call: Call) -> None:
 async def list_(call: Call) -> list[Row]:
     channel = await scope.channel(call)
     return await call.listing(
-        "members",
+        members.TABLE,
         {"channel_sid": channel["sid"]},
         any_of={"identity": call.values.get("identity", [])},
     )

@@ -7,7 +7,7 @@ from parley import sids
 from parley.api import scope
 from parley.api.call import Call
 from parley.api.table import Kind, Operation, Param, Resource, Row, col, date, json_list, url
-from parley.domain import roles
+from parley.domain import role_delete, roles
 
 ROLE = Resource(
     name="role",
@@ -43,7 +43,7 @@ UPDATE = (Param("Permission", "permissions", required=True, many=True),)
 async def _role(call: Call) -> Row:
     service = await scope.service(call)
     return await scope.by_sid(
-        call, "roles", sids.ROLE, call.path_params["Sid"], service_sid=service["sid"]
+        call, roles.TABLE, sids.ROLE, call.path_params["Sid"], service_sid=service["sid"]
     )
 
 
@@ -61,12 +61,12 @@ async def update(call: Call) -> Row:
 
 async def delete(call: Call) -> None:
     role = await _role(call)
-    await roles.delete(call.tx, await scope.service(call), role)
+    await role_delete.delete(call.tx, await scope.service(call), role)
 
 
 async def list_(call: Call) -> list[Row]:
     service = await scope.service(call)
-    return await call.listing("roles", {"service_sid": service["sid"]})
+    return await call.listing(roles.TABLE, {"service_sid": service["sid"]})
 
 
 COLLECTION = "/v2/Services/{ServiceSid}/Roles"

@@ -8,6 +8,7 @@ SID or identity.
 
 from parley import sids
 from parley.api.call import Call
+from parley.domain import channels, services, users
 from parley.store import Row, repo
 
 
@@ -24,7 +25,7 @@ async def service(call: Call, var: str = "ServiceSid") -> Row:
     row = call.loaded.get("service")
     if row is None:
         value = call.path_params[var]
-        row = await by_sid(call, "services", sids.SERVICE, value, account_sid=call.account_sid)
+        row = await by_sid(call, services.TABLE, sids.SERVICE, value, account_sid=call.account_sid)
         call.loaded["service"] = row
     return row
 
@@ -66,7 +67,7 @@ async def channel(call: Call, var: str = "ChannelSid") -> Row:
     """The path's channel (``channel_where``), read once per request."""
     row = call.loaded.get("channel")
     if row is None:
-        row = await repo.get(call.tx, "channels", channel_where(call, var))
+        row = await repo.get(call.tx, channels.TABLE, channel_where(call, var))
         if row is None:
             raise call.not_found()
         call.loaded["channel"] = row
@@ -78,6 +79,6 @@ async def user(call: Call, var: str = "UserSid") -> Row:
     if row is None:
         svc = await service(call)
         value = call.path_params[var]
-        row = await by_key(call, "users", sids.USER, "identity", value, service_sid=svc["sid"])
+        row = await by_key(call, users.TABLE, sids.USER, "identity", value, service_sid=svc["sid"])
         call.loaded["user"] = row
     return row

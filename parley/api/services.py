@@ -196,7 +196,7 @@ async def delete(call: Call) -> None:
 
 
 async def list_(call: Call) -> list[Row]:
-    return await call.listing("services", {"account_sid": call.account_sid})
+    return await call.listing(services.TABLE, {"account_sid": call.account_sid})
 
 
 OPERATIONS = [

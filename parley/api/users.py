@@ -104,7 +104,7 @@ async def delete(call: Call) -> None:
 
 async def list_(call: Call) -> list[Row]:
     service = await scope.service(call)
-    return await call.listing("users", {"service_sid": service["sid"]})
+    return await call.listing(users.TABLE, {"service_sid": service["sid"]})
 
 
 COLLECTION = "/v2/Services/{ServiceSid}/Users"

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from parley import sids, timefmt
+from parley import accounts, sids, timefmt
 from parley.store import Store, repo
 
 SECOND = 1_000_000  # timefmt's unit: microseconds
@@ -70,10 +70,10 @@ async def find(store: Store, token: str | None) -> Session | None:
             return None
         credential = row["credential_sid"]
         if sids.looks_like(sids.API_KEY, credential):
-            alive = await repo.get(tx, "api_keys", {"sid": credential})
+            alive = await accounts.api_key(tx, credential) is not None
         else:
-            alive = await repo.get(tx, "accounts", {"sid": credential})
-        if alive is None:
+            alive = await accounts.account(tx, credential) is not None
+        if not alive:
             return None
     return Session(row["id"], row["account_sid"], credential, row["csrf"], int(row["expires"]))
 

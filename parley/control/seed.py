@@ -27,7 +27,7 @@ counters and events are the same; a seed fires no webhooks (``Origin`` of the
 system, like a REST call without ``X-Twilio-Webhook-Enabled``).
 """
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import yaml
@@ -36,7 +36,7 @@ from parley.control import seed_channels
 from parley.control.seed_common import ORIGIN, SeedError, entries, json_text, known, step
 from parley.domain import bindings, credentials, roles, services, users
 from parley.errors import TwilioError
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 from parley.vault import Vault
 
 __all__ = ["SeedError", "apply", "parse"]
@@ -87,8 +87,10 @@ async def _service(
     name = entry.get("friendly_name")
     if not isinstance(name, str) or not name:
         raise SeedError(f"{where}: friendly_name is its key and is required")
-    service = await repo.get(tx, "services", {"account_sid": account_sid, "friendly_name": name})
-    if service is None:
+    found = await services.by_name(tx, account_sid, name)
+    if found is not None:
+        service = cast(Row, found)
+    else:
         service = await services.create(tx, account_sid, name)
         counts["services"] += 1
     settings = {
@@ -106,8 +108,7 @@ async def _roles(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> int
     for j, role in enumerate(entries(entry, "roles", where)):
         at = f"{where}.roles[{j}]"
         known(role, {"friendly_name", "type", "permissions"}, at)
-        key = {"service_sid": service["sid"], "friendly_name": role.get("friendly_name")}
-        if await repo.get(tx, "roles", key) is None:
+        if await roles.by_name(tx, service["sid"], role.get("friendly_name")) is None:
             values = {
                 "friendly_name": role.get("friendly_name"),
                 "type": role.get("type", roles.CHANNEL),
@@ -156,8 +157,7 @@ async def _credentials(
             raise SeedError(f"{at}: friendly_name is its key and is required")
         if entry.get("type") not in credentials.TYPES:
             raise SeedError(f"{at}: type must be one of {list(credentials.TYPES)}")
-        key = {"account_sid": account_sid, "friendly_name": name}
-        if await repo.get(tx, "credentials", key) is not None:
+        if await credentials.by_name(tx, account_sid, name) is not None:
             continue
         if vault is None or not vault.ready:
             raise SeedError(f"{at}: credentials need PARLEY_SECRET_KEY on the server")
@@ -179,15 +179,11 @@ async def _bindings(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> 
         }
         if not all(isinstance(v, str) and v for v in key.values()):
             raise SeedError(f"{at}: identity, endpoint and binding_type are required")
-        if await repo.get(tx, "bindings", key) is not None:
+        if await bindings.by_endpoint(tx, *key.values()) is not None:
             continue
         credential_sid = None
         if binding.get("credential") is not None:
-            found = await repo.get(
-                tx,
-                "credentials",
-                {"account_sid": service["account_sid"], "friendly_name": binding["credential"]},
-            )
+            found = await credentials.by_name(tx, service["account_sid"], binding["credential"])
             if found is None:
                 raise SeedError(f"{at}: no credential named {binding['credential']!r}")
             credential_sid = found["sid"]

@@ -28,7 +28,7 @@ from typing import Any
 
 from parley.control.seed_common import ORIGIN, SeedError, entries, json_text, known, step
 from parley.domain import channels, invites, members, messages, roles, users
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 COUNTS = ("channels", "members", "invites", "messages")
 _CHANNEL_KEYS = {"unique_name", "friendly_name", "type", "attributes", "created_by"}
@@ -73,7 +73,7 @@ async def _role_sid(tx: Tx, service: Row, name: Any, at: str) -> str | None:
     """A channel role by friendly name (None: the service's default)."""
     if name is None:
         return None
-    role = await repo.get(tx, "roles", {"service_sid": service["sid"], "friendly_name": name})
+    role = await roles.by_name(tx, service["sid"], name)
     if role is None or role["type"] != roles.CHANNEL:
         raise SeedError(f"{at}: no channel role named {name!r}")
     return str(role["sid"])
@@ -116,8 +116,8 @@ async def _invites(tx: Tx, service: Row, channel: Row, spec: dict[str, Any], whe
         at = f"{where}.invites[{j}]"
         invite = _person(value, at)
         known(invite, {"identity", "role"}, at)
-        key = {"channel_sid": channel["sid"], "identity": invite["identity"]}
-        if await repo.get(tx, "invites", key) or await repo.get(tx, "members", key):
+        pending = await invites.pending(tx, channel["sid"], invite["identity"])
+        if pending or await members.by_identity(tx, channel["sid"], invite["identity"]):
             continue  # pending already, or fulfilled (a member now)
         role_sid = await _role_sid(tx, service, invite.get("role"), at)
         user, _ = await step(at, users.get_or_create(tx, service, invite["identity"], ORIGIN))

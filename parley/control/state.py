@@ -11,7 +11,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from parley import timefmt
+from parley import accounts, timefmt
 from parley.domain import media
 from parley.store import Row, Store, Tx, repo, tables
 
@@ -44,7 +44,7 @@ def _in(table: str, row: Row) -> Row:
 
 
 async def export(tx: Tx, account_sid: str) -> dict[str, Any]:
-    account = await repo.get(tx, "accounts", {"sid": account_sid})
+    account = await accounts.account(tx, account_sid)
     if account is None:
         raise LookupError(f"no account {account_sid}")
     dumped = {}
@@ -160,9 +160,7 @@ async def reset(tx: Tx, account_sid: str | None) -> None:
 async def ensure_account(store: Store, sid: str, friendly_name: str | None) -> str | None:
     """Create the dump's account when importing into a server that lacks it;
     returns the new account's auth token (None when it existed)."""
-    from parley import accounts
-
     async with store.read() as tx:
-        if await repo.get(tx, "accounts", {"sid": sid}) is not None:
+        if await accounts.account(tx, sid) is not None:
             return None
     return (await accounts.create_account(store, friendly_name, sid=sid))["auth_token"]

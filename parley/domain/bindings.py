@@ -8,15 +8,101 @@ create``; both call ``register`` here.
 binding, false once the last is gone, null if it never had one.
 """
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypedDict, cast
 
 import orjson
 
 from parley import sids, timefmt
-from parley.domain import users
+from parley.domain import credentials, users
 from parley.errors import TwilioError, invalid
 from parley.events import Origin, emit
+from parley.sids import AccountSid, BindingSid, CredentialSid, ServiceSid, UserSid
 from parley.store import Row, Tx, repo
+
+TABLE = "bindings"
+"""For the generic REST lookups and pagers (``api/scope.py``, ``Call.listing``)."""
+
+
+class Binding(TypedDict):
+    """A row of ``bindings``, the table this module owns: other modules read
+    it through the queries below."""
+
+    seq: int
+    sid: BindingSid
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    user_sid: UserSid
+    identity: str
+    endpoint: str
+    credential_sid: CredentialSid | None
+    binding_type: str  # one of TYPES
+    message_types: str | None  # a JSON list
+    address: str | None  # where pushes go, when it is not the endpoint
+    date_created: int
+    date_updated: int | None
+
+
+# what the write functions take: a typed row, or one read by the generic
+# repository (the REST layer's scope lookups)
+BindingRow = Binding | Row
+
+
+def _binding(row: Row | None) -> Binding | None:
+    return cast(Binding, row) if row is not None else None
+
+
+async def by_sid(tx: Tx, binding_sid: str, service_sid: str | None = None) -> Binding | None:
+    """The binding with this SID (in this service, when one is given)."""
+    where = {"sid": binding_sid}
+    if service_sid is not None:
+        where["service_sid"] = service_sid
+    return _binding(await repo.get(tx, TABLE, where))
+
+
+async def by_endpoint(
+    tx: Tx, service_sid: str, identity: str, endpoint: str, binding_type: str
+) -> Binding | None:
+    """The identity's binding of this endpoint and type (the unique key)."""
+    key = {
+        "service_sid": service_sid,
+        "identity": identity,
+        "endpoint": endpoint,
+        "binding_type": binding_type,
+    }
+    return _binding(await repo.get(tx, TABLE, key))
+
+
+async def of_identity(tx: Tx, service_sid: str, identity: str) -> list[Binding]:
+    """The identity's bindings, oldest first."""
+    where = {"service_sid": service_sid, "identity": identity}
+    return [cast(Binding, r) for r in await repo.select(tx, TABLE, where)]
+
+
+async def existing(tx: Tx, binding_sids: Sequence[str]) -> set[str]:
+    """Which of these bindings still exist."""
+    return await repo.existing(tx, TABLE, "sid", binding_sids)
+
+
+async def has_any(tx: Tx, user_sid: str) -> bool:
+    """Whether the user has a binding."""
+    return await repo.count(tx, TABLE, {"user_sid": user_sid}) > 0
+
+
+PUSH_COLUMNS = (
+    "sid, identity, user_sid, endpoint, address, binding_type, credential_sid, message_types"
+)
+"""What the push planner reads of a binding."""
+
+
+async def push_targets(tx: Tx, service_sid: str | None, identity: str | None) -> list[Row]:
+    """The identity's bindings (``PUSH_COLUMNS``), oldest first."""
+    return await tx.all(
+        f"SELECT {PUSH_COLUMNS} FROM bindings"
+        " WHERE service_sid = :service AND identity = :identity ORDER BY seq",
+        {"service": service_sid, "identity": identity},
+    )
+
 
 TYPES = ("apn", "gcm", "fcm")
 # docs/behaviour.md §P3: default all four
@@ -59,7 +145,7 @@ async def register(
         "binding_type": binding_type,
     }
     now = timefmt.now()
-    existing = await repo.get(tx, "bindings", key)
+    existing = await by_endpoint(tx, service["sid"], identity, endpoint, binding_type)
     fields: Row = {
         "credential_sid": credential_sid,
         "message_types": orjson.dumps(types).decode(),
@@ -67,7 +153,7 @@ async def register(
     }
     if existing is not None:
         changes = {**fields, "date_updated": now}
-        await repo.update(tx, "bindings", {"sid": existing["sid"]}, changes)
+        await repo.update(tx, TABLE, {"sid": existing["sid"]}, changes)
         row = {**existing, **changes}
         await emit(tx, origin, "parley.binding.updated", row)
     else:
@@ -81,10 +167,10 @@ async def register(
             "date_created": now,
             "date_updated": None,
         }
-        await repo.insert(tx, "bindings", row)
+        await repo.insert(tx, TABLE, row)
         await emit(tx, origin, "parley.binding.created", row)
     if user["is_notifiable"] != 1:
-        await repo.update(tx, "users", {"sid": user["sid"]}, {"is_notifiable": 1})
+        await users.set_notifiable(tx, user["sid"], True)
     return row
 
 
@@ -103,25 +189,23 @@ async def _check_credential(tx: Tx, service: Row, sid: str, binding_type: str) -
     (docs/behaviour.md §P3: ``binding_type`` = the credential's type)."""
     credential = None
     if sids.looks_like(sids.CREDENTIAL, sid):
-        credential = await repo.get(
-            tx, "credentials", {"sid": sids.normalise(sid), "account_sid": service["account_sid"]}
-        )
+        credential = await credentials.by_sid(tx, sids.normalise(sid), service["account_sid"])
     if credential is None or credential["type"] != binding_type:
         raise invalid("CredentialSid")
 
 
-async def delete(tx: Tx, binding: Row, origin: Origin) -> None:
+async def delete(tx: Tx, binding: BindingRow, origin: Origin) -> None:
     """Remove one binding; the user stays notifiable while others remain."""
-    await repo.delete(tx, "bindings", {"sid": binding["sid"]})
-    await emit(tx, origin, "parley.binding.deleted", binding)
-    if await repo.count(tx, "bindings", {"user_sid": binding["user_sid"]}) == 0:
-        await repo.update(tx, "users", {"sid": binding["user_sid"]}, {"is_notifiable": 0})
+    await repo.delete(tx, TABLE, {"sid": binding["sid"]})
+    await emit(tx, origin, "parley.binding.deleted", dict(binding))
+    if not await has_any(tx, binding["user_sid"]):
+        await users.set_notifiable(tx, binding["user_sid"], False)
 
 
 async def delete_all(tx: Tx, user: Row, origin: Origin) -> None:
     """Every binding of a user (user deletion), each with its event."""
-    for binding in await repo.select(tx, "bindings", {"user_sid": user["sid"]}):
-        await repo.delete(tx, "bindings", {"sid": binding["sid"]})
+    for binding in await repo.select(tx, TABLE, {"user_sid": user["sid"]}):
+        await repo.delete(tx, TABLE, {"sid": binding["sid"]})
         await emit(tx, origin, "parley.binding.deleted", binding)
 
 
@@ -140,3 +224,8 @@ def describe(row: Row) -> dict[str, Any]:
         "date_created": timefmt.to_twilio(row["date_created"]),
         "date_updated": timefmt.to_twilio(row["date_updated"]),
     }
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every binding of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})

@@ -12,7 +12,7 @@ Stored per type in the columns the delivery worker reads:
 Columns that do not belong to the type stay null, so "non-null" means "used".
 """
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 
@@ -20,7 +20,38 @@ from parley import sids, timefmt
 from parley.domain.catalogue import CHANNEL_WEBHOOK_EVENTS
 from parley.errors import TwilioError, missing
 from parley.events import Origin, emit
+from parley.sids import AccountSid, ChannelSid, ServiceSid, WebhookSid
 from parley.store import Row, Tx, repo
+
+TABLE = "channel_webhooks"
+"""For the generic REST lookups and pager (``api/scope.py``, ``Call.listing``)."""
+
+
+class ChannelWebhook(TypedDict):
+    """A row of ``channel_webhooks``, the table this module owns: other
+    modules read it through ``of_channel``."""
+
+    seq: int
+    sid: WebhookSid
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    channel_sid: ChannelSid
+    type: str  # one of TYPES
+    url: str | None
+    method: str | None
+    filters: str | None  # a JSON list
+    triggers: str | None  # a JSON list
+    flow_sid: str | None
+    retry_count: int | None
+    date_created: int
+    date_updated: int | None
+
+
+async def of_channel(tx: Tx, channel_sid: str) -> list[ChannelWebhook]:
+    """The channel's webhooks, oldest first."""
+    rows = await repo.select(tx, TABLE, {"channel_sid": channel_sid})
+    return [cast(ChannelWebhook, r) for r in rows]
+
 
 WEBHOOK = "webhook"
 TRIGGER = "trigger"
@@ -82,9 +113,7 @@ def _validated(kind: str, config: dict[str, Any]) -> Row:
 async def create(tx: Tx, channel: Row, values: dict[str, Any], origin: Origin) -> Row:
     kind = values["type"]
     columns = _validated(kind, values)
-    if await repo.count(tx, "channel_webhooks", {"channel_sid": channel["sid"]}) >= (
-        PER_CHANNEL_MAX
-    ):
+    if await repo.count(tx, TABLE, {"channel_sid": channel["sid"]}) >= (PER_CHANNEL_MAX):
         raise TwilioError(50321, limit=PER_CHANNEL_MAX)
     row: Row = {
         "sid": sids.new_sid(sids.WEBHOOK),
@@ -96,7 +125,7 @@ async def create(tx: Tx, channel: Row, values: dict[str, Any], origin: Origin) -
         "date_created": timefmt.now(),
         "date_updated": None,
     }
-    await repo.insert(tx, "channel_webhooks", row)
+    await repo.insert(tx, TABLE, row)
     await emit(tx, origin, "parley.channel_webhook.created", row)
     return row
 
@@ -106,14 +135,14 @@ async def update(tx: Tx, webhook: Row, values: dict[str, Any], origin: Origin) -
     The result must satisfy the type's rules as a whole."""
     config = {**_stored(webhook), **values}
     changes = {**_validated(webhook["type"], config), "date_updated": timefmt.now()}
-    await repo.update(tx, "channel_webhooks", {"sid": webhook["sid"]}, changes)
+    await repo.update(tx, TABLE, {"sid": webhook["sid"]}, changes)
     row = {**webhook, **changes}
     await emit(tx, origin, "parley.channel_webhook.updated", row)
     return row
 
 
 async def delete(tx: Tx, webhook: Row, origin: Origin) -> None:
-    await repo.delete(tx, "channel_webhooks", {"sid": webhook["sid"]})
+    await repo.delete(tx, TABLE, {"sid": webhook["sid"]})
     await emit(tx, origin, "parley.channel_webhook.deleted", webhook)
 
 
@@ -131,3 +160,13 @@ def configuration(row: Row) -> dict[str, Any]:
         "filters": keywords,
         "retry_count": config["retry_count"],
     }
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every channel webhook of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})
+
+
+async def forget_channel(tx: Tx, channel_sid: str) -> None:
+    """Every channel webhook of a channel being deleted (``channel_delete.delete``): no events."""
+    await repo.delete(tx, TABLE, {"channel_sid": channel_sid})

@@ -7,22 +7,77 @@ that moves it (docs/behaviour.md §R13): ``members_count``, ``messages_count``,
 ``links.last_message``).
 """
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
-from parley.domain import media
 from parley.errors import TwilioError
 from parley.events import Origin, emit
+from parley.sids import AccountSid, ChannelSid, MessageSid, ServiceSid
 from parley.store import Row, Tx, UniqueViolation, repo
+
+TABLE = "channels"
+"""For the generic REST lookups and pagers (``api/scope.py``, ``Call.listing``)."""
+
+
+class Channel(TypedDict):
+    """A row of ``channels``, the table this module owns: other modules read
+    and write it through the queries below."""
+
+    seq: int
+    sid: ChannelSid
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    friendly_name: str | None
+    unique_name: str | None
+    attributes: str | None
+    type: str  # PUBLIC or PRIVATE
+    created_by: str | None
+    members_count: int
+    messages_count: int
+    next_message_index: int
+    last_message_sid: MessageSid | None
+    date_created: int
+    date_updated: int | None
+
+
+# what functions of other modules take: a typed row, or one read by the
+# generic repository (the REST layer's scope lookups)
+ChannelRow = Channel | Row
 
 PUBLIC = "public"
 PRIVATE = "private"
 TYPES = (PUBLIC, PRIVATE)
 SYSTEM = "system"  # created_by / from of REST-created objects (docs/behaviour.md §R3, §R5)
 
-# Rows that belong to one channel and go with it (docs/behaviour.md §R3 "delete").
-_OWNED = ("messages", "members", "invites", "channel_webhooks")
+
+async def by_sid(tx: Tx, channel_sid: str) -> Channel | None:
+    row = await repo.get(tx, TABLE, {"sid": channel_sid})
+    return cast(Channel, row) if row is not None else None
+
+
+async def of_service_among(
+    tx: Tx, service_sid: str, channel_sids: Sequence[str], limit: int
+) -> list[Channel]:
+    """Up to ``limit`` of the service's channels among ``channel_sids``, oldest first."""
+    if not channel_sids:
+        return []
+    rows = await repo.page(
+        tx, TABLE, {"service_sid": service_sid}, any_of={"sid": channel_sids}, limit=limit
+    )
+    return [cast(Channel, r) for r in rows]
+
+
+async def take_member_slot(tx: Tx, channel_sid: str) -> int:
+    """Count one more member; how many the channel had before (the row stays
+    locked until commit, so ``limits_channel_members`` holds under concurrent
+    joins)."""
+    return await repo.take(tx, TABLE, {"sid": channel_sid}, "members_count")
+
+
+async def release_member_slot(tx: Tx, channel_sid: str) -> None:
+    """Count one member less (a membership ended)."""
+    await repo.bump(tx, TABLE, {"sid": channel_sid}, "members_count", -1)
 
 
 async def _check_unique_name(tx: Tx, service: Row, name: str | None, own_sid: str | None) -> None:
@@ -30,7 +85,7 @@ async def _check_unique_name(tx: Tx, service: Row, name: str | None, own_sid: st
         return
     if sids.looks_like(sids.CHANNEL, name):
         raise TwilioError(50306, value=name)
-    found = await repo.get(tx, "channels", {"service_sid": service["sid"], "unique_name": name})
+    found = await repo.get(tx, TABLE, {"service_sid": service["sid"], "unique_name": name})
     if found is not None and found["sid"] != own_sid:
         raise TwilioError(50307, value=name)
 
@@ -39,8 +94,8 @@ async def find(tx: Tx, service: Row, key: str) -> Row | None:
     """A channel of this service by SID or unique name (docs/behaviour.md §R1)."""
     where = {"service_sid": service["sid"]}
     if sids.looks_like(sids.CHANNEL, key):
-        return await repo.get(tx, "channels", {"sid": sids.normalise(key), **where})
-    return await repo.get(tx, "channels", {"unique_name": key, **where})
+        return await repo.get(tx, TABLE, {"sid": sids.normalise(key), **where})
+    return await repo.get(tx, TABLE, {"unique_name": key, **where})
 
 
 async def search(tx: Tx, service_sid: str, text: str, limit: int) -> list[Row]:
@@ -79,7 +134,7 @@ async def create(tx: Tx, service: Row, values: Mapping[str, Any], origin: Origin
         "date_updated": values.get("date_updated"),
     }
     try:
-        await repo.insert(tx, "channels", row)
+        await repo.insert(tx, TABLE, row)
     except UniqueViolation:  # a concurrent create took the name first
         raise TwilioError(50307, value=unique_name) from None
     await emit(tx, origin, "onChannelAdded", row, channel_sid=row["sid"])
@@ -96,7 +151,7 @@ async def update(
         await _check_unique_name(tx, service, changes["unique_name"], channel["sid"])
     changes["date_updated"] = changes.get("date_updated") or timefmt.now()
     try:
-        await repo.update(tx, "channels", {"sid": channel["sid"]}, changes)
+        await repo.update(tx, TABLE, {"sid": channel["sid"]}, changes)
     except UniqueViolation:
         raise TwilioError(50307, value=changes.get("unique_name")) from None
     updated = await reload(tx, channel)
@@ -106,29 +161,24 @@ async def update(
 
 async def reload(tx: Tx, channel: Row) -> Row:
     """The channel as stored now (counters move under concurrent writers)."""
-    row = await repo.get(tx, "channels", {"sid": channel["sid"]})
+    row = await repo.get(tx, TABLE, {"sid": channel["sid"]})
     if row is None:
         raise LookupError(channel["sid"])
     return row
 
 
-async def delete(tx: Tx, service: Row, channel: Row, origin: Origin) -> None:
-    """The channel and everything in it: members (each user's
-    ``joined_channels_count`` - 1), messages (and their media), invites and
-    channel webhooks. Only ``onChannelDestroyed`` is emitted (docs/behaviour.md §W2:
-    a cascade reports only the object the call named)."""
-    sid = channel["sid"]
-    # lock the channel row first, as member add/remove and message create do
-    # (channel, then user): no lock-order deadlock with them on PostgreSQL
-    await repo.bump(tx, "channels", {"sid": sid}, "members_count", 0)
-    # recorded before the cascade: the channel's own webhooks (deleted below)
-    # must still be there when the event's deliveries are planned, since
-    # onChannelDestroyed is one of their filters (docs/behaviour.md §W6)
-    await emit(tx, origin, "onChannelDestroyed", channel, channel_sid=sid)
-    for member in await repo.select(tx, "members", {"channel_sid": sid}):
-        await repo.bump(tx, "users", {"sid": member["user_sid"]}, "joined_channels_count", -1)
-    for message in await repo.select(tx, "messages", {"channel_sid": sid, "type": "media"}):
-        await media.delete(tx, message["media_sid"])
-    for table in _OWNED:
-        await repo.delete(tx, table, {"channel_sid": sid})
-    await repo.delete(tx, "channels", {"sid": sid})
+async def lock(tx: Tx, channel_sid: str) -> None:
+    """Lock the channel row until commit (a no-op write), as member add/remove
+    and message create do first (channel, then user): no lock-order deadlock
+    with them on PostgreSQL."""
+    await repo.bump(tx, TABLE, {"sid": channel_sid}, "members_count", 0)
+
+
+async def delete_row(tx: Tx, channel_sid: str) -> None:
+    """Remove the channel's row; the cascade is ``domain/channel_delete.py``'s."""
+    await repo.delete(tx, TABLE, {"sid": channel_sid})
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every channel of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})

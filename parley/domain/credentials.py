@@ -7,15 +7,53 @@ The secrets (``Certificate``/``PrivateKey`` for apn, ``ApiKey`` for gcm,
 or an error message.
 """
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from parley import sids, timefmt
 from parley.errors import invalid, missing
+from parley.sids import AccountSid, CredentialSid
 from parley.store import Row, Tx, repo
 from parley.vault import Vault
+
+TABLE = "credentials"
+"""For the generic REST lookups and pager (``api/scope.py``, ``Call.listing``)."""
+
+
+class Credential(TypedDict):
+    """A row of ``credentials``, the table this module owns: other modules
+    read it through the queries below."""
+
+    seq: int
+    sid: CredentialSid
+    account_sid: AccountSid
+    friendly_name: str | None
+    type: str  # one of TYPES
+    sandbox: str | None  # "true" / "false", apn only
+    secrets: str | None  # sealed by the Vault
+    date_created: int
+    date_updated: int | None
+
+
+def _credential(row: Row | None) -> Credential | None:
+    return cast(Credential, row) if row is not None else None
+
+
+async def by_sid(tx: Tx, credential_sid: str, account_sid: str | None = None) -> Credential | None:
+    """The credential with this SID (of this account, when one is given)."""
+    where = {"sid": credential_sid}
+    if account_sid is not None:
+        where["account_sid"] = account_sid
+    return _credential(await repo.get(tx, TABLE, where))
+
+
+async def by_name(tx: Tx, account_sid: str, friendly_name: str) -> Credential | None:
+    """The account's (first) credential of this friendly name (seeds name them)."""
+    where = {"account_sid": account_sid, "friendly_name": friendly_name}
+    return _credential(await repo.get(tx, TABLE, where))
+
 
 # type -> (python name, Twilio name) of its secrets, all required on create
 SECRETS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -81,7 +119,7 @@ async def create(tx: Tx, vault: Vault, account_sid: str, values: dict[str, Any])
         "date_created": timefmt.now(),
         "date_updated": None,
     }
-    await repo.insert(tx, "credentials", row)
+    await repo.insert(tx, TABLE, row)
     return public(row)
 
 
@@ -101,19 +139,19 @@ async def update(tx: Tx, vault: Vault, credential: Row, values: dict[str, Any]) 
         except LookupError:
             stored = {}  # sealed under a key no longer configured: all must be resent
         changes["secrets"] = vault.seal(_secrets(kind, given, stored))
-    await repo.update(tx, "credentials", {"sid": credential["sid"]}, changes)
+    await repo.update(tx, TABLE, {"sid": credential["sid"]}, changes)
     return public({**credential, **changes})
 
 
 async def delete(tx: Tx, credential: Row) -> None:
     """Bindings keep their ``credential_sid`` (Twilio shows no cascade);
     the push sender treats a missing credential as unusable."""
-    await repo.delete(tx, "credentials", {"sid": credential["sid"]})
+    await repo.delete(tx, TABLE, {"sid": credential["sid"]})
 
 
 async def secrets(tx: Tx, vault: Vault, sid: str) -> dict[str, str]:
     """The opened secrets of a credential, for the push sender only."""
-    row = await repo.get(tx, "credentials", {"sid": sid})
+    row = await by_sid(tx, sid)
     if row is None or not row["secrets"]:
         raise LookupError(sid)
     return {k: v for k, v in vault.open(row["secrets"]).items() if k in _ALL_SECRETS}

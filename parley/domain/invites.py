@@ -5,14 +5,17 @@ No webhook reports invites: their events are ``parley.invite.created`` and
 it is cancelled and when its identity becomes a member (fulfilled).
 """
 
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
-from parley.domain import roles
+from parley.domain import roles, users
 from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.sids import AccountSid, ChannelSid, InviteSid, RoleSid, ServiceSid
 from parley.store import Row, Tx, UniqueViolation, repo
+
+TABLE = "invites"
+"""For the generic REST lookups and pager (``api/scope.py``, ``Call.listing``)."""
 
 SYSTEM = "system"  # created_by of REST invites (docs/decisions.md §28)
 
@@ -39,21 +42,30 @@ InviteRow = Invite | Row
 async def pending(tx: Tx, channel_sid: str, identity: str) -> Invite | None:
     """The identity's pending invite to the channel, if it has one."""
     where = {"channel_sid": channel_sid, "identity": identity}
-    row = await repo.get(tx, "invites", where)
+    row = await repo.get(tx, TABLE, where)
     return cast(Invite, row) if row is not None else None
 
 
 async def of_identity(tx: Tx, service_sid: str, identity: str) -> list[Invite]:
     """Every pending invite of the identity in the service, oldest first."""
     where = {"service_sid": service_sid, "identity": identity}
-    return [cast(Invite, r) for r in await repo.select(tx, "invites", where)]
+    return [cast(Invite, r) for r in await repo.select(tx, TABLE, where)]
+
+
+async def page_of_identity(
+    tx: Tx, service_sid: str, identity: str, *, after: Any = None, before: Any = None, limit: int
+) -> list[Invite]:
+    """A keyset page of the identity's pending invites by ``seq`` (``repo.page``)."""
+    where = {"service_sid": service_sid, "identity": identity}
+    rows = await repo.page(tx, TABLE, where, after=after, before=before, limit=limit)
+    return [cast(Invite, r) for r in rows]
 
 
 async def create(
     tx: Tx,
     service: Row,
     channel: Row,
-    user: Row,
+    user: users.UserRow,
     origin: Origin,
     role_sid: str | None = None,
 ) -> Row:
@@ -82,7 +94,7 @@ async def create(
         "date_updated": None,
     }
     try:
-        await repo.insert(tx, "invites", row)
+        await repo.insert(tx, TABLE, row)
     except UniqueViolation:
         raise TwilioError(50212, identity=identity) from None
     await emit(tx, origin, "parley.invite.created", row)
@@ -90,7 +102,7 @@ async def create(
 
 
 async def remove(tx: Tx, invite: InviteRow, origin: Origin, reason: str = "cancelled") -> None:
-    if await repo.delete(tx, "invites", {"sid": invite["sid"]}):
+    if await repo.delete(tx, TABLE, {"sid": invite["sid"]}):
         await emit(tx, origin, "parley.invite.deleted", dict(invite), reason=reason)
 
 
@@ -99,3 +111,18 @@ async def fulfil(tx: Tx, channel: Row, identity: str, origin: Origin) -> None:
     invite = await pending(tx, channel["sid"], identity)
     if invite is not None:
         await remove(tx, invite, origin, reason="accepted")
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every invite of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})
+
+
+async def forget_channel(tx: Tx, channel_sid: str) -> None:
+    """Every invite of a channel being deleted (``channel_delete.delete``): no events."""
+    await repo.delete(tx, TABLE, {"channel_sid": channel_sid})
+
+
+async def holding_role(tx: Tx, role_sid: str) -> bool:
+    """Whether any invite holds the role (``role_delete``)."""
+    return await repo.get(tx, TABLE, {"role_sid": role_sid}) is not None

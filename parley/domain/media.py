@@ -17,9 +17,37 @@ Rows written before chunking keep their bytes in ``media.content``; both are rea
 """
 
 from collections.abc import AsyncIterator
+from typing import TypedDict, cast
 
 from parley import sids, timefmt
+from parley.sids import AccountSid, MediaSid, MessageSid, ServiceSid
 from parley.store import Row, Store, Tx, repo
+
+
+class Media(TypedDict):
+    """A row of ``media``, a table this module owns (with ``media_chunks``,
+    its bytes): other modules read it through ``of_service``."""
+
+    sid: MediaSid
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    content_type: str
+    filename: str | None
+    size: int
+    content: bytes | None  # rows written before chunking keep their bytes here
+    message_sid: MessageSid | None  # None until a message attaches it
+    date_created: int
+
+
+# what the readers take: a typed row, or one the upload just wrote
+MediaRow = Media | Row
+
+
+async def of_service(tx: Tx, service_sid: str, media_sid: str) -> Media | None:
+    """The service's media of this SID."""
+    row = await repo.get(tx, "media", {"sid": media_sid, "service_sid": service_sid})
+    return cast(Media, row) if row is not None else None
+
 
 CHUNK = 256 * 1024  # bytes per chunk row
 UNATTACHED_COUNT_MAX = 10_000  # unattached uploads per account at once
@@ -99,7 +127,7 @@ class Writer:
                 await repo.delete(tx, "media_chunks", {"media_sid": self.sid})
 
 
-async def chunks(store: Store, media: Row) -> AsyncIterator[bytes]:
+async def chunks(store: Store, media: MediaRow) -> AsyncIterator[bytes]:
     """The media's bytes, one chunk per read."""
     if media["content"] is not None:  # stored whole, before chunking
         yield bytes(media["content"])
@@ -117,7 +145,7 @@ async def chunks(store: Store, media: Row) -> AsyncIterator[bytes]:
         n += 1
 
 
-async def content(tx: Tx, media: Row) -> bytes:
+async def content(tx: Tx, media: MediaRow) -> bytes:
     """All of a media's bytes at once (state dumps, which hold them anyway)."""
     if media["content"] is not None:
         return bytes(media["content"])
@@ -160,3 +188,9 @@ async def expire(store: Store, ttl_seconds: float, limit: int = EXPIRE_BATCH) ->
             {"b": before},
         )
     return len(rows)
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every media of a service being deleted (``services.delete``), with its bytes."""
+    await repo.delete(tx, "media", {"service_sid": service_sid})
+    await repo.delete(tx, "media_chunks", {"service_sid": service_sid})

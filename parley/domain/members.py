@@ -26,6 +26,9 @@ from parley.events import Origin, emit
 from parley.sids import AccountSid, ChannelSid, MemberSid, RoleSid, ServiceSid, UserSid
 from parley.store import Row, Tx, UniqueViolation, repo
 
+TABLE = "members"
+"""For the generic REST lookups and pagers (``api/scope.py``, ``Call.listing``)."""
+
 ADDED = "ADDED"  # added by someone else (REST, addMember)
 JOINED = "JOINED"  # the user joined by itself
 REMOVED = "REMOVED"
@@ -65,29 +68,51 @@ async def find(tx: Tx, channel: Row, key: str) -> Member | None:
     """A member of this channel by SID or identity (docs/behaviour.md §R1)."""
     if sids.looks_like(sids.MEMBER, key):
         where = {"sid": sids.normalise(key), "channel_sid": channel["sid"]}
-        return _member(await repo.get(tx, "members", where))
+        return _member(await repo.get(tx, TABLE, where))
     return await by_identity(tx, channel["sid"], key)
 
 
 async def by_identity(tx: Tx, channel_sid: str, identity: str) -> Member | None:
     where = {"channel_sid": channel_sid, "identity": identity}
-    return _member(await repo.get(tx, "members", where))
+    return _member(await repo.get(tx, TABLE, where))
 
 
 async def of_user(tx: Tx, channel_sid: str, user_sid: str) -> Member | None:
     """The user's membership of the channel, if it has one."""
     where = {"channel_sid": channel_sid, "user_sid": user_sid}
-    return _member(await repo.get(tx, "members", where))
+    return _member(await repo.get(tx, TABLE, where))
 
 
 async def in_channel(tx: Tx, channel_sid: str) -> list[Member]:
     """The channel's members, in the order they joined."""
-    return [cast(Member, r) for r in await repo.select(tx, "members", {"channel_sid": channel_sid})]
+    return [cast(Member, r) for r in await repo.select(tx, TABLE, {"channel_sid": channel_sid})]
 
 
 async def of_user_everywhere(tx: Tx, user_sid: str) -> list[Member]:
     """Every membership of the user, in the order it joined."""
-    return [cast(Member, r) for r in await repo.select(tx, "members", {"user_sid": user_sid})]
+    return [cast(Member, r) for r in await repo.select(tx, TABLE, {"user_sid": user_sid})]
+
+
+async def page_of_user(
+    tx: Tx,
+    user_sid: str,
+    *,
+    after: Any = None,
+    before: Any = None,
+    descending: bool = False,
+    limit: int,
+) -> list[Member]:
+    """A keyset page of the user's memberships by ``seq`` (``repo.page``)."""
+    rows = await repo.page(
+        tx,
+        TABLE,
+        {"user_sid": user_sid},
+        after=after,
+        before=before,
+        descending=descending,
+        limit=limit,
+    )
+    return [cast(Member, r) for r in rows]
 
 
 async def _channel_role(tx: Tx, service: Row, role_sid: str | None) -> str:
@@ -166,10 +191,10 @@ async def add(
     user, _ = await users.get_or_create(tx, service, identity, origin)
 
     limit = service["limits_channel_members"]
-    if await repo.take(tx, "channels", {"sid": channel["sid"]}, "members_count") >= limit:
+    if await channels.take_member_slot(tx, channel["sid"]) >= limit:
         raise TwilioError(50403, limit=limit)
     limit = service["limits_user_channels"]
-    if await repo.take(tx, "users", {"sid": user["sid"]}, "joined_channels_count") >= limit:
+    if await users.take_channel_slot(tx, user["sid"]) >= limit:
         raise TwilioError(50208, limit=limit)
 
     row: Row = {
@@ -189,7 +214,7 @@ async def add(
     }
     _horizon(values, row)
     try:
-        await repo.insert(tx, "members", row)
+        await repo.insert(tx, TABLE, row)
     except UniqueViolation:  # a concurrent add of the same identity won
         raise TwilioError(50404, identity=identity) from None
     await invites.fulfil(tx, channel, identity, origin)
@@ -213,7 +238,7 @@ async def update(
         changes["role_sid"] = await _channel_role(tx, service, changes["role_sid"])
     _horizon(values, changes)
     changes["date_updated"] = changes.get("date_updated") or timefmt.now()
-    await repo.update(tx, "members", {"sid": member["sid"]}, changes)
+    await repo.update(tx, TABLE, {"sid": member["sid"]}, changes)
     updated = {**member, **changes}
     await emit(tx, origin, "onMemberUpdated", updated)
     return updated
@@ -222,14 +247,32 @@ async def update(
 async def remove(
     tx: Tx,
     service: Row,
-    channel: Row,
+    channel: channels.ChannelRow,
     member: MemberRow,
     origin: Origin,
     reason: str = REMOVED,
 ) -> None:
     """End a membership; the user and the member's messages stay."""
-    if await repo.delete(tx, "members", {"sid": member["sid"]}) == 0:
+    if await repo.delete(tx, TABLE, {"sid": member["sid"]}) == 0:
         return  # already gone (a concurrent removal): counters were moved by it
-    await repo.bump(tx, "channels", {"sid": channel["sid"]}, "members_count", -1)
-    await repo.bump(tx, "users", {"sid": member["user_sid"]}, "joined_channels_count", -1)
+    await channels.release_member_slot(tx, channel["sid"])
+    await users.release_channel_slot(tx, member["user_sid"])
     await emit(tx, origin, "onMemberRemoved", dict(member), reason=reason)
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every membership of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})
+
+
+async def forget_channel(tx: Tx, channel_sid: str) -> None:
+    """Every membership of a channel being deleted (``channel_delete.delete``): each
+    user's ``joined_channels_count`` - 1, no events."""
+    for member in await in_channel(tx, channel_sid):
+        await users.release_channel_slot(tx, member["user_sid"])
+    await repo.delete(tx, TABLE, {"channel_sid": channel_sid})
+
+
+async def holding_role(tx: Tx, role_sid: str) -> bool:
+    """Whether any member holds the role (``role_delete``)."""
+    return await repo.get(tx, TABLE, {"role_sid": role_sid}) is not None

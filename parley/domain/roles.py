@@ -4,13 +4,52 @@ Two scopes: ``deployment`` roles are held by users, ``channel`` roles by members
 and invites. Every new service gets the four default roles of docs/behaviour.md §A3.
 """
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 
 from parley import sids, timefmt
 from parley.errors import TwilioError
+from parley.sids import AccountSid, RoleSid, ServiceSid
 from parley.store import Row, Tx, repo
+
+TABLE = "roles"
+"""For the generic REST lookups and pager (``api/scope.py``, ``Call.listing``)."""
+
+
+class Role(TypedDict):
+    """A row of ``roles``, the table this module owns: other modules read it
+    through the queries below."""
+
+    seq: int
+    sid: RoleSid
+    account_sid: AccountSid
+    service_sid: ServiceSid
+    friendly_name: str | None
+    type: str  # DEPLOYMENT or CHANNEL
+    permissions: str  # a JSON list
+    date_created: int
+    date_updated: int | None
+
+
+def _role(row: Row | None) -> Role | None:
+    return cast(Role, row) if row is not None else None
+
+
+async def by_sid(tx: Tx, role_sid: str) -> Role | None:
+    return _role(await repo.get(tx, TABLE, {"sid": role_sid}))
+
+
+async def by_name(tx: Tx, service_sid: str, friendly_name: str | None) -> Role | None:
+    """The service's (first) role of this friendly name (seeds name roles)."""
+    where = {"service_sid": service_sid, "friendly_name": friendly_name}
+    return _role(await repo.get(tx, TABLE, where))
+
+
+def permits(role: Role, permission: str) -> bool:
+    """Whether the role grants ``permission``."""
+    return permission in orjson.loads(role["permissions"])
+
 
 DEPLOYMENT = "deployment"
 CHANNEL = "channel"
@@ -161,7 +200,7 @@ async def create_defaults(tx: Tx, account_sid: str, service_sid: str) -> dict[st
     pointers: dict[str, str] = {}
     for name, kind, permissions, pointer in DEFAULT_ROLES:
         row = new_row(account_sid, service_sid, name, kind, list(permissions))
-        await repo.insert(tx, "roles", row)
+        await repo.insert(tx, TABLE, row)
         if pointer:
             pointers[pointer] = row["sid"]
     return pointers
@@ -175,7 +214,7 @@ async def create(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
         values["type"],
         values["permissions"],
     )
-    await repo.insert(tx, "roles", row)
+    await repo.insert(tx, TABLE, row)
     return row
 
 
@@ -187,27 +226,28 @@ async def update(tx: Tx, role: Row, values: dict[str, Any]) -> Row:
         ).decode(),
         "date_updated": timefmt.now(),
     }
-    await repo.update(tx, "roles", {"sid": role["sid"]}, changes)
+    await repo.update(tx, TABLE, {"sid": role["sid"]}, changes)
     return {**role, **changes}
 
 
-async def delete(tx: Tx, service: Row, role: Row) -> None:
-    """Refused while anything references the role (docs/behaviour.md §A7)."""
-    sid = role["sid"]
+def check_not_a_default(service: Row, role: Row) -> None:
+    """A role the service points at (its defaults) cannot be deleted
+    (docs/behaviour.md §A7)."""
     for pointer in (
         "default_service_role_sid",
         "default_channel_role_sid",
         "default_channel_creator_role_sid",
     ):
-        if service[pointer] == sid:
-            raise _in_use(f"it is the service's {pointer}")
-    for table, what in (("users", "a user"), ("members", "a member"), ("invites", "an invite")):
-        if await repo.get(tx, table, {"role_sid": sid}):
-            raise _in_use(f"{what} holds it")
-    await repo.delete(tx, "roles", {"sid": sid})
+        if service[pointer] == role["sid"]:
+            raise in_use(f"it is the service's {pointer}")
 
 
-def _in_use(detail: str) -> TwilioError:
+async def delete_row(tx: Tx, role_sid: str) -> None:
+    """Remove the role's row; the checks are ``domain/role_delete.py``'s."""
+    await repo.delete(tx, TABLE, {"sid": role_sid})
+
+
+def in_use(detail: str) -> TwilioError:
     # docs/decisions.md §35: Twilio's code is unpublished; the 50100 family.
     return TwilioError(50100, message=f"Role is in use: {detail}")
 
@@ -216,9 +256,14 @@ async def require(tx: Tx, service: Row, sid: str, kind: str, wire: str) -> Row:
     """A role named in a request body: it must exist in this service with this
     type (50100 for service roles, 50101 for channel roles, docs/behaviour.md §A1)."""
     code = 50101 if kind == CHANNEL else 50100
-    role = await repo.get(tx, "roles", {"sid": sid, "service_sid": service["sid"]})
+    role = await repo.get(tx, TABLE, {"sid": sid, "service_sid": service["sid"]})
     if role is None:
         raise TwilioError(code, detail=f"{wire} {sid} is not a role of this service")
     if role["type"] != kind:
         raise TwilioError(code, detail=f"{wire} {sid} is a {role['type']} role, not a {kind} role")
     return role
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every role of a service being deleted (``services.delete``): no events."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})

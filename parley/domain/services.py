@@ -1,12 +1,68 @@
 """The Service: top-level container of everything but credentials (docs/behaviour.md §R2)."""
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 
 from parley import sids, timefmt
-from parley.domain import roles
+from parley.domain import (
+    bindings,
+    channel_webhooks,
+    channels,
+    invites,
+    media,
+    members,
+    roles,
+    users,
+)
+from parley.sids import AccountSid, RoleSid, ServiceSid
 from parley.store import Row, Tx, repo
+
+TABLE = "services"
+"""For the generic REST lookups and pager (``api/scope.py``, ``Call.listing``)."""
+
+
+class Service(TypedDict):
+    """A row of ``services``, the table this module owns: other modules read
+    and write it through the queries below."""
+
+    seq: int
+    sid: ServiceSid
+    account_sid: AccountSid
+    friendly_name: str | None
+    date_created: int
+    date_updated: int | None
+    default_service_role_sid: RoleSid | None
+    default_channel_role_sid: RoleSid | None
+    default_channel_creator_role_sid: RoleSid | None
+    read_status_enabled: int
+    reachability_enabled: int
+    typing_indicator_timeout: int
+    consumption_report_interval: int
+    limits_channel_members: int
+    limits_user_channels: int
+    pre_webhook_url: str | None
+    post_webhook_url: str | None
+    webhook_method: str | None
+    webhook_filters: str | None  # a JSON list
+    pre_webhook_retry_count: int
+    post_webhook_retry_count: int
+    notifications_log_enabled: int
+    new_message_enabled: int
+    new_message_template: str | None
+    new_message_sound: str | None
+    new_message_badge_count_enabled: int | None
+    added_to_channel_enabled: int
+    added_to_channel_template: str | None
+    added_to_channel_sound: str | None
+    invited_to_channel_enabled: int
+    invited_to_channel_template: str | None
+    invited_to_channel_sound: str | None
+    removed_from_channel_enabled: int
+    removed_from_channel_template: str | None
+    removed_from_channel_sound: str | None
+    media_compatibility_message: str | None
+
 
 # docs/behaviour.md §R2, §L1, docs/behaviour.md §P1: a new service
 DEFAULTS: dict[str, Any] = {
@@ -50,19 +106,33 @@ _ROLE_POINTERS = {
     "default_channel_creator_role_sid": (roles.CHANNEL, "DefaultChannelCreatorRoleSid"),
 }
 
-# Tables that hang off a service, deleted with it (docs/behaviour.md §R2 "delete").
-_OWNED = (
-    "messages",
-    "members",
-    "invites",
-    "channel_webhooks",
-    "media",
-    "media_chunks",
-    "bindings",
-    "users",
-    "channels",
-    "roles",
-)
+
+def _service(row: Row | None) -> Service | None:
+    return cast(Service, row) if row is not None else None
+
+
+async def by_sid(tx: Tx, service_sid: str, account_sid: str | None = None) -> Service | None:
+    """The service with this SID (in this account, when one is given)."""
+    where = {"sid": service_sid}
+    if account_sid is not None:
+        where["account_sid"] = account_sid
+    return _service(await repo.get(tx, TABLE, where))
+
+
+async def by_name(tx: Tx, account_sid: str, friendly_name: str) -> Service | None:
+    """The account's (first) service of this friendly name (seeds name services)."""
+    where = {"account_sid": account_sid, "friendly_name": friendly_name}
+    return _service(await repo.get(tx, TABLE, where))
+
+
+async def post_hook(tx: Tx, service_sid: str) -> Row | None:
+    """The service's post-event webhook settings: post_webhook_url,
+    webhook_method, webhook_filters, post_webhook_retry_count."""
+    return await tx.one(
+        "SELECT post_webhook_url, webhook_method, webhook_filters, post_webhook_retry_count"
+        " FROM services WHERE sid = :sid",
+        {"sid": service_sid},
+    )
 
 
 async def create(tx: Tx, account_sid: str, friendly_name: str) -> Row:
@@ -76,7 +146,7 @@ async def create(tx: Tx, account_sid: str, friendly_name: str) -> Row:
         **DEFAULTS,
     }
     row.update(await roles.create_defaults(tx, account_sid, sid))
-    await repo.insert(tx, "services", row)
+    await repo.insert(tx, TABLE, row)
     return row
 
 
@@ -92,16 +162,28 @@ async def update(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
         if isinstance(value, bool):
             changes[key] = int(value)
     changes["date_updated"] = timefmt.now()
-    await repo.update(tx, "services", {"sid": service["sid"]}, changes)
+    await repo.update(tx, TABLE, {"sid": service["sid"]}, changes)
     return {**service, **changes}
 
 
 async def delete(tx: Tx, service: Row) -> None:
     """The service and everything in it; account-level credentials survive."""
-    where = {"service_sid": service["sid"]}
-    for table in _OWNED:
-        await repo.delete(tx, table, where)
-    await repo.delete(tx, "services", {"sid": service["sid"]})
+    sid = service["sid"]
+    # what hangs off a service goes with it, children first (docs/behaviour.md
+    # §R2 "delete"); messages have no owner module yet
+    await repo.delete(tx, "messages", {"service_sid": sid})
+    for forget in (
+        members.forget_service,
+        invites.forget_service,
+        channel_webhooks.forget_service,
+        media.forget_service,
+        bindings.forget_service,
+        users.forget_service,
+        channels.forget_service,
+        roles.forget_service,
+    ):
+        await forget(tx, sid)
+    await repo.delete(tx, TABLE, {"sid": sid})
 
 
 def _push_columns(kind: str) -> dict[str, str]:

@@ -90,34 +90,37 @@ async def page(
     tx: Tx, service: Row, user: Row, *, after: Any, before: Any, limit: int
 ) -> list[Row]:
     """Up to ``limit`` rows after (or before) a cursor, in list order."""
-    by_member = {"user_sid": user["sid"]}
-    by_invite = {"service_sid": service["sid"], "identity": user["identity"]}
+    service_sid, identity = service["sid"], user["identity"]  # whose invites
     found: list[Row] = []
     if before is None:
         if after is None or after < INVITES:
-            for member in await repo.page(tx, "members", by_member, after=after, limit=limit):
+            for member in await members.page_of_user(tx, user["sid"], after=after, limit=limit):
                 found.append(await joined(tx, service, user, member))
             invite_after = None
         else:
             invite_after = after - INVITES
         if len(found) < limit:
             rest = limit - len(found)
-            rows = await repo.page(tx, "invites", by_invite, after=invite_after, limit=rest)
+            rows = await invites.page_of_identity(
+                tx, service_sid, identity, after=invite_after, limit=rest
+            )
             found += [invited(user, row) for row in rows]
         return found
     # backwards: invites before the cursor, then the last memberships
     if before > INVITES:
-        rows = await repo.page(tx, "invites", by_invite, before=before - INVITES, limit=limit)
+        rows = await invites.page_of_identity(
+            tx, service_sid, identity, before=before - INVITES, limit=limit
+        )
         found = [invited(user, row) for row in rows]
         if len(found) < limit:
-            tail = await repo.page(
-                tx, "members", by_member, descending=True, limit=limit - len(found)
+            tail = await members.page_of_user(
+                tx, user["sid"], descending=True, limit=limit - len(found)
             )
             tail.reverse()
             found = [await joined(tx, service, user, m) for m in tail] + found
         return found
-    rows = await repo.page(tx, "members", by_member, before=before, limit=limit)
-    return [await joined(tx, service, user, m) for m in rows]
+    memberships = await members.page_of_user(tx, user["sid"], before=before, limit=limit)
+    return [await joined(tx, service, user, m) for m in memberships]
 
 
 def reported(service: Row, values: dict[str, Any]) -> dict[str, Any]:

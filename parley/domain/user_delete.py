@@ -2,9 +2,9 @@
 (members, invites, bindings), above them all, so none of them imports another
 to reach it."""
 
-from parley.domain import bindings, invites, members
+from parley.domain import bindings, channels, invites, members, users
 from parley.events import Origin, emit
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 
 async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
@@ -21,11 +21,11 @@ async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
     """
     cascade = Origin("system", False, origin.identity)
     for member in await members.of_user_everywhere(tx, user["sid"]):
-        channel = await repo.get(tx, "channels", {"sid": member["channel_sid"]})
+        channel = await channels.by_sid(tx, member["channel_sid"])
         if channel is not None:
             await members.remove(tx, service, channel, member, cascade)
     for invite in await invites.of_identity(tx, service["sid"], user["identity"]):
         await invites.remove(tx, invite, cascade, reason="user deleted")
     await bindings.delete_all(tx, user, cascade)
-    await repo.delete(tx, "users", {"sid": user["sid"]})
+    await users.delete_row(tx, user["sid"])
     await emit(tx, origin, "parley.user.deleted", user)

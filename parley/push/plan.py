@@ -24,11 +24,11 @@ from typing import Any
 import orjson
 
 from parley import timefmt
-from parley.domain import messages, services
+from parley.domain import bindings, channels, messages, services, users
 from parley.domain.members import ADDED, REMOVED
 from parley.events import Event
 from parley.push import outbox
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 NEW_MESSAGE = "new_message"
 ADDED_TO_CHANNEL = "added_to_channel"
@@ -97,11 +97,12 @@ async def plan(tx: Tx, event: Event) -> None:
     if not targets:
         return
     payload = event.payload
-    channel = event.held.get("channel")  # a new message's, as its index take left it
+    # a new message's, as its index take left it
+    channel: channels.ChannelRow | None = event.held.get("channel")
     if channel is None and event.channel_sid:
-        channel = await repo.get(tx, "channels", {"sid": event.channel_sid})
+        channel = await channels.by_sid(tx, event.channel_sid)
     actor = _actor(event, kind)
-    user = await repo.get(tx, "users", {"service_sid": event.service_sid, "identity": actor})
+    user = await users.by_identity(tx, event.service_sid, actor)
     values = _placeholders(event, kind, channel or payload, actor, user)
     body = render(service["template"] or DEFAULT_TEMPLATES[kind], values)
     data: dict[str, Any] = {"channel_sid": event.channel_sid}
@@ -145,12 +146,6 @@ async def plan(tx: Tx, event: Event) -> None:
     event.planned.add(PLANNED)  # the push workers are woken for it after commit
 
 
-_BINDINGS = (
-    "SELECT sid, identity, user_sid, endpoint, address, binding_type, credential_sid,"
-    " message_types FROM bindings"
-)
-
-
 async def _bindings(tx: Tx, event: Event, kind: str) -> list[Row]:
     """The recipients' bindings that accept ``kind``."""
     if kind == NEW_MESSAGE:
@@ -164,10 +159,7 @@ async def _bindings(tx: Tx, event: Event, kind: str) -> list[Row]:
             {"channel": event.channel_sid, "author": event.payload.get("author") or ""},
         )
     else:
-        rows = await tx.all(
-            f"{_BINDINGS} WHERE service_sid = :service AND identity = :identity ORDER BY seq",
-            {"service": event.service_sid, "identity": event.payload.get("identity")},
-        )
+        rows = await bindings.push_targets(tx, event.service_sid, event.payload.get("identity"))
     return [r for r in rows if _accepts(r["message_types"], kind)]
 
 
@@ -193,7 +185,7 @@ def _actor(event: Event, kind: str) -> str:
 
 
 def _placeholders(
-    event: Event, kind: str, channel: Row, actor: str, user: Row | None
+    event: Event, kind: str, channel: channels.ChannelRow, actor: str, user: users.UserRow | None
 ) -> dict[str, str]:
     friendly = (user or {}).get("friendly_name") or ""
     channel_sid = event.channel_sid or ""

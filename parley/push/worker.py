@@ -32,7 +32,7 @@ from parley.domain import bindings, credentials
 from parley.events import Event, Origin
 from parley.health import Health
 from parley.push import gateways, outbox, plan
-from parley.store import Row, Store, StoreUnavailable, Tx, repo
+from parley.store import Row, Store, StoreUnavailable, Tx
 from parley.vault import Vault
 from parley.webhooks.sender import backoff
 
@@ -166,7 +166,7 @@ class Worker:
             return
         async with self.store.read() as tx:
             senders = await self._senders_for(tx, claimed)
-            alive = await repo.existing(tx, "bindings", "sid", [p["binding_sid"] for p in claimed])
+            alive = await bindings.existing(tx, [p["binding_sid"] for p in claimed])
         for push in claimed:
             sender = senders.get(push["credential_sid"] or "")
             if push["binding_sid"] not in alive:
@@ -200,7 +200,7 @@ class Worker:
             if not sid:
                 out[sid] = "the binding names no credential"
                 continue
-            row = await repo.get(tx, "credentials", {"sid": sid})
+            row = await credentials.by_sid(tx, sid)
             if row is None:
                 out[sid] = f"credential {sid} no longer exists"
                 continue
@@ -220,7 +220,9 @@ class Worker:
             out[sid] = sender
         return out
 
-    def _sender(self, credential: Row, opened: dict[str, str]) -> gateways.Sender:
+    def _sender(
+        self, credential: credentials.Credential, opened: dict[str, str]
+    ) -> gateways.Sender:
         settings = self.settings
         if credential["type"] == "apn":
             sandbox = credential["sandbox"] == "true"
@@ -326,7 +328,7 @@ class Worker:
 
     @staticmethod
     async def _forget_device(tx: Tx, push: Row) -> None:
-        row = await repo.get(tx, "bindings", {"sid": push["binding_sid"]})
+        row = await bindings.by_sid(tx, push["binding_sid"])
         # a binding re-registered with another device token since is alive
         if row is not None and (row["address"] or row["endpoint"]) == push["address"]:
             await bindings.delete(tx, row, Origin("system"))

@@ -37,19 +37,19 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
-from parley.domain import users
+from parley.domain import services, users
 from parley.errors import TwilioError
 from parley.events import Event, Origin
 from parley.realtime import frames, tokens
 from parley.realtime.tunnel import Request, Response, Routes, split
 from parley.runtime import Runtime
-from parley.store import Row, StoreUnavailable, Tx, repo
+from parley.store import Row, StoreUnavailable, Tx
 
 log = logging.getLogger("parley.realtime")
 
@@ -431,8 +431,8 @@ async def connecting_user(tx: Tx, service: Row, identity: str, role_sid: str | N
     user = await users.find(tx, service, identity)
     if user is None:
         origin = Origin("sdk", identity=identity)
-        user = await users.create(tx, service, identity, origin, role_sid=role_sid)
-    return user
+        return await users.create(tx, service, identity, origin, role_sid=role_sid)
+    return cast(Row, user)  # the session keeps the generic row the Sync view reads
 
 
 class Gateway:
@@ -636,9 +636,10 @@ class Gateway:
         self._account_sockets[grant.account_sid] += 1
         try:
             async with self.store.write() as tx:
-                service = await repo.get(tx, "services", {"sid": grant.service_sid})
-                if service is None:
+                found = await services.by_sid(tx, grant.service_sid)
+                if found is None:
                     raise TwilioError(20106)
+                service = cast(Row, found)  # the session keeps a generic row
                 user = await connecting_user(tx, service, grant.identity, grant.deployment_role_sid)
         except StoreUnavailable as exc:
             await self._unavailable(session, frame.id, exc)

@@ -20,20 +20,21 @@ account's credentials like the rest of the control plane, so ``service_sid``
 must be one of its services.
 """
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from parley import sids
 from parley.api.messages import MESSAGE
 from parley.control.http import ControlPlane, Route
+from parley.domain import services
 from parley.errors import TwilioError, missing
 from parley.realtime.chat import users
 from parley.realtime.chat.actions import Actions
 from parley.realtime.chat.context import Ctx
 from parley.realtime.chat.reachability import Reachability
 from parley.runtime import Runtime
-from parley.store import Row, repo
+from parley.store import Row
 
 MESSAGE_FIELDS = {"body", "attributes", "media_sid"}
 
@@ -67,10 +68,10 @@ class Simulator:
         service = None
         if sids.looks_like(sids.SERVICE, sid):
             async with self.runtime.store.read() as tx:
-                service = await repo.get(tx, "services", {"sid": sids.normalise(sid)})
+                service = await services.by_sid(tx, sids.normalise(sid))
         if service is None or service["account_sid"] != account:
             raise TwilioError(20404, path=f"/Services/{sid}")
-        return service
+        return cast(Row, service)
 
     async def _ctx(self, account: str | None, data: dict[str, Any]) -> Ctx:
         service = await self._service(account, data)

@@ -29,10 +29,10 @@ from typing import Any
 
 import orjson
 
-from parley import sids
-from parley.domain import users
+from parley import accounts, sids
+from parley.domain import services, users
 from parley.errors import TwilioError
-from parley.store import Tx, repo
+from parley.store import Tx
 
 MAX_TTL = 24 * 3600  # Twilio's maximum token lifetime (docs/behaviour.md §P4.2)
 SKEW = 60  # seconds of clock skew tolerated for nbf [inferred: "a small clock skew"]
@@ -93,7 +93,7 @@ async def validate(tx: Tx, token: str, now: float | None = None) -> Grant:
     if not isinstance(issuer, str) or not isinstance(subject, str):
         raise TwilioError(20103)
     key = (
-        await repo.get(tx, "api_keys", {"sid": sids.normalise(issuer)})
+        await accounts.api_key(tx, sids.normalise(issuer))
         if sids.looks_like(sids.API_KEY, issuer)
         else None
     )
@@ -129,7 +129,7 @@ async def validate(tx: Tx, token: str, now: float | None = None) -> Grant:
     service_sid = chat.get("service_sid")
     if not isinstance(service_sid, str) or not sids.looks_like(sids.SERVICE, service_sid):
         raise TwilioError(20106)
-    service = await repo.get(tx, "services", {"sid": sids.normalise(service_sid)})
+    service = await services.by_sid(tx, sids.normalise(service_sid))
     if service is None or service["account_sid"] != subject:
         raise TwilioError(20106)
     try:

@@ -74,3 +74,23 @@ GLOBAL: frozenset[str] = frozenset(
 )
 
 DUMPED: tuple[str, ...] = tuple(t.name for t in ACCOUNT if t.dump)
+
+OWNERS: dict[str, str] = {
+    # table -> the module that owns it: the only one (besides this declaration
+    # and the migrations) that names the table in a query; every other module
+    # goes through its named queries (tests/test_owners.py)
+    "presence": "parley.realtime.presence",
+    "members": "parley.domain.members",
+    "invites": "parley.domain.invites",
+    "users": "parley.domain.users",
+    "services": "parley.domain.services",
+    "channels": "parley.domain.channels",
+    "roles": "parley.domain.roles",
+    "bindings": "parley.domain.bindings",
+    "credentials": "parley.domain.credentials",
+    "channel_webhooks": "parley.domain.channel_webhooks",
+    "accounts": "parley.accounts",
+    "api_keys": "parley.accounts",
+    "media": "parley.domain.media",
+    "media_chunks": "parley.domain.media",
+}

@@ -30,6 +30,7 @@ import httpx
 import orjson
 
 from parley import timefmt
+from parley.domain import channel_webhooks, services
 from parley.domain.catalogue import POST_EVENTS
 from parley.events import Event
 from parley.store import Row, Tx, repo
@@ -108,11 +109,7 @@ async def targets(tx: Tx, event: Event) -> list[Target]:
         return []
     found: list[Target] = []
     place = event.channel_sid or "-"
-    service = await tx.one(
-        "SELECT post_webhook_url, webhook_method, webhook_filters, post_webhook_retry_count"
-        " FROM services WHERE sid = :sid",
-        {"sid": event.service_sid},
-    )
+    service = await services.post_hook(tx, event.service_sid)
     # a null URL turns the phase off, empty or null filters send nothing
     # (docs/behaviour.md §W1, docs/decisions.md §42)
     if service and service["post_webhook_url"] and event.kind in _names(service["webhook_filters"]):
@@ -126,7 +123,7 @@ async def targets(tx: Tx, event: Event) -> list[Target]:
         )
     if event.channel_sid is None:
         return found
-    for hook in await repo.select(tx, "channel_webhooks", {"channel_sid": event.channel_sid}):
+    for hook in await channel_webhooks.of_channel(tx, event.channel_sid):
         kind = hook["type"]
         if kind == "webhook":
             wanted = event.kind in _names(hook["filters"]) and bool(hook["url"])
@@ -146,7 +143,8 @@ async def targets(tx: Tx, event: Event) -> list[Target]:
             found.append(
                 Target(
                     lane=f"{hook['sid']}/{place}",
-                    url="" if kind == "studio" else hook["url"],
+                    # webhook and trigger hooks are wanted only with a URL
+                    url="" if kind == "studio" else hook["url"] or "",
                     method=_method(hook["method"]),
                     max_retries=int(hook["retry_count"] or 0),
                     webhook_sid=hook["sid"],

@@ -25,8 +25,9 @@ from typing import Any
 import httpx
 import orjson
 
+from parley import accounts
 from parley.config import Settings
-from parley.store import Row, Store, repo
+from parley.store import Row, Store
 from parley.webhooks import sender, targets
 
 # docs/behaviour.md §W4: keys a 2xx JSON body may replace, per pre-event
@@ -144,7 +145,7 @@ class PreHooks:
         if not wanted(service, event_name):
             return Decision(True)
         async with self.store.read() as tx:
-            account = await repo.get(tx, "accounts", {"sid": service["account_sid"]})
+            account = await accounts.account(tx, service["account_sid"])
         if account is None:
             return Decision(False, error="account no longer exists")
         return await call(

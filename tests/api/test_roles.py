@@ -100,6 +100,26 @@ def test_repointed_default_can_be_deleted(client: Client, service: Any) -> None:
     assert old not in {r.sid for r in roles.list()}
 
 
+@pytest.mark.parametrize("holder", ["user", "member", "invite"])
+def test_a_held_role_cannot_be_deleted(client: Client, service: Any, holder: str) -> None:
+    svc = client.chat.v2.services(service.sid)
+    kind, permission = (
+        ("deployment", "joinChannel") if holder == "user" else ("channel", "sendMessage")
+    )
+    role = svc.roles.create(friendly_name="held", type=kind, permission=[permission])
+    svc.users.create(identity="alice", role_sid=role.sid if holder == "user" else None)
+    channel = svc.channels.create(unique_name="room")
+    if holder == "member":
+        svc.channels(channel.sid).members.create(identity="alice", role_sid=role.sid)
+    elif holder == "invite":
+        svc.channels(channel.sid).invites.create(identity="alice", role_sid=role.sid)
+    with pytest.raises(TwilioRestException) as raised:
+        svc.roles(role.sid).delete()
+    assert raised.value.status == 400 and raised.value.code == 50100
+    assert f"{'an' if holder == 'invite' else 'a'} {holder} holds it" in raised.value.msg
+    assert svc.roles(role.sid).fetch().sid == role.sid
+
+
 def test_roles_of_another_service_are_404(client: Client, make_service: Any) -> None:
     one, two = make_service(), make_service()
     with pytest.raises(TwilioRestException) as raised:

@@ -8,13 +8,13 @@ import orjson
 from parley.api import channels as channels_api
 from parley.api import codec
 from parley.api import user_channels as user_channels_api
-from parley.domain import channels, invites, members, user_channels
+from parley.domain import channel_delete, channels, invites, members, user_channels
 from parley.errors import TwilioError
 from parley.realtime.chat import guard, shapes
 from parley.realtime.chat.actions import Args, ClientAction, Target, Values, caller, perform
 from parley.realtime.chat.context import Ctx, keyset_page
 from parley.realtime.tunnel import Request, Response, Routes
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 from parley.sync import names
 from parley.sync import store as sync_store
 
@@ -61,7 +61,9 @@ async def list_public(request: Request) -> Response:
     async with ctx.store.read() as tx:
         service = await ctx.service(tx)
         where = {"service_sid": service["sid"], "type": channels.PUBLIC}
-        rows, meta = await keyset_page(tx, "channels", where, request.params.get("PageToken"), PAGE)
+        rows, meta = await keyset_page(
+            tx, channels.TABLE, where, request.params.get("PageToken"), PAGE
+        )
     body = [shapes.channel(ctx, row) for row in rows]
     return Response(200, {"conversations": body, "meta": meta})
 
@@ -129,7 +131,7 @@ UPDATE = ClientAction(
 
 
 async def _destroy(tx: Tx, ctx: Ctx, target: Target, values: Values) -> None:
-    await channels.delete(tx, target.service, target.channel_row, ctx.origin)
+    await channel_delete.delete(tx, target.service, target.channel_row, ctx.origin)
 
 
 DESTROY = ClientAction(
@@ -216,13 +218,7 @@ async def list_mine(request: Request) -> Response:
                 tx, mine, start=start, descending=False, limit=PAGE, inclusive=start is None
             )
         keys = [item["item_key"] for item in rows]
-        found = (
-            await repo.page(
-                tx, "channels", {"service_sid": service["sid"]}, any_of={"sid": keys}, limit=PAGE
-            )
-            if keys
-            else []
-        )
+        found = await channels.of_service_among(tx, service["sid"], keys, PAGE)
     by_sid = {row["sid"]: row for row in found}
     conversations = []
     for item in rows:

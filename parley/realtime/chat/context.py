@@ -5,11 +5,12 @@ of a client action (roles, pre-event, one write) is ``actions.py``'s.
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from parley.api import codec
 from parley.api.table import Param
+from parley.domain import services, users
 from parley.errors import TwilioError
 from parley.events import Event, Origin
 from parley.realtime.tunnel import Request
@@ -84,18 +85,16 @@ class Ctx:
     # -------------------------------------------------------------- rows
 
     async def service(self, tx: Tx) -> Row:
-        row = await repo.get(tx, "services", {"sid": self.service_sid})
+        row = await services.by_sid(tx, self.service_sid)
         if row is None:
             raise TwilioError(20404, path=self.base)
-        return row
+        return cast(Row, row)  # actions and the Sync view take generic rows
 
     async def user(self, tx: Tx) -> Row:
-        row = await repo.get(
-            tx, "users", {"service_sid": self.service_sid, "identity": self.identity}
-        )
+        row = await users.by_identity(tx, self.service_sid, self.identity)
         if row is None:  # deleted through REST while connected
             raise TwilioError(50200, identity=self.identity)
-        return row
+        return cast(Row, row)  # actions and the Sync view take generic rows
 
 
 async def keyset_page(

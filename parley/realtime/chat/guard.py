@@ -6,11 +6,9 @@ the user's deployment role (``user``) and/or the member's channel role
 member scope counts is 50400.
 """
 
-import orjson
-
-from parley.domain import channels, members
+from parley.domain import channels, members, roles
 from parley.errors import TwilioError
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 MEMBER = "member"
 USER = "user"
@@ -46,10 +44,8 @@ SCOPES: dict[str, tuple[str, ...]] = {
 async def _holds(tx: Tx, role_sid: str | None, permission: str) -> bool:
     if role_sid is None:
         return False
-    role = await repo.get(tx, "roles", {"sid": role_sid})
-    if role is None:
-        return False
-    return permission in orjson.loads(role["permissions"])
+    role = await roles.by_sid(tx, role_sid)
+    return role is not None and roles.permits(role, permission)
 
 
 async def _allows(tx: Tx, permission: str, user: Row, member: members.MemberRow | None) -> bool:

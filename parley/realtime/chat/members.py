@@ -5,14 +5,14 @@ client actions (the rules of who may join and with which role are
 from parley import sids
 from parley.api import members as members_api
 from parley.api import params
-from parley.domain import invites, members
+from parley.domain import invites, members, users
 from parley.errors import TwilioError
 from parley.realtime.chat.actions import Args, ClientAction, Target, Values, perform
 from parley.realtime.chat.channels import in_channel
 from parley.realtime.chat.context import Ctx
 from parley.realtime.chat.guard import own_or_any
 from parley.realtime.tunnel import Request, Response, Routes
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 IDENTITY = (params.identity(),)
 IDENTITY_FIELDS = {"identity": "Identity"}
@@ -127,8 +127,8 @@ UPDATE = ClientAction(
 )
 
 
-async def _invitee(tx: Tx, ctx: Ctx, identity: str) -> Row | None:
-    return await repo.get(tx, "users", {"service_sid": ctx.service_sid, "identity": identity})
+async def _invitee(tx: Tx, ctx: Ctx, identity: str) -> users.UserRow | None:
+    return await users.by_identity(tx, ctx.service_sid, identity)
 
 
 async def _invite(tx: Tx, ctx: Ctx, target: Target, values: Values) -> Row:

@@ -20,15 +20,16 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from typing import cast
 
 from parley import timefmt
-from parley.domain import users
+from parley.domain import services, users
 from parley.events import Origin
 from parley.realtime import presence
 from parley.realtime.gateway import Session, connecting_user
 from parley.realtime.presence import ConnectionId, Kind, Presence
 from parley.sids import AccountSid, ServiceSid
-from parley.store import Row, Store, Tx, repo
+from parley.store import Row, Store, Tx
 
 log = logging.getLogger("parley.realtime")
 
@@ -122,23 +123,19 @@ class Reachability:
     async def _change(self, row: Presence, add: bool) -> None:
         service_sid, identity = row["service_sid"], row["identity"]
         async with self.store.write() as tx:
-            service = await repo.get(tx, "services", {"sid": service_sid})
+            service = await services.by_sid(tx, service_sid)
             reachable = service is not None and bool(service["reachability_enabled"])
             if reachable:
                 # concurrent changes of one user's connections (on any node)
                 # queue behind this row lock, so each counts what the one
                 # before committed
-                await tx.run(
-                    "UPDATE users SET is_online = is_online"
-                    " WHERE service_sid = :s AND identity = :i",
-                    {"s": service_sid, "i": identity},
-                )
+                await users.lock(tx, service_sid, identity)
             if add:
                 await presence.record(tx, row)
             elif not await presence.remove(tx, row["connection"]):
                 return  # another process swept it and settled the user
             if service is not None and reachable:
-                await self._settle(tx, service, identity)
+                await self._settle(tx, cast(Row, service), identity)
 
     async def _settle(self, tx: Tx, service: Row, identity: str) -> None:
         """The user's ``is_online`` from its live connections on every node
@@ -201,9 +198,9 @@ class Reachability:
             rows = await presence.drop_node(tx, self.node)
         for row in rows:
             async with self.store.write() as tx:
-                service = await repo.get(tx, "services", {"sid": row["service_sid"]})
+                service = await services.by_sid(tx, row["service_sid"])
                 if service is not None and service["reachability_enabled"]:
-                    await self._settle(tx, service, row["identity"])
+                    await self._settle(tx, cast(Row, service), row["identity"])
 
 
 def new_node() -> str:

@@ -15,7 +15,7 @@ from parley.domain import bindings
 from parley.errors import TwilioError, invalid
 from parley.realtime.chat.context import Ctx
 from parley.realtime.tunnel import Request, Response, Routes
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 PREFIX = "twilio.channel."  # the SDK's message types (twilio-chat notificationtypes.ts)
 
@@ -59,8 +59,8 @@ async def register(request: Request) -> Response:
     return Response(200, {"id": row["sid"], "binding_sid": row["sid"]})
 
 
-async def _mine(tx: Tx, ctx: Ctx, sid: str) -> Row:
-    row = await repo.get(tx, "bindings", {"sid": sid, "service_sid": ctx.service_sid})
+async def _mine(tx: Tx, ctx: Ctx, sid: str) -> bindings.BindingRow:
+    row = await bindings.by_sid(tx, sid, ctx.service_sid)
     if row is None or row["identity"] != ctx.identity:
         raise TwilioError(20404, path=f"/v1/registrations/{sid}")
     return row
@@ -82,8 +82,7 @@ async def remove_device(request: Request) -> Response:
     body: dict[str, Any] = request.body if isinstance(request.body, dict) else {}
     endpoints = {str(body.get("address") or ""), grant.endpoint_id or ""} - {""}
     async with ctx.store.write() as tx:
-        where = {"service_sid": ctx.service_sid, "identity": ctx.identity}
-        for row in await repo.select(tx, "bindings", where):
+        for row in await bindings.of_identity(tx, ctx.service_sid, ctx.identity):
             if row["endpoint"] in endpoints and row["binding_type"] == body.get("binding_type"):
                 await bindings.delete(tx, row, ctx.origin)
     return Response(204)

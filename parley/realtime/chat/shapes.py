@@ -4,12 +4,13 @@ from twilio-chat@6.0.0 channeldescriptor.ts, userdescriptor.ts, configuration.ts
 from typing import Any
 
 from parley import timefmt
+from parley.domain import channels, users
 from parley.realtime.chat.context import Ctx
 from parley.store import Row
 from parley.sync import names
 
 
-def channel(ctx: Ctx, row: Row, mine: Row | None = None) -> dict[str, Any]:
+def channel(ctx: Ctx, row: channels.ChannelRow, mine: Row | None = None) -> dict[str, Any]:
     sid = row["sid"]
     url = ctx.conversation_url(sid)
     return {
@@ -54,7 +55,7 @@ def my_channel(ctx: Ctx, user_channel: Row) -> dict[str, Any]:
     }
 
 
-def user(ctx: Ctx, row: Row, service: Row) -> dict[str, Any]:
+def user(ctx: Ctx, row: users.UserRow, service: Row) -> dict[str, Any]:
     reachable = bool(service.get("reachability_enabled"))
 
     def flag(value: Any) -> bool | None:

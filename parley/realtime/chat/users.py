@@ -1,6 +1,6 @@
 """Configuration, users and typing (docs/realtime-protocol.md §7.1, §7.2, §7.4)."""
 
-from typing import Any
+from typing import Any, cast
 
 from parley.api.table import Kind, Param
 from parley.api.users import NAME_MAX
@@ -13,7 +13,7 @@ from parley.realtime.chat.context import Ctx, keyset_page
 from parley.realtime.chat.guard import own_or_any
 from parley.realtime.gateway import Sessions
 from parley.realtime.tunnel import Request, Response, Routes
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 from parley.sync import names, projection
 
 PAGE = 50
@@ -73,10 +73,10 @@ async def configuration(request: Request) -> Response:
 
 
 async def _user_by_identity(tx: Tx, ctx: Ctx, identity: str) -> Row:
-    row = await repo.get(tx, "users", {"service_sid": ctx.service_sid, "identity": identity})
+    row = await users.by_identity(tx, ctx.service_sid, identity)
     if row is None:
         raise TwilioError(50200, identity=identity)
-    return row
+    return cast(Row, row)  # an action's subject is a generic row
 
 
 async def get_user(request: Request) -> Response:
@@ -97,10 +97,12 @@ async def list_users(request: Request) -> Response:
         service = await ctx.service(tx)
         channel = await guard.members_channel(tx, service, await ctx.user(tx), channel_key)
         where = {"channel_sid": channel["sid"]}
-        rows, meta = await keyset_page(tx, "members", where, request.params.get("PageToken"), PAGE)
+        rows, meta = await keyset_page(
+            tx, members.TABLE, where, request.params.get("PageToken"), PAGE
+        )
         found = []
         for member in rows:
-            user = await repo.get(tx, "users", {"sid": member["user_sid"]})
+            user = await users.by_sid(tx, member["user_sid"])
             if user is not None:
                 found.append(shapes.user(ctx, user, service))
     return Response(200, {"users": found, "meta": meta})

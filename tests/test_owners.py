@@ -1,0 +1,174 @@
+"""Every table with a declared owner (``parley/store/tables.py`` ``OWNERS``) is
+named in queries by that module only: a repository call with the table's name,
+or SQL that reads or writes it, anywhere else fails here. Other modules use the
+owner's named, typed queries."""
+
+import ast
+import inspect
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from parley.store import repo, tables
+
+PACKAGE = Path(__file__).resolve().parents[1] / "parley"
+
+# the generic store helpers (every function of parley.store.repo that takes a
+# table) and the REST / client pagers built on them, by the position of their
+# table argument
+TABLE_TAKERS = {
+    name: list(inspect.signature(fn).parameters).index("table")
+    for name, fn in vars(repo).items()
+    if not name.startswith("_")
+    and inspect.isfunction(fn)
+    and "table" in inspect.signature(fn).parameters
+} | {"listing": 0, "by_sid": 1, "by_key": 1, "keyset_page": 1}
+SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+([a-z_]+)")
+
+# Tables without an owner yet (no typed row, no named queries): any module may
+# still name them. An owned table leaves this list.
+NOT_OWNED = {
+    "parley_schema",  # the store's own bookkeeping (store/sqlite.py, store/postgres.py)
+    "consumers",
+    "events",
+    "messages",
+    "sync_objects",
+    "sync_items",
+    "sync_events",
+    "pushes",
+    "webhook_deliveries",
+    "webhook_attempts",
+    "webhook_faults",
+    "webhook_lanes",
+    "console_sessions",
+    "console_sign_in_failures",
+    # version 2's session lists: queried by realtime/v2/session.py alone so far
+    "session_lists",
+    "session_commands",
+}
+
+# (module, table) call sites of owned tables left where they are, each a known debt.
+LEFT = {
+    # the Sync view and the message-create path, just rewritten for speed
+    # (statements per created message are pinned by tests/contract)
+    ("parley.sync.projection", "members"),
+    ("parley.sync.projection", "invites"),
+    ("parley.sync.projection", "users"),
+    ("parley.sync.projection", "channels"),
+    ("parley.sync.projection", "media"),
+    ("parley.sync.projection", "bindings"),
+    ("parley.sync.rebuild", "members"),
+    ("parley.sync.rebuild", "invites"),
+    ("parley.sync.rebuild", "users"),
+    ("parley.sync.rebuild", "services"),
+    ("parley.sync.rebuild", "channels"),
+    ("parley.sync.access", "members"),
+    ("parley.sync.access", "invites"),
+    ("parley.domain.messages", "channels"),
+    ("parley.domain.messages", "media"),
+    # push fan-out: one join over members, bindings and channels per event
+    ("parley.push.plan", "members"),
+    ("parley.push.plan", "channels"),
+    ("parley.push.plan", "bindings"),
+    # a webhook delivery is read with its event and its account's signing key
+    # in one statement
+    ("parley.webhooks.outbox", "accounts"),
+    # members imports invites (the invite a join fulfils): an invite's
+    # "already a member" check reads members directly
+    ("parley.domain.invites", "members"),
+}
+
+# An owner's ``TABLE`` constant is for the generic REST lookups and pagers
+# only; everywhere else a module calls the owner's queries.
+PAGERS = {"listing", "by_sid", "by_key", "keyset_page"}
+GENERIC = {"parley.api.scope"}  # the REST path's own lookups (by SID, by key, by path)
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _named(tree: ast.AST, names: set[str]) -> Iterator[tuple[str, int]]:
+    """(table, line) for each query naming one of ``names``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            at = TABLE_TAKERS.get(called) if isinstance(called, str) else None
+            if at is not None and len(node.args) > at:
+                arg = node.args[at]
+                if isinstance(arg, ast.Constant) and arg.value in names:
+                    yield arg.value, node.lineno
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for table in SQL.findall(node.value):
+                if table in names:
+                    yield table, node.lineno
+
+
+def _sources() -> Iterator[tuple[str, ast.AST]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "migrations" in path.parts or path == PACKAGE / "store" / "tables.py":
+            continue
+        yield _module(path), ast.parse(path.read_text(), str(path))
+
+
+def test_every_table_has_an_owner_or_is_listed_as_not_yet() -> None:
+    schema = {t.name for t in tables.ACCOUNT} | tables.GLOBAL
+    assert set(tables.OWNERS) <= schema, "owned tables exist"
+    assert not set(tables.OWNERS) & NOT_OWNED, "an owned table leaves NOT_OWNED"
+    missing = schema - set(tables.OWNERS) - NOT_OWNED
+    assert not missing, f"give {sorted(missing)} an owner in parley/store/tables.py OWNERS"
+
+
+def test_owners_exist_and_name_their_table() -> None:
+    sources = dict(_sources())
+    for table, owner in tables.OWNERS.items():
+        assert owner in sources, f"{table}: no module {owner}"
+        declared = f"TABLE = '{table}'" in ast.unparse(sources[owner])
+        assert declared or any(_named(sources[owner], {table})), (
+            f"{owner} owns {table} but never queries it"
+        )
+
+
+def test_only_its_owner_names_a_table_in_a_query() -> None:
+    owned = set(tables.OWNERS)
+    found = set()
+    stray = []
+    for module, tree in _sources():
+        for table, line in _named(tree, owned):
+            if module == tables.OWNERS[table]:
+                continue
+            found.add((module, table))
+            if (module, table) not in LEFT:
+                stray.append(f"{module}:{line} names {table} (owner: {tables.OWNERS[table]})")
+    assert not stray, "use the owner's named queries:\n" + "\n".join(stray)
+    assert not LEFT - found, f"no longer needed in LEFT: {sorted(LEFT - found)}"
+
+
+def test_an_owners_table_constant_only_feeds_the_generic_pagers() -> None:
+    stray = []
+    for module, tree in _sources():
+        if module in GENERIC:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if called in PAGERS:
+                continue
+            for arg in node.args:
+                if isinstance(arg, ast.Attribute) and arg.attr == "TABLE":
+                    stray.append(f"{module}:{node.lineno} passes {ast.unparse(arg)} to {called}")
+    assert not stray, "use the owner's named queries:\n" + "\n".join(stray)
+
+
+def test_the_scan_sees_a_stray_query() -> None:
+    stray = ast.parse(
+        'async def f(tx):\n    await repo.get(tx, "users", {})\n'
+        '    await tx.all("SELECT * FROM members WHERE sid = :s")\n'
+    )
+    assert sorted(_named(stray, {"users", "members"})) == [("members", 3), ("users", 2)]
