@@ -46,23 +46,33 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-FANOUT_METRIC = "parley_sync_fanout_seconds_bucket"
+FANOUT_METRIC = "parley_sync_fanout_seconds"
 
 
 async def fanout_buckets(http: httpx.AsyncClient) -> dict[float, float]:
-    """Parley's fan-out histogram (cumulative count per upper bound, seconds)."""
+    """Parley's fan-out histogram (cumulative count per upper bound, seconds),
+    and its sum (seconds) under the key -1."""
     text = (await http.get("/metrics")).text
     out = {}
     for line in text.splitlines():
-        if line.startswith(FANOUT_METRIC):
+        if line.startswith(FANOUT_METRIC + "_bucket"):
             bound = line.split('le="', 1)[1].split('"', 1)[0]
             out[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith(FANOUT_METRIC + "_sum"):
+            out[-1.0] = float(line.rsplit(" ", 1)[1])
     return out
+
+
+def server_mean(before: dict[float, float], after: dict[float, float]) -> float:
+    """The mean (ms) of what the run added to the histogram."""
+    count = after.get(float("inf"), 0.0) - before.get(float("inf"), 0.0)
+    total = after.get(-1.0, 0.0) - before.get(-1.0, 0.0)
+    return round(total / count * 1000, 1) if count else float("nan")
 
 
 def server_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
     """The upper bound (ms) of the bucket holding quantile ``q`` of what the run added."""
-    counts = sorted((bound, n - before.get(bound, 0.0)) for bound, n in after.items())
+    counts = sorted((b, n - before.get(b, 0.0)) for b, n in after.items() if b >= 0)
     total = counts[-1][1] if counts else 0.0
     for bound, n in counts:
         if total and n >= q * total:
@@ -125,6 +135,9 @@ class Client:
 
     async def _read(self) -> None:
         async for data in self.ws:
+            # arrival: when the client has the frame, before its own work on it
+            # (parsing, the ack it writes back)
+            arrived = time.monotonic()
             frame = frames.parse(data)
             header, payload = frame.header, frame.payload
             if frame.method == "reply":
@@ -145,7 +158,7 @@ class Client:
             elif kind == "list_item_added":
                 text = payload["event"].get("item_data", {}).get("text")
                 if text is not None:
-                    self.arrivals[text] = time.monotonic()
+                    self.arrivals[text] = arrived
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -282,6 +295,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         # from Parley's own histogram (a bucket's upper bound)
         "server_fanout_p50_ms": server_quantile(fanout_before, fanout_after, 0.5),
         "server_fanout_p99_ms": server_quantile(fanout_before, fanout_after, 0.99),
+        "server_fanout_mean_ms": server_mean(fanout_before, fanout_after),
         "connect_and_subscribe_s": round(connect_s, 1),
         "rss_before_mb": round(before, 1),
         "rss_connected_mb": round(after, 1),

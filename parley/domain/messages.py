@@ -29,6 +29,12 @@ from parley.store import Row, Tx, UniqueViolation, repo
 SYSTEM = "system"  # the author of a message created without From (docs/behaviour.md §R5)
 TEXT = "text"
 MEDIA = "media"
+# the push a new message may cause (parley/push/plan.py): the index take also
+# returns the service's settings for it, held on the event for the plan
+PUSH = "new_message"
+HELD_PUSH = f"push_{PUSH}"  # the Event.held key
+_PUSH_PREFIX = "push_"  # of their names in the take's row
+_PUSH_RETURNING = services.push_settings_returning(PUSH, "channels.service_sid", _PUSH_PREFIX)
 
 
 def media_of(message: Row) -> dict[str, Any] | None:
@@ -91,7 +97,8 @@ async def _post(
     if body is None and media is None:
         body = ""  # spec: an empty or null Body is stored as "" (docs/decisions.md §25)
     sid = sids.new_sid(sids.MESSAGE)
-    # one statement: the index, messages_count + 1 and last_message_sid
+    # one statement: the index, messages_count + 1 and last_message_sid, and
+    # the service's new-message push settings
     taken = await repo.take_row(
         tx,
         "channels",
@@ -99,10 +106,12 @@ async def _post(
         "next_message_index",
         also_bump=("messages_count",),
         changes={"last_message_sid": sid},
+        also_return=_PUSH_RETURNING,
     )
     if taken is None:
         return None
     idx, channel = taken
+    push = {name.removeprefix(_PUSH_PREFIX): channel.pop(name) for name in _PUSH_RETURNING}
     row: Row = {
         "sid": sid,
         "account_sid": channel["account_sid"],
@@ -132,7 +141,8 @@ async def _post(
         except UniqueViolation:  # the same media attached by a concurrent create
             raise TwilioError(50508, value=row["media_sid"]) from None
         await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
-    held = {"channel": channel}  # as this message left it: no reader need fetch it again
+    # as this message left them: no reader need fetch them again
+    held = {"channel": channel, HELD_PUSH: push}
     if media is None:
         await emit(tx, origin, "onMessageSent", row, held=held)
     else:

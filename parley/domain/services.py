@@ -96,6 +96,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 COMPATIBILITY_MESSAGE = "Media messages are not supported by your client"
+
 MEDIA_SIZE_LIMIT_MB = 150
 
 # field -> (role type it must name, Twilio parameter)
@@ -122,18 +123,6 @@ async def by_name(tx: Tx, account_sid: str, friendly_name: str) -> Service | Non
     """The account's (first) service of this friendly name (seeds name services)."""
     where = {"account_sid": account_sid, "friendly_name": friendly_name}
     return _service(await repo.get(tx, TABLE, where))
-
-
-async def push_settings(tx: Tx, service_sid: str, kind: str) -> Row | None:
-    """What the push planner reads of a service for one push type (``kind``:
-    new_message, added_to_channel, invited_to_channel, removed_from_channel):
-    enabled, template, sound, log_enabled, badge, read_status_enabled."""
-    return await tx.one(
-        f"SELECT {kind}_enabled AS enabled, {kind}_template AS template, {kind}_sound AS sound,"
-        " notifications_log_enabled AS log_enabled, new_message_badge_count_enabled AS badge,"
-        " read_status_enabled FROM services WHERE sid = :sid",
-        {"sid": service_sid},
-    )
 
 
 async def post_hook(tx: Tx, service_sid: str) -> Row | None:
@@ -195,3 +184,35 @@ async def delete(tx: Tx, service: Row) -> None:
     ):
         await forget(tx, sid)
     await repo.delete(tx, TABLE, {"sid": sid})
+
+
+def _push_columns(kind: str) -> dict[str, str]:
+    """A service's settings for one push type (``kind``: new_message,
+    added_to_channel, invited_to_channel, removed_from_channel; docs/push.md):
+    the name the push planner reads each by, and its column."""
+    return {
+        "enabled": f"{kind}_enabled",
+        "template": f"{kind}_template",
+        "sound": f"{kind}_sound",
+        "log_enabled": "notifications_log_enabled",
+        "badge": "new_message_badge_count_enabled",
+        "read_status_enabled": "read_status_enabled",
+    }
+
+
+async def push_settings(tx: Tx, service_sid: str, kind: str) -> Row | None:
+    """What the push planner reads of a service for one push type:
+    enabled, template, sound, log_enabled, badge, read_status_enabled."""
+    columns = ", ".join(f"{column} AS {name}" for name, column in _push_columns(kind).items())
+    return await tx.one(f"SELECT {columns} FROM services WHERE sid = :sid", {"sid": service_sid})
+
+
+def push_settings_returning(kind: str, service_sid: str, prefix: str) -> dict[str, str]:
+    """``push_settings`` as expressions another table's ``UPDATE … RETURNING``
+    can add (one scalar subquery each, by the updated row's ``service_sid``
+    column, which ``service_sid`` names), each named ``prefix`` + its name:
+    the settings without a statement of their own."""
+    return {
+        prefix + name: f"(SELECT {column} FROM services WHERE sid = {service_sid})"
+        for name, column in _push_columns(kind).items()
+    }

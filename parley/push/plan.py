@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from parley import timefmt
-from parley.domain import bindings, channels, services, users
+from parley.domain import bindings, channels, messages, services, users
 from parley.domain.members import ADDED, REMOVED
 from parley.events import Event
 from parley.push import outbox
@@ -87,7 +87,10 @@ async def plan(tx: Tx, event: Event) -> None:
     kind = push_type(event)
     if kind is None or event.service_sid is None:
         return
-    service = await services.push_settings(tx, event.service_sid, kind)
+    # a new message's, as its index take returned them
+    service = event.held.get(messages.HELD_PUSH) if kind == NEW_MESSAGE else None
+    if service is None:
+        service = await services.push_settings(tx, event.service_sid, kind)
     if service is None or not service["enabled"]:
         return
     targets = await _bindings(tx, event, kind)

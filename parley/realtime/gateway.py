@@ -32,6 +32,7 @@ import hashlib
 import itertools
 import logging
 import secrets
+import struct
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -39,6 +40,8 @@ from http import HTTPStatus
 from typing import Any, cast
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 from parley.domain import services, users
 from parley.errors import TwilioError
@@ -89,6 +92,20 @@ def notification(message_type: str, payload: Any) -> bytes:
     return frames.encode(header, payload)
 
 
+def binary_message(data: bytes) -> bytes:
+    """``data`` as a server's WebSocket binary message: one unmasked final
+    frame, no extension (RFC 6455 §5.2). Built once per encoded frame, the same
+    bytes are written on every socket that is sent it (Session.send_frame)."""
+    size = len(data)
+    if size < 126:
+        head = struct.pack("!BB", 0x82, size)
+    elif size < 1 << 16:
+        head = struct.pack("!BBH", 0x82, 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x82, 127, size)
+    return head + data
+
+
 # A socket's transport (uvicorn's, behind ``receive``): how full its write
 # buffer is, and how to cut it
 Transport = Any
@@ -121,7 +138,11 @@ class Session:
     """One connected client: its grant, user and the frames it is sent."""
 
     def __init__(
-        self, gateway: "Gateway", websocket: WebSocket, transport: Transport | None = None
+        self,
+        gateway: "Gateway",
+        websocket: WebSocket,
+        transport: Transport | None = None,
+        protocol: WebSocketsSansIOProtocol | None = None,
     ) -> None:
         self.gateway = gateway
         self.websocket = websocket
@@ -137,6 +158,9 @@ class Session:
         # per-layer state attached by subsystems (e.g. Sync subscriptions)
         self.extensions: dict[str, Any] = {}
         self._transport = transport
+        # uvicorn's protocol of this socket when frames may be written on its
+        # transport directly (_direct_protocol)
+        self._protocol = protocol
         self._sending = False  # a write is in progress
         self._outbox: _Outbox | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -149,16 +173,30 @@ class Session:
     async def send(self, header: dict[str, Any], payload: Any = None) -> None:
         await self.send_frame(frames.encode(header, payload))
 
-    async def send_frame(self, data: bytes) -> None:
+    async def send_frame(self, data: bytes, message: bytes | None = None) -> None:
         """Send an encoded frame (the same bytes may go to many sessions) without
         waiting for the socket: written at once while the socket keeps up (no
         task switch: a fan-out to a thousand sessions costs a thousand writes),
         else queued for the session's writer task. A queue over its bounds
-        drops the session."""
+        drops the session. ``message``: ``binary_message(data)``, when the
+        caller has it (built once for every subscriber of a live event)."""
         if self.closed:
             return
         outbox = self._outbox
         if not (outbox and outbox.frames) and self._writable_now():
+            protocol = self._protocol
+            if protocol is not None:
+                # the WebSocket message on the transport: what uvicorn's send
+                # would write, without its and Starlette's layers per socket
+                if (
+                    protocol.close_sent
+                    or protocol.disconnected
+                    or (protocol.conn.state is not State.OPEN)
+                ):
+                    self.closed = True
+                else:
+                    protocol.transport.write(message or binary_message(data))
+                return
             self._sending = True  # the transport is not paused: this does not wait
             try:
                 await self.websocket.send_bytes(data)
@@ -359,6 +397,22 @@ class Sessions(set[Session]):
         ]
 
 
+def _direct_protocol(receive: Any) -> WebSocketsSansIOProtocol | None:
+    """uvicorn's protocol of an accepted socket, when a frame may be written on
+    its transport as ``binary_message`` bytes: websockets' sans-I/O protocol
+    (uvicorn's default) with no extension negotiated (Parley turns
+    per-message deflate off, server.py), which writes each message as those
+    bytes. Any other protocol gets every frame through ``websocket.send_bytes``."""
+    protocol = getattr(receive, "__self__", None)
+    if (
+        isinstance(protocol, WebSocketsSansIOProtocol)
+        and not protocol.conn.extensions
+        and protocol.initial_response is None
+    ):
+        return protocol
+    return None
+
+
 def _transport(receive: Any) -> Transport | None:
     """The socket's asyncio transport (uvicorn's WebSocket protocols own it,
     behind ``receive``): its write buffer says whether a frame can be written
@@ -446,7 +500,7 @@ class Gateway:
             await websocket.close(1012)
             return
         await websocket.accept()
-        session = Session(self, websocket, _transport(receive))
+        session = Session(self, websocket, _transport(receive), _direct_protocol(receive))
         self.sessions.add(session)
         try:
             await self._serve(session)

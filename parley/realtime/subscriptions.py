@@ -25,7 +25,7 @@ from typing import Any
 
 from parley.errors import TwilioError
 from parley.events import Event
-from parley.realtime.gateway import Session, Sessions, notification
+from parley.realtime.gateway import Session, Sessions, binary_message, notification
 from parley.runtime import Runtime
 from parley.store import Row, StoreUnavailable
 from parley.sync import access, names, store
@@ -187,7 +187,7 @@ class SessionSubscriptions:
             payload = self._envelope(row["event_type"], event, None)
             await self.session.notify(message_type, payload)
         else:
-            await self.session.send_frame(_live_frame(self._base, row, message_type.format(kind)))
+            await self.session.send_frame(*_live_frame(self._base, row, message_type.format(kind)))
         self.positions[sid] = row["event_id"]
         if row["event_type"] == f"{kind}_removed":
             self.positions.pop(sid, None)  # the object is gone: nothing follows
@@ -244,21 +244,24 @@ class SessionSubscriptions:
 
 
 # Live events are the same bytes for every subscriber: rendered and encoded
-# once (a 1,000-client fan-out did it 1,000 times, bench/fanout.py).
-_LIVE_FRAMES: dict[tuple[str, str, int], bytes] = {}
+# once, twilsock frame and WebSocket message (a 1,000-client fan-out did it
+# 1,000 times, bench/fanout.py).
+_LIVE_FRAMES: dict[tuple[str, str, int], tuple[bytes, bytes]] = {}
 _LIVE_FRAMES_MAX = 4096
 
 
-def _live_frame(base: str, row: Row, message_type: str) -> bytes:
+def _live_frame(base: str, row: Row, message_type: str) -> tuple[bytes, bytes]:
+    """A live event's twilsock frame and its WebSocket message."""
     key = (base, str(row["object_sid"]), int(row["event_id"]))
-    data = _LIVE_FRAMES.get(key)
-    if data is None:
+    found = _LIVE_FRAMES.get(key)
+    if found is None:
         event = store.render_event(base, row)
         data = notification(message_type, {"event_type": row["event_type"], "event": event})
+        found = (data, binary_message(data))
         if len(_LIVE_FRAMES) >= _LIVE_FRAMES_MAX:
             _LIVE_FRAMES.clear()
-        _LIVE_FRAMES[key] = data
-    return data
+        _LIVE_FRAMES[key] = found
+    return found
 
 
 OBJECT_REMOVED = frozenset(f"{kind}_removed" for kind in store.PREFIX)

@@ -143,9 +143,10 @@ def _take_sql(
     bumps: tuple[str, ...],
     sets: tuple[str, ...],
     whole: bool,
+    extra: tuple[tuple[str, str], ...] = (),
 ) -> str:
     changes = [f"{c} = {c} + 1" for c in (column, *bumps)] + [f"{c} = :s_{c}" for c in sets]
-    returning = "*" if whole else column
+    returning = ", ".join(["*" if whole else column, *(f"{sql} AS {name}" for name, sql in extra)])
     return f"UPDATE {table} SET {', '.join(changes)} WHERE {_conds(keys)} RETURNING {returning}"
 
 
@@ -158,14 +159,19 @@ async def take_row(
     also_bump: Sequence[str] = (),
     changes: Row | None = None,
     whole: bool = True,
+    also_return: Mapping[str, str] | None = None,
 ) -> tuple[int, Row] | None:
     """``take``, and the row as the statement left it (``whole``; else only
     the counter): what the caller would otherwise read again. None when no
-    row matches ``where`` (the statement is also the row's lookup)."""
+    row matches ``where`` (the statement is also the row's lookup).
+    ``also_return``: more of the statement's ``RETURNING`` (name -> SQL
+    expression, e.g. a scalar subquery of another table by this row's
+    columns), in the row under those names."""
     changes = changes or {}
     params = _bind(where)
     params.update({f"s_{k}": v for k, v in changes.items()})
-    sql = _take_sql(table, tuple(where), column, tuple(also_bump), tuple(changes), whole)
+    extra = tuple((also_return or {}).items())
+    sql = _take_sql(table, tuple(where), column, tuple(also_bump), tuple(changes), whole, extra)
     row = await tx.one(sql, params)
     return None if row is None else (int(row[column]) - 1, row)
 

@@ -10,8 +10,11 @@ from typing import Any
 import jwt
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from parley.domain import users
+from parley.realtime.gateway import _direct_protocol, binary_message
 from tests.conftest import Account, Server, start_server
 from tests.realtime.helpers import Twilsock, make_key, now, token
 
@@ -231,3 +234,31 @@ def test_the_offload_leaves_the_socket_to_the_client_to_close(tmp_path: Path) ->
     stopping.join(10)
     assert not stopping.is_alive()
     assert time.monotonic() - started < patience + 2
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])
+def test_a_prebuilt_binary_message_is_what_websockets_would_write(size: int) -> None:
+    """The fan-out writes ``binary_message`` bytes on the transport itself:
+    they must be the frame websockets' server protocol writes for the same
+    data (each length encoding: 7-bit, 16-bit, 64-bit)."""
+    data = bytes(i % 251 for i in range(size))
+    protocol = ServerProtocol()
+    protocol.state = State.OPEN
+    protocol.send_binary(data)
+    assert binary_message(data) == b"".join(protocol.data_to_send())
+
+
+def test_frames_go_through_the_asgi_send_unless_the_protocol_is_known() -> None:
+    """Another WebSocket implementation (``--ws wsproto``) keeps every frame on
+    ``websocket.send_bytes``: only websockets' sans-I/O protocol is written to
+    directly."""
+
+    async def receive() -> dict[str, Any]:
+        return {}
+
+    class Other:
+        async def receive(self) -> dict[str, Any]:
+            return {}
+
+    assert _direct_protocol(receive) is None
+    assert _direct_protocol(Other().receive) is None
