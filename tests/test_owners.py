@@ -29,8 +29,8 @@ SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+([a-z_]+)")
 # still name them. An owned table leaves this list.
 NOT_OWNED = {
     "parley_schema",  # the store's own bookkeeping (store/sqlite.py, store/postgres.py)
-    # no module reads or writes it (0001_init's event-consumer positions, never
-    # used since the outbox consumers keep theirs in memory): dropping it is a migration
+    # created by 0001_init for event consumers' positions, but no module reads
+    # or writes it: it needs dropping (a migration), not an owner
     "consumers",
     "events",
     "messages",
