@@ -120,10 +120,9 @@ async def claim(
     if not seqs:
         return [], ""
     seqs = seqs[:limit]
-    marks = ", ".join(f":s{i}" for i in range(len(seqs)))
+    marks, bound = repo.in_list(seqs, "s")
     rows = await tx.all(
-        _CLAIM.format(marks=marks),
-        {**base, "me": worker, "until": now + lease, **{f"s{i}": s for i, s in enumerate(seqs)}},
+        _CLAIM.format(marks=marks), {**base, "me": worker, "until": now + lease, **bound}
     )
     return sorted(rows, key=lambda r: int(r["seq"])), last
 
@@ -191,8 +190,6 @@ async def prune(tx: Tx, before: int, limit: int = 1000) -> int:
     )
     seqs = [r["seq"] for r in rows]
     if seqs:
-        marks = ", ".join(f":s{i}" for i in range(len(seqs)))
-        await tx.run(
-            f"DELETE FROM pushes WHERE seq IN ({marks})", {f"s{i}": s for i, s in enumerate(seqs)}
-        )
+        marks, bound = repo.in_list(seqs, "s")
+        await tx.run(f"DELETE FROM pushes WHERE seq IN ({marks})", bound)
     return len(seqs)

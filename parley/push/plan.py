@@ -28,7 +28,7 @@ from parley.domain import bindings, channels, messages, services, users
 from parley.domain.members import ADDED, REMOVED
 from parley.events import Event
 from parley.push import outbox
-from parley.store import Row, Tx
+from parley.store import Row, Tx, repo
 
 NEW_MESSAGE = "new_message"
 ADDED_TO_CHANNEL = "added_to_channel"
@@ -215,7 +215,7 @@ async def unread_totals(tx: Tx, user_sids: list[str]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for start in range(0, len(user_sids), 500):
         chunk = user_sids[start : start + 500]
-        marks = ", ".join(f":u{i}" for i in range(len(chunk)))
+        marks, bound = repo.in_list(chunk, "u")
         rows = await tx.all(
             "SELECT m.user_sid AS u, SUM(CASE WHEN m.last_consumed_message_index IS NULL"
             " THEN c.messages_count ELSE (SELECT COUNT(*) FROM messages x"
@@ -224,7 +224,7 @@ async def unread_totals(tx: Tx, user_sids: list[str]) -> dict[str, int]:
             " FROM members m JOIN channels c ON c.sid = m.channel_sid"
             f" WHERE m.user_sid IN ({marks})"
             " GROUP BY m.user_sid",
-            {f"u{i}": sid for i, sid in enumerate(chunk)},
+            bound,
         )
         totals.update({r["u"]: int(r["unread"] or 0) for r in rows})
     return totals

@@ -27,7 +27,7 @@ from parley.errors import TwilioError
 from parley.events import Event
 from parley.realtime.gateway import Session, Sessions, binary_message, notification
 from parley.runtime import Runtime
-from parley.store import Row, StoreUnavailable
+from parley.store import Row, StoreUnavailable, repo
 from parley.sync import access, names, store
 
 log = logging.getLogger("parley.sync")
@@ -372,10 +372,9 @@ class Hub:
         async with store_.read() as tx:
             for start in range(0, len(sids), 500):
                 chunk = sids[start : start + 500]
-                marks = ", ".join(f":s{i}" for i in range(len(chunk)))
+                marks, bound = repo.in_list(chunk, "s")
                 rows = await tx.all(
-                    f"SELECT sid, last_event_id FROM sync_objects WHERE sid IN ({marks})",
-                    {f"s{i}": sid for i, sid in enumerate(chunk)},
+                    f"SELECT sid, last_event_id FROM sync_objects WHERE sid IN ({marks})", bound
                 )
                 current.update({r["sid"]: int(r["last_event_id"]) for r in rows})
         for sid, subscribers in watching.items():

@@ -68,17 +68,20 @@ async def insert_many(tx: Tx, table: str, rows: Sequence[Row]) -> None:
         await tx.many(_insert_sql(table, cols, None), group)
 
 
+def in_list(values: Sequence[Any], prefix: str = "v") -> tuple[str, dict[str, Any]]:
+    """The placeholders of ``IN (…)`` for ``values`` (``:v0, :v1, …``) and their
+    parameters; ``prefix`` keeps them apart from a statement's other names."""
+    params = {f"{prefix}{i}": value for i, value in enumerate(values)}
+    return ", ".join(f":{name}" for name in params), params
+
+
 async def existing(tx: Tx, table: str, column: str, values: Sequence[Any]) -> set[Any]:
     """Which of ``values`` are already in ``table.column`` (one query per 500)."""
     found: set[Any] = set()
     for start in range(0, len(values), 500):
-        chunk = list(values[start : start + 500])
-        names = [f"v{i}" for i in range(len(chunk))]
-        sql = (
-            f"SELECT {column} AS v FROM {table}"
-            f" WHERE {column} IN ({', '.join(':' + n for n in names)})"
-        )
-        found.update(r["v"] for r in await tx.all(sql, dict(zip(names, chunk, strict=True))))
+        marks, params = in_list(values[start : start + 500])
+        sql = f"SELECT {column} AS v FROM {table} WHERE {column} IN ({marks})"
+        found.update(r["v"] for r in await tx.all(sql, params))
     return found
 
 

@@ -45,10 +45,10 @@ _UNKNOWN: Any = object()  # ensure(): not looked up yet
 
 async def find_named(tx: Tx, service_sid: str, names: list[str]) -> dict[str, Row]:
     """Several objects of a service by unique name, in one query."""
-    marks = ", ".join(f":n{i}" for i in range(len(names)))
+    marks, bound = repo.in_list(names, "n")
     rows = await tx.all(
         f"SELECT * FROM sync_objects WHERE service_sid = :s AND unique_name IN ({marks})",
-        {"s": service_sid, **{f"n{i}": name for i, name in enumerate(names)}},
+        {"s": service_sid, **bound},
     )
     return {row["unique_name"]: row for row in rows}
 
@@ -118,10 +118,9 @@ async def take_events(
     Each returned object's event is then recorded with ``taken=True``.
     ``also``: one more SQL expression (``… AS name``) returned with every
     object, and its parameters: what the caller would otherwise read alone."""
-    marks = ", ".join(f":n{i}" for i in range(len(names)))
+    marks, bound = repo.in_list(names, "n")
     extra, extra_params = also
-    params: dict[str, Any] = {"s": service_sid, "now": now, **extra_params}
-    params.update({f"n{i}": name for i, name in enumerate(names)})
+    params: dict[str, Any] = {"s": service_sid, "now": now, **extra_params, **bound}
     sets = "last_event_id = last_event_id + 1, date_updated = :now"
     if data:
         whens = " ".join(f"WHEN :d{i} THEN :t{i}" for i in range(len(data)))
@@ -317,10 +316,10 @@ async def events_after(tx: Tx, object_sid: str, after: int, limit: int = 500) ->
 async def events_caused_by(tx: Tx, seqs: list[int]) -> list[Row]:
     if not seqs:
         return []
-    names = ", ".join(f":s{i}" for i in range(len(seqs)))
+    marks, bound = repo.in_list(seqs, "s")
     return await tx.all(
-        f"SELECT * FROM sync_events WHERE cause_seq IN ({names}) ORDER BY object_sid, event_id",
-        {f"s{i}": seq for i, seq in enumerate(seqs)},
+        f"SELECT * FROM sync_events WHERE cause_seq IN ({marks}) ORDER BY object_sid, event_id",
+        bound,
     )
 
 

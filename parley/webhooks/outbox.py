@@ -514,8 +514,7 @@ async def prune(tx: Tx, before: int, limit: int = 1000) -> int:
     )
     seqs = [r["seq"] for r in rows]
     if seqs:
-        marks = ", ".join(f":s{i}" for i in range(len(seqs)))
-        bound = {f"s{i}": seq for i, seq in enumerate(seqs)}
+        marks, bound = repo.in_list(seqs, "s")
         await tx.run(f"DELETE FROM webhook_attempts WHERE delivery_seq IN ({marks})", bound)
         await tx.run(f"DELETE FROM webhook_deliveries WHERE seq IN ({marks})", bound)
     # an idle lane row is recreated by the next delivery that joins it
