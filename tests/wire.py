@@ -7,11 +7,11 @@ simple one). Counted from the bytes, not from Parley's code: a statement that
 bypasses the store's wrappers is counted too.
 """
 
-import contextlib
-import socket
 import struct
 import threading
 from dataclasses import dataclass, field
+
+from tests.hardening.proxy import Proxy, Tap
 
 _SSL_REQUEST = 80877103
 _GSS_REQUEST = 80877104
@@ -69,77 +69,31 @@ class _Conn:
                 self.counts.texts.append(body.rstrip(b"\x00").decode(errors="replace"))
 
 
-class CountingProxy:
+class CountingProxy(Proxy):
     """``start()`` listens on 127.0.0.1 (``port``); ``counts`` adds up over
     every connection until ``reset()``."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = 0
+        super().__init__(target_host, target_port)
         self.counts = Counts()
-        self._lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self._socks: list[socket.socket] = []
+        self._meters: list[_Conn] = []
 
     def reset(self) -> Counts:
         """The counts so far, and start again from zero."""
         with self._lock:
             counts, self.counts = self.counts, Counts()
-            for conn in self._conns:
-                conn.counts = self.counts
+            for meter in self._meters:
+                meter.counts = self.counts
         return counts
 
     def start(self) -> "CountingProxy":
-        self._conns: list[_Conn] = []
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        super().start()
         return self
 
-    def stop(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
-            self._listener = None
-        for sock in self._socks:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target, timeout=5)
-            upstream.settimeout(None)
-            with self._lock:
-                conn = _Conn(self.counts, self._lock)
-                self._conns.append(conn)
-            self._socks += [client, upstream]
-            threading.Thread(target=self._up, args=(client, upstream, conn), daemon=True).start()
-            threading.Thread(target=self._down, args=(upstream, client, conn), daemon=True).start()
-
-    @staticmethod
-    def _up(source: socket.socket, sink: socket.socket, conn: _Conn) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                conn.from_client(data)
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    @staticmethod
-    def _down(source: socket.socket, sink: socket.socket, conn: _Conn) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                conn.from_server()  # before forwarding: the client cannot answer earlier
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
+    def _taps(self) -> tuple[Tap | None, Tap | None]:
+        with self._lock:
+            meter = _Conn(self.counts, self._lock)
+            self._meters.append(meter)
+        # the server's bytes are counted before they are forwarded: the client
+        # cannot answer earlier
+        return meter.from_client, lambda _data: meter.from_server()

@@ -4,6 +4,9 @@ away mid-run and comes back on the same address."""
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
+
+Tap = Callable[[bytes], None]
 
 
 class Proxy:
@@ -38,6 +41,11 @@ class Proxy:
                 conn.shutdown(socket.SHUT_RDWR)
             conn.close()
 
+    def _taps(self) -> tuple[Tap | None, Tap | None]:
+        """What sees each new connection's bytes on their way up (client to
+        target) and down, before they are forwarded; none here."""
+        return None, None
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -50,15 +58,18 @@ class Proxy:
                 client.close()
                 continue
             upstream.settimeout(None)
+            up, down = self._taps()
             with self._lock:
                 self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            for a, b, tap in ((client, upstream, up), (upstream, client, down)):
+                threading.Thread(target=self._pump, args=(a, b, tap), daemon=True).start()
 
     @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(source: socket.socket, sink: socket.socket, tap: Tap | None) -> None:
         try:
             while data := source.recv(65536):
+                if tap is not None:
+                    tap(data)
                 sink.sendall(data)
         except OSError:
             pass
