@@ -47,6 +47,7 @@ from parley.domain import services, users
 from parley.errors import TwilioError
 from parley.events import Event, Origin
 from parley.realtime import frames, tokens
+from parley.realtime.inbound import TwilsockProtocol
 from parley.realtime.tunnel import Request, Response, Routes, split
 from parley.runtime import Runtime
 from parley.store import Row, StoreUnavailable, Tx
@@ -656,6 +657,11 @@ class Gateway:
             await session.hang_up()
             return
         session.grant, session.service, session.user = grant, service, user
+        if isinstance(session._protocol, TwilsockProtocol):
+            # the client's acks (ignored by _dispatch) go no further than the
+            # protocol from now on: they were half the server's CPU in a
+            # fan-out (inbound.py)
+            session._protocol.skip = frames.is_reply
         registrations = frame.header.get("registrations") or []
         for registration in registrations if isinstance(registrations, list) else []:
             if isinstance(registration, dict):
