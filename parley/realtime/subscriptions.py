@@ -49,7 +49,8 @@ Action = Callable[[bool], Awaitable[None]]
 class _Lock(asyncio.Lock):
     def idle(self) -> bool:
         """Free, and nobody waiting for it: taking it now would not wait."""
-        return not self.locked() and not any(not w.cancelled() for w in self._waiters or ())
+        waiters = self._waiters
+        return not self.locked() and (not waiters or all(w.cancelled() for w in waiters))
 
 
 # one live event of an object, for every subscriber: (event id, twilsock
