@@ -9,10 +9,12 @@ then posts messages over REST and measures, per client and message, the time
 from just before the POST to the arrival of that message's Sync event.
 Reports p50/p99 delivery latency, the server's own part of it (p50/p99 of the
 time one commit takes to reach every subscribed session's socket, from Parley's
-``parley_sync_fanout_seconds`` histogram on /metrics, to a bucket's bound) and
-the server's memory per idle connection (RSS after connecting minus before,
-divided by N). The clients share one
-asyncio process, whose own scheduling is part of the figure.
+``parley_sync_fanout_seconds`` histogram on /metrics, to a bucket's bound),
+the CPU time per message of the server and of the clients' process (user +
+system time over the messages, divided by their number) and the server's
+memory per idle connection (RSS after connecting minus before, divided by N).
+The clients share one asyncio process on the server's cores, whose own
+scheduling is part of the figure.
 """
 
 import argparse
@@ -49,6 +51,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             total = int(line.split()[1])
     return total / 1024
+
+
+def cpu_s(pid: int) -> float:
+    """The process's CPU time so far (user + system), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 FANOUT_METRIC = "parley_sync_fanout_seconds"
@@ -352,6 +360,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             after = rss_mb(server.pid)
 
             fanout_before = await fanout_buckets(http)
+            cpu_before, own_before = cpu_s(server.pid), time.process_time()
             latencies: list[float] = []
             post_ms: list[float] = []
             for n in range(args.messages):
@@ -370,6 +379,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     (c.arrivals[text] - sent) * 1000 for c in clients if text in c.arrivals
                 ]
                 await asyncio.sleep(args.gap)
+            server_cpu = cpu_s(server.pid) - cpu_before
+            clients_cpu = time.process_time() - own_before
             missing = args.clients * args.messages - len(latencies)
             fanout_after = await fanout_buckets(http)
             await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
@@ -391,6 +402,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "server_fanout_p50_ms": server_quantile(fanout_before, fanout_after, 0.5),
         "server_fanout_p99_ms": server_quantile(fanout_before, fanout_after, 0.99),
         "server_fanout_mean_ms": server_mean(fanout_before, fanout_after),
+        # everything the server did per message: the POST, the fan-out, the
+        # clients' acknowledgements (and its timers meanwhile)
+        "server_cpu_ms_per_message": round(server_cpu * 1000 / args.messages, 1),
+        "clients_cpu_ms_per_message": round(clients_cpu * 1000 / args.messages, 1),
         "connect_and_subscribe_s": round(connect_s, 1),
         "rss_before_mb": round(before, 1),
         "rss_connected_mb": round(after, 1),
