@@ -104,6 +104,20 @@ async def push_targets(tx: Tx, service_sid: str | None, identity: str | None) ->
     )
 
 
+async def push_targets_in_channel(tx: Tx, channel_sid: str, author: str) -> list[Row]:
+    """The bindings (``PUSH_COLUMNS``) of every member of the channel but
+    ``author``, unless muted there (docs/behaviour.md §P9), oldest first: a new
+    message's recipients in one statement. It reads ``members`` in its join,
+    declared in ``store/tables.py`` ``JOINS``: the rows it returns are bindings."""
+    columns = ", ".join(f"b.{c.strip()}" for c in PUSH_COLUMNS.split(","))
+    return await tx.all(
+        f"SELECT {columns} FROM members m JOIN bindings b ON b.user_sid = m.user_sid"
+        " WHERE m.channel_sid = :channel AND m.identity <> :author"
+        " AND m.notification_level <> 'muted' ORDER BY b.seq",
+        {"channel": channel_sid, "author": author},
+    )
+
+
 TYPES = ("apn", "gcm", "fcm")
 # docs/behaviour.md §P3: default all four
 MESSAGE_TYPES = ("new_message", "added_to_channel", "invited_to_channel", "removed_from_channel")

@@ -16,7 +16,7 @@ kick. Counters move with the row, in the same transaction (docs/behaviour.md §R
 concurrent writers on PostgreSQL as well as SQLite.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
@@ -293,3 +293,28 @@ async def forget_channel(tx: Tx, channel_sid: str) -> None:
 async def holding_role(tx: Tx, role_sid: str) -> bool:
     """Whether any member holds the role (``role_delete``)."""
     return await repo.get(tx, TABLE, {"role_sid": role_sid}) is not None
+
+
+async def unread_totals(tx: Tx, user_sids: Sequence[str]) -> dict[str, int]:
+    """Each user's unread messages over all its channels: the messages above
+    its horizon in each, every message where it has read nothing
+    (docs/push.md, "Badge"). One statement per 500 users; it reads the
+    channels' ``messages_count`` and the messages above each horizon in its
+    join, declared in ``store/tables.py`` ``JOINS``: what it counts is the
+    memberships' consumption."""
+    totals: dict[str, int] = {}
+    for start in range(0, len(user_sids), 500):
+        chunk = user_sids[start : start + 500]
+        marks, bound = repo.in_list(chunk, "u")
+        rows = await tx.all(
+            "SELECT m.user_sid AS u, SUM(CASE WHEN m.last_consumed_message_index IS NULL"
+            " THEN c.messages_count ELSE (SELECT COUNT(*) FROM messages x"
+            " WHERE x.channel_sid = m.channel_sid AND x.idx > m.last_consumed_message_index)"
+            " END) AS unread"
+            " FROM members m JOIN channels c ON c.sid = m.channel_sid"
+            f" WHERE m.user_sid IN ({marks})"
+            " GROUP BY m.user_sid",
+            bound,
+        )
+        totals.update({r["u"]: int(r["unread"] or 0) for r in rows})
+    return totals
