@@ -29,9 +29,6 @@ SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+([a-z_]+)")
 # still name them. An owned table leaves this list.
 NOT_OWNED = {
     "parley_schema",  # the store's own bookkeeping (store/sqlite.py, store/postgres.py)
-    # created by 0001_init for event consumers' positions, but no module reads
-    # or writes it: it needs dropping (a migration), not an owner
-    "consumers",
     "events",
     "messages",
     "sync_objects",

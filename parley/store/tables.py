@@ -67,7 +67,6 @@ GLOBAL: frozenset[str] = frozenset(
     {
         "parley_schema",  # applied migrations
         "accounts",  # a reset keeps the account; an import creates it (state.ensure_account)
-        "consumers",  # event consumers' positions
         "webhook_lanes",  # delivery lanes, shared by the workers of every process
         "console_sign_in_failures",  # by client address or SID: no account of its own
     }
