@@ -21,7 +21,7 @@ from parley.api.table import (
     links,
     url,
 )
-from parley.domain import services
+from parley.domain import service_delete, services
 from parley.domain.catalogue import ALL_EVENTS
 
 INSTANCE = "/Services/{sid}"
@@ -192,7 +192,7 @@ async def update(call: Call) -> Row:
 
 
 async def delete(call: Call) -> None:
-    await services.delete(call.tx, await scope.service(call, "Sid"))
+    await service_delete.delete(call.tx, await scope.service(call, "Sid"))
 
 
 async def list_(call: Call) -> list[Row]:

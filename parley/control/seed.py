@@ -103,7 +103,7 @@ async def _service(
     return service
 
 
-async def _roles(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> int:
+async def _roles(tx: Tx, service: services.ServiceRow, entry: dict[str, Any], where: str) -> int:
     made = 0
     for j, role in enumerate(entries(entry, "roles", where)):
         at = f"{where}.roles[{j}]"
@@ -119,7 +119,7 @@ async def _roles(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> int
     return made
 
 
-async def _users(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> int:
+async def _users(tx: Tx, service: services.ServiceRow, entry: dict[str, Any], where: str) -> int:
     made = 0
     for j, user in enumerate(entries(entry, "users", where)):
         at = f"{where}.users[{j}]"
@@ -166,12 +166,12 @@ async def _credentials(
     return made
 
 
-async def _bindings(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> int:
+async def _bindings(tx: Tx, service: services.ServiceRow, entry: dict[str, Any], where: str) -> int:
     made = 0
     for j, binding in enumerate(entries(entry, "bindings", where)):
         at = f"{where}.bindings[{j}]"
         known(binding, {"identity", "endpoint", "binding_type", "credential", "message_types"}, at)
-        key = {
+        key: dict[str, Any] = {  # checked below: the seed's values are untyped
             "service_sid": service["sid"],
             "identity": binding.get("identity"),
             "endpoint": binding.get("endpoint"),

@@ -14,7 +14,7 @@ from typing import Any, TypedDict, cast
 import orjson
 
 from parley import sids, timefmt
-from parley.domain import credentials, users
+from parley.domain import credentials, services, users
 from parley.errors import TwilioError, invalid
 from parley.events import Origin, emit
 from parley.sids import AccountSid, BindingSid, CredentialSid, ServiceSid, UserSid
@@ -125,7 +125,7 @@ MESSAGE_TYPES = ("new_message", "added_to_channel", "invited_to_channel", "remov
 
 async def register(
     tx: Tx,
-    service: Row,
+    service: services.ServiceRow,
     identity: str,
     endpoint: str,
     binding_type: str,
@@ -198,7 +198,9 @@ def _message_types(values: list[str]) -> list[str]:
     return unique
 
 
-async def _check_credential(tx: Tx, service: Row, sid: str, binding_type: str) -> None:
+async def _check_credential(
+    tx: Tx, service: services.ServiceRow, sid: str, binding_type: str
+) -> None:
     """The credential must be the account's and of the binding's type
     (docs/behaviour.md §P3: ``binding_type`` = the credential's type)."""
     credential = None
@@ -216,7 +218,7 @@ async def delete(tx: Tx, binding: BindingRow, origin: Origin) -> None:
         await users.set_notifiable(tx, binding["user_sid"], False)
 
 
-async def delete_all(tx: Tx, user: Row, origin: Origin) -> None:
+async def delete_all(tx: Tx, user: users.UserRow, origin: Origin) -> None:
     """Every binding of a user (user deletion), each with its event."""
     for binding in await repo.select(tx, TABLE, {"user_sid": user["sid"]}):
         await repo.delete(tx, TABLE, {"sid": binding["sid"]})
@@ -241,5 +243,5 @@ def describe(row: Row) -> dict[str, Any]:
 
 
 async def forget_service(tx: Tx, service_sid: str) -> None:
-    """Every binding of a service being deleted (``services.delete``): no events."""
+    """Every binding of a service being deleted (``service_delete.delete``): no events."""
     await repo.delete(tx, TABLE, {"service_sid": service_sid})

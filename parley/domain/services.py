@@ -5,16 +5,7 @@ from typing import Any, TypedDict, cast
 import orjson
 
 from parley import sids, timefmt
-from parley.domain import (
-    bindings,
-    channel_webhooks,
-    channels,
-    invites,
-    media,
-    members,
-    roles,
-    users,
-)
+from parley.domain import roles
 from parley.sids import AccountSid, RoleSid, ServiceSid
 from parley.store import Row, Tx, repo
 
@@ -63,6 +54,10 @@ class Service(TypedDict):
     removed_from_channel_sound: str | None
     media_compatibility_message: str | None
 
+
+# what functions of other modules take: a typed row, or one read by the
+# generic repository (the REST layer's scope lookups)
+ServiceRow = Service | Row
 
 # docs/behaviour.md §R2, §L1, docs/behaviour.md §P1: a new service
 DEFAULTS: dict[str, Any] = {
@@ -150,7 +145,7 @@ async def create(tx: Tx, account_sid: str, friendly_name: str) -> Row:
     return row
 
 
-async def update(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
+async def update(tx: Tx, service: ServiceRow, values: dict[str, Any]) -> Row:
     """Partial update; every value is validated before anything is written."""
     changes = dict(values)
     for pointer, (kind, wire) in _ROLE_POINTERS.items():
@@ -166,24 +161,9 @@ async def update(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
     return {**service, **changes}
 
 
-async def delete(tx: Tx, service: Row) -> None:
-    """The service and everything in it; account-level credentials survive."""
-    sid = service["sid"]
-    # what hangs off a service goes with it, children first (docs/behaviour.md
-    # §R2 "delete"); messages have no owner module yet
-    await repo.delete(tx, "messages", {"service_sid": sid})
-    for forget in (
-        members.forget_service,
-        invites.forget_service,
-        channel_webhooks.forget_service,
-        media.forget_service,
-        bindings.forget_service,
-        users.forget_service,
-        channels.forget_service,
-        roles.forget_service,
-    ):
-        await forget(tx, sid)
-    await repo.delete(tx, TABLE, {"sid": sid})
+async def delete_row(tx: Tx, service_sid: str) -> None:
+    """Remove the service's row; the cascade is ``domain/service_delete.py``'s."""
+    await repo.delete(tx, TABLE, {"sid": service_sid})
 
 
 def _push_columns(kind: str) -> dict[str, str]:

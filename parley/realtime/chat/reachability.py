@@ -89,7 +89,7 @@ class Reachability:
 
     # simulated connections (the control plane's simulate/connect and /disconnect)
 
-    async def connect(self, service: Row, identity: str) -> int:
+    async def connect(self, service: services.ServiceRow, identity: str) -> int:
         """A simulated client connection: the user is created by its first
         connection, as for a socket, and is online. Returns the identity's
         simulated connections (on every node)."""
@@ -102,7 +102,7 @@ class Reachability:
         await self._change(row, add=True)
         return await self._simulated(service["sid"], identity)
 
-    async def disconnect(self, service: Row, identity: str) -> int:
+    async def disconnect(self, service: services.ServiceRow, identity: str) -> int:
         """The end of one simulated connection; offline after the last
         connection of any kind. Returns the simulated connections left."""
         async with self.store.read() as tx:
@@ -137,7 +137,7 @@ class Reachability:
             if service is not None and reachable:
                 await self._settle(tx, cast(Row, service), identity)
 
-    async def _settle(self, tx: Tx, service: Row, identity: str) -> None:
+    async def _settle(self, tx: Tx, service: services.ServiceRow, identity: str) -> None:
         """The user's ``is_online`` from its live connections on every node
         (the service has reachability on)."""
         user = await users.find(tx, service, identity)
