@@ -1,4 +1,4 @@
-"""The Store contract, run on every engine (STYLE.md "Storage: one interface").
+"""The Store contract, run on every engine: one interface, the same answers.
 
 Each test opens a fresh database of the engine, so they are independent of the
 API suite and of each other.
