@@ -3,7 +3,8 @@
 ::
 
     lifespan (Parley.lifespan: @asynccontextmanager + AsyncExitStack, undone in reverse)
-      open + migrate the store, with the projectors (PROJECTORS: outbox plan, Sync view)
+      open + migrate the store, with the projectors (PROJECTORS: webhook deliveries,
+        pushes, Sync view)
         -> ensure the configured account
         -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
         -> the pre-event caller -> Runtime (frozen: settings, store, bus, health,
