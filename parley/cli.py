@@ -5,7 +5,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import click
 
@@ -428,14 +428,12 @@ def bindings_create(
     from parley.domain import bindings, services
     from parley.errors import TwilioError
     from parley.events import Origin
-    from parley.store import Row
 
     async def register(store: Store) -> dict[str, Any]:
         async with store.write() as tx:
             service = None
             if sids.looks_like(sids.SERVICE, service_sid):
-                found = await services.by_sid(tx, sids.normalise(service_sid))
-                service = cast(Row, found) if found is not None else None
+                service = await services.by_sid(tx, sids.normalise(service_sid))
             if service is None:
                 raise click.ClickException(f"no service {service_sid}")
             row = await bindings.register(

@@ -179,15 +179,15 @@ UPDATE = (
 )
 
 
-async def create(call: Call) -> Row:
+async def create(call: Call) -> services.Service:
     return await services.create(call.tx, call.account_sid, call.values["friendly_name"])
 
 
-async def fetch(call: Call) -> Row:
+async def fetch(call: Call) -> services.Service:
     return await scope.service(call, "Sid")
 
 
-async def update(call: Call) -> Row:
+async def update(call: Call) -> services.Service:
     return await services.update(call.tx, await scope.service(call, "Sid"), call.values)
 
 

@@ -36,7 +36,7 @@ _CHILDREN = {"members", "invites", "messages"}
 
 
 async def apply(
-    tx: Tx, service: services.ServiceRow, entry: dict[str, Any], where: str
+    tx: Tx, service: services.Service, entry: dict[str, Any], where: str
 ) -> dict[str, int]:
     counts = dict.fromkeys(COUNTS, 0)
     for i, spec in enumerate(entries(entry, "channels", where)):
@@ -50,7 +50,7 @@ async def apply(
 
 
 async def _channel(
-    tx: Tx, service: services.ServiceRow, spec: dict[str, Any], at: str, counts: dict[str, int]
+    tx: Tx, service: services.Service, spec: dict[str, Any], at: str, counts: dict[str, int]
 ) -> Row:
     name = spec.get("unique_name")
     if not isinstance(name, str) or not name:
@@ -71,7 +71,7 @@ async def _channel(
     return await step(at, channels.create(tx, service, values, ORIGIN))
 
 
-async def _role_sid(tx: Tx, service: services.ServiceRow, name: Any, at: str) -> str | None:
+async def _role_sid(tx: Tx, service: services.Service, name: Any, at: str) -> str | None:
     """A channel role by friendly name (None: the service's default)."""
     if name is None:
         return None
@@ -97,7 +97,7 @@ def _list(spec: dict[str, Any], key: str, at: str) -> list[Any]:
 
 async def _members(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: channels.ChannelRow,
     spec: dict[str, Any],
     where: str,
@@ -120,7 +120,7 @@ async def _members(
 
 async def _invites(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: channels.ChannelRow,
     spec: dict[str, Any],
     where: str,
@@ -142,7 +142,7 @@ async def _invites(
 
 async def _messages(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: channels.ChannelRow,
     spec: dict[str, Any],
     where: str,

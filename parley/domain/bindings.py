@@ -125,7 +125,7 @@ MESSAGE_TYPES = ("new_message", "added_to_channel", "invited_to_channel", "remov
 
 async def register(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     identity: str,
     endpoint: str,
     binding_type: str,
@@ -198,9 +198,7 @@ def _message_types(values: list[str]) -> list[str]:
     return unique
 
 
-async def _check_credential(
-    tx: Tx, service: services.ServiceRow, sid: str, binding_type: str
-) -> None:
+async def _check_credential(tx: Tx, service: services.Service, sid: str, binding_type: str) -> None:
     """The credential must be the account's and of the binding's type
     (docs/behaviour.md §P3: ``binding_type`` = the credential's type)."""
     credential = None

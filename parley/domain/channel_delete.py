@@ -8,7 +8,7 @@ from parley.store import Tx, repo
 
 
 async def delete(
-    tx: Tx, service: services.ServiceRow, channel: channels.ChannelRow, origin: Origin
+    tx: Tx, service: services.Service, channel: channels.ChannelRow, origin: Origin
 ) -> None:
     """The channel and everything in it: members (each user's
     ``joined_channels_count`` - 1), messages (and their media), invites and

@@ -82,7 +82,7 @@ async def release_member_slot(tx: Tx, channel_sid: str) -> None:
 
 
 async def _check_unique_name(
-    tx: Tx, service: services.ServiceRow, name: str | None, own_sid: str | None
+    tx: Tx, service: services.Service, name: str | None, own_sid: str | None
 ) -> None:
     if name is None:
         return
@@ -93,7 +93,7 @@ async def _check_unique_name(
         raise TwilioError(50307, value=name)
 
 
-async def find(tx: Tx, service: services.ServiceRow, key: str) -> Row | None:
+async def find(tx: Tx, service: services.Service, key: str) -> Row | None:
     """A channel of this service by SID or unique name (docs/behaviour.md §R1)."""
     where = {"service_sid": service["sid"]}
     if sids.looks_like(sids.CHANNEL, key):
@@ -115,7 +115,7 @@ async def search(tx: Tx, service_sid: str, text: str, limit: int) -> list[Row]:
 
 
 async def create(
-    tx: Tx, service: services.ServiceRow, values: Mapping[str, Any], origin: Origin
+    tx: Tx, service: services.Service, values: Mapping[str, Any], origin: Origin
 ) -> Row:
     """Create a channel. ``values`` by column name: friendly_name, unique_name,
     attributes, type, created_by, date_created, date_updated (import)."""
@@ -148,7 +148,7 @@ async def create(
 
 async def update(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: ChannelRow,
     values: Mapping[str, Any],
     origin: Origin,

@@ -63,7 +63,7 @@ async def page_of_identity(
 
 async def create(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: channels.ChannelRow,
     user: users.UserRow,
     origin: Origin,

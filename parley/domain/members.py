@@ -115,7 +115,7 @@ async def page_of_user(
     return [cast(Member, r) for r in rows]
 
 
-async def _channel_role(tx: Tx, service: services.ServiceRow, role_sid: str | None) -> str:
+async def _channel_role(tx: Tx, service: services.Service, role_sid: str | None) -> str:
     if role_sid is None:
         return str(service["default_channel_role_sid"])
     await roles.require(tx, service, role_sid, roles.CHANNEL, "RoleSid")
@@ -134,7 +134,7 @@ def _horizon(values: Mapping[str, Any], changes: dict[str, Any]) -> None:
 
 async def invite(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: channels.ChannelRow,
     user: users.UserRow,
     origin: Origin,
@@ -163,7 +163,7 @@ async def invite_to_join(
 
 async def join(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: channels.ChannelRow,
     identity: str,
     origin: Origin,
@@ -181,7 +181,7 @@ async def join(
 
 async def join_as_creator(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: channels.ChannelRow,
     identity: str,
     origin: Origin,
@@ -195,7 +195,7 @@ async def join_as_creator(
 
 async def add(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: channels.ChannelRow,
     identity: str,
     origin: Origin,
@@ -249,7 +249,7 @@ async def add(
 
 async def update(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: channels.ChannelRow,
     member: MemberRow,
     values: Mapping[str, Any],
@@ -271,7 +271,7 @@ async def update(
 
 async def remove(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     channel: channels.ChannelRow,
     member: MemberRow,
     origin: Origin,

@@ -6,7 +6,7 @@ from parley.domain import invites, members, roles, services, users
 from parley.store import Tx
 
 
-async def delete(tx: Tx, service: services.ServiceRow, role: roles.RoleRow) -> None:
+async def delete(tx: Tx, service: services.Service, role: roles.RoleRow) -> None:
     roles.check_not_a_default(service, role)
     sid = role["sid"]
     for holds, what in (

@@ -14,7 +14,7 @@ from parley.sids import AccountSid, RoleSid, ServiceSid
 from parley.store import Row, Tx, repo
 
 if TYPE_CHECKING:  # services imports roles (its default roles, its role pointers)
-    from parley.domain.services import ServiceRow
+    from parley.domain.services import Service
 
 TABLE = "roles"
 """For the generic REST lookups and pager (``api/scope.py``, ``Call.listing``)."""
@@ -214,7 +214,7 @@ async def create_defaults(tx: Tx, account_sid: str, service_sid: str) -> dict[st
     return pointers
 
 
-async def create(tx: Tx, service: "ServiceRow", values: dict[str, Any]) -> Row:
+async def create(tx: Tx, service: "Service", values: dict[str, Any]) -> Row:
     row = new_row(
         service["account_sid"],
         service["sid"],
@@ -238,7 +238,7 @@ async def update(tx: Tx, role: RoleRow, values: dict[str, Any]) -> Row:
     return {**role, **changes}
 
 
-def check_not_a_default(service: "ServiceRow", role: RoleRow) -> None:
+def check_not_a_default(service: "Service", role: RoleRow) -> None:
     """A role the service points at (its defaults) cannot be deleted
     (docs/behaviour.md §A7)."""
     for pointer in (
@@ -260,7 +260,7 @@ def in_use(detail: str) -> TwilioError:
     return TwilioError(50100, message=f"Role is in use: {detail}")
 
 
-async def require(tx: Tx, service: "ServiceRow", sid: str, kind: str, wire: str) -> Row:
+async def require(tx: Tx, service: "Service", sid: str, kind: str, wire: str) -> Row:
     """A role named in a request body: it must exist in this service with this
     type (50100 for service roles, 50101 for channel roles, docs/behaviour.md §A1)."""
     code = 50101 if kind == CHANNEL else 50100

@@ -16,7 +16,7 @@ from parley.domain import (
 from parley.store import Tx, repo
 
 
-async def delete(tx: Tx, service: services.ServiceRow) -> None:
+async def delete(tx: Tx, service: services.Service) -> None:
     """The service and everything in it; account-level credentials survive."""
     sid = service["sid"]
     # what hangs off a service goes with it, children first (docs/behaviour.md

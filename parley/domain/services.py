@@ -55,10 +55,6 @@ class Service(TypedDict):
     media_compatibility_message: str | None
 
 
-# what functions of other modules take: a typed row, or one read by the
-# generic repository (the REST layer's scope lookups)
-ServiceRow = Service | Row
-
 # docs/behaviour.md §R2, §L1, docs/behaviour.md §P1: a new service
 DEFAULTS: dict[str, Any] = {
     "read_status_enabled": 1,
@@ -130,7 +126,7 @@ async def post_hook(tx: Tx, service_sid: str) -> Row | None:
     )
 
 
-async def create(tx: Tx, account_sid: str, friendly_name: str) -> Row:
+async def create(tx: Tx, account_sid: str, friendly_name: str) -> Service:
     sid = sids.new_sid(sids.SERVICE)
     row: Row = {
         "sid": sid,
@@ -141,11 +137,11 @@ async def create(tx: Tx, account_sid: str, friendly_name: str) -> Row:
         **DEFAULTS,
     }
     row.update(await roles.create_defaults(tx, account_sid, sid))
-    await repo.insert(tx, TABLE, row)
-    return row
+    row["seq"] = await repo.insert(tx, TABLE, row, returning="seq")
+    return cast(Service, row)
 
 
-async def update(tx: Tx, service: ServiceRow, values: dict[str, Any]) -> Row:
+async def update(tx: Tx, service: Service, values: dict[str, Any]) -> Service:
     """Partial update; every value is validated before anything is written."""
     changes = dict(values)
     for pointer, (kind, wire) in _ROLE_POINTERS.items():
@@ -158,7 +154,7 @@ async def update(tx: Tx, service: ServiceRow, values: dict[str, Any]) -> Row:
             changes[key] = int(value)
     changes["date_updated"] = timefmt.now()
     await repo.update(tx, TABLE, {"sid": service["sid"]}, changes)
-    return {**service, **changes}
+    return cast(Service, {**service, **changes})
 
 
 async def delete_row(tx: Tx, service_sid: str) -> None:

@@ -25,7 +25,7 @@ INVITES = 1 << 48  # above any seq a table will reach
 LEVELS = ("default", "muted")
 
 
-async def unread(tx: Tx, service: services.ServiceRow, member: members.MemberRow) -> int | None:
+async def unread(tx: Tx, service: services.Service, member: members.MemberRow) -> int | None:
     """Messages with an index above the horizon; null while the member has no
     horizon (docs/decisions.md §7, as Twilio's SDKs report) and when the
     service has read status off (docs/behaviour.md §P7, inferred)."""
@@ -38,7 +38,7 @@ async def unread(tx: Tx, service: services.ServiceRow, member: members.MemberRow
 
 
 async def joined(
-    tx: Tx, service: services.ServiceRow, user: users.UserRow, member: members.MemberRow
+    tx: Tx, service: services.Service, user: users.UserRow, member: members.MemberRow
 ) -> Row:
     return {
         "account_sid": member["account_sid"],
@@ -70,7 +70,7 @@ def invited(user: users.UserRow, invite: invites.InviteRow) -> Row:
 
 
 async def find(
-    tx: Tx, service: services.ServiceRow, user: users.UserRow, channel: channels.ChannelRow
+    tx: Tx, service: services.Service, user: users.UserRow, channel: channels.ChannelRow
 ) -> tuple[members.MemberRow | None, invites.InviteRow | None]:
     """(member, invite) of this user in this channel; both None = not participating."""
     member = await members.of_user(tx, channel["sid"], user["sid"])
@@ -80,7 +80,7 @@ async def find(
 
 
 async def get(
-    tx: Tx, service: services.ServiceRow, user: users.UserRow, channel: channels.ChannelRow
+    tx: Tx, service: services.Service, user: users.UserRow, channel: channels.ChannelRow
 ) -> Row | None:
     member, invite = await find(tx, service, user, channel)
     if member is not None:
@@ -92,7 +92,7 @@ async def get(
 
 async def page(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     user: users.UserRow,
     *,
     after: Any,
@@ -133,7 +133,7 @@ async def page(
     return [await joined(tx, service, user, m) for m in memberships]
 
 
-def reported(service: services.ServiceRow, values: dict[str, Any]) -> dict[str, Any]:
+def reported(service: services.Service, values: dict[str, Any]) -> dict[str, Any]:
     """What a client's report of its channel state changes: its consumption
     horizon is ignored while the service has read status off
     (docs/behaviour.md, "Consumption")."""
@@ -144,7 +144,7 @@ def reported(service: services.ServiceRow, values: dict[str, Any]) -> dict[str, 
 
 async def update(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     user: users.UserRow,
     channel: channels.ChannelRow,
     values: dict[str, Any],
@@ -165,7 +165,7 @@ async def update(
 
 async def delete(
     tx: Tx,
-    service: services.ServiceRow,
+    service: services.Service,
     user: users.UserRow,
     channel: channels.ChannelRow,
     origin: Origin,

@@ -7,7 +7,7 @@ from parley.events import Origin, emit
 from parley.store import Tx
 
 
-async def delete(tx: Tx, service: services.ServiceRow, user: users.UserRow, origin: Origin) -> None:
+async def delete(tx: Tx, service: services.Service, user: users.UserRow, origin: Origin) -> None:
     """Delete a user and what hangs off its identity (docs/behaviour.md §R8,
     docs/decisions.md §32): every membership through ``members.remove`` (each
     channel's ``members_count`` - 1, ``onMemberRemoved``), its pending invites

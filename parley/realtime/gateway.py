@@ -149,7 +149,7 @@ class Session:
         self.grant: tokens.Grant | None = None
         # (token key, account) this socket counts against (Gateway._over_limit)
         self.counted: tuple[str, str] | None = None
-        self.service: services.ServiceRow | None = None
+        self.service: services.Service | None = None
         self.user: users.UserRow | None = None
         self.message_types: set[str] = set()
         self.contexts: dict[str, Any] = {}
@@ -425,7 +425,7 @@ def _transport(receive: Any) -> Transport | None:
 
 
 async def connecting_user(
-    tx: Tx, service: services.ServiceRow, identity: str, role_sid: str | None
+    tx: Tx, service: services.Service, identity: str, role_sid: str | None
 ) -> Row:
     """The user of a connecting client (a socket, or a simulated connection):
     created by the first connection (docs/behaviour.md, "Users and connections"),

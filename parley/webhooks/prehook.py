@@ -55,7 +55,7 @@ class Decision:
     attempts: int = 0
 
 
-def wanted(service: services.ServiceRow, event_name: str) -> bool:
+def wanted(service: services.Service, event_name: str) -> bool:
     """Whether the service has a pre-event URL and lists this event in its filters."""
     if not service.get("pre_webhook_url"):
         return False
@@ -68,7 +68,7 @@ def wanted(service: services.ServiceRow, event_name: str) -> bool:
 
 async def call(
     client: httpx.AsyncClient,
-    service: services.ServiceRow,
+    service: services.Service,
     auth_token: str,
     event_name: str,
     params: Mapping[str, str],
@@ -143,7 +143,7 @@ class PreHooks:
         self.client = targets.client(settings.allow_private_webhooks, limits)
 
     async def call(
-        self, service: services.ServiceRow, event_name: str, params: Mapping[str, str]
+        self, service: services.Service, event_name: str, params: Mapping[str, str]
     ) -> Decision:
         if not wanted(service, event_name):
             return Decision(True)

@@ -43,7 +43,7 @@ T = TypeVar("T")
 class Target:
     """The rows one action acts on, resolved in the transaction that uses them."""
 
-    service: services.ServiceRow
+    service: services.Service
     user: users.UserRow  # the caller
     channel: Row | None = None
     member: MemberRow | None = None  # the caller's membership of ``channel``

@@ -31,7 +31,7 @@ MY_FIELDS = {
 }
 
 
-async def visible_channel(tx: Tx, ctx: Ctx, service: services.ServiceRow, key: str) -> Row:
+async def visible_channel(tx: Tx, ctx: Ctx, service: services.Service, key: str) -> Row:
     """A channel the caller may see: public, or one it belongs to / is invited to."""
     channel = await channels.find(tx, service, key)
     if channel is None:
@@ -53,7 +53,7 @@ async def in_channel(tx: Tx, ctx: Ctx, args: Args) -> Target:
 
 
 async def _mine(
-    tx: Tx, service: services.ServiceRow, user: users.UserRow, channel: channels.ChannelRow
+    tx: Tx, service: services.Service, user: users.UserRow, channel: channels.ChannelRow
 ) -> Row | None:
     return await user_channels.get(tx, service, user, channel)
 

@@ -95,9 +95,7 @@ async def member_of(
     return await members.of_user(tx, channel["sid"], user["sid"])
 
 
-async def members_channel(
-    tx: Tx, service: services.ServiceRow, user: users.UserRow, key: str
-) -> Row:
+async def members_channel(tx: Tx, service: services.Service, user: users.UserRow, key: str) -> Row:
     """The channel named by ``key`` (SID or unique name), for an action only its
     members may take: 50300 when there is no such channel, 50400 when the
     caller is not a member."""

@@ -42,7 +42,7 @@ def _media(values: Values) -> bool:
     return values.get("media_sid") is not None
 
 
-def _row(service: services.ServiceRow) -> Row:
+def _row(service: services.Service) -> Row:
     """The service as domain/messages.py takes it: an untyped row, until that
     module takes the owners' typed rows."""
     return cast(Row, service)

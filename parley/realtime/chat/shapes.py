@@ -55,7 +55,7 @@ def my_channel(ctx: Ctx, user_channel: Row) -> dict[str, Any]:
     }
 
 
-def user(ctx: Ctx, row: users.UserRow, service: services.ServiceRow) -> dict[str, Any]:
+def user(ctx: Ctx, row: users.UserRow, service: services.Service) -> dict[str, Any]:
     reachable = bool(service.get("reachability_enabled"))
 
     def flag(value: Any) -> bool | None:

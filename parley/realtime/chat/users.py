@@ -116,7 +116,7 @@ async def _with_user(tx: Tx, ctx: Ctx, args: Args) -> Target:
 
 async def _update_user(
     tx: Tx, ctx: Ctx, target: Target, values: Values
-) -> tuple[Row, services.ServiceRow]:
+) -> tuple[Row, services.Service]:
     row = await users.update(tx, target.service, target.subject_row, values, ctx.origin)
     return row, target.service
 
