@@ -2,6 +2,7 @@
 
 import base64
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -69,6 +70,29 @@ def test_api_key_authenticates_as_its_account(
     assert created.account_sid == account.sid
     assert client.chat.v2.services(created.sid).fetch().friendly_name == "via key"
     client.chat.v2.services(created.sid).delete()
+
+
+def test_rotated_token_stops_working_within_the_ttl(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verified header is trusted for ``Authenticator.TTL`` seconds without a
+    lookup (docs/decisions.md §44), never longer: after a token's rotation the
+    new one works at once, and the old one is refused once that time is past."""
+    store, api = server.app.store, server.app.api
+    assert store is not None and api is not None
+    clock = [1_000.0]
+    monkeypatch.setattr(accounts, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    made = server.run(accounts.create_account(store, "rotating"))
+    old = _auth(made["sid"], made["auth_token"])
+    assert httpx.get(server.url + "/v2/Services", headers=old).status_code == 200
+    server.run(accounts.create_account(store, "rotating", sid=made["sid"], auth_token="new"))
+    new = _auth(made["sid"], "new")
+    assert httpx.get(server.url + "/v2/Services", headers=new).status_code == 200
+    clock[0] += api.auth.TTL / 2
+    assert httpx.get(server.url + "/v2/Services", headers=old).status_code == 200
+    clock[0] += api.auth.TTL / 2 + 0.001
+    assert httpx.get(server.url + "/v2/Services", headers=old).status_code == 401
+    assert httpx.get(server.url + "/v2/Services", headers=new).status_code == 200
 
 
 def test_unknown_path_and_verb(http: httpx.Client) -> None:
