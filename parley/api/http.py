@@ -16,6 +16,7 @@ Every failure is a ``TwilioError`` rendered by ``_error``; anything else is a
 
 import logging
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 from parley import sids
@@ -31,7 +32,7 @@ from parley.vault import Vault
 
 log = logging.getLogger("parley.api")
 
-Scope = dict[str, Any]
+Scope = MutableMapping[str, Any]
 BODY_MAX = 1 << 20  # bytes; Twilio's own per-field limits are far below this
 
 _JSON = (b"content-type", b"application/json; charset=utf-8")
