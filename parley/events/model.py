@@ -1,5 +1,6 @@
 """The event record and how it enters the outbox."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -98,7 +99,7 @@ async def emit(
     tx: Tx,
     origin: Origin,
     kind: str,
-    row: dict[str, Any],
+    row: Mapping[str, Any],
     *,
     channel_sid: str | None = None,
     held: dict[str, dict[str, Any]] | None = None,

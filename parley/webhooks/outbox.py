@@ -339,6 +339,9 @@ async def release_all(tx: Tx, worker: str) -> None:
     )
 
 
+# one statement for what a send needs: this module owns the deliveries it
+# returns, and reads the event and the account's signing key in the same join
+# (declared in store/tables.py JOINS) instead of a statement for each
 _HEAD_WITH_EVENT = (
     "SELECT d.*, e.seq AS e_seq, e.payload AS e_payload, e.source AS e_source,"
     " e.identity AS e_identity, e.webhooks AS e_webhooks, e.date_created AS e_date,"
