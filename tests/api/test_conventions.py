@@ -95,6 +95,22 @@ def test_rotated_token_stops_working_within_the_ttl(
     assert httpx.get(server.url + "/v2/Services", headers=new).status_code == 200
 
 
+def test_only_headers_of_a_credentials_size_are_remembered(
+    server: Server, account: Account
+) -> None:
+    """Whitespace padding still verifies, but is not kept: a tenant cannot
+    grow the process's memory with variants of its own valid header."""
+    api = server.app.api
+    assert api is not None
+    plain = _auth(account.sid, account.auth_token)["Authorization"]
+    padded = plain.replace("Basic ", "Basic" + " " * 300, 1)
+    for header in (plain, padded):
+        response = httpx.get(server.url + "/v2/Services", headers={"Authorization": header})
+        assert response.status_code == 200
+    assert plain.encode() in api.auth._cache
+    assert padded.encode() not in api.auth._cache
+
+
 def test_unknown_path_and_verb(http: httpx.Client) -> None:
     for path in ("/v2/Nowhere", "/v2/Services/", "/v1/Services", "/v2/services", "/"):
         response = http.get(path)
