@@ -1,9 +1,12 @@
 """Accounts and API keys: the credentials behind HTTP Basic auth (docs/behaviour.md §C2).
 
-An API key authenticates as the account that owns it. Verified credentials are
-cached briefly so that auth costs one dict lookup on the hot path.
+An API key authenticates as the account that owns it. A verified header is
+trusted for a few seconds, so that auth costs one dict lookup on the hot path
+(docs/decisions.md §44).
 """
 
+import base64
+import binascii
 import hmac
 import secrets
 import time
@@ -105,29 +108,44 @@ async def find_dev_account(store: Store) -> dict[str, str] | None:
     return {"sid": rows[0]["sid"], "auth_token": rows[0]["auth_token"]} if rows else None
 
 
+HEADER_KEPT = 256  # bytes; "Basic " and base64 of a SID, ":" and a secret take ~100
+
+
 class Authenticator:
     """Resolves Basic credentials to an account SID."""
 
-    TTL = 5.0  # seconds a verified credential is trusted without a lookup
+    TTL = 5.0  # seconds a verified header is trusted without a lookup (docs/decisions.md §44)
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._cache: dict[tuple[str, str], tuple[str, float]] = {}
+        self._cache: dict[bytes, tuple[str, float]] = {}
 
-    async def account_for(self, username: str, password: str) -> str | None:
-        key = (username, password)
-        hit = self._cache.get(key)
+    async def account_of(self, header: bytes | None) -> str | None:
+        """The account of an ``Authorization: Basic`` header, or None.
+
+        A verified header is trusted for ``TTL`` seconds, keyed by its bytes:
+        a request with the same header costs one dict lookup, no decoding."""
+        if not header:
+            return None
+        hit = self._cache.get(header)
         now = time.monotonic()
         if hit is not None and hit[1] > now:
             return hit[0]
-        account = await self._verify(username, password)
-        if account is not None:
+        credentials = basic(header)
+        if credentials is None:
+            return None
+        account = await self.account_for(*credentials)
+        # a header padded with whitespace still verifies: only headers of a
+        # credential's size are kept, so a tenant cannot grow the cache's memory
+        if account is not None and len(header) <= HEADER_KEPT:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (account, now + self.TTL)
+            self._cache[header] = (account, now + self.TTL)
         return account
 
-    async def _verify(self, username: str, password: str) -> str | None:
+    async def account_for(self, username: str, password: str) -> str | None:
+        """The account these credentials (an account's SID and auth token, or
+        an API key's SID and secret) authenticate as, looked up now."""
         async with self.store.read() as tx:
             if sids.looks_like(sids.ACCOUNT, username):
                 found = await account(tx, sids.normalise(username))
@@ -141,3 +159,16 @@ class Authenticator:
 
     def forget(self) -> None:
         self._cache.clear()
+
+
+def basic(header: bytes) -> tuple[str, str] | None:
+    """``(username, password)`` of an ``Authorization: Basic`` header, both
+    non-empty, or None."""
+    if header[:6].lower() != b"basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, _, password = decoded.partition(":")
+    return (username, password) if username and password else None

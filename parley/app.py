@@ -94,6 +94,7 @@ class Parley:
         self.runtime: Runtime | None = None
         # (path prefix, ASGI app) tried before the REST API, for HTTP and WebSocket
         self.mounts: list[tuple[str, ASGIApp]] = []
+        self._prefixes: tuple[str, ...] = ()  # the mounts' prefixes, for one test
         # the running components, for probes and tests (None outside the lifespan)
         self.store: Store | None = None
         self.api: RestApi | None = None
@@ -229,10 +230,11 @@ class Parley:
             self.webhooks, self.pushes, self.control = worker, sender, control
             self.gateway, self.sync_hub = gateway, hub
             self.mounts, self._workers_alive = mounts, workers_alive
+            self._prefixes = tuple(prefix for prefix, _ in mounts)
             try:
                 yield runtime
             finally:
-                self.mounts, self._workers_alive = [], None
+                self.mounts, self._workers_alive, self._prefixes = [], None, ()
                 self.runtime = self.store = self.api = self.prehooks = None
                 self.webhooks = self.pushes = self.control = self.gateway = self.sync_hub = None
 
@@ -260,16 +262,18 @@ class Parley:
         kind = scope["type"]
         if kind in ("http", "websocket"):
             path = scope["path"]
-            for prefix, handler in self.mounts:
-                if path.startswith(prefix):
-                    await handler(scope, receive, send)
-                    return
+            # one C-level test of every prefix first: most requests are REST
+            if path.startswith(self._prefixes):
+                for prefix, handler in self.mounts:
+                    if path.startswith(prefix):
+                        await handler(scope, receive, send)
+                        return
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1000})
                 return
             if self.api is None:
                 raise RuntimeError("Parley received a request before its lifespan started")
-            await self.api(dict(scope), receive, send)
+            await self.api(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 

@@ -156,7 +156,7 @@ class MediaApi:
             status, body, headers = exc.status, codec.dumps(exc.body()), [_JSON]
             extra = exc.headers()
         except Exception:
-            request_id = sids.new_sid(sids.REQUEST)
+            request_id = sids.new_request_id()
             log.exception("media request %s failed: %s", request_id, scope["path"])
             error = TwilioError(20500, message=f"Internal Server Error (request {request_id})")
             status, body, headers = 500, codec.dumps(error.body()), [_JSON]

@@ -37,8 +37,10 @@ class Call:
         any_of: dict[str, list[Any]] | None = None,
         column: str = "seq",
         descending: bool = False,
+        within: tuple[str, str, dict[str, Any]] | None = None,
     ) -> list[Row]:
-        """The rows of the requested page (keyset), plus one that says "more"."""
+        """The rows of the requested page (keyset), plus one that says "more";
+        ``within``: of a parent row found by the same statement (``repo.page``)."""
         assert self.page is not None, "listing() is for list operations"
         return await repo.page(
             self.tx,
@@ -50,4 +52,5 @@ class Call:
             after=self.page.after,
             before=self.page.before,
             limit=self.page.size + 1,
+            within=within,
         )

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode
 
 import orjson
 
@@ -250,13 +250,15 @@ def page_body(
     backwards = request.before is not None
     rows, more_before, more_after = window(rows, size, backwards, request.token is not None)
     filters = [(k, v) for k, v in query if k not in ("PageSize", "Page", "PageToken")]
+    # what every link shares, encoded once: urlencode of the filters and the
+    # page size, to which each link adds its page and token as urlencode would
     prefix = f"{base}{quote(path, safe='/@+:,;=!$&()*~')}?"
+    prefix += urlencode([*filters, ("PageSize", str(size))]) + "&Page="
 
     def link(page: int, token: str | None) -> str:
-        pairs = [*filters, ("PageSize", str(size)), ("Page", str(page))]
         if token:
-            pairs.append(("PageToken", token))
-        return prefix + urlencode(pairs)
+            return f"{prefix}{page}&PageToken={quote_plus(token)}"
+        return f"{prefix}{page}"
 
     column = resource.cursor
     next_url = prev_url = None

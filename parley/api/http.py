@@ -14,10 +14,9 @@ Every failure is a ``TwilioError`` rendered by ``_error``; anything else is a
 500 with a request id in the log. Pure ASGI: no middleware stack to pay for.
 """
 
-import base64
-import binascii
 import logging
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 from parley import sids
@@ -33,7 +32,7 @@ from parley.vault import Vault
 
 log = logging.getLogger("parley.api")
 
-Scope = dict[str, Any]
+Scope = MutableMapping[str, Any]
 BODY_MAX = 1 << 20  # bytes; Twilio's own per-field limits are far below this
 
 _JSON = (b"content-type", b"application/json; charset=utf-8")
@@ -63,7 +62,7 @@ class RestApi:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()
-        request_id = sids.new_sid(sids.REQUEST)
+        request_id = sids.new_request_id()
         try:
             status, body, extra = await self._handle(scope, receive)
         except TwilioError as exc:
@@ -144,17 +143,10 @@ async def authenticate(auth: Authenticator, header: bytes | None) -> str:
 
     Shared by every HTTP surface that takes REST credentials (the REST API, the
     media upload endpoint)."""
-    if header and header[:6].lower() == b"basic ":
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            decoded = ""
-        username, _, password = decoded.partition(":")
-        if username and password:
-            account = await auth.account_for(username, password)
-            if account is not None:
-                return account
-    raise TwilioError(20003)
+    account = await auth.account_of(header)
+    if account is None:
+        raise TwilioError(20003)
+    return account
 
 
 async def read_body(receive: Any, limit: int = BODY_MAX) -> bytes:

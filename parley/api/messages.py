@@ -25,7 +25,7 @@ from parley.api.table import (
     flag,
     url,
 )
-from parley.domain import limits, messages
+from parley.domain import channels, limits, messages
 
 MESSAGE = Resource(
     name="message",
@@ -108,13 +108,18 @@ async def delete(call: Call) -> None:
 
 
 async def list_(call: Call) -> list[Row]:
-    channel = await scope.channel(call)
-    return await call.listing(
+    # the page's statement finds the channel (a subquery): no lookup first;
+    # only an empty page may mean that there is no such channel (404)
+    rows = await call.listing(
         "messages",
-        {"channel_sid": channel["sid"]},
+        {},
+        within=("channel_sid", channels.TABLE, scope.channel_where(call)),
         column="idx",
         descending=call.values.get("order") == "desc",
     )
+    if not rows:
+        await scope.channel(call)
+    return rows
 
 
 COLLECTION = "/v2/Services/{ServiceSid}/Channels/{ChannelSid}/Messages"

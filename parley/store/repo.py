@@ -220,8 +220,13 @@ def _page_sql(
     column: str,
     descending: bool,
     cursor: str | None,
+    within: tuple[str, str, tuple[str, ...]] | None = None,
 ) -> str:
-    conds = [_conds(keys)]
+    conds = [_conds(keys)] if keys or within is None else []
+    if within is not None:
+        own, parent, parent_keys = within
+        found = " AND ".join(f"{k} = :p_{k}" for k in parent_keys)
+        conds.append(f"{own} = (SELECT sid FROM {parent} WHERE {found})")
     for name, n in any_of:
         conds.append(f"{name} IN ({', '.join(f':a_{name}_{i}' for i in range(n))})")
     if cursor == "after":
@@ -247,14 +252,19 @@ async def page(
     after: Any = None,
     before: Any = None,
     limit: int,
+    within: tuple[str, str, Where] | None = None,
 ) -> list[Row]:
     """Keyset page: up to ``limit`` rows strictly after (or before) a cursor.
 
     Cost does not depend on how deep the page is: the cursor is a value of an
-    indexed column, never an offset.
+    indexed column, never an offset. ``within``: ``(column, parent table,
+    parent where)``, the rows whose ``column`` is the SID of the parent row
+    ``where`` picks, found by the same statement (a subquery); no rows when
+    there is no such parent.
     """
     any_of = {k: v for k, v in (any_of or {}).items() if v}
     cursor = "after" if after is not None else "before" if before is not None else None
+    parent = None if within is None else (within[0], within[1], tuple(within[2]))
     sql = _page_sql(
         table,
         tuple(where),
@@ -262,8 +272,11 @@ async def page(
         column,
         descending,
         cursor,
+        parent,
     )
     params = _bind(where)
+    if within is not None:
+        params.update({f"p_{k}": v for k, v in within[2].items()})
     for name, values in any_of.items():
         params.update({f"a_{name}_{i}": v for i, v in enumerate(values)})
     if cursor is not None:

@@ -2,6 +2,7 @@
 
 import base64
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -69,6 +70,45 @@ def test_api_key_authenticates_as_its_account(
     assert created.account_sid == account.sid
     assert client.chat.v2.services(created.sid).fetch().friendly_name == "via key"
     client.chat.v2.services(created.sid).delete()
+
+
+def test_rotated_token_stops_working_within_the_ttl(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verified header is trusted for ``Authenticator.TTL`` seconds without a
+    lookup (docs/decisions.md §44), never longer: after a token's rotation the
+    new one works at once, and the old one is refused once that time is past."""
+    store, api = server.app.store, server.app.api
+    assert store is not None and api is not None
+    clock = [1_000.0]
+    monkeypatch.setattr(accounts, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    made = server.run(accounts.create_account(store, "rotating"))
+    old = _auth(made["sid"], made["auth_token"])
+    assert httpx.get(server.url + "/v2/Services", headers=old).status_code == 200
+    server.run(accounts.create_account(store, "rotating", sid=made["sid"], auth_token="new"))
+    new = _auth(made["sid"], "new")
+    assert httpx.get(server.url + "/v2/Services", headers=new).status_code == 200
+    clock[0] += api.auth.TTL / 2
+    assert httpx.get(server.url + "/v2/Services", headers=old).status_code == 200
+    clock[0] += api.auth.TTL / 2 + 0.001
+    assert httpx.get(server.url + "/v2/Services", headers=old).status_code == 401
+    assert httpx.get(server.url + "/v2/Services", headers=new).status_code == 200
+
+
+def test_only_headers_of_a_credentials_size_are_remembered(
+    server: Server, account: Account
+) -> None:
+    """Whitespace padding still verifies, but is not kept: a tenant cannot
+    grow the process's memory with variants of its own valid header."""
+    api = server.app.api
+    assert api is not None
+    plain = _auth(account.sid, account.auth_token)["Authorization"]
+    padded = plain.replace("Basic ", "Basic" + " " * 300, 1)
+    for header in (plain, padded):
+        response = httpx.get(server.url + "/v2/Services", headers={"Authorization": header})
+        assert response.status_code == 200
+    assert plain.encode() in api.auth._cache
+    assert padded.encode() not in api.auth._cache
 
 
 def test_unknown_path_and_verb(http: httpx.Client) -> None:

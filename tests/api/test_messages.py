@@ -202,6 +202,35 @@ def test_create_finds_the_channel_only_in_its_service_and_account(
     assert made.index == 0 and made.channel_sid == room.sid
 
 
+def test_list_finds_the_channel_only_in_its_service_and_account(
+    client: Client, other_client: Client, make_service: Any
+) -> None:
+    """A page's statement finds its channel by a subquery (README, "What
+    profiling found and fixed"): a channel of another service, or of another
+    account, by SID or unique name, is 404 whether it has messages or not; its
+    own service lists it, and an empty channel is an empty page."""
+    home, away = make_service("home"), make_service("away")
+    room = client.chat.v2.services(away.sid).channels.create(unique_name="room")
+    empty = client.chat.v2.services(away.sid).channels.create(unique_name="empty")
+    client.chat.v2.services(away.sid).channels(room.sid).messages.create(body="x")
+
+    def listed(caller: Client, service_sid: str, key: str) -> tuple[int, Any]:
+        url = f"{room.url.rsplit('/v2/', 1)[0]}/v2/Services/{service_sid}/Channels/{key}/Messages"
+        response = caller.request("GET", url)
+        return response.status_code, json.loads(response.text)
+
+    for key in (room.sid, "room", empty.sid, "empty"):
+        for caller, service_sid in ((client, home.sid), (other_client, away.sid)):
+            status, body = listed(caller, service_sid, key)
+            assert (status, body["code"]) == (404, 20404), (key, body)
+    assert listed(client, away.sid, "nope")[0] == 404
+    for key in (room.sid, "room"):
+        listed = client.chat.v2.services(away.sid).channels(key).messages.list()
+        assert [m.body for m in listed] == ["x"]
+    for key in (empty.sid, "empty"):
+        assert client.chat.v2.services(away.sid).channels(key).messages.list() == []
+
+
 def test_message_of_another_channel_is_not_found(client: Client, service: Any) -> None:
     svc = client.chat.v2.services(service.sid)
     one, two = svc.channels.create().sid, svc.channels.create().sid

@@ -128,3 +128,65 @@ def test_postgres_round_trips_per_created_message(
     # one statement per round trip: nothing pipelined, nothing sent twice
     assert counts.round_trips == PG_ROUND_TRIPS * MESSAGES, counts
     assert counts.statements == counts.round_trips, counts
+
+
+# ----------------------------------------------------------------- the read path
+
+READS = 20  # of each kind, inside the counted window
+READ_STATEMENTS = {"fetch channel": 1, "list messages": 1}  # per request, either engine
+
+
+def _reads(poster: Poster) -> dict[str, str]:
+    """The benchmarked reads (bench/run.py): the channel, and a page of its messages."""
+    channel = poster.messages.removesuffix("/Messages")
+    return {"fetch channel": channel, "list messages": poster.messages + "?PageSize=2"}
+
+
+def _get(poster: Poster, path: str) -> None:
+    response = poster.http.get(path)
+    assert response.status_code == 200, response.text
+    assert "messages" not in path or len(response.json()["messages"]) == 2
+
+
+def test_sqlite_statements_per_read(sqlite_server: ParleyServer) -> None:
+    """A fetched channel is one statement (its lookup, scoped to the account);
+    a page of messages is one (the page, finding its channel by a subquery)."""
+    poster = Poster(sqlite_server)
+    poster.create(3)
+    store = sqlite_server.app.store
+    assert isinstance(store, SqliteStore)
+    conns: list[sqlite3.Connection] = [store._writer, store._reader]
+    for name, path in _reads(poster).items():
+        _get(poster, path)  # warm
+        seen: list[str] = []
+        for conn in conns:
+            conn.set_trace_callback(seen.append)
+        try:
+            for _ in range(READS):
+                _get(poster, path)
+        finally:
+            for conn in conns:
+                conn.set_trace_callback(None)
+        assert len(seen) == READ_STATEMENTS[name] * READS, (name, len(seen), seen[-4:])
+    poster.close()
+
+
+@pytest.mark.postgres
+def test_postgres_round_trips_per_read(
+    postgres_server: tuple[ParleyServer, CountingProxy],
+) -> None:
+    """The same reads on PostgreSQL: one round trip each (no BEGIN or COMMIT
+    around a read, statements prepared once per connection)."""
+    server, proxy = postgres_server
+    poster = Poster(server)
+    poster.create(3)
+    for name, path in _reads(poster).items():
+        for _ in range(10):  # warm: every pooled connection has prepared it
+            _get(poster, path)
+        proxy.reset()
+        for _ in range(READS):
+            _get(poster, path)
+        counts = proxy.reset()
+        assert counts.round_trips == READ_STATEMENTS[name] * READS, (name, counts)
+        assert counts.statements == counts.round_trips, (name, counts)
+    poster.close()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from parley.events import Event, Origin, emit
-from parley.store import Store, UniqueViolation, open_store, repo, tables
+from parley.store import Store, StoreUnavailable, UniqueViolation, open_store, repo, tables
 from parley.store.sqlite import SqliteStore
 from tests.conftest import BACKENDS, fresh_database
 
@@ -312,3 +312,48 @@ def test_a_migration_landed_out_of_order_is_applied(
 
     # open_store migrates with 9001 only; the body then lands 9000
     assert with_store(body) == [9000, 9001]
+
+
+@pytest.mark.postgres
+def test_postgres_waits_for_a_connection_only_so_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a connection is free it is taken without a timer; when every one
+    is out, a request waits at most ACQUIRE_TIMEOUT, then is 503 (nothing
+    lent stays counted, so the next request takes a free one again)."""
+    from parley.store import postgres
+
+    monkeypatch.setattr(postgres, "ACQUIRE_TIMEOUT", 0.2)
+
+    async def main(url: str) -> None:
+        store = await postgres.PostgresStore.connect(url, min_size=1, max_size=2)
+        await store.migrate()
+        try:
+            async with store.read() as one, store.write() as two:
+                await repo.get(one, "roles", {"sid": "RL1"})
+                await repo.get(two, "roles", {"sid": "RL1"})
+                for waiting in (store.read(), store.write()):
+                    with pytest.raises(StoreUnavailable):
+                        async with waiting:
+                            pass
+            # a free connection is handed to a waiter as soon as it is back
+            held = store.read()
+            await held.__aenter__()
+            second = store.read()
+            third = store.read()
+            await second.__aenter__()
+            waiter = asyncio.ensure_future(third.__aenter__())
+            await asyncio.sleep(0.05)
+            assert not waiter.done()
+            await held.__aexit__(None, None, None)
+            assert isinstance(await waiter, postgres.PostgresTx)
+            await second.__aexit__(None, None, None)
+            await third.__aexit__(None, None, None)
+            async with store.read() as tx, store.read() as again:
+                assert await repo.get(tx, "roles", {"sid": "RL1"}) is None
+                assert await repo.get(again, "roles", {"sid": "RL1"}) is None
+        finally:
+            await store.close()
+
+    with fresh_database("postgres", tmp_path) as url:
+        asyncio.run(main(url))
