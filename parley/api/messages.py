@@ -67,7 +67,7 @@ LIST = (Param("Order", "order", Kind.ENUM, choices=("asc", "desc")),)
 async def _message(call: Call) -> Row:
     channel = await scope.channel(call)
     return await scope.by_sid(
-        call, "messages", sids.MESSAGE, call.path_params["Sid"], channel_sid=channel["sid"]
+        call, messages.TABLE, sids.MESSAGE, call.path_params["Sid"], channel_sid=channel["sid"]
     )
 
 
@@ -102,7 +102,7 @@ async def delete(call: Call) -> None:
 async def list_(call: Call) -> list[Row]:
     channel = await scope.channel(call)
     return await call.listing(
-        "messages",
+        messages.TABLE,
         {"channel_sid": channel["sid"]},
         column="idx",
         descending=call.values.get("order") == "desc",

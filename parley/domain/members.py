@@ -16,7 +16,7 @@ kick. Counters move with the row, in the same transaction (docs/behaviour.md §R
 concurrent writers on PostgreSQL as well as SQLite.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
@@ -75,6 +75,19 @@ async def find(tx: Tx, channel: Row, key: str) -> Member | None:
 async def by_identity(tx: Tx, channel_sid: str, identity: str) -> Member | None:
     where = {"channel_sid": channel_sid, "identity": identity}
     return _member(await repo.get(tx, TABLE, where))
+
+
+async def sids_of(tx: Tx, channel_sid: str, identities: Sequence[str]) -> dict[str, str]:
+    """The member SIDs of these identities in the channel, by identity (the
+    Sync view's message items carry their author's, docs/decisions.md §43)."""
+    if not identities:
+        return {}
+    marks, bound = repo.in_list(sorted(set(identities)), "i")
+    rows = await tx.all(
+        f"SELECT identity, sid FROM members WHERE channel_sid = :c AND identity IN ({marks})",
+        {"c": channel_sid, **bound},
+    )
+    return {row["identity"]: row["sid"] for row in rows}
 
 
 async def of_user(tx: Tx, channel_sid: str, user_sid: str) -> Member | None:

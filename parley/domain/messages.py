@@ -6,26 +6,35 @@ concurrent writers (on PostgreSQL across processes too):
 ::
 
     write tx ─ take(channels.next_message_index)  -> idx (row lock held to commit)
-               with messages_count + 1, last_message_sid = this message (same UPDATE)
-             ─ insert message (UNIQUE channel_sid+idx as the backstop)
+               with messages_count + 1, last_message_sid = this message, and the
+               Sync list's and document's next event ids (same UPDATE)
+             ─ insert message (UNIQUE channel_sid+idx as the backstop), with
+               its list event id (list_added, list_revision)
              ─ onMessageSent / onMediaMessageSent
     commit   ─ lock released; the next writer gets idx + 1
 
 A rolled-back create gives its index back with the rollback, so indexes stay
 0, 1, 2, ... with no gap; a deleted message's index is never reused (the
 counter only grows).
+
+The channel's Sync messages list is read from this table (docs/decisions.md
+§43): an item is a message, its revision ``list_revision`` (the list event
+that last wrote it), and a replay after a position is the messages revised
+after it (``revised_after``), added ones told from updated by ``list_added``.
 """
 
 from collections.abc import Mapping
 from typing import Any
 
 from parley import sids, timefmt
+from parley.domain import channels, services
 from parley.domain import media as media_store
-from parley.domain import services
 from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.store import Row, Tx, UniqueViolation, repo
 
+TABLE = "messages"
+"""For the generic REST lookups and pagers (``api/scope.py``, ``Call.listing``)."""
 SYSTEM = "system"  # the author of a message created without From (docs/behaviour.md §R5)
 TEXT = "text"
 MEDIA = "media"
@@ -97,17 +106,10 @@ async def _post(
     if body is None and media is None:
         body = ""  # spec: an empty or null Body is stored as "" (docs/decisions.md §25)
     sid = sids.new_sid(sids.MESSAGE)
-    # one statement: the index, messages_count + 1 and last_message_sid, and
-    # the service's new-message push settings
-    taken = await repo.take_row(
-        tx,
-        "channels",
-        where,
-        "next_message_index",
-        also_bump=("messages_count",),
-        changes={"last_message_sid": sid},
-        also_return=_PUSH_RETURNING,
-    )
+    # one statement: the index, messages_count + 1 and last_message_sid, the
+    # Sync list's and document's event ids, and the service's new-message push
+    # settings
+    taken = await channels.take_message(tx, where, sid, _PUSH_RETURNING)
     if taken is None:
         return None
     idx, channel = taken
@@ -130,14 +132,17 @@ async def _post(
         "was_edited": 0,
         "date_created": values.get("date_created") or timefmt.now(),
         "date_updated": values.get("date_updated"),
+        # the Sync list event that adds it (its item's revision)
+        "list_added": channel["messages_event_id"],
+        "list_revision": channel["messages_event_id"],
     }
     if media is None:
         # nothing reads it back in this transaction: it may travel with the
-        # Sync view's own inserts (Tx.later; one round trip on PostgreSQL)
-        await repo.insert_later(tx, "messages", row)
+        # outbox event's insert (Tx.later; one round trip on PostgreSQL)
+        await repo.insert_later(tx, TABLE, row)
     else:
         try:
-            await repo.insert(tx, "messages", row)
+            await repo.insert(tx, TABLE, row)
         except UniqueViolation:  # the same media attached by a concurrent create
             raise TwilioError(50508, value=row["media_sid"]) from None
         await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
@@ -182,7 +187,9 @@ async def update(
     if any(k in changes and changes[k] != message[k] for k in ("body", "attributes")):
         changes["was_edited"] = 1
     changes["date_updated"] = changes.get("date_updated") or timefmt.now()
-    await repo.update(tx, "messages", {"sid": message["sid"]}, changes)
+    # the list item's new revision (locks the channel row, as a create does)
+    changes["list_revision"] = await channels.take_list_event(tx, channel["sid"])
+    await repo.update(tx, TABLE, {"sid": message["sid"]}, changes)
     updated = {**message, **changes}
     modified_by = changes.get("last_updated_by") or origin.identity or SYSTEM
     await emit(tx, origin, "onMessageUpdated", updated, modified_by=modified_by)
@@ -193,23 +200,94 @@ async def remove(tx: Tx, service: Row, channel: Row, message: Row, origin: Origi
     """Delete a message (its media goes with it): ``messages_count`` - 1
     (docs/decisions.md §6), ``links.last_message`` moves to the previous
     surviving message; the index is not reused; horizons are untouched."""
-    if await repo.delete(tx, "messages", {"sid": message["sid"]}) == 0:
+    if await repo.delete(tx, TABLE, {"sid": message["sid"]}) == 0:
         return  # removed concurrently
     if message["media_sid"] is not None:
         await media_store.delete(tx, message["media_sid"])
-    where = {"sid": channel["sid"]}
-    await repo.bump(tx, "channels", where, "messages_count", -1)  # locks the channel row
-    current = await repo.get(tx, "channels", where)
+    # locks the channel row; takes the list's event id for the item's removal
+    current = await channels.drop_message(tx, channel["sid"])
     if current is not None and current["last_message_sid"] == message["sid"]:
-        previous = await repo.page(
-            tx,
-            "messages",
-            {"channel_sid": channel["sid"]},
-            column="idx",
-            descending=True,
-            limit=1,
-        )
-        last = previous[0]["sid"] if previous else None
-        await repo.update(tx, "channels", where, {"last_message_sid": last})
+        previous = await last(tx, channel["sid"])
+        last_sid = previous["sid"] if previous else None
+        await channels.set_last_message(tx, channel["sid"], last_sid)
+        current["last_message_sid"] = last_sid
     removed_by = origin.identity or SYSTEM
-    await emit(tx, origin, "onMessageRemoved", message, removed_by=removed_by)
+    held = {"channel": current} if current is not None else None
+    await emit(tx, origin, "onMessageRemoved", message, removed_by=removed_by, held=held)
+
+
+async def forget_channel(tx: Tx, channel_sid: str) -> None:
+    """Every message of a channel being deleted, and their media (no events)."""
+    for message in await repo.select(tx, TABLE, {"channel_sid": channel_sid, "type": MEDIA}):
+        await media_store.delete(tx, message["media_sid"])
+    await repo.delete(tx, TABLE, {"channel_sid": channel_sid})
+
+
+async def forget_service(tx: Tx, service_sid: str) -> None:
+    """Every message of a service being deleted (its media go with the service's)."""
+    await repo.delete(tx, TABLE, {"service_sid": service_sid})
+
+
+async def by_sid_in(tx: Tx, channel_sid: str, message_sid: str) -> Row | None:
+    return await repo.get(tx, TABLE, {"sid": message_sid, "channel_sid": channel_sid})
+
+
+async def at_index(tx: Tx, channel_sid: str, idx: int) -> Row | None:
+    return await repo.get(tx, TABLE, {"channel_sid": channel_sid, "idx": idx})
+
+
+async def count_after(tx: Tx, channel_sid: str, idx: int) -> int:
+    """Messages of the channel with an index above ``idx``."""
+    return await repo.count_above(tx, TABLE, {"channel_sid": channel_sid}, "idx", idx)
+
+
+async def last(tx: Tx, channel_sid: str) -> Row | None:
+    """The channel's highest-index message."""
+    return await tx.one(
+        "SELECT * FROM messages WHERE channel_sid = :c ORDER BY idx DESC LIMIT 1",
+        {"c": channel_sid},
+    )
+
+
+async def page_by_index(
+    tx: Tx, channel_sid: str, *, descending: bool, after: int | None, limit: int
+) -> list[Row]:
+    """A keyset page in index order, strictly after ``after`` (in page order)."""
+    return await repo.page(
+        tx,
+        TABLE,
+        {"channel_sid": channel_sid},
+        column="idx",
+        descending=descending,
+        after=after,
+        limit=limit,
+    )
+
+
+async def any_beyond(tx: Tx, channel_sid: str, idx: int, descending: bool) -> bool:
+    """Whether a message lies before ``idx`` in page order."""
+    found = await repo.page(
+        tx,
+        TABLE,
+        {"channel_sid": channel_sid},
+        column="idx",
+        descending=not descending,
+        after=idx,
+        limit=1,
+    )
+    return bool(found)
+
+
+async def revised_after(tx: Tx, channel_sid: str, after: int, limit: int) -> list[Row]:
+    """The channel's messages whose list revision is above ``after``, in
+    revision order (the messages list's replay, docs/decisions.md §43)."""
+    return await tx.all(
+        "SELECT * FROM messages WHERE channel_sid = :c AND list_revision > :a"
+        " ORDER BY list_revision LIMIT :n",
+        {"c": channel_sid, "a": after, "n": limit},
+    )
+
+
+async def with_sids(tx: Tx, message_sids: list[str]) -> list[Row]:
+    marks, bound = repo.in_list(message_sids, "m")
+    return await tx.all(f"SELECT * FROM messages WHERE sid IN ({marks})", bound)

@@ -170,7 +170,8 @@ async def delete(tx: Tx, service: Row) -> None:
     """The service and everything in it; account-level credentials survive."""
     sid = service["sid"]
     # what hangs off a service goes with it, children first (docs/behaviour.md
-    # §R2 "delete"); messages have no owner module yet
+    # §R2 "delete"); messages by name: domain.messages imports this module
+    # (push settings, the media compatibility text), so it cannot be imported back
     await repo.delete(tx, "messages", {"service_sid": sid})
     for forget in (
         members.forget_service,

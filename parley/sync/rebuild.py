@@ -6,7 +6,9 @@ but rows written without events (a state dump loaded by ``parley import`` or
 object should hold from the rows, with the projector's own shape functions,
 and reconciles each object with it::
 
-    services ─┬─ channels ──> {CH}.channel document, {CH}.messages list, {CH}.roster map
+    services ─┬─ channels ──> {CH}.roster map; {CH}.channel document and
+              │               {CH}.messages list made if missing (their data is
+              │               derived from the rows, sync/view.py)
               └─ users ─────> {US}.info map, {US}.channels map (joined + invited)
     objects of the scope that no row explains (a removed channel, a service
     gone after a reset) ──> removed; session lists of the service's clients are kept
@@ -46,7 +48,7 @@ async def rebuild(tx: Tx, account_sid: str, service_sid: str | None = None) -> R
         await _service(tx, service, result)
     if service_sid is None:  # objects of services that no longer exist (after a reset)
         live = {s["sid"] for s in services}
-        for obj in await repo.select(tx, "sync_objects", {"account_sid": account_sid}):
+        for obj in await store.of_account(tx, account_sid):
             if obj["service_sid"] not in live:
                 await store.remove_object(tx, obj, CAUSE)
                 result.removed += 1
@@ -55,10 +57,8 @@ async def rebuild(tx: Tx, account_sid: str, service_sid: str | None = None) -> R
 
 async def accounts(tx: Tx) -> list[str]:
     """Every account with a service or a Sync object (for ``parley sync rebuild``)."""
-    rows = await tx.all(
-        "SELECT account_sid FROM services UNION SELECT account_sid FROM sync_objects", {}
-    )
-    return sorted(r["account_sid"] for r in rows)
+    rows = await tx.all("SELECT DISTINCT account_sid FROM services", {})
+    return sorted({r["account_sid"] for r in rows} | set(await store.accounts(tx)))
 
 
 async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
@@ -72,19 +72,12 @@ async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
         by_channel.setdefault(member["channel_sid"], []).append(member)
 
     for channel in channels.values():
+        # the document and the messages list are derived from the rows
+        # (sync/view.py): they need only exist
         doc, messages, roster = await projection.channel_objects(tx, channel)
         keep |= {doc["sid"], messages["sid"], roster["sid"]}
-        last = await projection.last_message(tx, channel["sid"])
-        data = projection.channel_data(channel, last)
-        result.events += await store.set_document(tx, doc, data, CAUSE) is not None
         mine = by_channel.get(channel["sid"], [])
         await _reconcile(tx, roster, {m["sid"]: projection.roster_data(m) for m in mine}, result)
-        authors = {m["identity"]: m["sid"] for m in mine}
-        items: dict[str, dict[str, Any]] = {}
-        for message in await repo.select(tx, "messages", {"channel_sid": channel["sid"]}):
-            member_sid = authors.get(message.get("author") or "")
-            items[str(message["idx"])] = await projection.message_item(tx, message, member_sid)
-        await _reconcile(tx, messages, items, result)
 
     memberships: dict[str, list[Row]] = {}
     for member in members:
@@ -114,7 +107,7 @@ async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
     sessions = await repo.select(tx, "session_lists", {"service_sid": sid}, order="list_sid")
     keep |= {row["list_sid"] for row in sessions}
     result.objects += len(keep)
-    for obj in await repo.select(tx, "sync_objects", {"service_sid": sid}):
+    for obj in await store.of_service(tx, sid):
         if obj["sid"] not in keep:
             await store.remove_object(tx, obj, CAUSE)
             result.removed += 1
@@ -122,10 +115,9 @@ async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
 
 async def _reconcile(tx: Tx, obj: Row, wanted: dict[str, Any], result: Rebuilt) -> None:
     """Make a map's or list's items exactly ``wanted`` (key -> data)."""
-    rows = await tx.all("SELECT item_key FROM sync_items WHERE object_sid = :o", {"o": obj["sid"]})
-    for row in rows:
-        if row["item_key"] not in wanted:
-            await store.remove_item(tx, obj, row["item_key"], CAUSE)
+    for key in await store.item_keys(tx, obj):
+        if key not in wanted:
+            await store.remove_item(tx, obj, key, CAUSE)
             result.events += 1
     for key, data in wanted.items():
         result.events += await store.put_item(tx, obj, key, data, CAUSE) is not None

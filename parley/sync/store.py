@@ -12,6 +12,7 @@ import orjson
 from parley import sids, timefmt
 from parley.errors import TwilioError
 from parley.store import Row, Tx, repo
+from parley.sync import names
 
 Kind = Literal["map", "list", "document"]
 PREFIX: dict[str, str] = {
@@ -38,6 +39,45 @@ async def find(tx: Tx, service_sid: str, kind: str, ident: str) -> Row | None:
     return await repo.get(
         tx, "sync_objects", {"service_sid": service_sid, "type": kind, "unique_name": ident}
     )
+
+
+def stand_in(kind: Kind, channel: Row) -> Row:
+    """A channel's document or messages list that has no stored row (a
+    channel stored without events, before a rebuild): both are derived from
+    the rows (docs/decisions.md §43), so they exist with their channel, under
+    a SID made from the channel's."""
+    sid = PREFIX[kind] + channel["sid"][2:]
+    doc = kind == "document"
+    name = names.channel_doc if doc else names.messages
+    acl = (
+        names.doc_acl(channel["sid"], channel["type"]) if doc else names.channel_acl(channel["sid"])
+    )
+    return {
+        "sid": sid,
+        "account_sid": channel["account_sid"],
+        "service_sid": channel["service_sid"],
+        "type": kind,
+        "unique_name": name(channel["sid"]),
+        "acl": acl,
+        "last_event_id": 0,
+        "data": None,
+        "date_created": channel["date_created"],
+        "date_updated": channel.get("date_updated") or channel["date_created"],
+    }
+
+
+def stand_in_channel(kind: str, ident: str) -> str | None:
+    """The channel whose stand-in (``stand_in``) document or list ``ident``
+    names, by SID or unique name; None when it names no channel's."""
+    if kind == "list" and sids.looks_like(PREFIX["list"], ident):
+        return sids.CHANNEL + sids.normalise(ident)[2:]
+    if kind == "document" and sids.looks_like(PREFIX["document"], ident):
+        return sids.CHANNEL + sids.normalise(ident)[2:]
+    if kind == "list":
+        return names.channel_of_messages(ident)
+    if kind == "document":
+        return names.channel_of_doc(ident)
+    return None
 
 
 _UNKNOWN: Any = object()  # ensure(): not looked up yet
@@ -135,6 +175,23 @@ async def take_events(
     return {row["unique_name"]: row for row in rows}
 
 
+async def with_sids(tx: Tx, object_sids: list[str]) -> list[Row]:
+    """The stored objects of these SIDs (one query per 500)."""
+    found: list[Row] = []
+    for start in range(0, len(object_sids), 500):
+        marks, bound = repo.in_list(object_sids[start : start + 500], "s")
+        found += await tx.all(f"SELECT * FROM sync_objects WHERE sid IN ({marks})", bound)
+    return found
+
+
+async def record_event(
+    tx: Tx, obj: Row, event_id: int, cause: int, event_type: str, body: dict[str, Any]
+) -> None:
+    """Record an event whose id the caller took elsewhere (a derived object's
+    counter on its channel row, docs/decisions.md §43)."""
+    await _next_event(tx, obj, cause, event_type, body, timefmt.now(), taken_id=event_id)
+
+
 async def _next_event(
     tx: Tx,
     obj: Row,
@@ -144,10 +201,14 @@ async def _next_event(
     now: int,
     also: dict[str, Any] | None = None,
     taken: bool = False,
+    taken_id: int | None = None,
 ) -> int:
     """Take the object's next event id (unless ``taken``: ``take_events`` did,
-    ``obj`` is what it returned) and record the event."""
-    if taken:
+    ``obj`` is what it returned; or ``taken_id``: the id, taken elsewhere)
+    and record the event."""
+    if taken_id is not None:
+        event_id = taken_id
+    elif taken:
         event_id = int(obj["last_event_id"])
     else:
         # the event id, date_updated and ``also`` (e.g. a document's new data)
@@ -295,14 +356,44 @@ def context(obj: Row) -> dict[str, Any]:
     return {"data": orjson.loads(obj["data"] or "{}"), "last_event_id": 0}
 
 
-async def remove_object(tx: Tx, obj: Row, cause: int) -> None:
-    """``{map,list,document}_removed`` is the object's last event; its items go."""
+async def remove_object(tx: Tx, obj: Row, cause: int, last_event_id: int | None = None) -> None:
+    """``{map,list,document}_removed`` is the object's last event; its items go.
+    ``last_event_id``: a derived object's, from its channel row (the stored
+    counter is not kept, docs/decisions.md §43)."""
     kind = obj["type"]
-    await _next_event(
-        tx, obj, cause, f"{kind}_removed", {_sid_field(obj): obj["sid"]}, timefmt.now()
-    )
+    body = {_sid_field(obj): obj["sid"]}
+    taken_id = None if last_event_id is None else last_event_id + 1
+    await _next_event(tx, obj, cause, f"{kind}_removed", body, timefmt.now(), taken_id=taken_id)
     await repo.delete(tx, "sync_items", {"object_sid": obj["sid"]})
     await repo.delete(tx, "sync_objects", {"sid": obj["sid"]})
+
+
+async def of_account(tx: Tx, account_sid: str) -> list[Row]:
+    return await repo.select(tx, "sync_objects", {"account_sid": account_sid})
+
+
+async def of_service(tx: Tx, service_sid: str) -> list[Row]:
+    return await repo.select(tx, "sync_objects", {"service_sid": service_sid})
+
+
+async def accounts(tx: Tx) -> list[str]:
+    """Every account with a stored object."""
+    rows = await tx.all("SELECT DISTINCT account_sid FROM sync_objects", {})
+    return [r["account_sid"] for r in rows]
+
+
+async def item_keys(tx: Tx, obj: Row) -> list[str]:
+    rows = await tx.all("SELECT item_key FROM sync_items WHERE object_sid = :o", {"o": obj["sid"]})
+    return [r["item_key"] for r in rows]
+
+
+async def maps_holding(tx: Tx, service_sid: str, key: str) -> list[Row]:
+    """The service's maps that hold an item of this key."""
+    return await tx.all(
+        "SELECT o.* FROM sync_items i JOIN sync_objects o ON o.sid = i.object_sid "
+        "WHERE i.item_key = :k AND o.service_sid = :s AND o.type = 'map'",
+        {"k": key, "s": service_sid},
+    )
 
 
 async def events_after(tx: Tx, object_sid: str, after: int, limit: int = 500) -> list[Row]:

@@ -36,8 +36,8 @@ from tests.conftest import POSTGRES_URL, fresh_database
 from tests.wire import CountingProxy
 
 MESSAGES = 20  # created inside the counted window
-PG_ROUND_TRIPS = 6  # per created message (15 before; the goal: 3)
-SQLITE_STATEMENTS = 9  # per created message, BEGIN and COMMIT included (15 before)
+PG_ROUND_TRIPS = 4  # per created message (15, then 6 before; the goal: 3)
+SQLITE_STATEMENTS = 5  # per created message, BEGIN and COMMIT included (15, then 9 before)
 
 
 class Poster:
