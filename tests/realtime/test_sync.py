@@ -182,6 +182,60 @@ def test_live_events_follow_domain_changes_and_rebuild_the_state(
     assert doc_data["lastMessage"]["index"] == 2
 
 
+def test_a_messages_list_replay_gives_each_change_since_once(
+    client: Any, service: Any, connect: Any
+) -> None:
+    """The list is derived from the messages (docs/decisions.md §43): a
+    replay from a position is each message changed since, once, with its
+    newest data (added when it was added since, else updated), and the stored
+    removals, in event-id order; applied to the items as they were, it gives
+    the items as they are. The document's replay is its newest state."""
+    sid = rest.channel(client, service.sid)["sid"]
+    rest.member(client, service.sid, sid, "alice")
+    first = rest.message(client, service.sid, sid, "alice", "first")
+    second = rest.message(client, service.sid, sid, "alice", "second")
+    alice = connect("alice")
+    _, messages = alice.request("GET", f"/v3/Lists/{sid}.messages")
+    _, doc = alice.request("GET", f"/v3/Documents/{sid}.channel")
+    at, doc_at = messages["last_event_id"], doc["last_event_id"]
+    assert at == 2
+    state = {i["index"]: i["data"] for i in items(alice, messages["links"]["items"])}
+
+    rest.edit_message(client, service.sid, sid, first["sid"], "first, edited")  # 3
+    third = rest.message(client, service.sid, sid, "alice", "third")  # 4
+    rest.edit_message(client, service.sid, sid, third["sid"], "third, edited")  # 5
+    rest.remove_message(client, service.sid, sid, second["sid"])  # 6
+    rest.message(client, service.sid, sid, "alice", "fourth")  # 7
+    replayed = subscribe(alice, (messages["sid"], "list", at), (doc["sid"], "document", doc_at))
+    seen = [
+        (p["event_type"], p["event"]["item_index"], p["event"]["id"])
+        for p in replayed[messages["sid"]]
+    ]
+    assert seen == [
+        ("list_item_updated", 0, 3),
+        ("list_item_added", 2, 5),
+        ("list_item_removed", 1, 6),
+        ("list_item_added", 3, 7),
+    ]
+    for payload in replayed[messages["sid"]]:
+        event = payload["event"]
+        assert event["item_revision"] == str(event["id"])
+        if payload["event_type"] == "list_item_removed":
+            assert event["item_data"]["text"] == "second"
+            del state[event["item_index"]]
+        else:
+            state[event["item_index"]] = event["item_data"]
+    now = {i["index"]: i for i in items(alice, messages["links"]["items"])}
+    assert state == {index: item["data"] for index, item in now.items()}
+    assert now[2]["data"]["text"] == "third, edited" and now[2]["revision"] == "5"
+    (document,) = replayed[doc["sid"]]
+    _, doc_now = alice.request("GET", f"/v3/Documents/{sid}.channel")
+    assert document["event_type"] == "document_updated"
+    assert document["event"]["id"] == doc_now["last_event_id"] == doc_at + 3
+    assert document["event"]["document_data"] == doc_now["data"]
+    assert doc_now["data"]["lastMessage"]["index"] == 3
+
+
 def test_a_channel_without_its_sync_objects_still_has_its_list_and_document(
     client: Any, service: Any, connect: Any, server: Server
 ) -> None:
