@@ -181,19 +181,26 @@ async def reload(tx: Tx, channel: Row) -> Row:
 
 
 async def take_message(
-    tx: Tx, where: Mapping[str, Any], message_sid: str, also_return: Mapping[str, str]
-) -> tuple[int, Row] | None:
+    tx: Tx,
+    where: Mapping[str, Any],
+    message_sid: str,
+    also_return: Mapping[str, str],
+    then: Sequence[tuple[str, Row]],
+) -> Row | None:
     """A new message's index, in one statement that is also the channel's
     lookup (``where``: SID or unique name, with service and account): the
     index, ``messages_count`` + 1, ``last_message_sid``, and the next event id
     of the messages list (the new item's) and of the document (its
-    ``lastMessage``). Returns the index and the row as the statement left it
-    (with ``also_return``'s expressions); None when no channel matches."""
-    return await repo.take_row(
+    ``lastMessage``); ``then``: inserts that read the row it leaves
+    (``repo.take_row_then``). Returns that row (the index is
+    ``next_message_index`` - 1), with ``also_return``'s expressions and what
+    the inserts returned; None when no channel matches (nothing inserted)."""
+    return await repo.take_row_then(
         tx,
         TABLE,
         where,
         "next_message_index",
+        then,
         also_bump=("messages_count", "messages_event_id", "document_event_id"),
         changes={"last_message_sid": message_sid},
         also_return=also_return,

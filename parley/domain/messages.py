@@ -30,7 +30,7 @@ from parley import sids, timefmt
 from parley.domain import channels, services
 from parley.domain import media as media_store
 from parley.errors import TwilioError
-from parley.events import Origin, emit
+from parley.events import Origin, emit, insert_from, new, recorded
 from parley.store import Row, Tx, UniqueViolation, repo
 
 TABLE = "messages"
@@ -44,6 +44,18 @@ PUSH = "new_message"
 HELD_PUSH = f"push_{PUSH}"  # the Event.held key
 _PUSH_PREFIX = "push_"  # of their names in the take's row
 _PUSH_RETURNING = services.push_settings_returning(PUSH, "channels.service_sid", _PUSH_PREFIX)
+# a new message's columns that the channel's index take makes (SQL on its row,
+# the relation ``taken`` of Tx.chain), and the same in its event's payload
+_TAKEN_COLUMNS = {
+    "account_sid": "taken.account_sid",
+    "service_sid": "taken.service_sid",
+    "channel_sid": "taken.sid",
+    "idx": "taken.next_message_index - 1",
+    "list_added": "taken.messages_event_id",
+    "list_revision": "taken.messages_event_id",
+}
+_TEXT = {"account_sid", "service_sid", "channel_sid"}
+_TAKEN_PAYLOAD = {k: (sql, k in _TEXT) for k, sql in _TAKEN_COLUMNS.items()}
 
 
 def media_of(message: Row) -> dict[str, Any] | None:
@@ -106,20 +118,8 @@ async def _post(
     if body is None and media is None:
         body = ""  # spec: an empty or null Body is stored as "" (docs/decisions.md §25)
     sid = sids.new_sid(sids.MESSAGE)
-    # one statement: the index, messages_count + 1 and last_message_sid, the
-    # Sync list's and document's event ids, and the service's new-message push
-    # settings
-    taken = await channels.take_message(tx, where, sid, _PUSH_RETURNING)
-    if taken is None:
-        return None
-    idx, channel = taken
-    push = {name.removeprefix(_PUSH_PREFIX): channel.pop(name) for name in _PUSH_RETURNING}
     row: Row = {
         "sid": sid,
-        "account_sid": channel["account_sid"],
-        "service_sid": channel["service_sid"],
-        "channel_sid": channel["sid"],
-        "idx": idx,
         "author": values.get("author") or origin.identity or SYSTEM,
         "body": body,
         "attributes": values.get("attributes"),
@@ -132,38 +132,51 @@ async def _post(
         "was_edited": 0,
         "date_created": values.get("date_created") or timefmt.now(),
         "date_updated": values.get("date_updated"),
-        # the Sync list event that adds it (its item's revision)
-        "list_added": channel["messages_event_id"],
-        "list_revision": channel["messages_event_id"],
     }
-    if media is None:
-        # nothing reads it back in this transaction: it may travel with the
-        # outbox event's insert (Tx.later; one round trip on PostgreSQL)
-        await repo.insert_later(tx, TABLE, row)
-    else:
-        try:
-            await repo.insert(tx, TABLE, row)
-        except UniqueViolation:  # the same media attached by a concurrent create
-            raise TwilioError(50508, value=row["media_sid"]) from None
-        await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
-    # as this message left them: no reader need fetch them again
-    held = {"channel": channel, HELD_PUSH: push}
-    if media is None:
-        await emit(tx, origin, "onMessageSent", row, held=held)
-    else:
+    extra: dict[str, Any] = {}
+    if media is not None:
         assert service is not None  # create() passes it
         # the service's text for clients that cannot show media, and for the
         # ${MESSAGE} of new-message pushes (docs/behaviour.md §P8)
         compatibility = service["media_compatibility_message"] or services.COMPATIBILITY_MESSAGE
-        await emit(
-            tx,
-            origin,
-            "onMediaMessageSent",
-            row,
-            media=media_of(row),
-            compatibility_message=compatibility,
-            held=held,
+        extra = {"media": media_of(row), "compatibility_message": compatibility}
+    kind = "onMessageSent" if media is None else "onMediaMessageSent"
+    # what the channel's index take makes, for both inserts
+    event = new(origin, kind, {"account_sid": "", **row}, **extra)
+    insert_event = insert_from(event, _TAKEN_PAYLOAD)
+    insert_message = repo.insert_from(TABLE, row, _TAKEN_COLUMNS)
+    # one statement on PostgreSQL (Tx.chain; docs/decisions.md §44): the index,
+    # messages_count + 1, last_message_sid, the Sync list's and document's
+    # event ids and the service's new-message push settings, with the message
+    # and its outbox event inserted from that row
+    try:
+        channel = await channels.take_message(
+            tx, where, sid, _PUSH_RETURNING, [insert_message, insert_event]
         )
+    except UniqueViolation:  # the same media attached by a concurrent create
+        raise TwilioError(50508, value=row["media_sid"]) from None
+    if channel is None:
+        return None
+    seq = channel.pop("q1_seq")
+    push = {name.removeprefix(_PUSH_PREFIX): channel.pop(name) for name in _PUSH_RETURNING}
+    made = {
+        "account_sid": channel["account_sid"],
+        "service_sid": channel["service_sid"],
+        "channel_sid": channel["sid"],
+        "idx": int(channel["next_message_index"]) - 1,
+        # the Sync list event that adds it (its item's revision)
+        "list_added": channel["messages_event_id"],
+        "list_revision": channel["messages_event_id"],
+    }
+    row.update(made)
+    event.payload.update(made)
+    event.account_sid, event.service_sid = made["account_sid"], made["service_sid"]
+    event.channel_sid = made["channel_sid"]
+    # as this message left them: no reader need fetch them again
+    event.held = {"channel": channel, HELD_PUSH: push}
+    if media is not None:
+        await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
+    await recorded(tx, event, seq)
     return row
 
 

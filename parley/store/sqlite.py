@@ -143,6 +143,22 @@ class SqliteTx:
     async def sync_sequence(self, table: str) -> None:
         return None  # AUTOINCREMENT already continues past explicit values
 
+    async def chain(
+        self, first: str, params: Params, then: Sequence[tuple[str, Params]]
+    ) -> Row | None:
+        taken = await self.one(first, params)
+        if taken is None:
+            return None
+        bound = {f"t_{k}": v for k, v in taken.items()}
+        relation = ", ".join(f":t_{k} AS {k}" for k in taken)
+        out = dict(taken)
+        for i, (sql, own) in enumerate(then):
+            text = sql.replace(" FROM taken", f" FROM (SELECT {relation}) AS taken")
+            returned = await self.one(text, {**own, **bound})
+            if returned is not None:
+                out.update({f"q{i}_{k}": v for k, v in returned.items()})
+        return out
+
     async def later(self, sql: str, params: Params) -> None:
         # no round trip to save: a statement costs microseconds, run it now
         await self.run(sql, params)

@@ -1,4 +1,4 @@
--- The Sync view's channel objects derived from the rows (docs/decisions.md §56):
+-- The Sync view's channel objects derived from the rows (docs/decisions.md §43):
 -- a channel's messages list is read from `messages` and its document from
 -- `channels`, not copied into sync_items / sync_events per message.
 -- The channel row carries both objects' event counters (taken with the message
@@ -22,7 +22,7 @@ UPDATE channels SET
 
 -- an item's revision is the event that last wrote it; a message never edited
 -- was added by that event (an edited one's adding event is not known: 0, so a
--- replay from before it reports it updated, docs/decisions.md §56)
+-- replay from before it reports it updated, docs/decisions.md §43)
 UPDATE messages SET list_revision = COALESCE((SELECT i.last_event_id
     FROM sync_items i JOIN sync_objects o ON o.sid = i.object_sid
     WHERE o.service_sid = messages.service_sid AND o.type = 'list'
