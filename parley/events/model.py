@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
@@ -104,27 +105,39 @@ def insert_from(event: Event, taken: Mapping[str, tuple[str, bool]]) -> tuple[st
     same on both engines; SIDs and integers need no escaping); the event's
     own ``account_sid``, ``service_sid`` and ``channel_sid`` follow their
     payload keys when those are taken. Then ``recorded`` with the returned seq."""
-    fixed = {k: v for k, v in event.payload.items() if k not in taken}
-    params: dict[str, Any] = {}
+    shape = tuple(taken.items())
+    columns, literals, last = _spliced(shape)
+    rest = orjson.dumps({k: v for k, v in event.payload.items() if k not in taken}).decode()
+    row = event.columns()
+    for column in _OWN_COLUMNS.intersection(taken):
+        del row[column]
+    sql, bound = repo.insert_from(TABLE, row, columns, returning="seq")
+    return sql, {**bound, **literals, "jz": last + ("}" if rest == "{}" else "," + rest[1:])}
+
+
+_OWN_COLUMNS = frozenset({"account_sid", "service_sid", "channel_sid"})
+
+
+@lru_cache(maxsize=64)
+def _spliced(
+    shape: tuple[tuple[str, tuple[str, bool]], ...],
+) -> tuple[dict[str, str], dict[str, str], str]:
+    """``insert_from``'s taken columns (the payload's SQL and the event's own
+    columns among ``shape``), the payload's fixed pieces as parameters, and
+    the text the rest of the payload follows."""
+    literals: dict[str, str] = {}
     parts: list[str] = []
     literal = "{"
-    for i, (key, (sql, text)) in enumerate(taken.items()):
+    for i, (key, (sql, text)) in enumerate(shape):
         quote = '"' if text else ""
         literal += ("," if i else "") + orjson.dumps(key).decode() + ":" + quote
-        params[f"j{i}"] = literal
+        literals[f"j{i}"] = literal
         parts += [f"CAST(:j{i} AS TEXT)", f"CAST({sql} AS TEXT)"]
         literal = quote
-    rest = orjson.dumps(fixed).decode()
-    params["jz"] = literal + ("}" if rest == "{}" else "," + rest[1:])
     parts.append("CAST(:jz AS TEXT)")
-    row = event.columns()
     columns = {"payload": " || ".join(parts)}
-    for column in ("account_sid", "service_sid", "channel_sid"):
-        if column in taken:
-            del row[column]
-            columns[column] = taken[column][0]
-    sql, bound = repo.insert_from(TABLE, row, columns, returning="seq")
-    return sql, {**bound, **params}
+    columns.update({key: sql for key, (sql, _) in shape if key in _OWN_COLUMNS})
+    return columns, literals, literal
 
 
 async def recorded(tx: Tx, event: Event, seq: int) -> Event:

@@ -17,6 +17,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from parley.store.base import (
@@ -80,6 +81,14 @@ async def _execute(conn: sqlite3.Connection, sql: str, deadline: float) -> None:
         if not _locked(exc):
             raise
         await _until_free(lambda: conn.execute(sql), deadline, sql)
+
+
+@lru_cache(maxsize=256)
+def _from_taken(sql: str, columns: tuple[str, ...]) -> str:
+    """``Tx.chain``'s insert with the relation ``taken`` bound from the row
+    (``:t_<column>``): SQLite runs the chain's statements one by one."""
+    relation = ", ".join(f":t_{c} AS {c}" for c in columns)
+    return sql.replace(" FROM taken", f" FROM (SELECT {relation}) AS taken")
 
 
 class SqliteTx:
@@ -150,11 +159,10 @@ class SqliteTx:
         if taken is None:
             return None
         bound = {f"t_{k}": v for k, v in taken.items()}
-        relation = ", ".join(f":t_{k} AS {k}" for k in taken)
+        columns = tuple(taken)
         out = dict(taken)
         for i, (sql, own) in enumerate(then):
-            text = sql.replace(" FROM taken", f" FROM (SELECT {relation}) AS taken")
-            returned = await self.one(text, {**own, **bound})
+            returned = await self.one(_from_taken(sql, columns), {**own, **bound})
             if returned is not None:
                 out.update({f"q{i}_{k}": v for k, v in returned.items()})
         return out
