@@ -61,6 +61,11 @@ async def by_sid(tx: Tx, channel_sid: str) -> Channel | None:
     return cast(Channel, row) if row is not None else None
 
 
+async def of_service(tx: Tx, service_sid: str) -> list[Channel]:
+    """The service's channels, oldest first."""
+    return [cast(Channel, r) for r in await repo.select(tx, TABLE, {"service_sid": service_sid})]
+
+
 async def of_service_among(
     tx: Tx, service_sid: str, channel_sids: Sequence[str], limit: int
 ) -> list[Channel]:

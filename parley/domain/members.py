@@ -90,6 +90,15 @@ async def sids_of(tx: Tx, channel_sid: str, identities: Sequence[str]) -> dict[s
     return {row["identity"]: row["sid"] for row in rows}
 
 
+async def by_sid(tx: Tx, member_sid: str) -> Member | None:
+    return _member(await repo.get(tx, TABLE, {"sid": member_sid}))
+
+
+async def of_service(tx: Tx, service_sid: str) -> list[Member]:
+    """Every member of every channel of the service, in the order they joined."""
+    return [cast(Member, r) for r in await repo.select(tx, TABLE, {"service_sid": service_sid})]
+
+
 async def of_user(tx: Tx, channel_sid: str, user_sid: str) -> Member | None:
     """The user's membership of the channel, if it has one."""
     where = {"channel_sid": channel_sid, "user_sid": user_sid}

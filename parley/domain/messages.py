@@ -70,8 +70,8 @@ def media_of(message: Row) -> dict[str, Any] | None:
     }
 
 
-async def _attach(tx: Tx, service: Row, media_sid: str) -> Row:
-    media = await repo.get(tx, "media", {"sid": media_sid, "service_sid": service["sid"]})
+async def _attach(tx: Tx, service: Row, media_sid: str) -> media_store.MediaRow:
+    media = await media_store.of_service(tx, service["sid"], media_sid)
     if media is None:
         raise TwilioError(50507, value=media_sid)
     if media["message_sid"] is not None:
@@ -175,7 +175,7 @@ async def _post(
     # as this message left them: no reader need fetch them again
     event.held = {"channel": channel, HELD_PUSH: push}
     if media is not None:
-        await repo.update(tx, "media", {"sid": media["sid"]}, {"message_sid": row["sid"]})
+        await media_store.attach(tx, media["sid"], row["sid"])
     await recorded(tx, event, seq)
     return row
 
@@ -213,11 +213,14 @@ async def remove(tx: Tx, service: Row, channel: Row, message: Row, origin: Origi
     """Delete a message (its media goes with it): ``messages_count`` - 1
     (docs/decisions.md §6), ``links.last_message`` moves to the previous
     surviving message; the index is not reused; horizons are untouched."""
+    # the channel row first, as create and update lock it: no lock-order
+    # deadlock with an edit of the same message on PostgreSQL
+    await channels.lock(tx, channel["sid"])
     if await repo.delete(tx, TABLE, {"sid": message["sid"]}) == 0:
         return  # removed concurrently
     if message["media_sid"] is not None:
         await media_store.delete(tx, message["media_sid"])
-    # locks the channel row; takes the list's event id for the item's removal
+    # takes the list's event id for the item's removal
     current = await channels.drop_message(tx, channel["sid"])
     if current is not None and current["last_message_sid"] == message["sid"]:
         previous = await last(tx, channel["sid"])

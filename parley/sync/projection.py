@@ -20,15 +20,15 @@ and their payloads (each the stored row of the resource, see
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from parley import timefmt
-from parley.domain import channels, members
+from parley.domain import bindings, channels, invites, members, users
 from parley.domain.messages import media_of
 from parley.events import Event
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 from parley.sync import names, store
 
 Handler = Callable[[Tx, Event], Awaitable[None]]
@@ -133,7 +133,7 @@ def user_info_items(user: Row, notifiable: bool) -> dict[str, dict[str, Any]]:
 async def notifiable(tx: Tx, user: Row) -> bool:
     """Whether the user has a binding, counted here because the binding
     events come before ``users.is_notifiable`` is written (domain/bindings.py)."""
-    return await repo.count(tx, "bindings", {"user_sid": user["sid"]}) > 0
+    return await bindings.has_any(tx, user["sid"])
 
 
 # ---------------------------------------------------------------- objects
@@ -190,12 +190,17 @@ async def channel_objects(tx: Tx, channel: Row) -> tuple[Row, Row, Row]:
     return doc, messages, roster
 
 
+# the owners' typed rows, as the shapes above read them
 async def _user(tx: Tx, service_sid: str, identity: str) -> Row | None:
-    return await repo.get(tx, "users", {"service_sid": service_sid, "identity": identity})
+    return cast(Row | None, await users.by_identity(tx, service_sid, identity))
+
+
+async def _user_by_sid(tx: Tx, user_sid: str | None) -> Row | None:
+    return None if user_sid is None else cast(Row | None, await users.by_sid(tx, user_sid))
 
 
 async def _channel(tx: Tx, sid: str | None) -> Row | None:
-    return None if sid is None else await repo.get(tx, "channels", {"sid": sid})
+    return None if sid is None else cast(Row | None, await channels.by_sid(tx, sid))
 
 
 async def refresh_channel(tx: Tx, channel: Row, cause: int) -> None:
@@ -203,23 +208,22 @@ async def refresh_channel(tx: Tx, channel: Row, cause: int) -> None:
     its revision taken by the channel's change) and every member's channels
     item from the channel as stored."""
     await channel_objects(tx, channel)
-    for member in await repo.select(tx, "members", {"channel_sid": channel["sid"]}):
-        await _my_channel(tx, channel, member["user_sid"], "joined", member, cause)
-    for invite in await repo.select(tx, "invites", {"channel_sid": channel["sid"]}):
+    for member in await members.in_channel(tx, channel["sid"]):
+        await _my_channel(tx, channel, member["user_sid"], "joined", cast(Row, member), cause)
+    for invite in await invites.of_channel(tx, channel["sid"]):
         user = await _user(tx, channel["service_sid"], invite["identity"])
         if user is not None and not await _is_member(tx, channel["sid"], invite["identity"]):
             await _my_channel(tx, channel, user["sid"], "invited", None, cause)
 
 
 async def _is_member(tx: Tx, channel_sid: str, identity: str) -> bool:
-    found = await repo.get(tx, "members", {"channel_sid": channel_sid, "identity": identity})
-    return found is not None
+    return await members.by_identity(tx, channel_sid, identity) is not None
 
 
 async def _my_channel(
     tx: Tx, channel: Row, user_sid: str, status: str, member: Row | None, cause: int
 ) -> None:
-    user = await repo.get(tx, "users", {"sid": user_sid})
+    user = await _user_by_sid(tx, user_sid)
     if user is None:
         return
     channels, _ = await user_maps(tx, user)
@@ -232,16 +236,14 @@ async def _my_channel(
 
 
 async def on_user(tx: Tx, event: Event) -> None:
-    user = await repo.get(tx, "users", {"sid": event.payload["sid"]})
+    user = await _user_by_sid(tx, event.payload["sid"])
     if user is None:
         return
     channels, info = await user_maps(tx, user)
     for key, data in user_info_items(user, await notifiable(tx, user)).items():
         await store.put_item(tx, info, key, data, event.seq)
     if event.kind == "onUserAdded":
-        for invite in await repo.select(
-            tx, "invites", {"service_sid": user["service_sid"], "identity": user["identity"]}
-        ):
+        for invite in await invites.of_identity(tx, user["service_sid"], user["identity"]):
             channel = await _channel(tx, invite["channel_sid"])
             if channel is not None:
                 data = my_channel_data(channel, "invited", None)
@@ -251,7 +253,7 @@ async def on_user(tx: Tx, event: Event) -> None:
 async def on_binding(tx: Tx, event: Event) -> None:
     """Bindings move ``is_notifiable`` (domain/bindings.py) without a user
     event: the reachability item follows them here."""
-    user = await repo.get(tx, "users", {"sid": event.payload.get("user_sid")})
+    user = await _user_by_sid(tx, event.payload.get("user_sid"))
     if user is None:
         return
     _, info = await user_maps(tx, user)
@@ -298,7 +300,7 @@ async def on_channel_destroyed(tx: Tx, event: Event) -> None:
 
 
 async def on_member(tx: Tx, event: Event) -> None:
-    member = await repo.get(tx, "members", {"sid": event.payload["sid"]})
+    member = cast(Row | None, await members.by_sid(tx, event.payload["sid"]))
     channel = await _channel(tx, event.channel_sid or event.payload.get("channel_sid"))
     if member is None or channel is None:
         return

@@ -13,7 +13,7 @@ and reconciles each object with it::
     objects of the scope that no row explains (a removed channel, a service
     gone after a reset) ──> removed; session lists of the service's clients are kept
 
-Only differences become events (``store.put_item`` / ``set_document`` skip
+Only differences become events (``store.put_item`` skips
 identical data), so a second rebuild writes nothing, and subscribed clients
 catch up through their ordinary replay. Events of a rebuild have no domain
 event behind them: their ``cause_seq`` is ``CAUSE`` (0), and connected sessions
@@ -21,8 +21,13 @@ pick them up with the subscription poll (docs/realtime-protocol.md §6.3).
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from parley.domain import channels as domain_channels
+from parley.domain import invites as domain_invites
+from parley.domain import members as domain_members
+from parley.domain import services as domain_services
+from parley.domain import users as domain_users
 from parley.store import Row, Tx, repo
 from parley.sync import projection, store
 
@@ -39,11 +44,10 @@ class Rebuilt:
 
 async def rebuild(tx: Tx, account_sid: str, service_sid: str | None = None) -> Rebuilt:
     """Reconcile the Sync objects of an account's services (or one service)."""
-    where: dict[str, Any] = {"account_sid": account_sid}
-    if service_sid is not None:
-        where["sid"] = service_sid
     result = Rebuilt()
-    services = await repo.select(tx, "services", where)
+    services: list[Row] = [cast(Row, s) for s in await domain_services.of_account(tx, account_sid)]
+    if service_sid is not None:
+        services = [s for s in services if s["sid"] == service_sid]
     for service in services:
         await _service(tx, service, result)
     if service_sid is None:  # objects of services that no longer exist (after a reset)
@@ -57,16 +61,18 @@ async def rebuild(tx: Tx, account_sid: str, service_sid: str | None = None) -> R
 
 async def accounts(tx: Tx) -> list[str]:
     """Every account with a service or a Sync object (for ``parley sync rebuild``)."""
-    rows = await tx.all("SELECT DISTINCT account_sid FROM services", {})
-    return sorted({r["account_sid"] for r in rows} | set(await store.accounts(tx)))
+    with_services = await domain_services.account_sids(tx)
+    return sorted(set(with_services) | set(await store.accounts(tx)))
 
 
 async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
     sid = service["sid"]
     result.services += 1
     keep: set[str] = set()
-    channels = {c["sid"]: c for c in await repo.select(tx, "channels", {"service_sid": sid})}
-    members = await repo.select(tx, "members", {"service_sid": sid})
+    channels: dict[str, Row] = {
+        c["sid"]: cast(Row, c) for c in await domain_channels.of_service(tx, sid)
+    }
+    members = [cast(Row, m) for m in await domain_members.of_service(tx, sid)]
     by_channel: dict[str, list[Row]] = {}
     for member in members:
         by_channel.setdefault(member["channel_sid"], []).append(member)
@@ -82,18 +88,19 @@ async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
     memberships: dict[str, list[Row]] = {}
     for member in members:
         memberships.setdefault(member["user_sid"], []).append(member)
-    invites: dict[str, list[Row]] = {}
-    for invite in await repo.select(tx, "invites", {"service_sid": sid}):
-        invites.setdefault(invite["identity"], []).append(invite)
+    invites: dict[str, list[str]] = {}  # identity -> channel SIDs
+    for pending in await domain_invites.of_service(tx, sid):
+        invites.setdefault(pending["identity"], []).append(pending["channel_sid"])
 
-    for user in await repo.select(tx, "users", {"service_sid": sid}):
+    for found in await domain_users.of_service(tx, sid):
+        user = cast(Row, found)
         channels_map, info = await projection.user_maps(tx, user)
         keep |= {channels_map["sid"], info["sid"]}
         notifiable = await projection.notifiable(tx, user)
         await _reconcile(tx, info, projection.user_info_items(user, notifiable), result)
         wanted: dict[str, dict[str, Any]] = {}
-        for invite in invites.get(user["identity"], []):
-            invited = channels.get(invite["channel_sid"])
+        for channel_sid in invites.get(user["identity"], []):
+            invited = channels.get(channel_sid)
             if invited is not None:
                 wanted[invited["sid"]] = projection.my_channel_data(invited, "invited", None)
         for member in memberships.get(user["sid"], []):  # a member is no longer invited

@@ -1,4 +1,8 @@
-"""Sync objects, items and their event log (SQL through ``parley.store.repo``).
+"""Stored Sync objects, items and their event log (SQL through ``parley.store.repo``).
+
+A channel's messages list and document are derived from the rows instead
+(``view.py``, docs/decisions.md §43): here they keep only their object row and
+the events no row can give (removals, recorded under ids their channel took).
 
 Every change takes the object's next event id with ``repo.take`` (row lock,
 so ids are gap-free per object) and stores the event body it produces. Event
@@ -144,37 +148,6 @@ async def create(
     return row
 
 
-async def take_events(
-    tx: Tx,
-    service_sid: str,
-    names: list[str],
-    data: dict[str, str],
-    now: int,
-    also: tuple[str, dict[str, Any]] = ("", {}),
-) -> dict[str, Row]:
-    """The next event id of several objects of a service, by unique name, in
-    one statement (``data``: an object's new data, by name). Returns the objects
-    as updated, by name; one not found is missing (nothing was taken for it).
-    Each returned object's event is then recorded with ``taken=True``.
-    ``also``: one more SQL expression (``… AS name``) returned with every
-    object, and its parameters: what the caller would otherwise read alone."""
-    marks, bound = repo.in_list(names, "n")
-    extra, extra_params = also
-    params: dict[str, Any] = {"s": service_sid, "now": now, **extra_params, **bound}
-    sets = "last_event_id = last_event_id + 1, date_updated = :now"
-    if data:
-        whens = " ".join(f"WHEN :d{i} THEN :t{i}" for i in range(len(data)))
-        sets += f", data = CASE unique_name {whens} ELSE data END"
-        for i, (name, text) in enumerate(data.items()):
-            params[f"d{i}"], params[f"t{i}"] = name, text
-    rows = await tx.all(
-        f"UPDATE sync_objects SET {sets} WHERE service_sid = :s AND unique_name IN ({marks})"
-        f" RETURNING *{', ' + extra if extra else ''}",
-        params,
-    )
-    return {row["unique_name"]: row for row in rows}
-
-
 async def with_sids(tx: Tx, object_sids: list[str]) -> list[Row]:
     """The stored objects of these SIDs (one query per 500)."""
     found: list[Row] = []
@@ -200,16 +173,12 @@ async def _next_event(
     body: dict[str, Any],
     now: int,
     also: dict[str, Any] | None = None,
-    taken: bool = False,
     taken_id: int | None = None,
 ) -> int:
-    """Take the object's next event id (unless ``taken``: ``take_events`` did,
-    ``obj`` is what it returned; or ``taken_id``: the id, taken elsewhere)
-    and record the event."""
+    """Take the object's next event id (unless ``taken_id``: the id, taken
+    elsewhere) and record the event."""
     if taken_id is not None:
         event_id = taken_id
-    elif taken:
-        event_id = int(obj["last_event_id"])
     else:
         # the event id, date_updated and ``also`` (e.g. a document's new data)
         # in one statement (repo.take's changes)
@@ -251,16 +220,15 @@ async def put_item(
     cause: int,
     *,
     new: bool = False,
-    taken: bool = False,
 ) -> int | None:
     """Add or replace a map item (``key``) or list item (``index``); returns the
     event id, or None when the stored data is already exactly that. ``new``:
-    the caller knows the key is unused (a new message's index), so it is not
-    looked up. ``taken``: ``take_events`` took this event's id (with ``new``)."""
+    the caller knows the key is unused (a session list's new command), so it
+    is not looked up."""
     kind = obj["type"]
     item_key = str(key)
     index = int(key) if kind == "list" else 0
-    now = int(obj["date_updated"]) if taken else timefmt.now()
+    now = timefmt.now()
     text = orjson.dumps(data).decode()
     existing = None if new else await get_item(tx, obj, item_key)
     if existing is not None and existing["data"] == text:
@@ -272,7 +240,7 @@ async def put_item(
     else:
         body["item_key"] = item_key
     verb = "added" if added else "updated"
-    event_id = await _next_event(tx, obj, cause, f"{kind}_item_{verb}", body, now, taken=taken)
+    event_id = await _next_event(tx, obj, cause, f"{kind}_item_{verb}", body, now)
     if added:
         await repo.insert_later(
             tx,
@@ -313,19 +281,6 @@ async def remove_item(tx: Tx, obj: Row, key: str | int, cause: int) -> int | Non
     event_id = await _next_event(tx, obj, cause, f"{kind}_item_removed", body, timefmt.now())
     await repo.delete(tx, "sync_items", {"object_sid": obj["sid"], "item_key": str(key)})
     return event_id
-
-
-async def set_document(
-    tx: Tx, obj: Row, data: dict[str, Any], cause: int, *, taken: bool = False
-) -> int | None:
-    """Replace a document's data; None when it is already exactly that.
-    ``taken``: ``take_events`` took this event's id and wrote the data."""
-    if taken:
-        body = {"document_sid": obj["sid"], "document_data": data}
-        return await _next_event(
-            tx, obj, cause, "document_updated", body, obj["date_updated"], taken=True
-        )
-    return await _set_data(tx, obj, data, cause, "document_updated", "document_data")
 
 
 async def set_context(tx: Tx, obj: Row, data: dict[str, Any], cause: int) -> int | None:
