@@ -3,7 +3,8 @@
 ::
 
     lifespan (Parley.lifespan: @asynccontextmanager + AsyncExitStack, undone in reverse)
-      open + migrate the store, with the projectors (PROJECTORS: outbox plan, Sync view)
+      open + migrate the store, with the projectors (PROJECTORS: webhook deliveries,
+        pushes, Sync view)
         -> ensure the configured account
         -> bus (memory, or Redis across processes) -> store.on_commit = bus.publish
         -> the pre-event caller -> Runtime (frozen: settings, store, bus, health,
@@ -59,6 +60,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # what every write transaction runs on each event it records, in this order:
 # the webhook deliveries and the pushes it plans, then the Sync view clients read
 PROJECTORS: tuple[Projector, ...] = (outbox.plan, push_plan.plan, projection.project)
+
+# what a reset (the control plane's, the CLI's) runs after control/state.reset,
+# in the same transaction: the webhook delivery record and its faults
+RESET_HOOKS: tuple[ResetHook, ...] = (webhook_routes.forget,)
 
 
 def _logged(stop: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -201,8 +206,7 @@ class Parley:
                     # simulated clients run the client actions by name
                     *simulate.routes(runtime, realtime_routes.actions(), presence),
                 ]
-                on_reset: list[ResetHook] = [webhook_routes.forget]
-                control = ControlPlane(api, settings.admin_token, routes, on_reset)
+                control = ControlPlane(api, settings.admin_token, routes, RESET_HOOKS)
                 mounts.append((CONTROL_PREFIX, control))
 
             def workers_alive() -> dict[str, bool]:

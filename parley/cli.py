@@ -5,7 +5,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import click
 
@@ -339,11 +339,12 @@ def reset_command(account_sid: str | None, yes: bool, database_url: str) -> None
         click.confirm(f"Delete every resource of {account_sid or 'every account'}?", abort=True)
 
     async def reset(store: Store) -> None:
-        from parley.webhooks.double import forget
+        from parley.app import RESET_HOOKS  # the app's: a reset forgets what the app's does
 
         async with store.write() as tx:
             await state.reset(tx, account_sid)
-            await forget(tx, account_sid)  # and the webhook delivery record
+            for hook in RESET_HOOKS:
+                await hook(tx, account_sid)
 
     _with_store(database_url, reset)
     click.echo(f"reset {account_sid or 'all accounts'}", err=True)
@@ -428,14 +429,12 @@ def bindings_create(
     from parley.domain import bindings, services
     from parley.errors import TwilioError
     from parley.events import Origin
-    from parley.store import Row
 
     async def register(store: Store) -> dict[str, Any]:
         async with store.write() as tx:
             service = None
             if sids.looks_like(sids.SERVICE, service_sid):
-                found = await services.by_sid(tx, sids.normalise(service_sid))
-                service = cast(Row, found) if found is not None else None
+                service = await services.by_sid(tx, sids.normalise(service_sid))
             if service is None:
                 raise click.ClickException(f"no service {service_sid}")
             row = await bindings.register(

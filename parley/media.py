@@ -46,7 +46,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
 from parley import accounts, formdata, sids, timefmt
@@ -322,11 +322,11 @@ class MediaApi:
         return None if account is None else str(account["auth_token"])
 
     @staticmethod
-    async def _service(tx: Any, account_sid: str, service_sid: str, path: str) -> Row:
+    async def _service(tx: Any, account_sid: str, service_sid: str, path: str) -> services.Service:
         service = await services.by_sid(tx, service_sid, account_sid)
         if service is None:
             raise not_found(path)
-        return cast(Row, service)
+        return service
 
 
 # Uploaded bytes are the tenant's, served from Parley's own origin (the API's,

@@ -9,7 +9,7 @@ DOCS = ROOT / "docs"
 # the names of documents that are not part of the repository
 OUTSIDE = re.compile(
     r"\b(resources|open-questions|client-protocol|conventions|roles|webhooks|push-and-clients"
-    r"|limits|HELPERS)\.md\b|/work/shared"
+    r"|limits|HELPERS|STYLE)\.md\b|/work/shared"
 )
 CITED = re.compile(r"docs/(behaviour|decisions)\.md((?:[ ,/and]*§[A-Z]*[0-9.]*[0-9A-Z])+)")
 

@@ -29,9 +29,6 @@ SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+([a-z_]+)")
 # still name them. An owned table leaves this list.
 NOT_OWNED = {
     "parley_schema",  # the store's own bookkeeping (store/sqlite.py, store/postgres.py)
-    # created by 0001_init for event consumers' positions, but no module reads
-    # or writes it: it needs dropping (a migration), not an owner
-    "consumers",
 }
 
 # (module, table) call sites of owned tables left where they are, each a known debt.
@@ -39,19 +36,6 @@ LEFT = {
     # the session lists' owner (realtime.v2.session) imports the Sync view;
     # a rebuild keeps the lists it finds
     ("parley.sync.rebuild", "session_lists"),
-    # push fan-out: one join over members, bindings and channels per event
-    ("parley.push.plan", "members"),
-    ("parley.push.plan", "channels"),
-    ("parley.push.plan", "bindings"),
-    # a webhook delivery is read with its event and its account's signing key
-    # in one statement
-    ("parley.webhooks.outbox", "accounts"),
-    ("parley.webhooks.outbox", "events"),
-    # a channel's messages count unread for a push in the same join
-    ("parley.push.plan", "messages"),
-    # domain.messages imports domain.services (push settings, the media
-    # compatibility text): the service's delete cascade cannot import it back
-    ("parley.domain.services", "messages"),
 }
 
 # An owner's ``TABLE`` constant is for the generic REST lookups and pagers
@@ -69,6 +53,13 @@ def _module(path: Path) -> str:
 
 def _named(tree: ast.AST, names: set[str]) -> Iterator[tuple[str, int]]:
     """(table, line) for each query naming one of ``names``."""
+    for table, line, _ in _statements(tree, names):
+        yield table, line
+
+
+def _statements(tree: ast.AST, names: set[str]) -> Iterator[tuple[str, int, set[str]]]:
+    """(table, line, every table the statement names) for each query naming
+    one of ``names``."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
@@ -77,11 +68,11 @@ def _named(tree: ast.AST, names: set[str]) -> Iterator[tuple[str, int]]:
             if at is not None and len(node.args) > at:
                 arg = node.args[at]
                 if isinstance(arg, ast.Constant) and arg.value in names:
-                    yield arg.value, node.lineno
+                    yield arg.value, node.lineno, {arg.value}
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            for table in SQL.findall(node.value):
-                if table in names:
-                    yield table, node.lineno
+            named = set(SQL.findall(node.value))
+            for table in named & names:
+                yield table, node.lineno, named
 
 
 def _sources() -> Iterator[tuple[str, ast.AST]]:
@@ -109,19 +100,40 @@ def test_owners_exist_and_name_their_table() -> None:
         )
 
 
+def _joined(module: str, table: str, statement: set[str]) -> bool:
+    """A named query of ``module`` reading ``table`` in a statement with its
+    own table, as ``tables.JOINS`` allows."""
+    own = {t for t, owner in tables.OWNERS.items() if owner == module}
+    return table in tables.JOINS.get(module, ()) and bool(statement & own)
+
+
 def test_only_its_owner_names_a_table_in_a_query() -> None:
     owned = set(tables.OWNERS)
     found = set()
     stray = []
     for module, tree in _sources():
-        for table, line in _named(tree, owned):
-            if module == tables.OWNERS[table]:
+        for table, line, statement in _statements(tree, owned):
+            if module == tables.OWNERS[table] or _joined(module, table, statement):
                 continue
             found.add((module, table))
             if (module, table) not in LEFT:
                 stray.append(f"{module}:{line} names {table} (owner: {tables.OWNERS[table]})")
     assert not stray, "use the owner's named queries:\n" + "\n".join(stray)
     assert not LEFT - found, f"no longer needed in LEFT: {sorted(LEFT - found)}"
+
+
+def test_joins_are_declared_by_owners_and_used() -> None:
+    schema = {t.name for t in tables.ACCOUNT} | tables.GLOBAL
+    sources = dict(_sources())
+    for module, others in tables.JOINS.items():
+        assert module in tables.OWNERS.values(), f"{module} owns no table to join from"
+        assert others <= schema, f"{module} joins tables that exist"
+        used = {
+            table
+            for table, _, statement in _statements(sources[module], set(others))
+            if _joined(module, table, statement)
+        }
+        assert used == others, f"{module} no longer joins {sorted(others - used)}"
 
 
 def test_an_owners_table_constant_only_feeds_the_generic_pagers() -> None:
@@ -140,6 +152,19 @@ def test_an_owners_table_constant_only_feeds_the_generic_pagers() -> None:
                 if isinstance(arg, ast.Attribute) and arg.attr == "TABLE":
                     stray.append(f"{module}:{node.lineno} passes {ast.unparse(arg)} to {called}")
     assert not stray, "use the owner's named queries:\n" + "\n".join(stray)
+
+
+def test_a_join_is_allowed_only_with_the_owners_own_table() -> None:
+    tree = ast.parse(
+        "async def f(tx):\n"
+        '    await tx.all("SELECT b.* FROM members m JOIN bindings b ON b.user_sid = m.user_sid")\n'
+        '    await tx.all("SELECT * FROM members")\n'
+    )
+    module = "parley.domain.bindings"
+    allowed = [
+        line for t, line, named in _statements(tree, {"members"}) if _joined(module, t, named)
+    ]
+    assert allowed == [2]
 
 
 def test_the_scan_sees_a_stray_query() -> None:

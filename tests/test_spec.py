@@ -1,4 +1,4 @@
-"""Twilio's spec as the oracle for the route table (STYLE.md "A declarative table").
+"""Twilio's spec as the oracle for the route table (parley/api/operations.py).
 
 Fails on a route the spec does not have, a spec parameter a routed operation
 does not declare, a declared parameter the spec does not have, a JSON field

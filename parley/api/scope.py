@@ -6,6 +6,8 @@ follow docs/behaviour.md §R1: channels by SID or unique name, users and members
 SID or identity.
 """
 
+from typing import cast
+
 from parley import sids
 from parley.api.call import Call
 from parley.domain import channels, services, users
@@ -21,13 +23,13 @@ async def by_sid(call: Call, table: str, prefix: str, value: str, **where: str) 
     return row
 
 
-async def service(call: Call, var: str = "ServiceSid") -> Row:
+async def service(call: Call, var: str = "ServiceSid") -> services.Service:
     row = call.loaded.get("service")
     if row is None:
         value = call.path_params[var]
         row = await by_sid(call, services.TABLE, sids.SERVICE, value, account_sid=call.account_sid)
         call.loaded["service"] = row
-    return row
+    return cast(services.Service, row)
 
 
 async def by_key(call: Call, table: str, prefix: str, key: str, value: str, **where: str) -> Row:

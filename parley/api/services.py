@@ -21,7 +21,7 @@ from parley.api.table import (
     links,
     url,
 )
-from parley.domain import services
+from parley.domain import service_delete, services
 from parley.domain.catalogue import ALL_EVENTS
 
 INSTANCE = "/Services/{sid}"
@@ -179,20 +179,20 @@ UPDATE = (
 )
 
 
-async def create(call: Call) -> Row:
+async def create(call: Call) -> services.Service:
     return await services.create(call.tx, call.account_sid, call.values["friendly_name"])
 
 
-async def fetch(call: Call) -> Row:
+async def fetch(call: Call) -> services.Service:
     return await scope.service(call, "Sid")
 
 
-async def update(call: Call) -> Row:
+async def update(call: Call) -> services.Service:
     return await services.update(call.tx, await scope.service(call, "Sid"), call.values)
 
 
 async def delete(call: Call) -> None:
-    await services.delete(call.tx, await scope.service(call, "Sid"))
+    await service_delete.delete(call.tx, await scope.service(call, "Sid"))
 
 
 async def list_(call: Call) -> list[Row]:

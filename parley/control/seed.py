@@ -27,7 +27,8 @@ counters and events are the same; a seed fires no webhooks (``Origin`` of the
 system, like a REST call without ``X-Twilio-Webhook-Enabled``).
 """
 
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 import yaml
@@ -36,7 +37,7 @@ from parley.control import seed_channels
 from parley.control.seed_common import ORIGIN, SeedError, entries, json_text, known, step
 from parley.domain import bindings, credentials, roles, services, users
 from parley.errors import TwilioError
-from parley.store import Row, Tx
+from parley.store import Tx
 from parley.vault import Vault
 
 __all__ = ["SeedError", "apply", "parse"]
@@ -83,27 +84,26 @@ async def apply(
 
 async def _service(
     tx: Tx, account_sid: str, entry: dict[str, Any], where: str, counts: dict[str, int]
-) -> Row:
+) -> services.Service:
     name = entry.get("friendly_name")
     if not isinstance(name, str) or not name:
         raise SeedError(f"{where}: friendly_name is its key and is required")
-    found = await services.by_name(tx, account_sid, name)
-    if found is not None:
-        service = cast(Row, found)
-    else:
+    service = await services.by_name(tx, account_sid, name)
+    if service is None:
         service = await services.create(tx, account_sid, name)
         counts["services"] += 1
+    current: Mapping[str, Any] = service  # read by the seed's own keys
     settings = {
         k: v
         for k, v in entry.items()
-        if k in SERVICE_SETTINGS and service[k] != (int(v) if isinstance(v, bool) else v)
+        if k in SERVICE_SETTINGS and current[k] != (int(v) if isinstance(v, bool) else v)
     }
     if settings:  # only what differs: a second run changes nothing
         service = await services.update(tx, service, settings)
     return service
 
 
-async def _roles(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> int:
+async def _roles(tx: Tx, service: services.Service, entry: dict[str, Any], where: str) -> int:
     made = 0
     for j, role in enumerate(entries(entry, "roles", where)):
         at = f"{where}.roles[{j}]"
@@ -119,7 +119,7 @@ async def _roles(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> int
     return made
 
 
-async def _users(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> int:
+async def _users(tx: Tx, service: services.Service, entry: dict[str, Any], where: str) -> int:
     made = 0
     for j, user in enumerate(entries(entry, "users", where)):
         at = f"{where}.users[{j}]"
@@ -166,12 +166,12 @@ async def _credentials(
     return made
 
 
-async def _bindings(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> int:
+async def _bindings(tx: Tx, service: services.Service, entry: dict[str, Any], where: str) -> int:
     made = 0
     for j, binding in enumerate(entries(entry, "bindings", where)):
         at = f"{where}.bindings[{j}]"
         known(binding, {"identity", "endpoint", "binding_type", "credential", "message_types"}, at)
-        key = {
+        key: dict[str, Any] = {  # checked below: the seed's values are untyped
             "service_sid": service["sid"],
             "identity": binding.get("identity"),
             "endpoint": binding.get("endpoint"),

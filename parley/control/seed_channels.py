@@ -24,10 +24,10 @@ the new ones. A message deleted since is not brought back (indexes are never
 reused). Members are keyed by identity, invites by identity.
 """
 
-from typing import Any
+from typing import Any, cast
 
 from parley.control.seed_common import ORIGIN, SeedError, entries, json_text, known, step
-from parley.domain import channels, invites, members, messages, roles, users
+from parley.domain import channels, invites, members, messages, roles, services, users
 from parley.store import Row, Tx
 
 COUNTS = ("channels", "members", "invites", "messages")
@@ -35,7 +35,9 @@ _CHANNEL_KEYS = {"unique_name", "friendly_name", "type", "attributes", "created_
 _CHILDREN = {"members", "invites", "messages"}
 
 
-async def apply(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> dict[str, int]:
+async def apply(
+    tx: Tx, service: services.Service, entry: dict[str, Any], where: str
+) -> dict[str, int]:
     counts = dict.fromkeys(COUNTS, 0)
     for i, spec in enumerate(entries(entry, "channels", where)):
         at = f"{where}.channels[{i}]"
@@ -48,7 +50,7 @@ async def apply(tx: Tx, service: Row, entry: dict[str, Any], where: str) -> dict
 
 
 async def _channel(
-    tx: Tx, service: Row, spec: dict[str, Any], at: str, counts: dict[str, int]
+    tx: Tx, service: services.Service, spec: dict[str, Any], at: str, counts: dict[str, int]
 ) -> Row:
     name = spec.get("unique_name")
     if not isinstance(name, str) or not name:
@@ -69,7 +71,7 @@ async def _channel(
     return await step(at, channels.create(tx, service, values, ORIGIN))
 
 
-async def _role_sid(tx: Tx, service: Row, name: Any, at: str) -> str | None:
+async def _role_sid(tx: Tx, service: services.Service, name: Any, at: str) -> str | None:
     """A channel role by friendly name (None: the service's default)."""
     if name is None:
         return None
@@ -93,7 +95,13 @@ def _list(spec: dict[str, Any], key: str, at: str) -> list[Any]:
     return value
 
 
-async def _members(tx: Tx, service: Row, channel: Row, spec: dict[str, Any], where: str) -> int:
+async def _members(
+    tx: Tx,
+    service: services.Service,
+    channel: channels.ChannelRow,
+    spec: dict[str, Any],
+    where: str,
+) -> int:
     made = 0
     for j, value in enumerate(_list(spec, "members", where)):
         at = f"{where}.members[{j}]"
@@ -110,7 +118,13 @@ async def _members(tx: Tx, service: Row, channel: Row, spec: dict[str, Any], whe
     return made
 
 
-async def _invites(tx: Tx, service: Row, channel: Row, spec: dict[str, Any], where: str) -> int:
+async def _invites(
+    tx: Tx,
+    service: services.Service,
+    channel: channels.ChannelRow,
+    spec: dict[str, Any],
+    where: str,
+) -> int:
     made = 0
     for j, value in enumerate(_list(spec, "invites", where)):
         at = f"{where}.invites[{j}]"
@@ -126,7 +140,13 @@ async def _invites(tx: Tx, service: Row, channel: Row, spec: dict[str, Any], whe
     return made
 
 
-async def _messages(tx: Tx, service: Row, channel: Row, spec: dict[str, Any], where: str) -> int:
+async def _messages(
+    tx: Tx,
+    service: services.Service,
+    channel: channels.ChannelRow,
+    spec: dict[str, Any],
+    where: str,
+) -> int:
     items = entries(spec, "messages", where)
     for j, message in enumerate(items):
         known(message, {"from", "body", "attributes"}, f"{where}.messages[{j}]")
@@ -138,5 +158,7 @@ async def _messages(tx: Tx, service: Row, channel: Row, spec: dict[str, Any], wh
             "body": None if message.get("body") is None else str(message["body"]),
             "attributes": json_text(message.get("attributes")),
         }
-        await step(at, messages.create(tx, service, channel, values, ORIGIN))
+        # domain/messages.py takes untyped rows, until it takes the owners' typed ones
+        created = messages.create(tx, cast(Row, service), cast(Row, channel), values, ORIGIN)
+        await step(at, created)
     return max(len(items) - start, 0)

@@ -13,7 +13,9 @@ from typing import Any
 
 from parley import accounts, timefmt
 from parley.domain import media
+from parley.realtime import presence
 from parley.store import Row, Store, Tx, repo, tables
+from parley.webhooks import outbox
 
 FORMAT = "parley-state"
 VERSION = 1
@@ -137,9 +139,6 @@ async def reset(tx: Tx, account_sid: str | None) -> None:
 
     Accounts and API keys stay, so the caller's credentials keep working.
     """
-    from parley.realtime import presence
-    from parley.webhooks import outbox
-
     await outbox.forget(tx, account_sid)  # webhooks not yet sent for those events
     await presence.forget(tx, account_sid)  # simulated connections (open sockets stay)
     where = {"account_sid": account_sid} if account_sid else {}

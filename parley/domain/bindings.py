@@ -14,7 +14,7 @@ from typing import Any, TypedDict, cast
 import orjson
 
 from parley import sids, timefmt
-from parley.domain import credentials, users
+from parley.domain import credentials, services, users
 from parley.errors import TwilioError, invalid
 from parley.events import Origin, emit
 from parley.sids import AccountSid, BindingSid, CredentialSid, ServiceSid, UserSid
@@ -104,6 +104,20 @@ async def push_targets(tx: Tx, service_sid: str | None, identity: str | None) ->
     )
 
 
+async def push_targets_in_channel(tx: Tx, channel_sid: str, author: str) -> list[Row]:
+    """The bindings (``PUSH_COLUMNS``) of every member of the channel but
+    ``author``, unless muted there (docs/behaviour.md §P9), oldest first: a new
+    message's recipients in one statement. It reads ``members`` in its join,
+    declared in ``store/tables.py`` ``JOINS``: the rows it returns are bindings."""
+    columns = ", ".join(f"b.{c.strip()}" for c in PUSH_COLUMNS.split(","))
+    return await tx.all(
+        f"SELECT {columns} FROM members m JOIN bindings b ON b.user_sid = m.user_sid"
+        " WHERE m.channel_sid = :channel AND m.identity <> :author"
+        " AND m.notification_level <> 'muted' ORDER BY b.seq",
+        {"channel": channel_sid, "author": author},
+    )
+
+
 TYPES = ("apn", "gcm", "fcm")
 # docs/behaviour.md §P3: default all four
 MESSAGE_TYPES = ("new_message", "added_to_channel", "invited_to_channel", "removed_from_channel")
@@ -111,7 +125,7 @@ MESSAGE_TYPES = ("new_message", "added_to_channel", "invited_to_channel", "remov
 
 async def register(
     tx: Tx,
-    service: Row,
+    service: services.Service,
     identity: str,
     endpoint: str,
     binding_type: str,
@@ -184,7 +198,7 @@ def _message_types(values: list[str]) -> list[str]:
     return unique
 
 
-async def _check_credential(tx: Tx, service: Row, sid: str, binding_type: str) -> None:
+async def _check_credential(tx: Tx, service: services.Service, sid: str, binding_type: str) -> None:
     """The credential must be the account's and of the binding's type
     (docs/behaviour.md §P3: ``binding_type`` = the credential's type)."""
     credential = None
@@ -202,7 +216,7 @@ async def delete(tx: Tx, binding: BindingRow, origin: Origin) -> None:
         await users.set_notifiable(tx, binding["user_sid"], False)
 
 
-async def delete_all(tx: Tx, user: Row, origin: Origin) -> None:
+async def delete_all(tx: Tx, user: users.UserRow, origin: Origin) -> None:
     """Every binding of a user (user deletion), each with its event."""
     for binding in await repo.select(tx, TABLE, {"user_sid": user["sid"]}):
         await repo.delete(tx, TABLE, {"sid": binding["sid"]})
@@ -227,5 +241,5 @@ def describe(row: Row) -> dict[str, Any]:
 
 
 async def forget_service(tx: Tx, service_sid: str) -> None:
-    """Every binding of a service being deleted (``services.delete``): no events."""
+    """Every binding of a service being deleted (``service_delete.delete``): no events."""
     await repo.delete(tx, TABLE, {"service_sid": service_sid})

@@ -2,12 +2,14 @@
 messages and their media, invites, channel webhooks), above them all, so none
 of them imports another to reach it (``members`` imports ``channels``)."""
 
-from parley.domain import channel_webhooks, channels, invites, members, messages
+from parley.domain import channel_webhooks, channels, invites, members, messages, services
 from parley.events import Origin, emit
-from parley.store import Row, Tx
+from parley.store import Tx
 
 
-async def delete(tx: Tx, service: Row, channel: Row, origin: Origin) -> None:
+async def delete(
+    tx: Tx, service: services.Service, channel: channels.ChannelRow, origin: Origin
+) -> None:
     """The channel and everything in it: members (each user's
     ``joined_channels_count`` - 1), messages (and their media), invites and
     channel webhooks. Only ``onChannelDestroyed`` is emitted (docs/behaviour.md §W2:

@@ -12,11 +12,13 @@ Stored per type in the columns the delivery worker reads:
 Columns that do not belong to the type stay null, so "non-null" means "used".
 """
 
+from collections.abc import Mapping
 from typing import Any, TypedDict, cast
 
 import orjson
 
 from parley import sids, timefmt
+from parley.domain import channels
 from parley.domain.catalogue import CHANNEL_WEBHOOK_EVENTS
 from parley.errors import TwilioError, missing
 from parley.events import Origin, emit
@@ -53,6 +55,11 @@ async def of_channel(tx: Tx, channel_sid: str) -> list[ChannelWebhook]:
     return [cast(ChannelWebhook, r) for r in rows]
 
 
+# what the write functions take: a typed row, or one read by the generic
+# repository (the REST layer's scope lookups)
+ChannelWebhookRow = ChannelWebhook | Row
+
+
 WEBHOOK = "webhook"
 TRIGGER = "trigger"
 STUDIO = "studio"
@@ -65,7 +72,7 @@ DEFAULT_METHOD = "POST"  # docs/behaviour.md §R12 / docs/decisions.md §41: inf
 CONFIG = ("url", "method", "filters", "triggers", "flow_sid", "retry_count")
 
 
-def _stored(row: Row) -> dict[str, Any]:
+def _stored(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row's configuration with its lists decoded."""
     config = {k: row[k] for k in CONFIG}
     for key in ("filters", "triggers"):
@@ -110,7 +117,9 @@ def _validated(kind: str, config: dict[str, Any]) -> Row:
     }
 
 
-async def create(tx: Tx, channel: Row, values: dict[str, Any], origin: Origin) -> Row:
+async def create(
+    tx: Tx, channel: channels.ChannelRow, values: dict[str, Any], origin: Origin
+) -> Row:
     kind = values["type"]
     columns = _validated(kind, values)
     if await repo.count(tx, TABLE, {"channel_sid": channel["sid"]}) >= (PER_CHANNEL_MAX):
@@ -130,7 +139,7 @@ async def create(tx: Tx, channel: Row, values: dict[str, Any], origin: Origin) -
     return row
 
 
-async def update(tx: Tx, webhook: Row, values: dict[str, Any], origin: Origin) -> Row:
+async def update(tx: Tx, webhook: ChannelWebhookRow, values: dict[str, Any], origin: Origin) -> Row:
     """Any ``Configuration.*`` field; lists replace; the type never changes.
     The result must satisfy the type's rules as a whole."""
     config = {**_stored(webhook), **values}
@@ -141,7 +150,7 @@ async def update(tx: Tx, webhook: Row, values: dict[str, Any], origin: Origin) -
     return row
 
 
-async def delete(tx: Tx, webhook: Row, origin: Origin) -> None:
+async def delete(tx: Tx, webhook: ChannelWebhookRow, origin: Origin) -> None:
     await repo.delete(tx, TABLE, {"sid": webhook["sid"]})
     await emit(tx, origin, "parley.channel_webhook.deleted", webhook)
 
@@ -163,7 +172,7 @@ def configuration(row: Row) -> dict[str, Any]:
 
 
 async def forget_service(tx: Tx, service_sid: str) -> None:
-    """Every channel webhook of a service being deleted (``services.delete``): no events."""
+    """Every channel webhook of a service being deleted (``service_delete.delete``): no events."""
     await repo.delete(tx, TABLE, {"service_sid": service_sid})
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
+from parley.domain import services
 from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.sids import AccountSid, ChannelSid, MessageSid, ServiceSid
@@ -90,7 +91,9 @@ async def release_member_slot(tx: Tx, channel_sid: str) -> None:
     await repo.bump(tx, TABLE, {"sid": channel_sid}, "members_count", -1)
 
 
-async def _check_unique_name(tx: Tx, service: Row, name: str | None, own_sid: str | None) -> None:
+async def _check_unique_name(
+    tx: Tx, service: services.Service, name: str | None, own_sid: str | None
+) -> None:
     if name is None:
         return
     if sids.looks_like(sids.CHANNEL, name):
@@ -100,7 +103,7 @@ async def _check_unique_name(tx: Tx, service: Row, name: str | None, own_sid: st
         raise TwilioError(50307, value=name)
 
 
-async def find(tx: Tx, service: Row, key: str) -> Row | None:
+async def find(tx: Tx, service: services.Service, key: str) -> Row | None:
     """A channel of this service by SID or unique name (docs/behaviour.md §R1)."""
     where = {"service_sid": service["sid"]}
     if sids.looks_like(sids.CHANNEL, key):
@@ -121,7 +124,9 @@ async def search(tx: Tx, service_sid: str, text: str, limit: int) -> list[Row]:
     )
 
 
-async def create(tx: Tx, service: Row, values: Mapping[str, Any], origin: Origin) -> Row:
+async def create(
+    tx: Tx, service: services.Service, values: Mapping[str, Any], origin: Origin
+) -> Row:
     """Create a channel. ``values`` by column name: friendly_name, unique_name,
     attributes, type, created_by, date_created, date_updated (import)."""
     unique_name = values.get("unique_name")
@@ -155,7 +160,11 @@ async def create(tx: Tx, service: Row, values: Mapping[str, Any], origin: Origin
 
 
 async def update(
-    tx: Tx, service: Row, channel: Row, values: Mapping[str, Any], origin: Origin
+    tx: Tx,
+    service: services.Service,
+    channel: ChannelRow,
+    values: Mapping[str, Any],
+    origin: Origin,
 ) -> Row:
     """Partial update; ``type`` cannot change (docs/behaviour.md §R3). ``date_updated``
     becomes now unless ``DateUpdated`` is given."""
@@ -177,7 +186,7 @@ async def update(
     return updated
 
 
-async def reload(tx: Tx, channel: Row) -> Row:
+async def reload(tx: Tx, channel: ChannelRow) -> Row:
     """The channel as stored now (counters move under concurrent writers)."""
     row = await repo.get(tx, TABLE, {"sid": channel["sid"]})
     if row is None:
@@ -255,5 +264,5 @@ async def delete_row(tx: Tx, channel_sid: str) -> None:
 
 
 async def forget_service(tx: Tx, service_sid: str) -> None:
-    """Every channel of a service being deleted (``services.delete``): no events."""
+    """Every channel of a service being deleted (``service_delete.delete``): no events."""
     await repo.delete(tx, TABLE, {"service_sid": service_sid})

@@ -37,6 +37,11 @@ class Credential(TypedDict):
     date_updated: int | None
 
 
+# what the write functions take: a typed row, or one read by the generic
+# repository (the REST layer's scope lookups)
+CredentialRow = Credential | Row
+
+
 def _credential(row: Row | None) -> Credential | None:
     return cast(Credential, row) if row is not None else None
 
@@ -123,7 +128,7 @@ async def create(tx: Tx, vault: Vault, account_sid: str, values: dict[str, Any])
     return public(row)
 
 
-async def update(tx: Tx, vault: Vault, credential: Row, values: dict[str, Any]) -> Row:
+async def update(tx: Tx, vault: Vault, credential: CredentialRow, values: dict[str, Any]) -> Row:
     """Partial update; ``Type`` is immutable. Changing one apn secret keeps the
     other (they are checked as a pair)."""
     kind = credential["type"]
@@ -143,7 +148,7 @@ async def update(tx: Tx, vault: Vault, credential: Row, values: dict[str, Any]) 
     return public({**credential, **changes})
 
 
-async def delete(tx: Tx, credential: Row) -> None:
+async def delete(tx: Tx, credential: CredentialRow) -> None:
     """Bindings keep their ``credential_sid`` (Twilio shows no cascade);
     the push sender treats a missing credential as unusable."""
     await repo.delete(tx, TABLE, {"sid": credential["sid"]})

@@ -8,7 +8,7 @@ it is cancelled and when its identity becomes a member (fulfilled).
 from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
-from parley.domain import users
+from parley.domain import channels, services, users
 from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.sids import AccountSid, ChannelSid, InviteSid, RoleSid, ServiceSid
@@ -73,8 +73,8 @@ async def page_of_identity(
 
 async def create(
     tx: Tx,
-    service: Row,
-    channel: Row,
+    service: services.Service,
+    channel: channels.ChannelRow,
     user: users.UserRow,
     origin: Origin,
     role_sid: str,
@@ -109,7 +109,7 @@ async def remove(tx: Tx, invite: InviteRow, origin: Origin, reason: str = "cance
         await emit(tx, origin, "parley.invite.deleted", dict(invite), reason=reason)
 
 
-async def fulfil(tx: Tx, channel: Row, identity: str, origin: Origin) -> None:
+async def fulfil(tx: Tx, channel: channels.ChannelRow, identity: str, origin: Origin) -> None:
     """The identity became a member: its pending invite is done."""
     invite = await pending(tx, channel["sid"], identity)
     if invite is not None:
@@ -117,7 +117,7 @@ async def fulfil(tx: Tx, channel: Row, identity: str, origin: Origin) -> None:
 
 
 async def forget_service(tx: Tx, service_sid: str) -> None:
-    """Every invite of a service being deleted (``services.delete``): no events."""
+    """Every invite of a service being deleted (``service_delete.delete``): no events."""
     await repo.delete(tx, TABLE, {"service_sid": service_sid})
 
 

@@ -196,6 +196,6 @@ async def expire(store: Store, ttl_seconds: float, limit: int = EXPIRE_BATCH) ->
 
 
 async def forget_service(tx: Tx, service_sid: str) -> None:
-    """Every media of a service being deleted (``services.delete``), with its bytes."""
+    """Every media of a service being deleted (``service_delete.delete``), with its bytes."""
     await repo.delete(tx, "media", {"service_sid": service_sid})
     await repo.delete(tx, "media_chunks", {"service_sid": service_sid})

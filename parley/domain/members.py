@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
-from parley.domain import channels, invites, roles, users
+from parley.domain import channels, invites, roles, services, users
 from parley.errors import TwilioError
 from parley.events import Origin, emit
 from parley.sids import AccountSid, ChannelSid, MemberSid, RoleSid, ServiceSid, UserSid
@@ -64,7 +64,7 @@ def _member(row: Row | None) -> Member | None:
     return cast(Member, row) if row is not None else None
 
 
-async def find(tx: Tx, channel: Row, key: str) -> Member | None:
+async def find(tx: Tx, channel: channels.ChannelRow, key: str) -> Member | None:
     """A member of this channel by SID or identity (docs/behaviour.md §R1)."""
     if sids.looks_like(sids.MEMBER, key):
         where = {"sid": sids.normalise(key), "channel_sid": channel["sid"]}
@@ -137,7 +137,7 @@ async def page_of_user(
     return [cast(Member, r) for r in rows]
 
 
-async def _channel_role(tx: Tx, service: Row, role_sid: str | None) -> str:
+async def _channel_role(tx: Tx, service: services.Service, role_sid: str | None) -> str:
     if role_sid is None:
         return str(service["default_channel_role_sid"])
     await roles.require(tx, service, role_sid, roles.CHANNEL, "RoleSid")
@@ -156,8 +156,8 @@ def _horizon(values: Mapping[str, Any], changes: dict[str, Any]) -> None:
 
 async def invite(
     tx: Tx,
-    service: Row,
-    channel: Row,
+    service: services.Service,
+    channel: channels.ChannelRow,
     user: users.UserRow,
     origin: Origin,
     role_sid: str | None = None,
@@ -171,7 +171,9 @@ async def invite(
     return await invites.create(tx, service, channel, user, origin, role_sid)
 
 
-async def invite_to_join(tx: Tx, channel: Row, identity: str) -> invites.Invite | None:
+async def invite_to_join(
+    tx: Tx, channel: channels.ChannelRow, identity: str
+) -> invites.Invite | None:
     """Whether ``identity`` may join ``channel`` by itself, and the invite it
     would accept: a public channel is open to anyone; a private one only with
     an invite (50107) (docs/behaviour.md, "Roles")."""
@@ -183,8 +185,8 @@ async def invite_to_join(tx: Tx, channel: Row, identity: str) -> invites.Invite 
 
 async def join(
     tx: Tx,
-    service: Row,
-    channel: Row,
+    service: services.Service,
+    channel: channels.ChannelRow,
     identity: str,
     origin: Origin,
     values: Mapping[str, Any] | None = None,
@@ -199,7 +201,13 @@ async def join(
     return await add(tx, service, channel, identity, origin, values, JOINED)
 
 
-async def join_as_creator(tx: Tx, service: Row, channel: Row, identity: str, origin: Origin) -> Row:
+async def join_as_creator(
+    tx: Tx,
+    service: services.Service,
+    channel: channels.ChannelRow,
+    identity: str,
+    origin: Origin,
+) -> Row:
     """A client that creates a channel joins it with the service's channel
     creator role (a channel made through REST joins nobody) (docs/behaviour.md,
     "Roles")."""
@@ -209,8 +217,8 @@ async def join_as_creator(tx: Tx, service: Row, channel: Row, identity: str, ori
 
 async def add(
     tx: Tx,
-    service: Row,
-    channel: Row,
+    service: services.Service,
+    channel: channels.ChannelRow,
     identity: str,
     origin: Origin,
     values: Mapping[str, Any] | None = None,
@@ -263,8 +271,8 @@ async def add(
 
 async def update(
     tx: Tx,
-    service: Row,
-    channel: Row,
+    service: services.Service,
+    channel: channels.ChannelRow,
     member: MemberRow,
     values: Mapping[str, Any],
     origin: Origin,
@@ -285,7 +293,7 @@ async def update(
 
 async def remove(
     tx: Tx,
-    service: Row,
+    service: services.Service,
     channel: channels.ChannelRow,
     member: MemberRow,
     origin: Origin,
@@ -300,7 +308,7 @@ async def remove(
 
 
 async def forget_service(tx: Tx, service_sid: str) -> None:
-    """Every membership of a service being deleted (``services.delete``): no events."""
+    """Every membership of a service being deleted (``service_delete.delete``): no events."""
     await repo.delete(tx, TABLE, {"service_sid": service_sid})
 
 
@@ -315,3 +323,28 @@ async def forget_channel(tx: Tx, channel_sid: str) -> None:
 async def holding_role(tx: Tx, role_sid: str) -> bool:
     """Whether any member holds the role (``role_delete``)."""
     return await repo.get(tx, TABLE, {"role_sid": role_sid}) is not None
+
+
+async def unread_totals(tx: Tx, user_sids: Sequence[str]) -> dict[str, int]:
+    """Each user's unread messages over all its channels: the messages above
+    its horizon in each, every message where it has read nothing
+    (docs/push.md, "Badge"). One statement per 500 users; it reads the
+    channels' ``messages_count`` and the messages above each horizon in its
+    join, declared in ``store/tables.py`` ``JOINS``: what it counts is the
+    memberships' consumption."""
+    totals: dict[str, int] = {}
+    for start in range(0, len(user_sids), 500):
+        chunk = user_sids[start : start + 500]
+        marks, bound = repo.in_list(chunk, "u")
+        rows = await tx.all(
+            "SELECT m.user_sid AS u, SUM(CASE WHEN m.last_consumed_message_index IS NULL"
+            " THEN c.messages_count ELSE (SELECT COUNT(*) FROM messages x"
+            " WHERE x.channel_sid = m.channel_sid AND x.idx > m.last_consumed_message_index)"
+            " END) AS unread"
+            " FROM members m JOIN channels c ON c.sid = m.channel_sid"
+            f" WHERE m.user_sid IN ({marks})"
+            " GROUP BY m.user_sid",
+            bound,
+        )
+        totals.update({r["u"]: int(r["unread"] or 0) for r in rows})
+    return totals

@@ -2,11 +2,11 @@
 §A7). It asks the modules whose rows hold roles (users, members, invites),
 above them all, since each of them imports ``roles``."""
 
-from parley.domain import invites, members, roles, users
-from parley.store import Row, Tx
+from parley.domain import invites, members, roles, services, users
+from parley.store import Tx
 
 
-async def delete(tx: Tx, service: Row, role: Row) -> None:
+async def delete(tx: Tx, service: services.Service, role: roles.RoleRow) -> None:
     roles.check_not_a_default(service, role)
     sid = role["sid"]
     for holds, what in (

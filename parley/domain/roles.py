@@ -4,7 +4,7 @@ Two scopes: ``deployment`` roles are held by users, ``channel`` roles by members
 and invites. Every new service gets the four default roles of docs/behaviour.md §A3.
 """
 
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import orjson
 
@@ -12,6 +12,9 @@ from parley import sids, timefmt
 from parley.errors import TwilioError
 from parley.sids import AccountSid, RoleSid, ServiceSid
 from parley.store import Row, Tx, repo
+
+if TYPE_CHECKING:  # services imports roles (its default roles, its role pointers)
+    from parley.domain.services import Service
 
 TABLE = "roles"
 """For the generic REST lookups and pager (``api/scope.py``, ``Call.listing``)."""
@@ -30,6 +33,11 @@ class Role(TypedDict):
     permissions: str  # a JSON list
     date_created: int
     date_updated: int | None
+
+
+# what the write functions take: a typed row, or one read by the generic
+# repository (the REST layer's scope lookups)
+RoleRow = Role | Row
 
 
 def _role(row: Row | None) -> Role | None:
@@ -206,7 +214,7 @@ async def create_defaults(tx: Tx, account_sid: str, service_sid: str) -> dict[st
     return pointers
 
 
-async def create(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
+async def create(tx: Tx, service: "Service", values: dict[str, Any]) -> Row:
     row = new_row(
         service["account_sid"],
         service["sid"],
@@ -218,7 +226,7 @@ async def create(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
     return row
 
 
-async def update(tx: Tx, role: Row, values: dict[str, Any]) -> Row:
+async def update(tx: Tx, role: RoleRow, values: dict[str, Any]) -> Row:
     """``Permission`` replaces the whole set (docs/behaviour.md §A6)."""
     changes = {
         "permissions": orjson.dumps(
@@ -230,7 +238,7 @@ async def update(tx: Tx, role: Row, values: dict[str, Any]) -> Row:
     return {**role, **changes}
 
 
-def check_not_a_default(service: Row, role: Row) -> None:
+def check_not_a_default(service: "Service", role: RoleRow) -> None:
     """A role the service points at (its defaults) cannot be deleted
     (docs/behaviour.md §A7)."""
     for pointer in (
@@ -252,7 +260,7 @@ def in_use(detail: str) -> TwilioError:
     return TwilioError(50100, message=f"Role is in use: {detail}")
 
 
-async def require(tx: Tx, service: Row, sid: str, kind: str, wire: str) -> Row:
+async def require(tx: Tx, service: "Service", sid: str, kind: str, wire: str) -> Row:
     """A role named in a request body: it must exist in this service with this
     type (50100 for service roles, 50101 for channel roles, docs/behaviour.md §A1)."""
     code = 50101 if kind == CHANNEL else 50100
@@ -265,5 +273,5 @@ async def require(tx: Tx, service: Row, sid: str, kind: str, wire: str) -> Row:
 
 
 async def forget_service(tx: Tx, service_sid: str) -> None:
-    """Every role of a service being deleted (``services.delete``): no events."""
+    """Every role of a service being deleted (``service_delete.delete``): no events."""
     await repo.delete(tx, TABLE, {"service_sid": service_sid})

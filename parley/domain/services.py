@@ -5,16 +5,7 @@ from typing import Any, TypedDict, cast
 import orjson
 
 from parley import sids, timefmt
-from parley.domain import (
-    bindings,
-    channel_webhooks,
-    channels,
-    invites,
-    media,
-    members,
-    roles,
-    users,
-)
+from parley.domain import roles
 from parley.sids import AccountSid, RoleSid, ServiceSid
 from parley.store import Row, Tx, repo
 
@@ -146,7 +137,7 @@ async def post_hook(tx: Tx, service_sid: str) -> Row | None:
     )
 
 
-async def create(tx: Tx, account_sid: str, friendly_name: str) -> Row:
+async def create(tx: Tx, account_sid: str, friendly_name: str) -> Service:
     sid = sids.new_sid(sids.SERVICE)
     row: Row = {
         "sid": sid,
@@ -157,11 +148,11 @@ async def create(tx: Tx, account_sid: str, friendly_name: str) -> Row:
         **DEFAULTS,
     }
     row.update(await roles.create_defaults(tx, account_sid, sid))
-    await repo.insert(tx, TABLE, row)
-    return row
+    row["seq"] = await repo.insert(tx, TABLE, row, returning="seq")
+    return cast(Service, row)
 
 
-async def update(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
+async def update(tx: Tx, service: Service, values: dict[str, Any]) -> Service:
     """Partial update; every value is validated before anything is written."""
     changes = dict(values)
     for pointer, (kind, wire) in _ROLE_POINTERS.items():
@@ -174,28 +165,12 @@ async def update(tx: Tx, service: Row, values: dict[str, Any]) -> Row:
             changes[key] = int(value)
     changes["date_updated"] = timefmt.now()
     await repo.update(tx, TABLE, {"sid": service["sid"]}, changes)
-    return {**service, **changes}
+    return cast(Service, {**service, **changes})
 
 
-async def delete(tx: Tx, service: Row) -> None:
-    """The service and everything in it; account-level credentials survive."""
-    sid = service["sid"]
-    # what hangs off a service goes with it, children first (docs/behaviour.md
-    # §R2 "delete"); messages by name: domain.messages imports this module
-    # (push settings, the media compatibility text), so it cannot be imported back
-    await repo.delete(tx, "messages", {"service_sid": sid})
-    for forget in (
-        members.forget_service,
-        invites.forget_service,
-        channel_webhooks.forget_service,
-        media.forget_service,
-        bindings.forget_service,
-        users.forget_service,
-        channels.forget_service,
-        roles.forget_service,
-    ):
-        await forget(tx, sid)
-    await repo.delete(tx, TABLE, {"sid": sid})
+async def delete_row(tx: Tx, service_sid: str) -> None:
+    """Remove the service's row; the cascade is ``domain/service_delete.py``'s."""
+    await repo.delete(tx, TABLE, {"sid": service_sid})
 
 
 def _push_columns(kind: str) -> dict[str, str]:

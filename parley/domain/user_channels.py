@@ -14,7 +14,7 @@ order, then invites in creation order. The cursor is the member's ``seq``, or
 
 from typing import Any
 
-from parley.domain import invites, members, messages
+from parley.domain import channels, invites, members, messages, services, users
 from parley.errors import TwilioError
 from parley.events import Origin
 from parley.store import Row, Tx
@@ -25,7 +25,7 @@ INVITES = 1 << 48  # above any seq a table will reach
 LEVELS = ("default", "muted")
 
 
-async def unread(tx: Tx, service: Row, member: members.MemberRow) -> int | None:
+async def unread(tx: Tx, service: services.Service, member: members.MemberRow) -> int | None:
     """Messages with an index above the horizon; null while the member has no
     horizon (docs/decisions.md §7, as Twilio's SDKs report) and when the
     service has read status off (docs/behaviour.md §P7, inferred)."""
@@ -35,7 +35,9 @@ async def unread(tx: Tx, service: Row, member: members.MemberRow) -> int | None:
     return await messages.count_after(tx, member["channel_sid"], horizon)
 
 
-async def joined(tx: Tx, service: Row, user: Row, member: members.MemberRow) -> Row:
+async def joined(
+    tx: Tx, service: services.Service, user: users.UserRow, member: members.MemberRow
+) -> Row:
     return {
         "account_sid": member["account_sid"],
         "service_sid": member["service_sid"],
@@ -50,7 +52,7 @@ async def joined(tx: Tx, service: Row, user: Row, member: members.MemberRow) -> 
     }
 
 
-def invited(user: Row, invite: invites.InviteRow) -> Row:
+def invited(user: users.UserRow, invite: invites.InviteRow) -> Row:
     return {
         "account_sid": invite["account_sid"],
         "service_sid": invite["service_sid"],
@@ -66,7 +68,7 @@ def invited(user: Row, invite: invites.InviteRow) -> Row:
 
 
 async def find(
-    tx: Tx, service: Row, user: Row, channel: Row
+    tx: Tx, service: services.Service, user: users.UserRow, channel: channels.ChannelRow
 ) -> tuple[members.MemberRow | None, invites.InviteRow | None]:
     """(member, invite) of this user in this channel; both None = not participating."""
     member = await members.of_user(tx, channel["sid"], user["sid"])
@@ -75,7 +77,9 @@ async def find(
     return None, await invites.pending(tx, channel["sid"], user["identity"])
 
 
-async def get(tx: Tx, service: Row, user: Row, channel: Row) -> Row | None:
+async def get(
+    tx: Tx, service: services.Service, user: users.UserRow, channel: channels.ChannelRow
+) -> Row | None:
     member, invite = await find(tx, service, user, channel)
     if member is not None:
         return await joined(tx, service, user, member)
@@ -85,7 +89,13 @@ async def get(tx: Tx, service: Row, user: Row, channel: Row) -> Row | None:
 
 
 async def page(
-    tx: Tx, service: Row, user: Row, *, after: Any, before: Any, limit: int
+    tx: Tx,
+    service: services.Service,
+    user: users.UserRow,
+    *,
+    after: Any,
+    before: Any,
+    limit: int,
 ) -> list[Row]:
     """Up to ``limit`` rows after (or before) a cursor, in list order."""
     service_sid, identity = service["sid"], user["identity"]  # whose invites
@@ -121,7 +131,7 @@ async def page(
     return [await joined(tx, service, user, m) for m in memberships]
 
 
-def reported(service: Row, values: dict[str, Any]) -> dict[str, Any]:
+def reported(service: services.Service, values: dict[str, Any]) -> dict[str, Any]:
     """What a client's report of its channel state changes: its consumption
     horizon is ignored while the service has read status off
     (docs/behaviour.md, "Consumption")."""
@@ -131,7 +141,12 @@ def reported(service: Row, values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def update(
-    tx: Tx, service: Row, user: Row, channel: Row, values: dict[str, Any], origin: Origin
+    tx: Tx,
+    service: services.Service,
+    user: users.UserRow,
+    channel: channels.ChannelRow,
+    values: dict[str, Any],
+    origin: Origin,
 ) -> Row:
     """NotificationLevel and the consumption horizon, written to the member
     (the horizon rules are the member's, docs/behaviour.md §R9); only for a joined
@@ -146,7 +161,13 @@ async def update(
     return await joined(tx, service, user, member)
 
 
-async def delete(tx: Tx, service: Row, user: Row, channel: Row, origin: Origin) -> None:
+async def delete(
+    tx: Tx,
+    service: services.Service,
+    user: users.UserRow,
+    channel: channels.ChannelRow,
+    origin: Origin,
+) -> None:
     """Leave the channel: the member is removed as a member delete would
     (``onMemberRemoved``, counters - 1); a pending invite is declined."""
     member, invite = await find(tx, service, user, channel)

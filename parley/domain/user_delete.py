@@ -2,12 +2,12 @@
 (members, invites, bindings), above them all, so none of them imports another
 to reach it."""
 
-from parley.domain import bindings, channels, invites, members, users
+from parley.domain import bindings, channels, invites, members, services, users
 from parley.events import Origin, emit
-from parley.store import Row, Tx
+from parley.store import Tx
 
 
-async def delete(tx: Tx, service: Row, user: Row, origin: Origin) -> None:
+async def delete(tx: Tx, service: services.Service, user: users.UserRow, origin: Origin) -> None:
     """Delete a user and what hangs off its identity (docs/behaviour.md §R8,
     docs/decisions.md §32): every membership through ``members.remove`` (each
     channel's ``members_count`` - 1, ``onMemberRemoved``), its pending invites

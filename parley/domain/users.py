@@ -8,7 +8,7 @@ Deleting a user removes what hangs off its identity (``domain/user_delete.py``).
 from typing import Any, TypedDict, cast
 
 from parley import sids, timefmt
-from parley.domain import roles
+from parley.domain import roles, services
 from parley.errors import TwilioError, has_nul
 from parley.events import Origin, emit
 from parley.sids import AccountSid, RoleSid, ServiceSid, UserSid
@@ -59,7 +59,7 @@ def check_identity(identity: str) -> str:
     return identity
 
 
-async def find(tx: Tx, service: Row, identity: str) -> User | None:
+async def find(tx: Tx, service: services.Service, identity: str) -> User | None:
     return await by_identity(tx, service["sid"], identity)
 
 
@@ -110,7 +110,7 @@ async def delete_row(tx: Tx, user_sid: str) -> None:
 
 async def create(
     tx: Tx,
-    service: Row,
+    service: services.Service,
     identity: str,
     origin: Origin,
     *,
@@ -134,7 +134,7 @@ async def create(
 
 
 def _new_row(
-    service: Row,
+    service: services.Service,
     identity: str,
     role_sid: str | None,
     friendly_name: str | None,
@@ -157,7 +157,7 @@ def _new_row(
 
 
 async def get_or_create(
-    tx: Tx, service: Row, identity: str, origin: Origin
+    tx: Tx, service: services.Service, identity: str, origin: Origin
 ) -> tuple[UserRow, bool]:
     """The user of this identity, created with the service defaults if new.
 
@@ -179,7 +179,7 @@ async def get_or_create(
 
 
 async def update(
-    tx: Tx, service: Row, user: UserRow, values: dict[str, Any], origin: Origin
+    tx: Tx, service: services.Service, user: UserRow, values: dict[str, Any], origin: Origin
 ) -> Row:
     changes = dict(values)
     if "role_sid" in changes:
@@ -192,7 +192,7 @@ async def update(
 
 
 async def forget_service(tx: Tx, service_sid: str) -> None:
-    """Every user of a service being deleted (``services.delete``): no events."""
+    """Every user of a service being deleted (``service_delete.delete``): no events."""
     await repo.delete(tx, TABLE, {"service_sid": service_sid})
 
 

@@ -2,14 +2,18 @@
 
 ::
 
-    write path ──(same transaction)──> events table (durable outbox)
+    write path ──(same transaction)──> events table (the outbox), and the
+         │                             store's projectors (parley.app.PROJECTORS):
+         │                             webhook deliveries, pushes, the Sync view
          │ commit
-         └──> bus.publish(events) ──> live consumers (real-time fan-out, tests)
-    webhook worker ──reads the outbox from its own position──> receivers
+         └──> bus.publish(events) ──> live subscribers (real-time fan-out,
+                                      the workers' wake-ups)
+    webhook / push workers ──their own rows (polled, or woken)──> receivers
 
-Webhooks, the Sync view and push are consumers of these events; none of them
-is called from the write path itself (pre-event webhooks excepted: they run
-before the transaction and can veto it).
+Webhooks, the Sync view and push consume these events as projectors: each
+plans its work in the transaction of the change, so what is committed is
+planned; none of them sends from the write path itself (pre-event webhooks
+excepted: they run before the transaction and can veto it).
 """
 
 from parley.events.model import (

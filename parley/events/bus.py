@@ -4,8 +4,9 @@
 over Redis pub/sub: every process publishes what it committed and delivers what
 any process committed to its own subscribers (the real-time fan-out, wake-ups of
 the webhook worker). The bus is a notification path only: the outbox table is
-the durable record, so a message lost on the bus (Redis restart) is found again
-by consumers that read the outbox from their own position.
+the durable record, and what the workers send was planned in the transaction
+of the change (their own rows), so a wake-up lost on the bus (Redis restart)
+only waits for the workers' next poll.
 
 A slow or failing subscriber never affects the write that produced the event.
 

@@ -90,6 +90,12 @@ class Origin:
     identity: str | None = None
 
 
+async def by_seq(tx: Tx, seq: int) -> Event | None:
+    """One event of the outbox."""
+    row = await repo.get(tx, TABLE, {"seq": seq})
+    return None if row is None else Event.from_row(row)
+
+
 async def record(tx: Tx, event: Event) -> Event:
     """Write the event into the outbox inside ``tx``, update the in-transaction
     projections (the store's projectors, ``parley.store.base.Projector``), and
@@ -153,7 +159,7 @@ async def emit(
     tx: Tx,
     origin: Origin,
     kind: str,
-    row: dict[str, Any],
+    row: Mapping[str, Any],
     *,
     channel_sid: str | None = None,
     held: dict[str, dict[str, Any]] | None = None,
@@ -166,7 +172,7 @@ async def emit(
 def new(
     origin: Origin,
     kind: str,
-    row: dict[str, Any],
+    row: Mapping[str, Any],
     *,
     channel_sid: str | None = None,
     held: dict[str, dict[str, Any]] | None = None,

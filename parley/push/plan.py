@@ -24,11 +24,11 @@ from typing import Any
 import orjson
 
 from parley import timefmt
-from parley.domain import bindings, channels, messages, services, users
+from parley.domain import bindings, channels, members, messages, services, users
 from parley.domain.members import ADDED, REMOVED
 from parley.events import Event
 from parley.push import outbox
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 NEW_MESSAGE = "new_message"
 ADDED_TO_CHANNEL = "added_to_channel"
@@ -111,7 +111,8 @@ async def plan(tx: Tx, event: Event) -> None:
     badge_on = (
         kind == NEW_MESSAGE and bool(service["badge"]) and bool(service["read_status_enabled"])
     )
-    badges = await unread_totals(tx, sorted({b["user_sid"] for b in targets})) if badge_on else {}
+    recipients = sorted({b["user_sid"] for b in targets})
+    badges = await members.unread_totals(tx, recipients) if badge_on else {}
     now = timefmt.now()
     rows = []
     for binding in targets:
@@ -150,14 +151,8 @@ async def _bindings(tx: Tx, event: Event, kind: str) -> list[Row]:
     """The recipients' bindings that accept ``kind``."""
     if kind == NEW_MESSAGE:
         # every member but the author, unless muted (docs/behaviour.md §P9)
-        rows = await tx.all(
-            "SELECT b.sid, b.identity, b.user_sid, b.endpoint, b.address, b.binding_type,"
-            " b.credential_sid, b.message_types"
-            " FROM members m JOIN bindings b ON b.user_sid = m.user_sid"
-            " WHERE m.channel_sid = :channel AND m.identity <> :author"
-            " AND m.notification_level <> 'muted' ORDER BY b.seq",
-            {"channel": event.channel_sid, "author": event.payload.get("author") or ""},
-        )
+        author = event.payload.get("author") or ""
+        rows = await bindings.push_targets_in_channel(tx, event.channel_sid or "", author)
     else:
         rows = await bindings.push_targets(tx, event.service_sid, event.payload.get("identity"))
     return [r for r in rows if _accepts(r["message_types"], kind)]
@@ -206,25 +201,3 @@ def _placeholders(
             body = payload.get("compatibility_message") or ""
         values["MESSAGE"] = body or ""
     return values
-
-
-async def unread_totals(tx: Tx, user_sids: list[str]) -> dict[str, int]:
-    """Each user's unread messages over all its channels: the messages above
-    its horizon in each, every message where it has read nothing
-    (docs/push.md, "Badge")."""
-    totals: dict[str, int] = {}
-    for start in range(0, len(user_sids), 500):
-        chunk = user_sids[start : start + 500]
-        marks, bound = repo.in_list(chunk, "u")
-        rows = await tx.all(
-            "SELECT m.user_sid AS u, SUM(CASE WHEN m.last_consumed_message_index IS NULL"
-            " THEN c.messages_count ELSE (SELECT COUNT(*) FROM messages x"
-            " WHERE x.channel_sid = m.channel_sid AND x.idx > m.last_consumed_message_index)"
-            " END) AS unread"
-            " FROM members m JOIN channels c ON c.sid = m.channel_sid"
-            f" WHERE m.user_sid IN ({marks})"
-            " GROUP BY m.user_sid",
-            bound,
-        )
-        totals.update({r["u"]: int(r["unread"] or 0) for r in rows})
-    return totals

@@ -149,8 +149,8 @@ class Session:
         self.grant: tokens.Grant | None = None
         # (token key, account) this socket counts against (Gateway._over_limit)
         self.counted: tuple[str, str] | None = None
-        self.service: Row | None = None
-        self.user: Row | None = None
+        self.service: services.Service | None = None
+        self.user: users.UserRow | None = None
         self.message_types: set[str] = set()
         self.contexts: dict[str, Any] = {}
         self.closed = False
@@ -424,7 +424,9 @@ def _transport(receive: Any) -> Transport | None:
     return None
 
 
-async def connecting_user(tx: Tx, service: Row, identity: str, role_sid: str | None) -> Row:
+async def connecting_user(
+    tx: Tx, service: services.Service, identity: str, role_sid: str | None
+) -> Row:
     """The user of a connecting client (a socket, or a simulated connection):
     created by the first connection (docs/behaviour.md, "Users and connections"),
     with the token's deployment role if it names one."""
@@ -636,10 +638,9 @@ class Gateway:
         self._account_sockets[grant.account_sid] += 1
         try:
             async with self.store.write() as tx:
-                found = await services.by_sid(tx, grant.service_sid)
-                if found is None:
+                service = await services.by_sid(tx, grant.service_sid)
+                if service is None:
                     raise TwilioError(20106)
-                service = cast(Row, found)  # the session keeps a generic row
                 user = await connecting_user(tx, service, grant.identity, grant.deployment_role_sid)
         except StoreUnavailable as exc:
             await self._unavailable(session, frame.id, exc)

@@ -20,7 +20,7 @@ account's credentials like the rest of the control plane, so ``service_sid``
 must be one of its services.
 """
 
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -34,7 +34,6 @@ from parley.realtime.chat.actions import Actions
 from parley.realtime.chat.context import Ctx
 from parley.realtime.chat.reachability import Reachability
 from parley.runtime import Runtime
-from parley.store import Row
 
 MESSAGE_FIELDS = {"body", "attributes", "media_sid"}
 
@@ -61,7 +60,7 @@ class Simulator:
         self.actions = actions
         self.reachability = reachability
 
-    async def _service(self, account: str | None, data: dict[str, Any]) -> Row:
+    async def _service(self, account: str | None, data: dict[str, Any]) -> services.Service:
         if account is None:
             raise TwilioError(20001, message="Simulations are per account: use its credentials")
         sid = data["service_sid"]
@@ -71,7 +70,7 @@ class Simulator:
                 service = await services.by_sid(tx, sids.normalise(sid))
         if service is None or service["account_sid"] != account:
             raise TwilioError(20404, path=f"/Services/{sid}")
-        return cast(Row, service)
+        return service
 
     async def _ctx(self, account: str | None, data: dict[str, Any]) -> Ctx:
         service = await self._service(account, data)

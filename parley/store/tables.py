@@ -67,7 +67,6 @@ GLOBAL: frozenset[str] = frozenset(
     {
         "parley_schema",  # applied migrations
         "accounts",  # a reset keeps the account; an import creates it (state.ensure_account)
-        "consumers",  # event consumers' positions
         "webhook_lanes",  # delivery lanes, shared by the workers of every process
         "console_sign_in_failures",  # by client address or SID: no account of its own
     }
@@ -107,4 +106,20 @@ OWNERS: dict[str, str] = {
     "sync_items": "parley.sync.store",
     "sync_events": "parley.sync.store",
     "session_commands": "parley.realtime.v2.session",
+}
+
+JOINS: dict[str, frozenset[str]] = {
+    # owner module -> the other tables its named queries may read in the same
+    # statement as its own table (a join or a subquery). A query that needs
+    # several tables in one statement belongs to the owner of the rows it
+    # returns, and is named there; the other tables' owners are not asked
+    # (their named queries would cost a statement each). Only statements that
+    # also read the module's own table may name these (tests/test_owners.py).
+    #
+    # a new message's push recipients: bindings of the channel's members
+    "parley.domain.bindings": frozenset({"members"}),
+    # push badges: unread messages over the user's memberships
+    "parley.domain.members": frozenset({"channels", "messages"}),
+    # a delivery is read with its event and the account's signing key
+    "parley.webhooks.outbox": frozenset({"events", "accounts"}),
 }

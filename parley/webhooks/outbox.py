@@ -32,7 +32,7 @@ import orjson
 from parley import timefmt
 from parley.domain import channel_webhooks, services
 from parley.domain.catalogue import POST_EVENTS
-from parley.events import Event
+from parley.events import Event, model
 from parley.sids import AccountSid, ChannelSid, ServiceSid, WebhookSid
 from parley.store import Row, Tx, repo
 
@@ -339,6 +339,9 @@ async def release_all(tx: Tx, worker: str) -> None:
     )
 
 
+# one statement for what a send needs: this module owns the deliveries it
+# returns, and reads the event and the account's signing key in the same join
+# (declared in store/tables.py JOINS) instead of a statement for each
 _HEAD_WITH_EVENT = (
     "SELECT d.*, e.seq AS e_seq, e.payload AS e_payload, e.source AS e_source,"
     " e.identity AS e_identity, e.webhooks AS e_webhooks, e.date_created AS e_date,"
@@ -370,8 +373,7 @@ async def head_with_event(tx: Tx, lane: str) -> tuple[Row, Event | None, str | N
 
 async def event(tx: Tx, seq: int) -> Event | None:
     """One event of the outbox (for the delivery record of the control plane)."""
-    row = await repo.get(tx, "events", {"seq": seq})
-    return None if row is None else Event.from_row(row)
+    return await model.by_seq(tx, seq)
 
 
 # ---- attempts -------------------------------------------------------------

@@ -27,7 +27,8 @@ import orjson
 
 from parley import accounts
 from parley.config import Settings
-from parley.store import Row, Store
+from parley.domain import services
+from parley.store import Store
 from parley.webhooks import sender, targets
 
 # docs/behaviour.md §W4: keys a 2xx JSON body may replace, per pre-event
@@ -54,7 +55,7 @@ class Decision:
     attempts: int = 0
 
 
-def wanted(service: Row, event_name: str) -> bool:
+def wanted(service: services.Service, event_name: str) -> bool:
     """Whether the service has a pre-event URL and lists this event in its filters."""
     if not service.get("pre_webhook_url"):
         return False
@@ -67,7 +68,7 @@ def wanted(service: Row, event_name: str) -> bool:
 
 async def call(
     client: httpx.AsyncClient,
-    service: Row,
+    service: services.Service,
     auth_token: str,
     event_name: str,
     params: Mapping[str, str],
@@ -141,7 +142,9 @@ class PreHooks:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         self.client = targets.client(settings.allow_private_webhooks, limits)
 
-    async def call(self, service: Row, event_name: str, params: Mapping[str, str]) -> Decision:
+    async def call(
+        self, service: services.Service, event_name: str, params: Mapping[str, str]
+    ) -> Decision:
         if not wanted(service, event_name):
             return Decision(True)
         async with self.store.read() as tx:

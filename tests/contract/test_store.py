@@ -1,4 +1,4 @@
-"""The Store contract, run on every engine (STYLE.md "Storage: one interface").
+"""The Store contract, run on every engine: one interface, the same answers.
 
 Each test opens a fresh database of the engine, so they are independent of the
 API suite and of each other.
@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from parley.events import Event, Origin, emit
-from parley.store import Store, UniqueViolation, open_store, repo
+from parley.store import Store, UniqueViolation, open_store, repo, tables
+from parley.store.sqlite import SqliteStore
 from tests.conftest import BACKENDS, fresh_database
 
 Body = Callable[[Store], Awaitable[Any]]
@@ -265,6 +266,24 @@ def test_migrations_are_idempotent(with_store: Callable[[Body], Any]) -> None:
             assert [r["version"] for r in rows] == sorted({r["version"] for r in rows})
 
     with_store(body)
+
+
+def test_the_migrated_schema_is_the_declared_one(with_store: Callable[[Body], Any]) -> None:
+    """Every engine ends with the tables ``store/tables.py`` declares, no
+    more: a table a migration drops (0031: ``consumers``) is gone from both."""
+
+    async def body(store: Store) -> set[str]:
+        if isinstance(store, SqliteStore):
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        else:
+            sql = (
+                "SELECT table_name AS name FROM information_schema.tables"
+                " WHERE table_schema = current_schema()"
+            )
+        async with store.read() as tx:
+            return {r["name"] for r in await tx.all(sql)}
+
+    assert with_store(body) == {t.name for t in tables.ACCOUNT} | tables.GLOBAL
 
 
 def test_a_migration_landed_out_of_order_is_applied(

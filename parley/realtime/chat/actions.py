@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from parley.api.table import Param
+from parley.domain import services, users
 from parley.domain.members import MemberRow
 from parley.errors import TwilioError
 from parley.realtime.chat import guard
@@ -42,8 +43,8 @@ T = TypeVar("T")
 class Target:
     """The rows one action acts on, resolved in the transaction that uses them."""
 
-    service: Row
-    user: Row  # the caller
+    service: services.Service
+    user: users.UserRow  # the caller
     channel: Row | None = None
     member: MemberRow | None = None  # the caller's membership of ``channel``
     subject: Row | None = None  # the message, member or user the action names

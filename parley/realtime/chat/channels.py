@@ -8,7 +8,7 @@ import orjson
 from parley.api import channels as channels_api
 from parley.api import codec
 from parley.api import user_channels as user_channels_api
-from parley.domain import channel_delete, channels, invites, members, user_channels
+from parley.domain import channel_delete, channels, invites, members, services, user_channels, users
 from parley.errors import TwilioError
 from parley.realtime.chat import guard, shapes
 from parley.realtime.chat.actions import Args, ClientAction, Target, Values, caller, perform
@@ -31,7 +31,7 @@ MY_FIELDS = {
 }
 
 
-async def visible_channel(tx: Tx, ctx: Ctx, service: Row, key: str) -> Row:
+async def visible_channel(tx: Tx, ctx: Ctx, service: services.Service, key: str) -> Row:
     """A channel the caller may see: public, or one it belongs to / is invited to."""
     channel = await channels.find(tx, service, key)
     if channel is None:
@@ -52,7 +52,9 @@ async def in_channel(tx: Tx, ctx: Ctx, args: Args) -> Target:
     return Target(service, user, channel, await guard.member_of(tx, channel, user))
 
 
-async def _mine(tx: Tx, service: Row, user: Row, channel: Row) -> Row | None:
+async def _mine(
+    tx: Tx, service: services.Service, user: users.UserRow, channel: channels.ChannelRow
+) -> Row | None:
     return await user_channels.get(tx, service, user, channel)
 
 

@@ -84,17 +84,17 @@ class Ctx:
 
     # -------------------------------------------------------------- rows
 
-    async def service(self, tx: Tx) -> Row:
+    async def service(self, tx: Tx) -> services.Service:
         row = await services.by_sid(tx, self.service_sid)
         if row is None:
             raise TwilioError(20404, path=self.base)
-        return cast(Row, row)  # actions and the Sync view take generic rows
+        return row
 
     async def user(self, tx: Tx) -> Row:
         row = await users.by_identity(tx, self.service_sid, self.identity)
         if row is None:  # deleted through REST while connected
             raise TwilioError(50200, identity=self.identity)
-        return cast(Row, row)  # actions and the Sync view take generic rows
+        return cast(Row, row)  # the Sync view (sync/projection.py) takes generic rows
 
 
 async def keyset_page(

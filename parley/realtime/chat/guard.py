@@ -6,7 +6,7 @@ the user's deployment role (``user``) and/or the member's channel role
 member scope counts is 50400.
 """
 
-from parley.domain import channels, members, roles
+from parley.domain import channels, members, roles, services, users
 from parley.errors import TwilioError
 from parley.store import Row, Tx
 
@@ -48,7 +48,9 @@ async def _holds(tx: Tx, role_sid: str | None, permission: str) -> bool:
     return role is not None and roles.permits(role, permission)
 
 
-async def _allows(tx: Tx, permission: str, user: Row, member: members.MemberRow | None) -> bool:
+async def _allows(
+    tx: Tx, permission: str, user: users.UserRow, member: members.MemberRow | None
+) -> bool:
     scopes = SCOPES[permission]
     if USER in scopes and await _holds(tx, user.get("role_sid"), permission):
         return True
@@ -60,14 +62,17 @@ async def _allows(tx: Tx, permission: str, user: Row, member: members.MemberRow 
 
 
 async def require(
-    tx: Tx, permission: str, user: Row, member: members.MemberRow | None = None
+    tx: Tx, permission: str, user: users.UserRow, member: members.MemberRow | None = None
 ) -> None:
     """Raise 50107 (or 50400 for a non-member) unless a scope allows it."""
     await require_one(tx, (permission,), user, member)
 
 
 async def require_one(
-    tx: Tx, permissions: tuple[str, ...], user: Row, member: members.MemberRow | None = None
+    tx: Tx,
+    permissions: tuple[str, ...],
+    user: users.UserRow,
+    member: members.MemberRow | None = None,
 ) -> None:
     """Any of the permissions will do: acting on one's own message or member is
     also allowed by the ``…Any…`` permission (the default channel admin role
@@ -84,11 +89,13 @@ def own_or_any(own: bool, own_permission: str, any_permission: str) -> tuple[str
     return (own_permission, any_permission) if own else (any_permission,)
 
 
-async def member_of(tx: Tx, channel: Row, user: Row) -> members.Member | None:
+async def member_of(
+    tx: Tx, channel: channels.ChannelRow, user: users.UserRow
+) -> members.Member | None:
     return await members.of_user(tx, channel["sid"], user["sid"])
 
 
-async def members_channel(tx: Tx, service: Row, user: Row, key: str) -> Row:
+async def members_channel(tx: Tx, service: services.Service, user: users.UserRow, key: str) -> Row:
     """The channel named by ``key`` (SID or unique name), for an action only its
     members may take: 50300 when there is no such channel, 50400 when the
     caller is not a member."""

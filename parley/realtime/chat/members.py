@@ -168,7 +168,7 @@ DECLINE = ClientAction(name="declineInvite", resolve=_with_invite, run=_decline)
 ACTIONS = (ADD, REMOVE, UPDATE, INVITE, DECLINE)
 
 
-def _member_body(member: Row) -> dict[str, str]:
+def _member_body(member: members.MemberRow) -> dict[str, str]:
     return {"sid": member["sid"], "identity": member["identity"]}
 
 

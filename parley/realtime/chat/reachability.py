@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import cast
 
 from parley import timefmt
 from parley.domain import services, users
@@ -29,7 +28,7 @@ from parley.realtime import presence
 from parley.realtime.gateway import Session, connecting_user
 from parley.realtime.presence import ConnectionId, Kind, Presence
 from parley.sids import AccountSid, ServiceSid
-from parley.store import Row, Store, Tx
+from parley.store import Store, Tx
 
 log = logging.getLogger("parley.realtime")
 
@@ -89,7 +88,7 @@ class Reachability:
 
     # simulated connections (the control plane's simulate/connect and /disconnect)
 
-    async def connect(self, service: Row, identity: str) -> int:
+    async def connect(self, service: services.Service, identity: str) -> int:
         """A simulated client connection: the user is created by its first
         connection, as for a socket, and is online. Returns the identity's
         simulated connections (on every node)."""
@@ -102,7 +101,7 @@ class Reachability:
         await self._change(row, add=True)
         return await self._simulated(service["sid"], identity)
 
-    async def disconnect(self, service: Row, identity: str) -> int:
+    async def disconnect(self, service: services.Service, identity: str) -> int:
         """The end of one simulated connection; offline after the last
         connection of any kind. Returns the simulated connections left."""
         async with self.store.read() as tx:
@@ -135,9 +134,9 @@ class Reachability:
             elif not await presence.remove(tx, row["connection"]):
                 return  # another process swept it and settled the user
             if service is not None and reachable:
-                await self._settle(tx, cast(Row, service), identity)
+                await self._settle(tx, service, identity)
 
-    async def _settle(self, tx: Tx, service: Row, identity: str) -> None:
+    async def _settle(self, tx: Tx, service: services.Service, identity: str) -> None:
         """The user's ``is_online`` from its live connections on every node
         (the service has reachability on)."""
         user = await users.find(tx, service, identity)
@@ -200,7 +199,7 @@ class Reachability:
             async with self.store.write() as tx:
                 service = await services.by_sid(tx, row["service_sid"])
                 if service is not None and service["reachability_enabled"]:
-                    await self._settle(tx, cast(Row, service), row["identity"])
+                    await self._settle(tx, service, row["identity"])
 
 
 def new_node() -> str:

@@ -15,7 +15,7 @@ from parley.domain import bindings
 from parley.errors import TwilioError, invalid
 from parley.realtime.chat.context import Ctx
 from parley.realtime.tunnel import Request, Response, Routes
-from parley.store import Row, Tx
+from parley.store import Tx
 
 PREFIX = "twilio.channel."  # the SDK's message types (twilio-chat notificationtypes.ts)
 
@@ -40,11 +40,10 @@ async def register(request: Request) -> Response:
         raise invalid("registration_id")
     endpoint = grant.endpoint_id or registration_id
 
-    async def act(tx: Tx) -> Row:
-        service = await ctx.service(tx)
-        return await bindings.register(
+    async with ctx.store.write() as tx:
+        row = await bindings.register(
             tx,
-            service,
+            await ctx.service(tx),
             ctx.identity,
             endpoint,
             binding_type,
@@ -53,9 +52,6 @@ async def register(request: Request) -> Response:
             message_types=_types(body.get("message_types")),
             address=registration_id,
         )
-
-    async with ctx.store.write() as tx:
-        row = await act(tx)
     return Response(200, {"id": row["sid"], "binding_sid": row["sid"]})
 
 

@@ -4,7 +4,7 @@ from twilio-chat@6.0.0 channeldescriptor.ts, userdescriptor.ts, configuration.ts
 from typing import Any
 
 from parley import timefmt
-from parley.domain import channels, users
+from parley.domain import channels, services, users
 from parley.realtime.chat.context import Ctx
 from parley.store import Row
 from parley.sync import names
@@ -55,7 +55,7 @@ def my_channel(ctx: Ctx, user_channel: Row) -> dict[str, Any]:
     }
 
 
-def user(ctx: Ctx, row: users.UserRow, service: Row) -> dict[str, Any]:
+def user(ctx: Ctx, row: users.UserRow, service: services.Service) -> dict[str, Any]:
     reachable = bool(service.get("reachability_enabled"))
 
     def flag(value: Any) -> bool | None:

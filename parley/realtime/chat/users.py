@@ -4,7 +4,7 @@ from typing import Any, cast
 
 from parley.api.table import Kind, Param
 from parley.api.users import NAME_MAX
-from parley.domain import limits, members, users
+from parley.domain import limits, members, services, users
 from parley.errors import TwilioError
 from parley.events.bus import Signal, SignalSubscriber
 from parley.realtime.chat import guard, shapes
@@ -114,7 +114,9 @@ async def _with_user(tx: Tx, ctx: Ctx, args: Args) -> Target:
     return Target(await ctx.service(tx), me, subject=target)
 
 
-async def _update_user(tx: Tx, ctx: Ctx, target: Target, values: Values) -> tuple[Row, Row]:
+async def _update_user(
+    tx: Tx, ctx: Ctx, target: Target, values: Values
+) -> tuple[Row, services.Service]:
     row = await users.update(tx, target.service, target.subject_row, values, ctx.origin)
     return row, target.service
 

@@ -82,7 +82,7 @@ async def _message_sid(ctx: Ctx, channel_key: str, index: Any) -> str:
 
 
 def _channel_answer(results: list[Any]) -> dict[str, Any]:
-    channel: Row = results[-1]
+    channel: channels.ChannelRow = results[-1]
     return {"channelSid": channel["sid"], "channel": names.channel_doc(channel["sid"])}
 
 

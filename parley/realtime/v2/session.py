@@ -26,6 +26,7 @@ from typing import Any, TypedDict
 import orjson
 
 from parley import timefmt
+from parley.domain import services, users
 from parley.errors import TwilioError
 from parley.realtime.chat.actions import Actions
 from parley.realtime.chat.context import Ctx
@@ -69,7 +70,7 @@ def media_service_url(public_url: str, service_sid: str) -> str:
     return f"@{host}{'/' + prefix.rstrip('/') if prefix else ''}{path}"
 
 
-def session_context(ctx: Ctx, service: Row, user: Row) -> dict[str, Any]:
+def session_context(ctx: Ctx, service: services.Service, user: users.UserRow) -> dict[str, Any]:
     """The context of §9.3 (the SDK waits for identity, userInfo, links,
     myChannels and channels)."""
     b = base(ctx.service_sid)
