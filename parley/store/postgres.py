@@ -152,12 +152,7 @@ class PostgresTx:
             bound.update({f"q{i}_{k}": v for k, v in own.items()})
         for i, (_, own) in enumerate(held):
             bound.update({f"h{i}_{k}": v for k, v in own.items()})
-        text, names = numbered(sql)
-        try:
-            record = await self._conn.fetchrow(text, *_args(names, bound))
-        except asyncpg.UniqueViolationError as exc:
-            raise UniqueViolation(str(exc)) from exc
-        return None if record is None else dict(record)
+        return await self._row(sql, bound)
 
     async def one(self, sql: str, params: Params | None = None) -> Row | None:
         if self._held:
@@ -165,6 +160,9 @@ class PostgresTx:
                 sql, params = self._carried(sql, params)
             else:
                 await self.flush()
+        return await self._row(sql, params)
+
+    async def _row(self, sql: str, params: Params | None) -> Row | None:
         text, names = numbered(sql)
         try:
             record = await self._conn.fetchrow(text, *_args(names, params))
