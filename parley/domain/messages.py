@@ -55,6 +55,9 @@ _TAKEN_COLUMNS = {
     "list_revision": "taken.messages_event_id",
 }
 _TEXT = {"account_sid", "service_sid", "channel_sid"}
+# the channel document's revision a change took (Event.revisions, for the live
+# Sync fan-out: the document is derived from the rows, docs/decisions.md §43)
+DOCUMENT_REVISION = "document_event_id"
 _TAKEN_PAYLOAD = {k: (sql, k in _TEXT) for k, sql in _TAKEN_COLUMNS.items()}
 
 
@@ -174,6 +177,7 @@ async def _post(
     event.channel_sid = made["channel_sid"]
     # as this message left them: no reader need fetch them again
     event.held = {"channel": channel, HELD_PUSH: push}
+    event.revisions = {DOCUMENT_REVISION: channel[DOCUMENT_REVISION]}
     if media is not None:
         await media_store.attach(tx, media["sid"], row["sid"])
     await recorded(tx, event, seq)
@@ -229,7 +233,9 @@ async def remove(tx: Tx, service: Row, channel: Row, message: Row, origin: Origi
         current["last_message_sid"] = last_sid
     removed_by = origin.identity or SYSTEM
     held = {"channel": current} if current is not None else None
-    await emit(tx, origin, "onMessageRemoved", message, removed_by=removed_by, held=held)
+    event = await emit(tx, origin, "onMessageRemoved", message, removed_by=removed_by, held=held)
+    if current is not None:
+        event.revisions = {DOCUMENT_REVISION: current[DOCUMENT_REVISION]}
 
 
 async def forget_channel(tx: Tx, channel_sid: str) -> None:
@@ -294,14 +300,29 @@ async def any_beyond(tx: Tx, channel_sid: str, idx: int, descending: bool) -> bo
     return bool(found)
 
 
-async def revised_after(tx: Tx, channel_sid: str, after: int, limit: int) -> list[Row]:
-    """The channel's messages whose list revision is above ``after``, in
-    revision order (the messages list's replay, docs/decisions.md §43)."""
-    return await tx.all(
-        "SELECT * FROM messages WHERE channel_sid = :c AND list_revision > :a"
-        " ORDER BY list_revision LIMIT :n",
-        {"c": channel_sid, "a": after, "n": limit},
+async def revised_after(
+    tx: Tx, channel_sid: str, after: int, limit: int, *, first_idx: int
+) -> list[Row]:
+    """The channel's first ``limit`` messages whose list revision is above
+    ``after``, in revision order (the messages list's replay, docs/decisions.md
+    §43). ``first_idx``: no message below this index was added after
+    ``after`` (the caller's bound from the channel's counters). Messages never
+    edited are read by index from there (their revision is the event that
+    added them, which grows with the index); edited ones by the partial index
+    that holds only them: a new message writes no index entry for replay."""
+    params = {"c": channel_sid, "a": after, "n": limit, "i": first_idx}
+    added = await tx.all(
+        "SELECT * FROM messages WHERE channel_sid = :c AND idx >= :i AND list_added > :a"
+        " AND list_revision = list_added ORDER BY idx LIMIT :n",
+        params,
     )
+    edited = await tx.all(
+        "SELECT * FROM messages WHERE channel_sid = :c AND list_revision > :a"
+        " AND list_revision <> list_added ORDER BY list_revision LIMIT :n",
+        params,
+    )
+    # two revision-ordered lists of at most ``limit``: their first ``limit``
+    return sorted(added + edited, key=lambda r: int(r["list_revision"]))[:limit]
 
 
 async def with_sids(tx: Tx, message_sids: list[str]) -> list[Row]:

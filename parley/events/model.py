@@ -46,6 +46,10 @@ class Event:
     # (e.g. "push"): after commit only their workers are woken (the bus carries
     # it across processes); not stored with the event
     planned: set[str] = field(default_factory=set, repr=False, compare=False)
+    # the event ids the change took for Sync objects derived from its rows, by
+    # counter (e.g. the channel document's, docs/decisions.md §43), for the
+    # live fan-out (the bus carries it); not stored with the event
+    revisions: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def to_row(self) -> dict[str, Any]:
         return {**self.columns(), "payload": orjson.dumps(self.payload).decode()}

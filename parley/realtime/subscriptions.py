@@ -23,6 +23,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from parley.errors import TwilioError
 from parley.events import Event
 from parley.realtime.gateway import Session, Sessions, binary_message, notification
@@ -170,12 +172,23 @@ class SessionSubscriptions:
     async def _catch_up(self, sid: str, message_type: str, paced: bool) -> None:
         """Send every stored event after the position (caller holds the lock);
         ``paced``: wait for room in the send queue rather than overflow it."""
+        since = self.positions.get(sid)
+        added: set[Any] = set()  # derived items this catch-up has added
         while sid in self.positions and not self.session.closed:
             async with self._store.read() as tx:
-                rows = await view.events_after(tx, self.objects[sid], self.positions[sid])
+                rows = await view.events_after(
+                    tx, self.objects[sid], self.positions[sid], since=since
+                )
             if not rows:
                 return
             for row in rows:
+                if row["event_type"] == "list_item_added":
+                    # an item edited while the replay ran comes again, newer:
+                    # the client has it from an earlier page
+                    index = orjson.loads(row["event"])["item_index"]
+                    if index in added:
+                        row = {**row, "event_type": "list_item_updated"}
+                    added.add(index)
                 if paced:
                     await self.session.room()
                 await self._send(row, message_type)

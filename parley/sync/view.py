@@ -50,8 +50,10 @@ def derived(obj: Row) -> tuple[str, str] | None:
     return None
 
 
-async def _document_text(tx: Tx, channel: Row) -> str:
-    last = await messages.last(tx, channel["sid"])
+async def _document_text(tx: Tx, channel: Row, last: Row | None = None) -> str:
+    """The document's data; ``last``: its last message, when the caller knows it."""
+    if last is None:
+        last = await messages.last(tx, channel["sid"])
     return orjson.dumps(projection.channel_data(channel, last)).decode()
 
 
@@ -192,13 +194,18 @@ def _list_event(list_sid: str, item: Row, added: bool) -> Row:
     return _event_row(list_sid, int(item["last_event_id"]), f"list_item_{verb}", body)
 
 
-async def _document_event(tx: Tx, doc_sid: str, channel: Row) -> Row:
+async def _document_event(
+    tx: Tx, doc_sid: str, channel: Row, revision: int | None = None, last: Row | None = None
+) -> Row:
+    """The document's ``document_updated``: at ``revision`` (a change's own,
+    with ``last`` its last message when the change made it), else as it is now."""
     body = {
         "document_sid": doc_sid,
-        "document_data": orjson.loads(await _document_text(tx, channel)),
+        "document_data": orjson.loads(await _document_text(tx, channel, last)),
         "date_created": store.iso(channel.get("date_updated") or channel["date_created"]),
     }
-    return _event_row(doc_sid, int(channel[DOCUMENT_COUNTER]), "document_updated", body)
+    event_id = int(channel[DOCUMENT_COUNTER]) if revision is None else revision
+    return _event_row(doc_sid, event_id, "document_updated", body)
 
 
 def _merged(stored: list[Row], made: list[Row], limit: int) -> list[Row]:
@@ -206,32 +213,46 @@ def _merged(stored: list[Row], made: list[Row], limit: int) -> list[Row]:
     return sorted(stored + made, key=lambda r: int(r["event_id"]))[:limit]
 
 
-async def events_after(tx: Tx, obj: Row, after: int, limit: int = 500) -> list[Row]:
-    """The object's events after ``after``, in event-id order (a replay)."""
+async def events_after(
+    tx: Tx, obj: Row, after: int, limit: int = 500, since: int | None = None
+) -> list[Row]:
+    """The object's events after ``after``, in event-id order (a replay, read
+    in pages: ``since`` is where the replay began, ``after`` where this page
+    does). A derived list's item is added when it was added after ``since``:
+    the client has not seen it, on this page or before."""
+    since = after if since is None else since
     stored = await store.events_after(tx, obj["sid"], after, limit)
     found = derived(obj)
     if found is None:
         return stored
     channel_sid, counter = found
     if counter == LIST_COUNTER:
-        rows = await messages.revised_after(tx, channel_sid, after, limit)
+        channel = await channels.by_sid(tx, channel_sid)
+        if channel is None:
+            return stored
+        # the list's events take one id each, a message's addition among them
+        # in index order, so message i was added at event i + 1 + (the other
+        # events before it) at most: none below this index was added after
+        others = channel["messages_event_id"] - channel["next_message_index"]
+        first_idx = max(0, after - others)
+        rows = await messages.revised_after(tx, channel_sid, after, limit, first_idx=first_idx)
         items = await _items(tx, channel_sid, rows)
         made = [
-            _list_event(obj["sid"], item, row["list_added"] > after)
+            _list_event(obj["sid"], item, row["list_added"] > since)
             for row, item in zip(rows, items, strict=True)
         ]
         return _merged(stored, made, limit)
-    found_channel = await channels.by_sid(tx, channel_sid)
-    channel: Row | None = None if found_channel is None else dict(found_channel)
-    if channel is None or channel[DOCUMENT_COUNTER] <= after:
+    current = await channels.by_sid(tx, channel_sid)
+    if current is None or current["document_event_id"] <= after:
         return stored
-    return _merged(stored, [await _document_event(tx, obj["sid"], channel)], limit)
+    return _merged(stored, [await _document_event(tx, obj["sid"], dict(current))], limit)
 
 
 async def events_caused_by(tx: Tx, events: list[Event]) -> list[Row]:
     """The Sync events of committed domain events, ordered by object and event id:
     the stored ones by their cause, the derived ones from the events' rows
-    (a message's item as the event carries it; a document as it is now)."""
+    (a message's item as the event carries it; a document at the revision its
+    change took, with the channel as it is now)."""
     stored = await store.events_caused_by(tx, [e.seq for e in events if e.seq])
     by_service: dict[str, set[str]] = {}
     for event in events:
@@ -255,7 +276,8 @@ async def events_caused_by(tx: Tx, events: list[Event]) -> list[Row]:
             objects[names.channel_doc(known["sid"])] = store.stand_in("document", known)
     made: list[Row] = []
     items: dict[str, list[tuple[Row, bool]]] = {}  # by channel: (message, added)
-    documents: set[str] = set()
+    # by channel: (the change's document revision, or None: as now; its last message)
+    documents: dict[str, list[tuple[int | None, Row | None]]] = {}
     for event in events:
         if event.channel_sid is None:
             continue
@@ -263,7 +285,11 @@ async def events_caused_by(tx: Tx, events: list[Event]) -> list[Row]:
             changes = items.setdefault(event.channel_sid, [])
             changes.append((event.payload, event.kind in _SENT))
         if event.kind in _DOCUMENT_MOVES:
-            documents.add(event.channel_sid)
+            # one event per change, as the change left the document: its
+            # revision came with the event (a channel event's row holds it)
+            revision = event.revisions.get(DOCUMENT_COUNTER, event.payload.get(DOCUMENT_COUNTER))
+            last = event.payload if event.kind in _SENT else None
+            documents.setdefault(event.channel_sid, []).append((revision, last))
     for on, changed in items.items():
         list_obj = objects.get(names.messages(on))
         if list_obj is None:
@@ -271,8 +297,10 @@ async def events_caused_by(tx: Tx, events: list[Event]) -> list[Row]:
         rows = await _items(tx, on, [message for message, _ in changed])
         for item, (_, added) in zip(rows, changed, strict=True):
             made.append(_list_event(list_obj["sid"], item, added))
-    for on in sorted(documents):
+    for on, moves in sorted(documents.items()):
         doc, channel = objects.get(names.channel_doc(on)), current.get(on)
-        if doc is not None and channel is not None:
-            made.append(await _document_event(tx, doc["sid"], channel))
+        if doc is None or channel is None:
+            continue
+        for revision, last in moves:
+            made.append(await _document_event(tx, doc["sid"], channel, revision, last))
     return sorted(stored + made, key=lambda r: (r["object_sid"], int(r["event_id"])))

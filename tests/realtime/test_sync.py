@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from parley.api import codec
 from parley.realtime import subscriptions
+from parley.sync import view
 from tests.conftest import Account, Server, make_client, start_server
 from tests.realtime import rest
 from tests.realtime.helpers import Twilsock, make_key, token
@@ -234,6 +236,66 @@ def test_a_messages_list_replay_gives_each_change_since_once(
     assert document["event"]["id"] == doc_now["last_event_id"] == doc_at + 3
     assert document["event"]["document_data"] == doc_now["data"]
     assert doc_now["data"]["lastMessage"]["index"] == 3
+
+
+def test_a_messages_list_replay_from_any_position_in_pages(
+    client: Any, service: Any, server: Server
+) -> None:
+    """From every position, read in pages of 2 (``view.events_after``), the
+    derived list's replay is each message changed since once, by its newest
+    revision, with the removals: additions found by index from the bound the
+    channel's counters give, edits by their own index; an item is added when
+    it was added after where the replay began, whatever page it falls in
+    (docs/decisions.md §43)."""
+    sid = rest.channel(client, service.sid)["sid"]
+    made = [rest.message(client, service.sid, sid, "bob", f"m{n}")["sid"] for n in range(4)]
+    rest.edit_message(client, service.sid, sid, made[1], "m1, edited")  # 5
+    rest.remove_message(client, service.sid, sid, made[2])  # 6
+    made.append(rest.message(client, service.sid, sid, "bob", "m4")["sid"])  # 7
+    rest.edit_message(client, service.sid, sid, made[0], "m0, edited")  # 8
+    made.append(rest.message(client, service.sid, sid, "bob", "m5")["sid"])  # 9
+    rest.edit_message(client, service.sid, sid, made[4], "m4, edited")  # 10
+    # (event id, type, index) of the list's history, each message at its newest
+    history = {
+        1: None,
+        2: None,
+        3: None,
+        4: ("list_item_added", 3),
+        5: ("list_item_updated", 1),
+        6: ("list_item_removed", 2),
+        7: None,
+        8: ("list_item_updated", 0),
+        9: ("list_item_added", 5),
+        10: ("list_item_updated", 4),
+    }
+    added_at = {0: 1, 1: 2, 2: 3, 3: 4, 4: 7, 5: 9}
+    store = server.app.store
+    assert store is not None
+
+    async def replay(after: int) -> list[tuple[int, str, int]]:
+        async with store.read() as tx:
+            obj = await view.find(tx, service.sid, "list", f"{sid}.messages")
+            assert obj is not None and obj["last_event_id"] == 10
+            out: list[tuple[int, str, int]] = []
+            position = after
+            while rows := await view.events_after(tx, obj, position, limit=2, since=after):
+                for row in rows:
+                    event = orjson.loads(row["event"])
+                    out.append((row["event_id"], row["event_type"], event["item_index"]))
+                position = rows[-1]["event_id"]
+            return out
+
+    for after in range(11):
+        expected = []
+        for event_id in range(after + 1, 11):
+            change = history[event_id]
+            if change is None:
+                continue
+            kind, index = change
+            if kind == "list_item_updated" and added_at[index] > after:
+                kind = "list_item_added"
+            expected.append((event_id, kind, index))
+        assert server.run(replay(after)) == expected, after
 
 
 def test_a_channel_without_its_sync_objects_still_has_its_list_and_document(

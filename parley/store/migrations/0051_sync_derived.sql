@@ -39,5 +39,7 @@ DELETE FROM sync_events WHERE event_type = 'document_updated'
     AND object_sid IN (SELECT sid FROM sync_objects
         WHERE type = 'document' AND unique_name LIKE 'CH%.channel');
 
--- a list's events after a position (replay), in event order
-CREATE INDEX messages_list_revision ON messages (channel_sid, list_revision);
+-- a list's replay: edited messages by revision (a partial index, so a new
+-- message writes no entry; added ones are found by index, docs/decisions.md §43)
+CREATE INDEX messages_list_edited ON messages (channel_sid, list_revision)
+    WHERE list_revision <> list_added;
