@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from parley.api import codec
 from parley.domain import channels, members, messages
 from parley.events import Event
 from parley.store import Row, Tx
@@ -131,9 +132,10 @@ async def get_item(tx: Tx, obj: Row, key: str) -> Row | None:
     found = derived(obj)
     if found is None:
         return await store.get_item(tx, obj, key)
-    if not key.isdigit():
-        return None
-    message = await messages.at_index(tx, found[0], int(key))
+    index = codec.integer(key)
+    if index is None or not 0 <= index <= codec.POSITION_MAX:
+        return None  # no message has it (and nothing out of range reaches the store)
+    message = await messages.at_index(tx, found[0], index)
     return None if message is None else (await _items(tx, found[0], [message]))[0]
 
 

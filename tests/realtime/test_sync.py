@@ -375,6 +375,13 @@ def test_items_pages_with_from_order_and_page_token(
     for forged in ("nope", codec.make_token("A", "text"), codec.make_token("A", -1)):
         status, bad = alice.request("GET", url, params={"PageToken": forged})
         assert (status, bad["code"]) == (400, 20001), forged
+    # an index no message can have finds nothing (the list is read from the
+    # messages: nothing beyond an index's range reaches the store)
+    for index in ("99999999999999999999999", "-1", "x"):
+        status, none = alice.request("GET", url, params={"Index": index})
+        assert (status, none["items"]) == (200, []), index
+        status, _ = alice.request("GET", f"{url}/{index}")
+        assert status == 404, index
     # a non-member cannot read the channel's messages
     bob = connect("bob")
     status, refused = bob.request("GET", url)
