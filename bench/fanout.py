@@ -9,29 +9,36 @@ then posts messages over REST and measures, per client and message, the time
 from just before the POST to the arrival of that message's Sync event.
 Reports p50/p99 delivery latency, the server's own part of it (p50/p99 of the
 time one commit takes to reach every subscribed session's socket, from Parley's
-``parley_sync_fanout_seconds`` histogram on /metrics, to a bucket's bound) and
-the server's memory per idle connection (RSS after connecting minus before,
-divided by N). The clients share one
-asyncio process, whose own scheduling is part of the figure.
+``parley_sync_fanout_seconds`` histogram on /metrics, to a bucket's bound),
+the CPU time per message of the server and of the clients' process (user +
+system time over the messages, divided by their number) and the server's
+memory per idle connection (RSS after connecting minus before, divided by N).
+The clients share one asyncio process on the server's cores, whose own
+scheduling is part of the figure.
 """
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import os
+import random
 import secrets
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import httpx
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import ChatGrant
-from websockets.asyncio.client import connect
+from websockets.speedups import apply_mask
 
 from parley import sids
 from parley.realtime import frames
@@ -44,6 +51,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             total = int(line.split()[1])
     return total / 1024
+
+
+def cpu_s(pid: int) -> float:
+    """The process's CPU time so far (user + system), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 FANOUT_METRIC = "parley_sync_fanout_seconds"
@@ -80,21 +93,56 @@ def server_quantile(before: dict[float, float], after: dict[float, float], q: fl
     return float("nan")
 
 
-class Client:
-    """A raw twilsock client: init, tunnelled requests, acked notifications."""
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+
+
+def client_message(data: bytes) -> bytes:
+    """``data`` as a client's WebSocket binary message: one final frame,
+    masked with a fresh key (RFC 6455 §5.3)."""
+    size = len(data)
+    if size < 126:
+        head = struct.pack("!BB", 0x82, 0x80 | size)
+    elif size < 1 << 16:
+        head = struct.pack("!BBH", 0x82, 0x80 | 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x82, 0x80 | 127, size)
+    mask = random.randbytes(4)
+    return head + mask + apply_mask(data, mask)
+
+
+class Client(asyncio.Protocol):
+    """A raw twilsock client: init, tunnelled requests, acked notifications,
+    over a WebSocket it frames itself on an asyncio transport. A thousand of
+    them share this process and its cores with the server: a client library's
+    layers per frame (websockets' asyncio connection: its parser, queues,
+    locks and a task per socket) made the clients' own reading most of what
+    was measured, so each client does what the SDK must (read the frame,
+    parse it, acknowledge a notification) and no more."""
 
     def __init__(self, url: str, token: str) -> None:
-        self.url, self.token = url, token
-        self.ws: Any = None
+        parts = urlsplit(url)
+        self.host, self.port, self.path = parts.hostname or "", parts.port or 80, parts.path
+        self.token = token
+        self.transport: asyncio.Transport | None = None
         self.replies: dict[str, asyncio.Future[tuple[dict[str, Any], Any]]] = {}
         self.established = asyncio.Event()
         self.arrivals: dict[str, float] = {}  # message text -> monotonic arrival
         self._n = 0
-        self._reader: asyncio.Task[None] | None = None
+        self._buffer = b""
+        self._upgraded: asyncio.Future[None] | None = None
+        self._key = base64.b64encode(random.randbytes(16))
 
     async def open(self) -> None:
-        self.ws = await connect(self.url, max_size=None, open_timeout=60)
-        self._reader = asyncio.create_task(self._read())
+        loop = asyncio.get_running_loop()
+        self._upgraded = loop.create_future()
+        transport, _ = await loop.create_connection(lambda: self, self.host, self.port)
+        transport.write(
+            b"GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+            % (self.path.encode(), self.host.encode(), self.port, self._key)
+        )
+        await asyncio.wait_for(self._upgraded, 60)
         await self._call(
             {
                 "method": "init",
@@ -130,40 +178,95 @@ class Client:
             asyncio.get_running_loop().create_future()
         )
         self.replies[header["id"]] = future
-        await self.ws.send(frames.encode(header, payload))
+        self._send(frames.encode(header, payload))
         return await asyncio.wait_for(future, 60)
 
-    async def _read(self) -> None:
-        async for data in self.ws:
-            # arrival: when the client has the frame, before its own work on it
-            # (parsing, the ack it writes back)
-            arrived = time.monotonic()
-            frame = frames.parse(data)
-            header, payload = frame.header, frame.payload
-            if frame.method == "reply":
-                future = self.replies.pop(str(header.get("id")), None)
-                if future is not None and not future.done():
-                    future.set_result((header, payload))
-                continue
-            if frame.method == "close":
+    def _send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(client_message(data))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._upgraded is not None and not self._upgraded.done():
+            self._upgraded.set_exception(ConnectionError("closed during the handshake"))
+
+    def data_received(self, data: bytes) -> None:
+        # arrival: when the client has the bytes, before its own work on them
+        # (parsing, the acks it writes back)
+        arrived = time.monotonic()
+        buffer = self._buffer + data if self._buffer else data
+        assert self._upgraded is not None
+        if not self._upgraded.done():
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                self._buffer = buffer
                 return
-            await self.ws.send(
-                frames.encode({"method": "reply", "id": frame.id, "status": {"code": 200}})
-            )
-            if frame.method != "notification" or not isinstance(payload, dict):
-                continue
-            kind = payload.get("event_type")
-            if kind == "subscription_established":
-                self.established.set()
-            elif kind == "list_item_added":
-                text = payload["event"].get("item_data", {}).get("text")
-                if text is not None:
-                    self.arrivals[text] = arrived
+            response, buffer = buffer[:end], buffer[end + 4 :]
+            accept = base64.b64encode(hashlib.sha1(self._key + WS_GUID).digest())
+            if not response.startswith(b"HTTP/1.1 101") or accept not in response:
+                self._upgraded.set_exception(ConnectionError(response.decode(errors="replace")))
+                return
+            self._upgraded.set_result(None)
+        start, size = 0, len(buffer)
+        while size - start >= 2:
+            first, second = buffer[start], buffer[start + 1] & 0x7F
+            head = start + 2
+            if second == 126:
+                if size - head < 2:
+                    break
+                (second,) = struct.unpack_from("!H", buffer, head)
+                head += 2
+            elif second == 127:
+                if size - head < 8:
+                    break
+                (second,) = struct.unpack_from("!Q", buffer, head)
+                head += 8
+            if size - head < second:
+                break
+            start = head + second
+            opcode = first & 0x0F
+            if opcode == 0x2:  # the server sends each frame as one binary message
+                self._frame(buffer[head:start], arrived)
+            elif opcode == 0x9:  # ping (uvicorn's keepalive): pong, masked
+                assert self.transport is not None
+                pong = buffer[head:start]
+                mask = random.randbytes(4)
+                self.transport.write(
+                    bytes((0x8A, 0x80 | len(pong))) + mask + apply_mask(pong, mask)
+                )
+            elif opcode == 0x8:  # close
+                assert self.transport is not None
+                self.transport.close()
+                return
+        self._buffer = buffer[start:]
+
+    def _frame(self, data: bytes, arrived: float) -> None:
+        frame = frames.parse(data)
+        header, payload = frame.header, frame.payload
+        if frame.method == "reply":
+            future = self.replies.pop(str(header.get("id")), None)
+            if future is not None and not future.done():
+                future.set_result((header, payload))
+            return
+        if frame.method == "close":
+            return
+        self._send(frames.encode({"method": "reply", "id": frame.id, "status": {"code": 200}}))
+        if frame.method != "notification" or not isinstance(payload, dict):
+            return
+        kind = payload.get("event_type")
+        if kind == "subscription_established":
+            self.established.set()
+        elif kind == "list_item_added":
+            text = payload["event"].get("item_data", {}).get("text")
+            if text is not None:
+                self.arrivals[text] = arrived
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-        await self.ws.close()
+        if self.transport is not None:
+            self.transport.write(b"\x88\x82" + b"\0" * 4 + struct.pack("!H", 1000))
+            self.transport.close()
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -257,6 +360,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             after = rss_mb(server.pid)
 
             fanout_before = await fanout_buckets(http)
+            cpu_before, own_before = cpu_s(server.pid), time.process_time()
             latencies: list[float] = []
             post_ms: list[float] = []
             for n in range(args.messages):
@@ -275,6 +379,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     (c.arrivals[text] - sent) * 1000 for c in clients if text in c.arrivals
                 ]
                 await asyncio.sleep(args.gap)
+            server_cpu = cpu_s(server.pid) - cpu_before
+            clients_cpu = time.process_time() - own_before
             missing = args.clients * args.messages - len(latencies)
             fanout_after = await fanout_buckets(http)
             await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
@@ -296,6 +402,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "server_fanout_p50_ms": server_quantile(fanout_before, fanout_after, 0.5),
         "server_fanout_p99_ms": server_quantile(fanout_before, fanout_after, 0.99),
         "server_fanout_mean_ms": server_mean(fanout_before, fanout_after),
+        # everything the server did per message: the POST, the fan-out, the
+        # clients' acknowledgements (and its timers meanwhile)
+        "server_cpu_ms_per_message": round(server_cpu * 1000 / args.messages, 1),
+        "clients_cpu_ms_per_message": round(clients_cpu * 1000 / args.messages, 1),
         "connect_and_subscribe_s": round(connect_s, 1),
         "rss_before_mb": round(before, 1),
         "rss_connected_mb": round(after, 1),

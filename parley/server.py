@@ -21,15 +21,18 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from parley.app import Parley
 from parley.config import Settings
+from parley.realtime.inbound import TwilsockProtocol
 
 # How Parley runs on uvicorn, wherever it is started (CLI, workers, tests).
 # Twilsock frames are small JSON: per-message deflate cost a fifth of the
 # server's CPU in a 1,000-client fan-out (py-spy, bench/fanout.py) for little
-# gain, so WebSockets go uncompressed.
+# gain, so WebSockets go uncompressed; and the clients' acknowledgements of
+# what they were sent stop where they arrive (parley/realtime/inbound.py).
 UVICORN_OPTIONS: dict[str, Any] = {
     "lifespan": "on",
     "access_log": False,
     "ws_per_message_deflate": False,
+    "ws": TwilsockProtocol,
 }
 
 

@@ -81,6 +81,17 @@ def parse(data: bytes) -> Frame:
         raise FrameError("payload does not match its payload_type") from None
 
 
+def is_reply(data: bytes) -> bool:
+    """Whether ``data`` is a well-formed ``reply`` frame: a client's ack, which
+    the gateway ignores (inbound.py drops these where they arrive)."""
+    if b'"reply"' not in data:
+        return False
+    try:
+        return parse(data).method == "reply"
+    except FrameError:
+        return False
+
+
 def encode(header: dict[str, Any], payload: Any = None) -> bytes:
     """A frame; ``payload`` (JSON-able, or bytes already encoded) is optional."""
     if payload is None:

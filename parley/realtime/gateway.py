@@ -47,6 +47,7 @@ from parley.domain import services, users
 from parley.errors import TwilioError
 from parley.events import Event, Origin
 from parley.realtime import frames, tokens
+from parley.realtime.inbound import TwilsockProtocol
 from parley.realtime.tunnel import Request, Response, Routes, split
 from parley.runtime import Runtime
 from parley.store import Row, StoreUnavailable, Tx
@@ -180,23 +181,10 @@ class Session:
         else queued for the session's writer task. A queue over its bounds
         drops the session. ``message``: ``binary_message(data)``, when the
         caller has it (built once for every subscriber of a live event)."""
-        if self.closed:
+        if self.write_now(data, message):
             return
         outbox = self._outbox
         if not (outbox and outbox.frames) and self._writable_now():
-            protocol = self._protocol
-            if protocol is not None:
-                # the WebSocket message on the transport: what uvicorn's send
-                # would write, without its and Starlette's layers per socket
-                if (
-                    protocol.close_sent
-                    or protocol.disconnected
-                    or (protocol.conn.state is not State.OPEN)
-                ):
-                    self.closed = True
-                else:
-                    protocol.transport.write(message or binary_message(data))
-                return
             self._sending = True  # the transport is not paused: this does not wait
             try:
                 await self.websocket.send_bytes(data)
@@ -220,6 +208,24 @@ class Session:
         if len(outbox.frames) > gateway.send_queue_frames // 2:
             outbox.room.clear()
         outbox.wake.set()
+
+    def write_now(self, data: bytes, message: bytes | None = None) -> bool:
+        """Write the frame on the transport directly if it can go at once
+        (nothing queued, the socket keeps up, uvicorn's protocol is known): the
+        WebSocket message uvicorn's send would write, without its and
+        Starlette's layers per socket. False: it was not written (send_frame
+        queues it). A closed session takes it and writes nothing."""
+        if self.closed:
+            return True
+        protocol = self._protocol
+        outbox = self._outbox
+        if protocol is None or (outbox and outbox.frames) or not self._writable_now():
+            return False
+        if protocol.close_sent or protocol.disconnected or protocol.conn.state is not State.OPEN:
+            self.closed = True
+        else:
+            protocol.transport.write(message or binary_message(data))
+        return True
 
     async def room(self) -> None:
         """Wait until the send queue is at most half full: for a session's own
@@ -657,6 +663,11 @@ class Gateway:
             await session.hang_up()
             return
         session.grant, session.service, session.user = grant, service, user
+        if isinstance(session._protocol, TwilsockProtocol):
+            # the client's acks (ignored by _dispatch) go no further than the
+            # protocol from now on: they were half the server's CPU in a
+            # fan-out (inbound.py)
+            session._protocol.skip = frames.is_reply
         registrations = frame.header.get("registrations") or []
         for registration in registrations if isinstance(registrations, list) else []:
             if isinstance(registration, dict):

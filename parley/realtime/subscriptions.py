@@ -48,6 +48,18 @@ OBJECTS_MAX = 1000  # objects one socket may be subscribed to
 Action = Callable[[bool], Awaitable[None]]
 
 
+class _Lock(asyncio.Lock):
+    def idle(self) -> bool:
+        """Free, and nobody waiting for it: taking it now would not wait."""
+        waiters = self._waiters
+        return not self.locked() and (not waiters or all(w.cancelled() for w in waiters))
+
+
+# one live event of an object, for every subscriber: (event id, twilsock
+# frame, WebSocket message, whether it removes the object)
+Live = tuple[int, bytes, bytes, bool]
+
+
 class SessionSubscriptions:
     def __init__(self, session: Session, runtime: Runtime) -> None:
         self.session = session
@@ -56,7 +68,7 @@ class SessionSubscriptions:
         self.positions: dict[str, int] = {}  # object SID -> last event id delivered
         # object SID -> the object as found (what its events are read by)
         self.objects: dict[str, Row] = {}
-        self.lock = asyncio.Lock()
+        self.lock = _Lock()
         self.tasks: set[asyncio.Task[None]] = set()
         self.protocol = 3
         self._backlog: collections.deque[Action] | None = None  # made when first needed
@@ -195,15 +207,15 @@ class SessionSubscriptions:
 
     async def _send(self, row: Row, message_type: str) -> None:
         sid = row["object_sid"]
-        kind = row["event_type"].split("_", 1)[0]
         if message_type == REPLAY:
             event = store.render_event(self._base, row)
             payload = self._envelope(row["event_type"], event, None)
             await self.session.notify(message_type, payload)
         else:
-            await self.session.send_frame(*_live_frame(self._base, row, message_type.format(kind)))
+            _, data, message, _ = _live(self._base, row)
+            await self.session.send_frame(data, message)
         self.positions[sid] = row["event_id"]
-        if row["event_type"] == f"{kind}_removed":
+        if _removes(row):
             self.positions.pop(sid, None)  # the object is gone: nothing follows
             self.objects.pop(sid, None)
 
@@ -239,6 +251,30 @@ class SessionSubscriptions:
                 await action(True)
         else:
             await self.offer(action)
+
+    def deliver_at_once(self, sid: str, live: list[Live]) -> bool:
+        """The fan-out's path: live events of one object written on the socket
+        now, when nothing could come between them and the session's last
+        action: it is idle (its lock free, nothing waiting or queued), the
+        events follow its position and its socket takes them at once. What
+        ``deliver`` would do then, without its lock, closures and task
+        switches per session. False: not all were written; ``deliver`` sends
+        the rest (the position says what was)."""
+        if self._backlog or not self.lock.idle():
+            return False
+        positions = self.positions
+        write = self.session.write_now
+        for event_id, data, message, removes in live:
+            position = positions.get(sid)
+            if position is None or event_id <= position:
+                continue
+            if event_id != position + 1 or not write(data, message):
+                return False
+            if removes:
+                positions.pop(sid, None)  # the object is gone: nothing follows
+            else:
+                positions[sid] = event_id
+        return True
 
     async def forget(self, sids: list[str]) -> None:
         """Stop delivering these objects (in order after what was offered before)."""
@@ -281,6 +317,14 @@ def _live_frame(base: str, row: Row, message_type: str) -> tuple[bytes, bytes]:
 
 
 OBJECT_REMOVED = frozenset(f"{kind}_removed" for kind in store.PREFIX)
+
+
+def _live(base: str, row: Row) -> Live:
+    """What ``SessionSubscriptions._send`` sends of a live event, for every
+    subscriber of its object."""
+    kind = row["event_type"].split("_", 1)[0]
+    data, message = _live_frame(base, row, LIVE.format(kind))
+    return int(row["event_id"]), data, message, _removes(row)
 
 
 def _removes(row: Row) -> bool:
@@ -326,6 +370,7 @@ class Hub:
     ) -> None:
         self.store = runtime.store
         self.health = runtime.health
+        self._base = runtime.base_url
         self.sessions = sessions
         # seconds one commit took to reach every subscribed session (a metric)
         self._observe = observe
@@ -402,8 +447,21 @@ class Hub:
         by_object = await self._by_object(events)
         if not by_object:
             return
+        base = self._base
+        live = {
+            sid: [_live(base, row) for row in object_rows] for sid, object_rows in by_object.items()
+        }
         for session in list(self.sessions):
-            await _to_session(session, by_object)
+            subs = session.extensions.get(KEY)
+            if not isinstance(subs, SessionSubscriptions):
+                continue
+            positions = subs.positions
+            for sid, object_rows in by_object.items():
+                if sid not in positions:
+                    continue
+                if subs._base == base and subs.deliver_at_once(sid, live[sid]):
+                    continue
+                await subs.deliver(sid, object_rows)
         if self._observe is not None:
             self._observe(time.perf_counter() - started)
         await self._revoke(events)

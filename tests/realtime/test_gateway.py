@@ -1,6 +1,7 @@
 """The twilsock gateway, driven by a raw WebSocket client (docs/realtime-protocol.md §3-§4)."""
 
 import logging
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -9,12 +10,16 @@ from typing import Any
 
 import jwt
 import pytest
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 from websockets.server import ServerProtocol
+from websockets.uri import parse_uri
 
 from parley.domain import users
+from parley.realtime import frames
 from parley.realtime.gateway import _direct_protocol, binary_message
+from parley.realtime.inbound import TwilsockProtocol, skip_frames
 from tests.conftest import Account, Server, start_server
 from tests.realtime.helpers import Twilsock, make_key, now, token
 
@@ -262,3 +267,128 @@ def test_frames_go_through_the_asgi_send_unless_the_protocol_is_known() -> None:
 
     assert _direct_protocol(receive) is None
     assert _direct_protocol(Other().receive) is None
+
+
+def client_frames(*messages: bytes, text: bool = False) -> bytes:
+    """Masked client frames, as a WebSocket client writes them."""
+    protocol = ClientProtocol(parse_uri("ws://parley/"))
+    protocol.state = State.OPEN
+    for message in messages:
+        if text:
+            protocol.send_text(message)
+        else:
+            protocol.send_binary(message)
+    return b"".join(protocol.data_to_send())
+
+
+ACK = frames.encode({"method": "reply", "id": "TMack", "status": {"code": 200}})
+REQUEST = frames.encode({"method": "message", "id": "TMreq", "http_request": {"path": "/"}})
+
+
+LONG_ACK = ACK + b" " * 200  # a 16-bit length
+ONE = len(client_frames(ACK))
+
+
+@pytest.mark.parametrize(
+    ("data", "taken"),
+    [
+        (client_frames(ACK, ACK), 2 * ONE),
+        (client_frames(ACK, REQUEST, ACK), ONE),
+        (client_frames(REQUEST, ACK), 0),
+        (client_frames(ACK, ACK)[:-1], ONE),  # the second ack in part
+        (client_frames(ACK, text=True), 0),  # text frames are not twilsock frames
+        (client_frames(LONG_ACK, ACK), len(client_frames(LONG_ACK)) + ONE),
+        (client_frames(ACK + b" " * 2000), 0),  # longer than an ack is
+        (binary_message(ACK), 0),  # unmasked: websockets refuses it
+        (client_frames(b'TWILSOCK V3.0 5\r\n"reply"'), 0),  # not a frame
+    ],
+)
+def test_inbound_skips_whole_plain_frames_it_recognises(data: bytes, taken: int) -> None:
+    assert skip_frames(data, frames.is_reply) == taken
+
+
+def test_acks_stop_at_the_protocol_and_every_other_frame_goes_on(
+    server: Server, account: Account, key: dict[str, str], service: Any, sock: Twilsock
+) -> None:
+    """The client's acks go no further than uvicorn's protocol; a request in
+    the same write after them, a fragmented one, a frame written in two parts
+    and pings all reach websockets and the gateway as before."""
+    sock.init(token(account.sid, key, "alice", service.sid))
+    gateway = server.app.gateway
+    assert gateway is not None
+    (session,) = [s for s in gateway.sessions if s.grant and s.grant.identity == "alice"]
+    protocol = session._protocol
+    assert isinstance(protocol, TwilsockProtocol) and protocol.skip is not None
+    seen: list[bool] = []
+
+    def recording(data: bytes) -> bool:
+        seen.append(frames.is_reply(data))
+        return seen[-1]
+
+    protocol.skip = recording
+    raw = sock.ws.socket
+
+    def request(frame_id: str) -> bytes:
+        header = {"method": "message", "id": frame_id, "http_request": {"path": "/v1/Nowhere"}}
+        return frames.encode(header)
+
+    raw.sendall(client_frames(ACK, ACK, request("TMone"), ACK))
+    reply, _ = sock.reply_to("TMone")
+    assert reply["http_status"]["code"] == 404
+    assert seen == [True, True, False]  # the ack after the request went on with it
+
+    whole = client_frames(ACK, request("TMtwo"))
+    raw.sendall(whole[:3])  # an ack in two writes: websockets assembles it
+    time.sleep(0.05)
+    raw.sendall(whole[3:])
+    reply, _ = sock.reply_to("TMtwo")
+    assert reply["http_status"]["code"] == 404
+
+    fragments = ClientProtocol(parse_uri("ws://parley/"))
+    fragments.state = State.OPEN
+    first = request("TMthree")
+    fragments.send_binary(first[:10], fin=False)
+    raw.sendall(b"".join(fragments.data_to_send()))
+    time.sleep(0.05)
+    fragments.send_continuation(first[10:], fin=True)
+    raw.sendall(b"".join(fragments.data_to_send()))
+    reply, _ = sock.reply_to("TMthree")
+    assert reply["http_status"]["code"] == 404
+
+    del seen[:]
+    sock.ws.ping().wait(5)
+    raw.sendall(client_frames(ACK))
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen == [True]  # at a frame boundary again: the next ack stops there
+    status, _ = sock.request("GET", "/v1/Nowhere")
+    assert status == 404
+
+
+@pytest.mark.parametrize("inside", ["payload", "fragmented message"])
+def test_what_is_inside_a_frame_is_never_taken_for_an_ack(
+    server: Server, account: Account, key: dict[str, str], service: Any, sock: Twilsock, inside: str
+) -> None:
+    """Bytes that look like an ack where websockets is in the middle of a
+    frame (a payload arriving after its header) or of a fragmented message
+    are websockets' to judge: a payload that is not a twilsock frame is
+    refused (406), a new message inside a fragmented one is a protocol error."""
+    sock.init(token(account.sid, key, "alice", service.sid))
+    raw = sock.ws.socket
+    ack = client_frames(ACK)
+    if inside == "payload":
+        # a binary frame whose payload is an ack's bytes (mask key zero: as is)
+        raw.sendall(struct.pack("!BB", 0x82, 0x80 | len(ack)) + b"\0\0\0\0")
+        time.sleep(0.05)
+        raw.sendall(ack)
+        header, _ = sock.until("close")
+        assert header["status"]["code"] == 406
+    else:
+        fragments = ClientProtocol(parse_uri("ws://parley/"))
+        fragments.state = State.OPEN
+        fragments.send_binary(REQUEST[:10], fin=False)
+        raw.sendall(b"".join(fragments.data_to_send()))
+        time.sleep(0.05)
+        raw.sendall(ack)
+    assert closed(sock)
