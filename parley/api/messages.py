@@ -69,7 +69,7 @@ LIST = (Param("Order", "order", Kind.ENUM, choices=("asc", "desc")),)
 async def _message(call: Call) -> Row:
     channel = await scope.channel(call)
     return await scope.by_sid(
-        call, "messages", sids.MESSAGE, call.path_params["Sid"], channel_sid=channel["sid"]
+        call, messages.TABLE, sids.MESSAGE, call.path_params["Sid"], channel_sid=channel["sid"]
     )
 
 
@@ -111,7 +111,7 @@ async def list_(call: Call) -> list[Row]:
     # the page's statement finds the channel (a subquery): no lookup first;
     # only an empty page may mean that there is no such channel (404)
     rows = await call.listing(
-        "messages",
+        messages.TABLE,
         {},
         within=("channel_sid", channels.TABLE, scope.channel_where(call)),
         column="idx",

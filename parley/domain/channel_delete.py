@@ -2,9 +2,9 @@
 messages and their media, invites, channel webhooks), above them all, so none
 of them imports another to reach it (``members`` imports ``channels``)."""
 
-from parley.domain import channel_webhooks, channels, invites, media, members, services
+from parley.domain import channel_webhooks, channels, invites, members, messages, services
 from parley.events import Origin, emit
-from parley.store import Tx, repo
+from parley.store import Tx
 
 
 async def delete(
@@ -21,10 +21,7 @@ async def delete(
     # onChannelDestroyed is one of their filters (docs/behaviour.md §W6)
     await emit(tx, origin, "onChannelDestroyed", channel, channel_sid=sid)
     await members.forget_channel(tx, sid)
-    # messages have no owner module yet
-    for message in await repo.select(tx, "messages", {"channel_sid": sid, "type": "media"}):
-        await media.delete(tx, message["media_sid"])
-    await repo.delete(tx, "messages", {"channel_sid": sid})
+    await messages.forget_channel(tx, sid)
     await invites.forget_channel(tx, sid)
     await channel_webhooks.forget_channel(tx, sid)
     await channels.delete_row(tx, sid)

@@ -4,7 +4,10 @@ Counters kept on the channel row, each changed in the transaction of the change
 that moves it (docs/behaviour.md §R13): ``members_count``, ``messages_count``,
 ``next_message_index`` (the next message's index, never reused) and
 ``last_message_sid`` (the highest-index existing message, for
-``links.last_message``).
+``links.last_message``); and the event counters of the channel's Sync messages
+list and document (``messages_event_id``, ``document_event_id``), which are
+derived from these rows (docs/decisions.md §45): the change that moves an
+object takes its next event id in the same statement.
 """
 
 from collections.abc import Mapping, Sequence
@@ -38,6 +41,8 @@ class Channel(TypedDict):
     messages_count: int
     next_message_index: int
     last_message_sid: MessageSid | None
+    messages_event_id: int  # the Sync messages list's last event id
+    document_event_id: int  # the Sync channel document's last event id
     date_created: int
     date_updated: int | None
 
@@ -55,6 +60,11 @@ SYSTEM = "system"  # created_by / from of REST-created objects (docs/behaviour.m
 async def by_sid(tx: Tx, channel_sid: str) -> Channel | None:
     row = await repo.get(tx, TABLE, {"sid": channel_sid})
     return cast(Channel, row) if row is not None else None
+
+
+async def of_service(tx: Tx, service_sid: str) -> list[Channel]:
+    """The service's channels, oldest first."""
+    return [cast(Channel, r) for r in await repo.select(tx, TABLE, {"service_sid": service_sid})]
 
 
 async def of_service_among(
@@ -135,6 +145,9 @@ async def create(
         "messages_count": 0,
         "next_message_index": 0,
         "last_message_sid": None,
+        "messages_event_id": 0,
+        # the document's first data is its event 1 (what a subscriber from 0 replays)
+        "document_event_id": 1,
         "date_created": values.get("date_created") or timefmt.now(),
         "date_updated": values.get("date_updated"),
     }
@@ -160,10 +173,15 @@ async def update(
         await _check_unique_name(tx, service, changes["unique_name"], channel["sid"])
     changes["date_updated"] = changes.get("date_updated") or timefmt.now()
     try:
-        await repo.update(tx, TABLE, {"sid": channel["sid"]}, changes)
+        # the document's next event id with the change, and the row as it is now
+        taken = await repo.take_row(
+            tx, TABLE, {"sid": channel["sid"]}, "document_event_id", changes=changes
+        )
     except UniqueViolation:
         raise TwilioError(50307, value=changes.get("unique_name")) from None
-    updated = await reload(tx, channel)
+    if taken is None:
+        raise LookupError(channel["sid"])
+    updated = taken[1]
     await emit(tx, origin, "onChannelUpdated", updated, channel_sid=channel["sid"])
     return updated
 
@@ -174,6 +192,63 @@ async def reload(tx: Tx, channel: ChannelRow) -> Row:
     if row is None:
         raise LookupError(channel["sid"])
     return row
+
+
+async def take_message(
+    tx: Tx,
+    where: Mapping[str, Any],
+    message_sid: str,
+    also_return: Mapping[str, str],
+    then: Sequence[tuple[str, Row]],
+) -> Row | None:
+    """A new message's index, in one statement that is also the channel's
+    lookup (``where``: SID or unique name, with service and account): the
+    index, ``messages_count`` + 1, ``last_message_sid``, and the next event id
+    of the messages list (the new item's) and of the document (its
+    ``lastMessage``); ``then``: inserts that read the row it leaves
+    (``repo.take_row_then``). Returns that row (the index is
+    ``next_message_index`` - 1), with ``also_return``'s expressions and what
+    the inserts returned; None when no channel matches (nothing inserted)."""
+    return await repo.take_row_then(
+        tx,
+        TABLE,
+        where,
+        "next_message_index",
+        then,
+        also_bump=("messages_count", "messages_event_id", "document_event_id"),
+        changes={"last_message_sid": message_sid},
+        also_return=also_return,
+    )
+
+
+async def take_list_event(tx: Tx, channel_sid: str) -> int:
+    """The messages list's next event id (a message edited)."""
+    return await repo.take(tx, TABLE, {"sid": channel_sid}, "messages_event_id") + 1
+
+
+async def drop_message(tx: Tx, channel_sid: str) -> Row | None:
+    """A message removed: ``messages_count`` - 1 and the next event id of the
+    list (the item's removal) and of the document; the row as it is now."""
+    return await tx.one(
+        "UPDATE channels SET messages_count = messages_count - 1,"
+        " messages_event_id = messages_event_id + 1, document_event_id = document_event_id + 1"
+        " WHERE sid = :s RETURNING *",
+        {"s": channel_sid},
+    )
+
+
+async def set_last_message(tx: Tx, channel_sid: str, message_sid: str | None) -> None:
+    await repo.update(tx, TABLE, {"sid": channel_sid}, {"last_message_sid": message_sid})
+
+
+async def among(tx: Tx, channel_sids: Sequence[str]) -> dict[str, Row]:
+    """Channels by SID (the Sync view's derived objects read their counters)."""
+    found: dict[str, Row] = {}
+    for start in range(0, len(channel_sids), 500):
+        marks, bound = repo.in_list(channel_sids[start : start + 500], "c")
+        rows = await tx.all(f"SELECT * FROM channels WHERE sid IN ({marks})", bound)
+        found.update((row["sid"], row) for row in rows)
+    return found
 
 
 async def lock(tx: Tx, channel_sid: str) -> None:

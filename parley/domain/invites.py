@@ -46,6 +46,16 @@ async def pending(tx: Tx, channel_sid: str, identity: str) -> Invite | None:
     return cast(Invite, row) if row is not None else None
 
 
+async def of_channel(tx: Tx, channel_sid: str) -> list[Invite]:
+    """The channel's pending invites, oldest first."""
+    return [cast(Invite, r) for r in await repo.select(tx, TABLE, {"channel_sid": channel_sid})]
+
+
+async def of_service(tx: Tx, service_sid: str) -> list[Invite]:
+    """Every pending invite of the service, oldest first."""
+    return [cast(Invite, r) for r in await repo.select(tx, TABLE, {"service_sid": service_sid})]
+
+
 async def of_identity(tx: Tx, service_sid: str, identity: str) -> list[Invite]:
     """Every pending invite of the identity in the service, oldest first."""
     where = {"service_sid": service_sid, "identity": identity}

@@ -155,6 +155,11 @@ async def content(tx: Tx, media: MediaRow) -> bytes:
     return b"".join(bytes(r["data"]) for r in rows)
 
 
+async def attach(tx: Tx, media_sid: str, message_sid: str) -> None:
+    """The media is now the message's (``message_sid``: attached, never again)."""
+    await repo.update(tx, "media", {"sid": media_sid}, {"message_sid": message_sid})
+
+
 async def delete(tx: Tx, media_sid: str) -> None:
     await repo.delete(tx, "media", {"sid": media_sid})
     await repo.delete(tx, "media_chunks", {"media_sid": media_sid})

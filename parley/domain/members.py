@@ -77,6 +77,28 @@ async def by_identity(tx: Tx, channel_sid: str, identity: str) -> Member | None:
     return _member(await repo.get(tx, TABLE, where))
 
 
+async def sids_of(tx: Tx, channel_sid: str, identities: Sequence[str]) -> dict[str, str]:
+    """The member SIDs of these identities in the channel, by identity (the
+    Sync view's message items carry their author's, docs/decisions.md §45)."""
+    if not identities:
+        return {}
+    marks, bound = repo.in_list(sorted(set(identities)), "i")
+    rows = await tx.all(
+        f"SELECT identity, sid FROM members WHERE channel_sid = :c AND identity IN ({marks})",
+        {"c": channel_sid, **bound},
+    )
+    return {row["identity"]: row["sid"] for row in rows}
+
+
+async def by_sid(tx: Tx, member_sid: str) -> Member | None:
+    return _member(await repo.get(tx, TABLE, {"sid": member_sid}))
+
+
+async def of_service(tx: Tx, service_sid: str) -> list[Member]:
+    """Every member of every channel of the service, in the order they joined."""
+    return [cast(Member, r) for r in await repo.select(tx, TABLE, {"service_sid": service_sid})]
+
+
 async def of_user(tx: Tx, channel_sid: str, user_sid: str) -> Member | None:
     """The user's membership of the channel, if it has one."""
     where = {"channel_sid": channel_sid, "user_sid": user_sid}

@@ -9,20 +9,21 @@ from parley.domain import (
     invites,
     media,
     members,
+    messages,
     roles,
     services,
     users,
 )
-from parley.store import Tx, repo
+from parley.store import Tx
 
 
 async def delete(tx: Tx, service: services.Service) -> None:
     """The service and everything in it; account-level credentials survive."""
     sid = service["sid"]
     # what hangs off a service goes with it, children first (docs/behaviour.md
-    # §R2 "delete"); messages have no owner module yet
-    await repo.delete(tx, "messages", {"service_sid": sid})
+    # §R2 "delete")
     for forget in (
+        messages.forget_service,
         members.forget_service,
         invites.forget_service,
         channel_webhooks.forget_service,

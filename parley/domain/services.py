@@ -102,6 +102,17 @@ def _service(row: Row | None) -> Service | None:
     return cast(Service, row) if row is not None else None
 
 
+async def of_account(tx: Tx, account_sid: str) -> list[Service]:
+    """The account's services, oldest first."""
+    return [cast(Service, r) for r in await repo.select(tx, TABLE, {"account_sid": account_sid})]
+
+
+async def account_sids(tx: Tx) -> list[str]:
+    """Every account with a service."""
+    rows = await tx.all("SELECT DISTINCT account_sid FROM services", {})
+    return [r["account_sid"] for r in rows]
+
+
 async def by_sid(tx: Tx, service_sid: str, account_sid: str | None = None) -> Service | None:
     """The service with this SID (in this account, when one is given)."""
     where = {"sid": service_sid}

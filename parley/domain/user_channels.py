@@ -14,10 +14,10 @@ order, then invites in creation order. The cursor is the member's ``seq``, or
 
 from typing import Any
 
-from parley.domain import channels, invites, members, services, users
+from parley.domain import channels, invites, members, messages, services, users
 from parley.errors import TwilioError
 from parley.events import Origin
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 JOINED = "joined"
 INVITED = "invited"
@@ -32,9 +32,7 @@ async def unread(tx: Tx, service: services.Service, member: members.MemberRow) -
     horizon = member["last_consumed_message_index"]
     if horizon is None or not service["read_status_enabled"]:
         return None
-    return await repo.count_above(
-        tx, "messages", {"channel_sid": member["channel_sid"]}, "idx", horizon
-    )
+    return await messages.count_after(tx, member["channel_sid"], horizon)
 
 
 async def joined(

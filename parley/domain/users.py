@@ -72,6 +72,11 @@ async def by_sid(tx: Tx, user_sid: str) -> User | None:
     return _user(await repo.get(tx, TABLE, {"sid": user_sid}))
 
 
+async def of_service(tx: Tx, service_sid: str) -> list[User]:
+    """The service's users, oldest first."""
+    return [cast(User, r) for r in await repo.select(tx, TABLE, {"service_sid": service_sid})]
+
+
 async def take_channel_slot(tx: Tx, user_sid: str) -> int:
     """Count one more joined channel; how many the user had before (the row
     stays locked until commit, so ``limits_user_channels`` holds under

@@ -16,6 +16,15 @@ planned; none of them sends from the write path itself (pre-event webhooks
 excepted: they run before the transaction and can veto it).
 """
 
-from parley.events.model import Event, Origin, Source, emit, record
+from parley.events.model import (
+    Event,
+    Origin,
+    Source,
+    emit,
+    insert_from,
+    new,
+    record,
+    recorded,
+)
 
-__all__ = ["Event", "Origin", "Source", "emit", "record"]
+__all__ = ["Event", "Origin", "Source", "emit", "insert_from", "new", "record", "recorded"]

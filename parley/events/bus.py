@@ -110,7 +110,10 @@ class MemoryBus(_Fanout):
 
 def _encode(events: list[Event]) -> bytes:
     return orjson.dumps(
-        [{**e.to_row(), "seq": e.seq, "planned": sorted(e.planned)} for e in events]
+        [
+            {**e.to_row(), "seq": e.seq, "planned": sorted(e.planned), "revisions": e.revisions}
+            for e in events
+        ]
     )
 
 
@@ -119,6 +122,7 @@ def _decode(data: Any) -> list[Event]:
     for row in orjson.loads(data):
         event = Event.from_row(row)
         event.planned = set(row.get("planned") or ())
+        event.revisions = dict(row.get("revisions") or {})
         out.append(event)
     return out
 

@@ -23,12 +23,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from parley.errors import TwilioError
 from parley.events import Event
 from parley.realtime.gateway import Session, Sessions, binary_message, notification
 from parley.runtime import Runtime
-from parley.store import Row, StoreUnavailable, repo
-from parley.sync import access, names, store
+from parley.store import Row, StoreUnavailable
+from parley.sync import access, names, store, view
 
 log = logging.getLogger("parley.sync")
 
@@ -64,7 +66,8 @@ class SessionSubscriptions:
         self._store = runtime.store
         self._base = runtime.base_url
         self.positions: dict[str, int] = {}  # object SID -> last event id delivered
-        self.types: dict[str, str] = {}
+        # object SID -> the object as found (what its events are read by)
+        self.objects: dict[str, Row] = {}
         self.lock = _Lock()
         self.tasks: set[asyncio.Task[None]] = set()
         self.protocol = 3
@@ -128,7 +131,7 @@ class SessionSubscriptions:
     async def _cancel(self, sid: str, kind: str, correlation: Any) -> None:
         async with self.lock:
             self.positions.pop(sid, None)
-            self.types.pop(sid, None)
+            self.objects.pop(sid, None)
         event = {"object_sid": sid, "object_type": kind}
         await self.session.notify(
             REPLAY, self._envelope("subscription_canceled", event, correlation)
@@ -140,7 +143,7 @@ class SessionSubscriptions:
         obj: Row | None = None
         async with self._store.read() as tx:
             if kind in store.PREFIX:
-                obj = await store.find(tx, grant.service_sid, kind, sid)
+                obj = await view.find(tx, grant.service_sid, kind, sid)
             error: TwilioError | None = None
             if obj is None:
                 error = store.not_found(kind if kind in store.PREFIX else "map", sid)
@@ -166,7 +169,7 @@ class SessionSubscriptions:
         async with self.lock:
             start = last if isinstance(last, int) and last >= 0 else obj["last_event_id"]
             self.positions[obj["sid"]] = min(start, obj["last_event_id"])
-            self.types[obj["sid"]] = kind
+            self.objects[obj["sid"]] = obj
             await self._catch_up(obj["sid"], REPLAY, paced=True)
             established = {
                 "object_sid": obj["sid"],
@@ -181,12 +184,23 @@ class SessionSubscriptions:
     async def _catch_up(self, sid: str, message_type: str, paced: bool) -> None:
         """Send every stored event after the position (caller holds the lock);
         ``paced``: wait for room in the send queue rather than overflow it."""
+        since = self.positions.get(sid)
+        added: set[Any] = set()  # derived items this catch-up has added
         while sid in self.positions and not self.session.closed:
             async with self._store.read() as tx:
-                rows = await store.events_after(tx, sid, self.positions[sid])
+                rows = await view.events_after(
+                    tx, self.objects[sid], self.positions[sid], since=since
+                )
             if not rows:
                 return
             for row in rows:
+                if row["event_type"] == "list_item_added":
+                    # an item edited while the replay ran comes again, newer:
+                    # the client has it from an earlier page
+                    index = orjson.loads(row["event"])["item_index"]
+                    if index in added:
+                        row = {**row, "event_type": "list_item_updated"}
+                    added.add(index)
                 if paced:
                     await self.session.room()
                 await self._send(row, message_type)
@@ -203,6 +217,7 @@ class SessionSubscriptions:
         self.positions[sid] = row["event_id"]
         if _removes(row):
             self.positions.pop(sid, None)  # the object is gone: nothing follows
+            self.objects.pop(sid, None)
 
     async def refresh(self, sid: str) -> None:
         """Catch up one object from the stored log (the poll's path)."""
@@ -267,6 +282,7 @@ class SessionSubscriptions:
         async def action(paced: bool) -> None:
             for sid in sids:
                 self.positions.pop(sid, None)
+                self.objects.pop(sid, None)
 
         await self.offer(action)
 
@@ -413,15 +429,8 @@ class Hub:
                 for sid in list(subs.positions):
                     watching.setdefault(sid, []).append(subs)
         sids = list(watching)
-        current: dict[str, int] = {}
         async with store_.read() as tx:
-            for start in range(0, len(sids), 500):
-                chunk = sids[start : start + 500]
-                marks, bound = repo.in_list(chunk, "s")
-                rows = await tx.all(
-                    f"SELECT sid, last_event_id FROM sync_objects WHERE sid IN ({marks})", bound
-                )
-                current.update({r["sid"]: int(r["last_event_id"]) for r in rows})
+            current = await view.last_event_ids(tx, sids)
         for sid, subscribers in watching.items():
             for subs in subscribers:
                 position = subs.positions.get(sid)
@@ -480,11 +489,10 @@ class Hub:
         other objects (a user's channel item, its roster entry) refers to them,
         so it must arrive first (a deleted channel's membership item before its
         document's removal)."""
-        seqs = [e.seq for e in events if e.seq]
-        if not seqs:
+        if not any(e.seq for e in events):
             return {}
         async with self.store.read() as tx:
-            rows = await store.events_caused_by(tx, seqs)
+            rows = await view.events_caused_by(tx, events)
         by_object: dict[str, list[Row]] = {}
         for row in rows:
             by_object.setdefault(row["object_sid"], []).append(row)

@@ -17,7 +17,7 @@ from parley.errors import TwilioError
 from parley.realtime.subscriptions import ESTIMATED_DELIVERY_MS, subscriptions
 from parley.realtime.tunnel import Request, Response, Routes
 from parley.store import Row, Store
-from parley.sync import access, store
+from parley.sync import access, store, view
 
 PAGE_SIZE = 50
 PAGE_MAX = 100  # Sync's maximum page size (twilio-sync syncmap.ts:350)
@@ -38,7 +38,7 @@ async def _object(request: Request, kind: str, store_: Store) -> Row:
     assert grant is not None
     ident = request.path_params["id"]
     async with store_.read() as tx:
-        obj = await store.find(tx, grant.service_sid, kind, ident)
+        obj = await view.find(tx, grant.service_sid, kind, ident)
         if obj is None:
             raise store.not_found(kind, ident)
         if not await access.readable(tx, obj, grant.service_sid, grant.identity):
@@ -53,7 +53,7 @@ def _object_handler(kind: str) -> Any:
         body = store.render_object(_base(request), obj)
         if kind != "document" and request.params.get("Include") == "items":
             async with store_.read() as tx:
-                rows, _, _ = await store.items_page(
+                rows, _, _ = await view.items_page(
                     tx, obj, start=None, descending=False, limit=PAGE_MAX
                 )
             body["items"] = [store.render_item(_base(request), obj, r) for r in rows]
@@ -102,7 +102,7 @@ def _items_handler(kind: str) -> Any:
         base = _base(request)
         async with store_.read() as tx:
             if single in params:
-                item = await store.get_item(tx, obj, params[single])
+                item = await view.get_item(tx, obj, params[single])
                 rows = [item] if item else []
                 return Response(200, _page(base, obj, rows, None, None))
             size = _page_size(params)
@@ -120,7 +120,7 @@ def _items_handler(kind: str) -> Any:
                     start = _position(start)
                     if start is None:
                         raise TwilioError(20001, name="From")
-            rows, before, after = await store.items_page(
+            rows, before, after = await view.items_page(
                 tx, obj, start=start, descending=descending, limit=size, inclusive=inclusive
             )
         column = "item_index" if kind == "list" else "item_key"
@@ -144,7 +144,7 @@ def _item_handler(kind: str) -> Any:
         obj = await _object(request, kind, store_)
         key = request.path_params["key"]
         async with store_.read() as tx:
-            item = await store.get_item(tx, obj, key)
+            item = await view.get_item(tx, obj, key)
         if item is None:
             raise store.item_not_found(kind, key)
         return Response(200, store.render_item(_base(request), obj, item))

@@ -68,6 +68,20 @@ class Tx(Protocol):
         statement that sends them."""
         ...
 
+    async def chain(
+        self, first: str, params: Params, then: Sequence[tuple[str, Params]]
+    ) -> Row | None:
+        """``first``, a statement that changes at most one row and returns it
+        (``UPDATE … RETURNING``), then inserts that read that row as the
+        relation ``taken`` (``INSERT INTO t (…) SELECT …, taken.c FROM taken``,
+        at most one ``RETURNING`` column each): one statement on PostgreSQL
+        (data-modifying ``WITH`` parts, one round trip; docs/decisions.md
+        §46), in order on SQLite (``taken`` bound from the first row). Returns
+        the first statement's row, with the column the i-th insert returned
+        as ``q<i>_<column>``; None when the first matched no row (then
+        nothing was inserted). Held inserts (``later``) go with it."""
+        ...
+
     async def sync_sequence(self, table: str) -> None:
         """After rows were inserted with explicit ``seq`` values, make the
         table's own counter continue past them (a no-op where the engine does)."""

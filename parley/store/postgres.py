@@ -83,6 +83,31 @@ def combined(statements: tuple[str, ...]) -> str:
     return f"WITH {parts} {renamed[-1]}"
 
 
+_RETURNING = re.compile(r" RETURNING (\w+)$")
+
+
+@lru_cache(maxsize=512)
+def chained(first: str, then: tuple[str, ...], held: tuple[str, ...]) -> str:
+    """``Tx.chain`` as one statement: ``first`` as the ``WITH`` part ``taken``,
+    each insert (and each held one) a data-modifying part after it, and the
+    row of ``taken`` with what each insert returned. Placeholders are renamed
+    per part (``:f_``, ``:q<i>_``, ``:h<i>_``)."""
+
+    def rename(prefix: str, sql: str) -> str:
+        return _NAME.sub(lambda match: f":{prefix}{match.group(1)}", sql)
+
+    parts = [f"taken AS ({rename('f_', first)})"]
+    columns = ["taken.*"]
+    for i, sql in enumerate(then):
+        parts.append(f"q{i} AS ({rename(f'q{i}_', sql)})")
+        returning = _RETURNING.search(sql)
+        if returning:
+            column = returning.group(1)
+            columns.append(f"(SELECT {column} FROM q{i}) AS q{i}_{column}")
+    parts += [f"h{i} AS ({rename(f'h{i}_', sql)})" for i, sql in enumerate(held)]
+    return f"WITH {', '.join(parts)} SELECT {', '.join(columns)} FROM taken"
+
+
 class PostgresTx:
     def __init__(self, conn: Any, projectors: Sequence[Projector] = ()) -> None:
         self._conn = conn
@@ -117,12 +142,27 @@ class PostgresTx:
         bound = {f"q{i}_{k}": v for i, (_, p) in enumerate(held) for k, v in p.items()}
         return combined_sql, bound
 
+    async def chain(
+        self, first: str, params: Params, then: Sequence[tuple[str, Params]]
+    ) -> Row | None:
+        held, self._held = self._held, []
+        sql = chained(first, tuple(s for s, _ in then), tuple(s for s, _ in held))
+        bound: dict[str, Any] = {f"f_{k}": v for k, v in params.items()}
+        for i, (_, own) in enumerate(then):
+            bound.update({f"q{i}_{k}": v for k, v in own.items()})
+        for i, (_, own) in enumerate(held):
+            bound.update({f"h{i}_{k}": v for k, v in own.items()})
+        return await self._row(sql, bound)
+
     async def one(self, sql: str, params: Params | None = None) -> Row | None:
         if self._held:
             if _PLAIN_INSERT.match(sql):
                 sql, params = self._carried(sql, params)
             else:
                 await self.flush()
+        return await self._row(sql, params)
+
+    async def _row(self, sql: str, params: Params | None) -> Row | None:
         text, names = numbered(sql)
         try:
             record = await self._conn.fetchrow(text, *_args(names, params))

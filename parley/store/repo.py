@@ -37,6 +37,47 @@ async def insert(tx: Tx, table: str, row: Row, returning: str | None = None) -> 
     return result[returning]
 
 
+@lru_cache(maxsize=512)
+def _insert_from_sql(
+    table: str, cols: tuple[str, ...], taken: tuple[tuple[str, str], ...], returning: str | None
+) -> str:
+    names = [*cols, *(name for name, _ in taken)]
+    values = [f":{c}" for c in cols] + [sql for _, sql in taken]
+    sql = f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM taken"
+    return f"{sql} RETURNING {returning}" if returning else sql
+
+
+def insert_from(
+    table: str, row: Row, taken: Mapping[str, str], returning: str | None = None
+) -> tuple[str, Row]:
+    """An insert for ``Tx.chain``: ``row``'s values bound, and ``taken``'s
+    columns (name -> SQL on the relation ``taken``, the chain's first row)."""
+    assert not row.keys() & taken.keys(), "a column is either bound or taken"
+    return _insert_from_sql(table, tuple(row), tuple(taken.items()), returning), row
+
+
+async def take_row_then(
+    tx: Tx,
+    table: str,
+    where: Where,
+    column: str,
+    then: Sequence[tuple[str, Row]],
+    *,
+    also_bump: Sequence[str] = (),
+    changes: Row | None = None,
+    also_return: Mapping[str, str] | None = None,
+) -> Row | None:
+    """``take_row``'s statement, then inserts that read its row (``insert_from``),
+    through ``Tx.chain``: the row as the take left it (the counter's new value:
+    the taken one is that minus 1), with what each insert returned."""
+    changes = changes or {}
+    params = _bind(where)
+    params.update({f"s_{k}": v for k, v in changes.items()})
+    extra = tuple((also_return or {}).items())
+    sql = _take_sql(table, tuple(where), column, tuple(also_bump), tuple(changes), True, extra)
+    return await tx.chain(sql, params, then)
+
+
 async def insert_later(tx: Tx, table: str, row: Row) -> None:
     """Insert a new row that nothing in this transaction reads back
     (``Tx.later``: on PostgreSQL it is held, then sent with the next plain

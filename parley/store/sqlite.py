@@ -17,6 +17,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from parley.store.base import (
@@ -82,6 +83,14 @@ async def _execute(conn: sqlite3.Connection, sql: str, deadline: float) -> None:
         await _until_free(lambda: conn.execute(sql), deadline, sql)
 
 
+@lru_cache(maxsize=256)
+def _from_taken(sql: str, columns: tuple[str, ...]) -> str:
+    """``Tx.chain``'s insert with the relation ``taken`` bound from the row
+    (``:t_<column>``): SQLite runs the chain's statements one by one."""
+    relation = ", ".join(f":t_{c} AS {c}" for c in columns)
+    return sql.replace(" FROM taken", f" FROM (SELECT {relation}) AS taken")
+
+
 class SqliteTx:
     def __init__(
         self,
@@ -142,6 +151,21 @@ class SqliteTx:
 
     async def sync_sequence(self, table: str) -> None:
         return None  # AUTOINCREMENT already continues past explicit values
+
+    async def chain(
+        self, first: str, params: Params, then: Sequence[tuple[str, Params]]
+    ) -> Row | None:
+        taken = await self.one(first, params)
+        if taken is None:
+            return None
+        bound = {f"t_{k}": v for k, v in taken.items()}
+        columns = tuple(taken)
+        out = dict(taken)
+        for i, (sql, own) in enumerate(then):
+            returned = await self.one(_from_taken(sql, columns), {**own, **bound})
+            if returned is not None:
+                out.update({f"q{i}_{k}": v for k, v in returned.items()})
+        return out
 
     async def later(self, sql: str, params: Params) -> None:
         # no round trip to save: a statement costs microseconds, run it now

@@ -100,6 +100,11 @@ OWNERS: dict[str, str] = {
     "console_sessions": "parley.console.sessions",
     "console_sign_in_failures": "parley.console.sessions",
     "session_lists": "parley.realtime.v2.session",
+    "messages": "parley.domain.messages",
+    "events": "parley.events.model",
+    "sync_objects": "parley.sync.store",
+    "sync_items": "parley.sync.store",
+    "sync_events": "parley.sync.store",
     "session_commands": "parley.realtime.v2.session",
 }
 

@@ -7,7 +7,8 @@ SDK itself opens only the document for an invited channel (docs/security.md,
 "Invitees and private channels").
 """
 
-from parley.store import Row, Tx, repo
+from parley.domain import invites, members
+from parley.store import Row, Tx
 from parley.sync import names
 
 
@@ -21,9 +22,8 @@ async def readable(tx: Tx, obj: Row, service_sid: str, identity: str) -> bool:
     if scope == "user":
         return value == identity
     if scope == "channel":
-        where = {"channel_sid": value, "identity": identity}
-        if await repo.get(tx, "members", where) is not None:
+        if await members.by_identity(tx, value, identity) is not None:
             return True
         invitation = obj["type"] == "document" and obj["unique_name"] == names.channel_doc(value)
-        return invitation and await repo.get(tx, "invites", where) is not None
+        return invitation and await invites.pending(tx, value, identity) is not None
     return False

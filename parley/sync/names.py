@@ -10,6 +10,8 @@ by that identity only, ``channel:<CH>`` by the channel's members (and its docume
 by its invitees too, access.py).
 """
 
+from parley import sids
+
 
 def channel_doc(channel_sid: str) -> str:
     return f"{channel_sid}.channel"
@@ -17,6 +19,21 @@ def channel_doc(channel_sid: str) -> str:
 
 def messages(channel_sid: str) -> str:
     return f"{channel_sid}.messages"
+
+
+def _channel_of(name: str, suffix: str) -> str | None:
+    head = name[: -len(suffix)] if name.endswith(suffix) else ""
+    return head if head.startswith(sids.CHANNEL) and "." not in head else None
+
+
+def channel_of_doc(name: str) -> str | None:
+    """The channel whose document has this unique name, if it is one."""
+    return _channel_of(name, ".channel")
+
+
+def channel_of_messages(name: str) -> str | None:
+    """The channel whose messages list has this unique name, if it is one."""
+    return _channel_of(name, ".messages")
 
 
 def roster(channel_sid: str) -> str:

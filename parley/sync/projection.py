@@ -10,9 +10,9 @@ and their payloads (each the stored row of the resource, see
     onChannelDestroyed         -> channel objects removed; items gone from every user map
     onMemberAdded/Updated      -> {CH}.roster item; the user's {US}.channels item "joined"
     onMemberRemoved            -> both removed
-    onMessageSent/Updated      -> {CH}.messages item at the message index;
-                                  document lastMessage
-    onMessageRemoved           -> list item removed
+    onMessageSent/Updated      -> nothing: the messages list and the channel
+                                  document are derived from the rows (sync/view.py)
+    onMessageRemoved           -> the list item's removal (stored: no row is left)
     parley.invite.created      -> {US}.channels item "invited" (if the user exists)
     parley.invite.deleted      -> that item removed unless the user joined
     parley.user.deleted        -> the user's maps removed
@@ -20,13 +20,15 @@ and their payloads (each the stored row of the resource, see
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from parley import timefmt
+from parley.domain import bindings, channels, invites, members, users
+from parley.domain.messages import media_of
 from parley.events import Event
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 from parley.sync import names, store
 
 Handler = Callable[[Tx, Event], Awaitable[None]]
@@ -128,22 +130,10 @@ def user_info_items(user: Row, notifiable: bool) -> dict[str, dict[str, Any]]:
     }
 
 
-async def message_item(
-    tx: Tx, message: Row, member_sid: str | None, media: Any = None
-) -> dict[str, Any]:
-    """A messages-list item from the stored message; the media descriptor is
-    the event's when it carries one, else read from the media row."""
-    if media is None and message.get("media_sid"):
-        found = await repo.get(tx, "media", {"sid": message["media_sid"]})
-        if found is not None:
-            media = {k: found[k] for k in ("sid", "size", "content_type", "filename")}
-    return message_data(message, member_sid, media)
-
-
 async def notifiable(tx: Tx, user: Row) -> bool:
     """Whether the user has a binding, counted here because the binding
     events come before ``users.is_notifiable`` is written (domain/bindings.py)."""
-    return await repo.count(tx, "bindings", {"user_sid": user["sid"]}) > 0
+    return await bindings.has_any(tx, user["sid"])
 
 
 # ---------------------------------------------------------------- objects
@@ -174,6 +164,8 @@ async def channel_objects(tx: Tx, channel: Row) -> tuple[Row, Row, Row]:
     )
     # one query for the three (this runs in every message's transaction)
     found = await store.find_named(tx, service, [doc_name, list_name, roster_name])
+    # the document's data and the list's items are derived from the rows
+    # (sync/view.py): their objects hold only SID, ACL and creation date
     doc = await store.ensure(
         tx,
         account,
@@ -181,7 +173,6 @@ async def channel_objects(tx: Tx, channel: Row) -> tuple[Row, Row, Row]:
         "document",
         doc_name,
         names.doc_acl(sid, channel["type"]),
-        channel_data(channel, None),
         found=found.get(doc_name),
     )
     messages = await store.ensure(
@@ -199,43 +190,40 @@ async def channel_objects(tx: Tx, channel: Row) -> tuple[Row, Row, Row]:
     return doc, messages, roster
 
 
+# the owners' typed rows, as the shapes above read them
 async def _user(tx: Tx, service_sid: str, identity: str) -> Row | None:
-    return await repo.get(tx, "users", {"service_sid": service_sid, "identity": identity})
+    return cast(Row | None, await users.by_identity(tx, service_sid, identity))
+
+
+async def _user_by_sid(tx: Tx, user_sid: str | None) -> Row | None:
+    return None if user_sid is None else cast(Row | None, await users.by_sid(tx, user_sid))
 
 
 async def _channel(tx: Tx, sid: str | None) -> Row | None:
-    return None if sid is None else await repo.get(tx, "channels", {"sid": sid})
-
-
-async def last_message(tx: Tx, channel_sid: str) -> Row | None:
-    return await tx.one(
-        "SELECT idx, date_created FROM messages WHERE channel_sid = :c ORDER BY idx DESC LIMIT 1",
-        {"c": channel_sid},
-    )
+    return None if sid is None else cast(Row | None, await channels.by_sid(tx, sid))
 
 
 async def refresh_channel(tx: Tx, channel: Row, cause: int) -> None:
-    """Document and every member's channels item from the channel as stored."""
-    doc, _, _ = await channel_objects(tx, channel)
-    last = await last_message(tx, channel["sid"])
-    await store.set_document(tx, doc, channel_data(channel, last), cause)
-    for member in await repo.select(tx, "members", {"channel_sid": channel["sid"]}):
-        await _my_channel(tx, channel, member["user_sid"], "joined", member, cause)
-    for invite in await repo.select(tx, "invites", {"channel_sid": channel["sid"]}):
+    """The channel's objects (made if missing; the document itself is derived,
+    its revision taken by the channel's change) and every member's channels
+    item from the channel as stored."""
+    await channel_objects(tx, channel)
+    for member in await members.in_channel(tx, channel["sid"]):
+        await _my_channel(tx, channel, member["user_sid"], "joined", cast(Row, member), cause)
+    for invite in await invites.of_channel(tx, channel["sid"]):
         user = await _user(tx, channel["service_sid"], invite["identity"])
         if user is not None and not await _is_member(tx, channel["sid"], invite["identity"]):
             await _my_channel(tx, channel, user["sid"], "invited", None, cause)
 
 
 async def _is_member(tx: Tx, channel_sid: str, identity: str) -> bool:
-    found = await repo.get(tx, "members", {"channel_sid": channel_sid, "identity": identity})
-    return found is not None
+    return await members.by_identity(tx, channel_sid, identity) is not None
 
 
 async def _my_channel(
     tx: Tx, channel: Row, user_sid: str, status: str, member: Row | None, cause: int
 ) -> None:
-    user = await repo.get(tx, "users", {"sid": user_sid})
+    user = await _user_by_sid(tx, user_sid)
     if user is None:
         return
     channels, _ = await user_maps(tx, user)
@@ -248,16 +236,14 @@ async def _my_channel(
 
 
 async def on_user(tx: Tx, event: Event) -> None:
-    user = await repo.get(tx, "users", {"sid": event.payload["sid"]})
+    user = await _user_by_sid(tx, event.payload["sid"])
     if user is None:
         return
     channels, info = await user_maps(tx, user)
     for key, data in user_info_items(user, await notifiable(tx, user)).items():
         await store.put_item(tx, info, key, data, event.seq)
     if event.kind == "onUserAdded":
-        for invite in await repo.select(
-            tx, "invites", {"service_sid": user["service_sid"], "identity": user["identity"]}
-        ):
+        for invite in await invites.of_identity(tx, user["service_sid"], user["identity"]):
             channel = await _channel(tx, invite["channel_sid"])
             if channel is not None:
                 data = my_channel_data(channel, "invited", None)
@@ -267,7 +253,7 @@ async def on_user(tx: Tx, event: Event) -> None:
 async def on_binding(tx: Tx, event: Event) -> None:
     """Bindings move ``is_notifiable`` (domain/bindings.py) without a user
     event: the reachability item follows them here."""
-    user = await repo.get(tx, "users", {"sid": event.payload.get("user_sid")})
+    user = await _user_by_sid(tx, event.payload.get("user_sid"))
     if user is None:
         return
     _, info = await user_maps(tx, user)
@@ -293,28 +279,28 @@ async def on_channel(tx: Tx, event: Event) -> None:
 
 
 async def on_channel_destroyed(tx: Tx, event: Event) -> None:
-    channel = event.payload
-    sid, service = channel["sid"], channel["service_sid"]
-    for kind, name in (
-        ("document", names.channel_doc(sid)),
-        ("list", names.messages(sid)),
-        ("map", names.roster(sid)),
+    sid, service = event.payload["sid"], event.payload["service_sid"]
+    # recorded before the row goes (domain/channel_delete.py): its counters
+    # are the derived objects' last event ids
+    channel: Row = dict(await channels.by_sid(tx, sid) or event.payload)
+    for kind, name, counter in (
+        ("document", names.channel_doc(sid), "document_event_id"),
+        ("list", names.messages(sid), "messages_event_id"),
+        ("map", names.roster(sid), None),
     ):
         obj = await store.find(tx, service, kind, name)
+        if obj is None and kind != "map":  # derived: it exists with its channel
+            obj = store.stand_in(kind, channel)  # type: ignore[arg-type]
         if obj is not None:
-            await store.remove_object(tx, obj, event.seq)
+            last = None if counter is None else int(channel.get(counter) or 0)
+            await store.remove_object(tx, obj, event.seq, last)
     # every user map still holding the channel (members, invitees)
-    holders = await tx.all(
-        "SELECT o.* FROM sync_items i JOIN sync_objects o ON o.sid = i.object_sid "
-        "WHERE i.item_key = :k AND o.service_sid = :s AND o.type = 'map'",
-        {"k": sid, "s": service},
-    )
-    for obj in holders:
+    for obj in await store.maps_holding(tx, service, sid):
         await store.remove_item(tx, obj, sid, event.seq)
 
 
 async def on_member(tx: Tx, event: Event) -> None:
-    member = await repo.get(tx, "members", {"sid": event.payload["sid"]})
+    member = cast(Row | None, await members.by_sid(tx, event.payload["sid"]))
     channel = await _channel(tx, event.channel_sid or event.payload.get("channel_sid"))
     if member is None or channel is None:
         return
@@ -336,72 +322,28 @@ async def on_member_removed(tx: Tx, event: Event) -> None:
         await store.remove_item(tx, mine, channel_sid, event.seq)
 
 
-_AUTHOR_MEMBER = (
-    "(SELECT sid FROM members WHERE channel_sid = :m_channel AND identity = :m_identity)"
-    " AS author_member_sid"
-)
-
-
-async def _author_member(tx: Tx, channel_sid: str, author: str | None) -> str | None:
-    if not author:
-        return None
-    found = await repo.get(tx, "members", {"channel_sid": channel_sid, "identity": author})
-    return found["sid"] if found else None
-
-
-async def on_message(tx: Tx, event: Event) -> None:
-    # the payload is the message row as this transaction wrote it (events/model.py)
-    message = payload = event.payload
-    channel = event.held.get("channel") or await _channel(tx, payload["channel_sid"])
-    if channel is None:
-        return
-    sid, author, media = channel["sid"], message.get("author"), payload.get("media")
-    if event.kind == "onMessageUpdated":
-        _, messages, _ = await channel_objects(tx, channel)
-        data = await message_item(tx, message, await _author_member(tx, sid, author), media)
-        await store.put_item(tx, messages, message["idx"], data, event.seq)
-        return
-    # a new message: a new list item at its index, and the channel's document
-    # with it as the last message (it has the channel's highest index). Both
-    # event ids, the document's data and the author's member SID (the item's
-    # memberSid) in one statement; objects not made yet (a channel stored
-    # without events) go the general way, created first.
-    list_name, doc_name = names.messages(sid), names.channel_doc(sid)
-    doc_data = channel_data(channel, message)
-    text = {doc_name: orjson.dumps(doc_data).decode()}
-    also = (_AUTHOR_MEMBER, {"m_channel": sid, "m_identity": author or ""})
-    taken = await store.take_events(
-        tx, channel["service_sid"], [list_name, doc_name], text, timefmt.now(), also
-    )
-    made: dict[str, Row] = {}
-    if len(taken) < 2:
-        doc, messages, _ = await channel_objects(tx, channel)
-        made = {list_name: messages, doc_name: doc}
-    if taken:
-        member_sid = next(iter(taken.values()))["author_member_sid"] if author else None
-    else:
-        member_sid = await _author_member(tx, sid, author)
-    data = await message_item(tx, message, member_sid, media)
-    idx, cause = message["idx"], event.seq
-    if list_name in taken:
-        await store.put_item(tx, taken[list_name], idx, data, cause, new=True, taken=True)
-    else:
-        await store.put_item(tx, made[list_name], idx, data, cause, new=True)
-    if doc_name in taken:
-        await store.set_document(tx, taken[doc_name], doc_data, cause, taken=True)
-    else:
-        await store.set_document(tx, made[doc_name], doc_data, cause)
-
-
 async def on_message_removed(tx: Tx, event: Event) -> None:
-    payload = event.payload
-    channel = await _channel(tx, payload["channel_sid"])
+    """The messages list and the document are derived (sync/view.py): a new or
+    edited message writes nothing here. A removed one leaves no row to derive
+    its removal from, so the removal is stored, under the event id its
+    statement took on the channel row (held on the event)."""
+    message = event.payload
+    channel = event.held.get("channel")
     if channel is None:
         return
-    doc, messages, _ = await channel_objects(tx, channel)
-    await store.remove_item(tx, messages, payload["idx"], event.seq)
-    last = await last_message(tx, channel["sid"])
-    await store.set_document(tx, doc, channel_data(channel, last), event.seq)
+    list_name = names.messages(channel["sid"])
+    messages = await store.find(tx, message["service_sid"], "list", list_name)
+    if messages is None:
+        messages = store.stand_in("list", channel)
+    author = message.get("author") or ""
+    member_sid = (await members.sids_of(tx, channel["sid"], [author])).get(author)
+    body = {
+        "list_sid": messages["sid"],
+        "item_index": message["idx"],
+        "item_data": message_data(message, member_sid, media_of(message)),
+    }
+    event_id = int(channel["messages_event_id"])
+    await store.record_event(tx, messages, event_id, event.seq, "list_item_removed", body)
 
 
 async def on_invite(tx: Tx, event: Event) -> None:
@@ -433,9 +375,6 @@ HANDLERS: dict[str, Handler] = {
     "onMemberAdded": on_member,
     "onMemberUpdated": on_member,
     "onMemberRemoved": on_member_removed,
-    "onMessageSent": on_message,
-    "onMediaMessageSent": on_message,
-    "onMessageUpdated": on_message,
     "onMessageRemoved": on_message_removed,
     "parley.invite.created": on_invite,
     "parley.invite.deleted": on_invite,

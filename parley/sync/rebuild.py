@@ -6,12 +6,14 @@ but rows written without events (a state dump loaded by ``parley import`` or
 object should hold from the rows, with the projector's own shape functions,
 and reconciles each object with it::
 
-    services ─┬─ channels ──> {CH}.channel document, {CH}.messages list, {CH}.roster map
+    services ─┬─ channels ──> {CH}.roster map; {CH}.channel document and
+              │               {CH}.messages list made if missing (their data is
+              │               derived from the rows, sync/view.py)
               └─ users ─────> {US}.info map, {US}.channels map (joined + invited)
     objects of the scope that no row explains (a removed channel, a service
     gone after a reset) ──> removed; session lists of the service's clients are kept
 
-Only differences become events (``store.put_item`` / ``set_document`` skip
+Only differences become events (``store.put_item`` skips
 identical data), so a second rebuild writes nothing, and subscribed clients
 catch up through their ordinary replay. Events of a rebuild have no domain
 event behind them: their ``cause_seq`` is ``CAUSE`` (0), and connected sessions
@@ -19,8 +21,13 @@ pick them up with the subscription poll (docs/realtime-protocol.md §6.3).
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from parley.domain import channels as domain_channels
+from parley.domain import invites as domain_invites
+from parley.domain import members as domain_members
+from parley.domain import services as domain_services
+from parley.domain import users as domain_users
 from parley.store import Row, Tx, repo
 from parley.sync import projection, store
 
@@ -37,16 +44,15 @@ class Rebuilt:
 
 async def rebuild(tx: Tx, account_sid: str, service_sid: str | None = None) -> Rebuilt:
     """Reconcile the Sync objects of an account's services (or one service)."""
-    where: dict[str, Any] = {"account_sid": account_sid}
-    if service_sid is not None:
-        where["sid"] = service_sid
     result = Rebuilt()
-    services = await repo.select(tx, "services", where)
+    services: list[Row] = [cast(Row, s) for s in await domain_services.of_account(tx, account_sid)]
+    if service_sid is not None:
+        services = [s for s in services if s["sid"] == service_sid]
     for service in services:
         await _service(tx, service, result)
     if service_sid is None:  # objects of services that no longer exist (after a reset)
         live = {s["sid"] for s in services}
-        for obj in await repo.select(tx, "sync_objects", {"account_sid": account_sid}):
+        for obj in await store.of_account(tx, account_sid):
             if obj["service_sid"] not in live:
                 await store.remove_object(tx, obj, CAUSE)
                 result.removed += 1
@@ -55,52 +61,46 @@ async def rebuild(tx: Tx, account_sid: str, service_sid: str | None = None) -> R
 
 async def accounts(tx: Tx) -> list[str]:
     """Every account with a service or a Sync object (for ``parley sync rebuild``)."""
-    rows = await tx.all(
-        "SELECT account_sid FROM services UNION SELECT account_sid FROM sync_objects", {}
-    )
-    return sorted(r["account_sid"] for r in rows)
+    with_services = await domain_services.account_sids(tx)
+    return sorted(set(with_services) | set(await store.accounts(tx)))
 
 
 async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
     sid = service["sid"]
     result.services += 1
     keep: set[str] = set()
-    channels = {c["sid"]: c for c in await repo.select(tx, "channels", {"service_sid": sid})}
-    members = await repo.select(tx, "members", {"service_sid": sid})
+    channels: dict[str, Row] = {
+        c["sid"]: cast(Row, c) for c in await domain_channels.of_service(tx, sid)
+    }
+    members = [cast(Row, m) for m in await domain_members.of_service(tx, sid)]
     by_channel: dict[str, list[Row]] = {}
     for member in members:
         by_channel.setdefault(member["channel_sid"], []).append(member)
 
     for channel in channels.values():
+        # the document and the messages list are derived from the rows
+        # (sync/view.py): they need only exist
         doc, messages, roster = await projection.channel_objects(tx, channel)
         keep |= {doc["sid"], messages["sid"], roster["sid"]}
-        last = await projection.last_message(tx, channel["sid"])
-        data = projection.channel_data(channel, last)
-        result.events += await store.set_document(tx, doc, data, CAUSE) is not None
         mine = by_channel.get(channel["sid"], [])
         await _reconcile(tx, roster, {m["sid"]: projection.roster_data(m) for m in mine}, result)
-        authors = {m["identity"]: m["sid"] for m in mine}
-        items: dict[str, dict[str, Any]] = {}
-        for message in await repo.select(tx, "messages", {"channel_sid": channel["sid"]}):
-            member_sid = authors.get(message.get("author") or "")
-            items[str(message["idx"])] = await projection.message_item(tx, message, member_sid)
-        await _reconcile(tx, messages, items, result)
 
     memberships: dict[str, list[Row]] = {}
     for member in members:
         memberships.setdefault(member["user_sid"], []).append(member)
-    invites: dict[str, list[Row]] = {}
-    for invite in await repo.select(tx, "invites", {"service_sid": sid}):
-        invites.setdefault(invite["identity"], []).append(invite)
+    invites: dict[str, list[str]] = {}  # identity -> channel SIDs
+    for pending in await domain_invites.of_service(tx, sid):
+        invites.setdefault(pending["identity"], []).append(pending["channel_sid"])
 
-    for user in await repo.select(tx, "users", {"service_sid": sid}):
+    for found in await domain_users.of_service(tx, sid):
+        user = cast(Row, found)
         channels_map, info = await projection.user_maps(tx, user)
         keep |= {channels_map["sid"], info["sid"]}
         notifiable = await projection.notifiable(tx, user)
         await _reconcile(tx, info, projection.user_info_items(user, notifiable), result)
         wanted: dict[str, dict[str, Any]] = {}
-        for invite in invites.get(user["identity"], []):
-            invited = channels.get(invite["channel_sid"])
+        for channel_sid in invites.get(user["identity"], []):
+            invited = channels.get(channel_sid)
             if invited is not None:
                 wanted[invited["sid"]] = projection.my_channel_data(invited, "invited", None)
         for member in memberships.get(user["sid"], []):  # a member is no longer invited
@@ -114,7 +114,7 @@ async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
     sessions = await repo.select(tx, "session_lists", {"service_sid": sid}, order="list_sid")
     keep |= {row["list_sid"] for row in sessions}
     result.objects += len(keep)
-    for obj in await repo.select(tx, "sync_objects", {"service_sid": sid}):
+    for obj in await store.of_service(tx, sid):
         if obj["sid"] not in keep:
             await store.remove_object(tx, obj, CAUSE)
             result.removed += 1
@@ -122,10 +122,9 @@ async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
 
 async def _reconcile(tx: Tx, obj: Row, wanted: dict[str, Any], result: Rebuilt) -> None:
     """Make a map's or list's items exactly ``wanted`` (key -> data)."""
-    rows = await tx.all("SELECT item_key FROM sync_items WHERE object_sid = :o", {"o": obj["sid"]})
-    for row in rows:
-        if row["item_key"] not in wanted:
-            await store.remove_item(tx, obj, row["item_key"], CAUSE)
+    for key in await store.item_keys(tx, obj):
+        if key not in wanted:
+            await store.remove_item(tx, obj, key, CAUSE)
             result.events += 1
     for key, data in wanted.items():
         result.events += await store.put_item(tx, obj, key, data, CAUSE) is not None

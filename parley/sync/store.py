@@ -1,4 +1,8 @@
-"""Sync objects, items and their event log (SQL through ``parley.store.repo``).
+"""Stored Sync objects, items and their event log (SQL through ``parley.store.repo``).
+
+A channel's messages list and document are derived from the rows instead
+(``view.py``, docs/decisions.md §45): here they keep only their object row and
+the events no row can give (removals, recorded under ids their channel took).
 
 Every change takes the object's next event id with ``repo.take`` (row lock,
 so ids are gap-free per object) and stores the event body it produces. Event
@@ -12,6 +16,7 @@ import orjson
 from parley import sids, timefmt
 from parley.errors import TwilioError
 from parley.store import Row, Tx, repo
+from parley.sync import names
 
 Kind = Literal["map", "list", "document"]
 PREFIX: dict[str, str] = {
@@ -38,6 +43,45 @@ async def find(tx: Tx, service_sid: str, kind: str, ident: str) -> Row | None:
     return await repo.get(
         tx, "sync_objects", {"service_sid": service_sid, "type": kind, "unique_name": ident}
     )
+
+
+def stand_in(kind: Kind, channel: Row) -> Row:
+    """A channel's document or messages list that has no stored row (a
+    channel stored without events, before a rebuild): both are derived from
+    the rows (docs/decisions.md §45), so they exist with their channel, under
+    a SID made from the channel's."""
+    sid = PREFIX[kind] + channel["sid"][2:]
+    doc = kind == "document"
+    name = names.channel_doc if doc else names.messages
+    acl = (
+        names.doc_acl(channel["sid"], channel["type"]) if doc else names.channel_acl(channel["sid"])
+    )
+    return {
+        "sid": sid,
+        "account_sid": channel["account_sid"],
+        "service_sid": channel["service_sid"],
+        "type": kind,
+        "unique_name": name(channel["sid"]),
+        "acl": acl,
+        "last_event_id": 0,
+        "data": None,
+        "date_created": channel["date_created"],
+        "date_updated": channel.get("date_updated") or channel["date_created"],
+    }
+
+
+def stand_in_channel(kind: str, ident: str) -> str | None:
+    """The channel whose stand-in (``stand_in``) document or list ``ident``
+    names, by SID or unique name; None when it names no channel's."""
+    if kind == "list" and sids.looks_like(PREFIX["list"], ident):
+        return sids.CHANNEL + sids.normalise(ident)[2:]
+    if kind == "document" and sids.looks_like(PREFIX["document"], ident):
+        return sids.CHANNEL + sids.normalise(ident)[2:]
+    if kind == "list":
+        return names.channel_of_messages(ident)
+    if kind == "document":
+        return names.channel_of_doc(ident)
+    return None
 
 
 _UNKNOWN: Any = object()  # ensure(): not looked up yet
@@ -104,35 +148,21 @@ async def create(
     return row
 
 
-async def take_events(
-    tx: Tx,
-    service_sid: str,
-    names: list[str],
-    data: dict[str, str],
-    now: int,
-    also: tuple[str, dict[str, Any]] = ("", {}),
-) -> dict[str, Row]:
-    """The next event id of several objects of a service, by unique name, in
-    one statement (``data``: an object's new data, by name). Returns the objects
-    as updated, by name; one not found is missing (nothing was taken for it).
-    Each returned object's event is then recorded with ``taken=True``.
-    ``also``: one more SQL expression (``… AS name``) returned with every
-    object, and its parameters: what the caller would otherwise read alone."""
-    marks, bound = repo.in_list(names, "n")
-    extra, extra_params = also
-    params: dict[str, Any] = {"s": service_sid, "now": now, **extra_params, **bound}
-    sets = "last_event_id = last_event_id + 1, date_updated = :now"
-    if data:
-        whens = " ".join(f"WHEN :d{i} THEN :t{i}" for i in range(len(data)))
-        sets += f", data = CASE unique_name {whens} ELSE data END"
-        for i, (name, text) in enumerate(data.items()):
-            params[f"d{i}"], params[f"t{i}"] = name, text
-    rows = await tx.all(
-        f"UPDATE sync_objects SET {sets} WHERE service_sid = :s AND unique_name IN ({marks})"
-        f" RETURNING *{', ' + extra if extra else ''}",
-        params,
-    )
-    return {row["unique_name"]: row for row in rows}
+async def with_sids(tx: Tx, object_sids: list[str]) -> list[Row]:
+    """The stored objects of these SIDs (one query per 500)."""
+    found: list[Row] = []
+    for start in range(0, len(object_sids), 500):
+        marks, bound = repo.in_list(object_sids[start : start + 500], "s")
+        found += await tx.all(f"SELECT * FROM sync_objects WHERE sid IN ({marks})", bound)
+    return found
+
+
+async def record_event(
+    tx: Tx, obj: Row, event_id: int, cause: int, event_type: str, body: dict[str, Any]
+) -> None:
+    """Record an event whose id the caller took elsewhere (a derived object's
+    counter on its channel row, docs/decisions.md §45)."""
+    await _next_event(tx, obj, cause, event_type, body, timefmt.now(), taken_id=event_id)
 
 
 async def _next_event(
@@ -143,12 +173,12 @@ async def _next_event(
     body: dict[str, Any],
     now: int,
     also: dict[str, Any] | None = None,
-    taken: bool = False,
+    taken_id: int | None = None,
 ) -> int:
-    """Take the object's next event id (unless ``taken``: ``take_events`` did,
-    ``obj`` is what it returned) and record the event."""
-    if taken:
-        event_id = int(obj["last_event_id"])
+    """Take the object's next event id (unless ``taken_id``: the id, taken
+    elsewhere) and record the event."""
+    if taken_id is not None:
+        event_id = taken_id
     else:
         # the event id, date_updated and ``also`` (e.g. a document's new data)
         # in one statement (repo.take's changes)
@@ -190,16 +220,15 @@ async def put_item(
     cause: int,
     *,
     new: bool = False,
-    taken: bool = False,
 ) -> int | None:
     """Add or replace a map item (``key``) or list item (``index``); returns the
     event id, or None when the stored data is already exactly that. ``new``:
-    the caller knows the key is unused (a new message's index), so it is not
-    looked up. ``taken``: ``take_events`` took this event's id (with ``new``)."""
+    the caller knows the key is unused (a session list's new command), so it
+    is not looked up."""
     kind = obj["type"]
     item_key = str(key)
     index = int(key) if kind == "list" else 0
-    now = int(obj["date_updated"]) if taken else timefmt.now()
+    now = timefmt.now()
     text = orjson.dumps(data).decode()
     existing = None if new else await get_item(tx, obj, item_key)
     if existing is not None and existing["data"] == text:
@@ -211,7 +240,7 @@ async def put_item(
     else:
         body["item_key"] = item_key
     verb = "added" if added else "updated"
-    event_id = await _next_event(tx, obj, cause, f"{kind}_item_{verb}", body, now, taken=taken)
+    event_id = await _next_event(tx, obj, cause, f"{kind}_item_{verb}", body, now)
     if added:
         await repo.insert_later(
             tx,
@@ -254,19 +283,6 @@ async def remove_item(tx: Tx, obj: Row, key: str | int, cause: int) -> int | Non
     return event_id
 
 
-async def set_document(
-    tx: Tx, obj: Row, data: dict[str, Any], cause: int, *, taken: bool = False
-) -> int | None:
-    """Replace a document's data; None when it is already exactly that.
-    ``taken``: ``take_events`` took this event's id and wrote the data."""
-    if taken:
-        body = {"document_sid": obj["sid"], "document_data": data}
-        return await _next_event(
-            tx, obj, cause, "document_updated", body, obj["date_updated"], taken=True
-        )
-    return await _set_data(tx, obj, data, cause, "document_updated", "document_data")
-
-
 async def set_context(tx: Tx, obj: Row, data: dict[str, Any], cause: int) -> int | None:
     """A list's context (``list_context_updated``; twilio-sync synclist.ts
     reads ``context_data``), kept in the object's ``data`` as a document's is."""
@@ -295,14 +311,44 @@ def context(obj: Row) -> dict[str, Any]:
     return {"data": orjson.loads(obj["data"] or "{}"), "last_event_id": 0}
 
 
-async def remove_object(tx: Tx, obj: Row, cause: int) -> None:
-    """``{map,list,document}_removed`` is the object's last event; its items go."""
+async def remove_object(tx: Tx, obj: Row, cause: int, last_event_id: int | None = None) -> None:
+    """``{map,list,document}_removed`` is the object's last event; its items go.
+    ``last_event_id``: a derived object's, from its channel row (the stored
+    counter is not kept, docs/decisions.md §45)."""
     kind = obj["type"]
-    await _next_event(
-        tx, obj, cause, f"{kind}_removed", {_sid_field(obj): obj["sid"]}, timefmt.now()
-    )
+    body = {_sid_field(obj): obj["sid"]}
+    taken_id = None if last_event_id is None else last_event_id + 1
+    await _next_event(tx, obj, cause, f"{kind}_removed", body, timefmt.now(), taken_id=taken_id)
     await repo.delete(tx, "sync_items", {"object_sid": obj["sid"]})
     await repo.delete(tx, "sync_objects", {"sid": obj["sid"]})
+
+
+async def of_account(tx: Tx, account_sid: str) -> list[Row]:
+    return await repo.select(tx, "sync_objects", {"account_sid": account_sid})
+
+
+async def of_service(tx: Tx, service_sid: str) -> list[Row]:
+    return await repo.select(tx, "sync_objects", {"service_sid": service_sid})
+
+
+async def accounts(tx: Tx) -> list[str]:
+    """Every account with a stored object."""
+    rows = await tx.all("SELECT DISTINCT account_sid FROM sync_objects", {})
+    return [r["account_sid"] for r in rows]
+
+
+async def item_keys(tx: Tx, obj: Row) -> list[str]:
+    rows = await tx.all("SELECT item_key FROM sync_items WHERE object_sid = :o", {"o": obj["sid"]})
+    return [r["item_key"] for r in rows]
+
+
+async def maps_holding(tx: Tx, service_sid: str, key: str) -> list[Row]:
+    """The service's maps that hold an item of this key."""
+    return await tx.all(
+        "SELECT o.* FROM sync_items i JOIN sync_objects o ON o.sid = i.object_sid "
+        "WHERE i.item_key = :k AND o.service_sid = :s AND o.type = 'map'",
+        {"k": key, "s": service_sid},
+    )
 
 
 async def events_after(tx: Tx, object_sid: str, after: int, limit: int = 500) -> list[Row]:

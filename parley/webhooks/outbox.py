@@ -32,7 +32,7 @@ import orjson
 from parley import timefmt
 from parley.domain import channel_webhooks, services
 from parley.domain.catalogue import POST_EVENTS
-from parley.events import Event
+from parley.events import Event, model
 from parley.sids import AccountSid, ChannelSid, ServiceSid, WebhookSid
 from parley.store import Row, Tx, repo
 
@@ -373,8 +373,7 @@ async def head_with_event(tx: Tx, lane: str) -> tuple[Row, Event | None, str | N
 
 async def event(tx: Tx, seq: int) -> Event | None:
     """One event of the outbox (for the delivery record of the control plane)."""
-    row = await repo.get(tx, "events", {"seq": seq})
-    return None if row is None else Event.from_row(row)
+    return await model.by_seq(tx, seq)
 
 
 # ---- attempts -------------------------------------------------------------

@@ -357,3 +357,50 @@ def test_postgres_waits_for_a_connection_only_so_long(
 
     with fresh_database("postgres", tmp_path) as url:
         asyncio.run(main(url))
+
+
+def test_a_chain_inserts_from_the_row_its_first_statement_changed(
+    with_store: Callable[[Body], Any],
+) -> None:
+    """``Tx.chain``: inserts that read the first statement's row (``taken``),
+    one statement on PostgreSQL; an event whose payload holds that row's values
+    is spliced into valid JSON whatever else its payload holds; nothing is
+    inserted when the first statement matches no row."""
+    from parley.events import insert_from, new, recorded
+
+    tricky = 'quote " back \\ brace } nul \x00 ünï "idx":1 \u2028'
+
+    async def body(store: Store) -> tuple[Any, ...]:
+        async with store.write() as tx:
+            await repo.insert(tx, "roles", _role("RL1"))
+        async with store.write() as tx:
+            event = new(Origin(), "parley.test", {"account_sid": "", "note": tricky, "n": 0})
+            then = [
+                repo.insert_from(
+                    "roles",
+                    {k: v for k, v in _role("RL2").items() if k != "friendly_name"},
+                    {"friendly_name": "taken.sid"},
+                ),
+                insert_from(
+                    event,
+                    {
+                        "n": ("taken.date_created + 41", False),
+                        "account_sid": ("taken.account_sid", True),
+                    },
+                ),
+            ]
+            sql = "UPDATE roles SET date_created = date_created + 1 WHERE sid = :s RETURNING *"
+            taken = await tx.chain(sql, {"s": "RL1"}, then)
+            assert taken is not None
+            await recorded(tx, event, taken["q1_seq"])
+            missed = await tx.chain(sql, {"s": "RL9"}, then[:1])
+        async with store.read() as tx:
+            made = await repo.get(tx, "roles", {"sid": "RL2"})
+            stored = await repo.get(tx, "events", {"seq": taken["q1_seq"]})
+        assert made is not None and stored is not None
+        return taken["date_created"], made["friendly_name"], stored, missed
+
+    date_created, friendly_name, stored, missed = with_store(body)
+    assert date_created == 2 and friendly_name == "RL1" and missed is None
+    assert stored["account_sid"] == "AC1"
+    assert Event.from_row(stored).payload == {"account_sid": "AC1", "note": tricky, "n": 43}

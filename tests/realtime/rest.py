@@ -33,5 +33,9 @@ def message(
     return {"sid": made.sid, "index": made.index}
 
 
+def edit_message(client: Client, service_sid: str, channel_sid: str, sid: str, body: str) -> None:
+    _svc(client, service_sid).channels(channel_sid).messages(sid).update(body=body)
+
+
 def remove_message(client: Client, service_sid: str, channel_sid: str, sid: str) -> None:
     _svc(client, service_sid).channels(channel_sid).messages(sid).delete()

@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from parley.api import codec
 from parley.realtime import subscriptions
+from parley.sync import view
 from tests.conftest import Account, Server, make_client, start_server
 from tests.realtime import rest
 from tests.realtime.helpers import Twilsock, make_key, token
@@ -182,13 +184,128 @@ def test_live_events_follow_domain_changes_and_rebuild_the_state(
     assert doc_data["lastMessage"]["index"] == 2
 
 
-def test_a_message_to_a_channel_without_its_sync_objects_makes_them(
+def test_a_messages_list_replay_gives_each_change_since_once(
+    client: Any, service: Any, connect: Any
+) -> None:
+    """The list is derived from the messages (docs/decisions.md §45): a
+    replay from a position is each message changed since, once, with its
+    newest data (added when it was added since, else updated), and the stored
+    removals, in event-id order; applied to the items as they were, it gives
+    the items as they are. The document's replay is its newest state."""
+    sid = rest.channel(client, service.sid)["sid"]
+    rest.member(client, service.sid, sid, "alice")
+    first = rest.message(client, service.sid, sid, "alice", "first")
+    second = rest.message(client, service.sid, sid, "alice", "second")
+    alice = connect("alice")
+    _, messages = alice.request("GET", f"/v3/Lists/{sid}.messages")
+    _, doc = alice.request("GET", f"/v3/Documents/{sid}.channel")
+    at, doc_at = messages["last_event_id"], doc["last_event_id"]
+    assert at == 2
+    state = {i["index"]: i["data"] for i in items(alice, messages["links"]["items"])}
+
+    rest.edit_message(client, service.sid, sid, first["sid"], "first, edited")  # 3
+    third = rest.message(client, service.sid, sid, "alice", "third")  # 4
+    rest.edit_message(client, service.sid, sid, third["sid"], "third, edited")  # 5
+    rest.remove_message(client, service.sid, sid, second["sid"])  # 6
+    rest.message(client, service.sid, sid, "alice", "fourth")  # 7
+    replayed = subscribe(alice, (messages["sid"], "list", at), (doc["sid"], "document", doc_at))
+    seen = [
+        (p["event_type"], p["event"]["item_index"], p["event"]["id"])
+        for p in replayed[messages["sid"]]
+    ]
+    assert seen == [
+        ("list_item_updated", 0, 3),
+        ("list_item_added", 2, 5),
+        ("list_item_removed", 1, 6),
+        ("list_item_added", 3, 7),
+    ]
+    for payload in replayed[messages["sid"]]:
+        event = payload["event"]
+        assert event["item_revision"] == str(event["id"])
+        if payload["event_type"] == "list_item_removed":
+            assert event["item_data"]["text"] == "second"
+            del state[event["item_index"]]
+        else:
+            state[event["item_index"]] = event["item_data"]
+    now = {i["index"]: i for i in items(alice, messages["links"]["items"])}
+    assert state == {index: item["data"] for index, item in now.items()}
+    assert now[2]["data"]["text"] == "third, edited" and now[2]["revision"] == "5"
+    (document,) = replayed[doc["sid"]]
+    _, doc_now = alice.request("GET", f"/v3/Documents/{sid}.channel")
+    assert document["event_type"] == "document_updated"
+    assert document["event"]["id"] == doc_now["last_event_id"] == doc_at + 3
+    assert document["event"]["document_data"] == doc_now["data"]
+    assert doc_now["data"]["lastMessage"]["index"] == 3
+
+
+def test_a_messages_list_replay_from_any_position_in_pages(
+    client: Any, service: Any, server: Server
+) -> None:
+    """From every position, read in pages of 2 (``view.events_after``), the
+    derived list's replay is each message changed since once, by its newest
+    revision, with the removals: additions found by index from the bound the
+    channel's counters give, edits by their own index; an item is added when
+    it was added after where the replay began, whatever page it falls in
+    (docs/decisions.md §45)."""
+    sid = rest.channel(client, service.sid)["sid"]
+    made = [rest.message(client, service.sid, sid, "bob", f"m{n}")["sid"] for n in range(4)]
+    rest.edit_message(client, service.sid, sid, made[1], "m1, edited")  # 5
+    rest.remove_message(client, service.sid, sid, made[2])  # 6
+    made.append(rest.message(client, service.sid, sid, "bob", "m4")["sid"])  # 7
+    rest.edit_message(client, service.sid, sid, made[0], "m0, edited")  # 8
+    made.append(rest.message(client, service.sid, sid, "bob", "m5")["sid"])  # 9
+    rest.edit_message(client, service.sid, sid, made[4], "m4, edited")  # 10
+    # (event id, type, index) of the list's history, each message at its newest
+    history = {
+        1: None,
+        2: None,
+        3: None,
+        4: ("list_item_added", 3),
+        5: ("list_item_updated", 1),
+        6: ("list_item_removed", 2),
+        7: None,
+        8: ("list_item_updated", 0),
+        9: ("list_item_added", 5),
+        10: ("list_item_updated", 4),
+    }
+    added_at = {0: 1, 1: 2, 2: 3, 3: 4, 4: 7, 5: 9}
+    store = server.app.store
+    assert store is not None
+
+    async def replay(after: int) -> list[tuple[int, str, int]]:
+        async with store.read() as tx:
+            obj = await view.find(tx, service.sid, "list", f"{sid}.messages")
+            assert obj is not None and obj["last_event_id"] == 10
+            out: list[tuple[int, str, int]] = []
+            position = after
+            while rows := await view.events_after(tx, obj, position, limit=2, since=after):
+                for row in rows:
+                    event = orjson.loads(row["event"])
+                    out.append((row["event_id"], row["event_type"], event["item_index"]))
+                position = rows[-1]["event_id"]
+            return out
+
+    for after in range(11):
+        expected = []
+        for event_id in range(after + 1, 11):
+            change = history[event_id]
+            if change is None:
+                continue
+            kind, index = change
+            if kind == "list_item_updated" and added_at[index] > after:
+                kind = "list_item_added"
+            expected.append((event_id, kind, index))
+        assert server.run(replay(after)) == expected, after
+
+
+def test_a_channel_without_its_sync_objects_still_has_its_list_and_document(
     client: Any, service: Any, connect: Any, server: Server
 ) -> None:
-    """A new message takes its list's and document's event ids in one
-    statement; when a channel's objects are missing (rows stored without
-    events, before a rebuild) the message makes them, and what a non-member
-    author posts has no memberSid."""
+    """The messages list and the channel document are derived from the rows
+    (docs/decisions.md §45): a channel whose objects are missing (rows stored
+    without events, before a rebuild) has them all the same, with every
+    message, under SIDs made from the channel's; what a non-member author
+    posts has no memberSid."""
     channel = rest.channel(client, service.sid)
     sid = channel["sid"]
     rest.member(client, service.sid, sid, "alice")
@@ -200,21 +317,26 @@ def test_a_message_to_a_channel_without_its_sync_objects_makes_them(
             for name in names:
                 await tx.run("DELETE FROM sync_objects WHERE unique_name = :n", {"n": name})
 
-    server.run(drop([f"{sid}.messages"]))  # the list only: the document is taken as usual
+    server.run(drop([f"{sid}.messages"]))  # the list only
     rest.message(client, service.sid, sid, "alice", "first")
     server.run(drop([f"{sid}.messages", f"{sid}.channel"]))  # both
     rest.message(client, service.sid, sid, "nobody", "second")
     alice = connect("alice")
     _, messages = alice.request("GET", f"/v3/Lists/{sid}.messages")
     _, doc = alice.request("GET", f"/v3/Documents/{sid}.channel")
+    assert messages["sid"] == "ES" + sid[2:] and doc["sid"] == "ET" + sid[2:]
     got = {i["index"]: i["data"] for i in items(alice, messages["links"]["items"])}
-    assert sorted(got) == [1] and got[1]["text"] == "second" and got[1]["memberSid"] is None
-    assert messages["last_event_id"] == 1 and doc["last_event_id"] == 1
+    assert [got[0]["text"], got[1]["text"]] == ["first", "second"]
+    assert got[0]["memberSid"].startswith("MB") and got[1]["memberSid"] is None
+    # two messages; the document's first data, then each message's lastMessage
+    assert messages["last_event_id"] == 2 and doc["last_event_id"] == 3
     assert doc["data"]["lastMessage"]["index"] == 1
+    _, by_sid = alice.request("GET", f"/v3/Lists/{messages['sid']}")
+    assert by_sid["last_event_id"] == 2
     rest.message(client, service.sid, sid, "alice", "third")
     _, after = alice.request("GET", f"/v3/Lists/{sid}.messages")
     got = {i["index"]: i["data"] for i in items(alice, messages["links"]["items"])}
-    assert after["last_event_id"] == 2 and got[2]["memberSid"].startswith("MB")
+    assert after["last_event_id"] == 3 and got[2]["memberSid"].startswith("MB")
 
 
 def test_items_pages_with_from_order_and_page_token(
@@ -253,6 +375,13 @@ def test_items_pages_with_from_order_and_page_token(
     for forged in ("nope", codec.make_token("A", "text"), codec.make_token("A", -1)):
         status, bad = alice.request("GET", url, params={"PageToken": forged})
         assert (status, bad["code"]) == (400, 20001), forged
+    # an index no message can have finds nothing (the list is read from the
+    # messages: nothing beyond an index's range reaches the store)
+    for index in ("99999999999999999999999", "-1", "x"):
+        status, none = alice.request("GET", url, params={"Index": index})
+        assert (status, none["items"]) == (200, []), index
+        status, _ = alice.request("GET", f"{url}/{index}")
+        assert status == 404, index
     # a non-member cannot read the channel's messages
     bob = connect("bob")
     status, refused = bob.request("GET", url)

@@ -12,16 +12,14 @@ from parley.realtime.chat.channels import in_channel
 from parley.realtime.chat.context import Ctx
 from parley.realtime.chat.guard import own_or_any
 from parley.realtime.tunnel import Request, Response, Routes
-from parley.store import Row, Tx, repo
+from parley.store import Row, Tx
 
 FIELDS = {"body": "Body", "attributes": "Attributes", "media_sid": "MediaSid"}
 
 
 async def _with_message(tx: Tx, ctx: Ctx, args: Args) -> Target:
     target = await in_channel(tx, ctx, args)
-    found = await repo.get(
-        tx, "messages", {"sid": args["message"], "channel_sid": target.channel_row["sid"]}
-    )
+    found = await messages.by_sid_in(tx, target.channel_row["sid"], args["message"])
     if found is None:
         raise TwilioError(20404, path=args["message"])
     target.subject = found

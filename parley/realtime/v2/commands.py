@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.domain import channels
+from parley.domain import channels, messages
 from parley.errors import TwilioError, missing
 from parley.realtime.chat.context import Ctx
-from parley.store import Row, repo
+from parley.store import Row
 from parley.sync import names
 
 Params = Mapping[str, Any]
@@ -77,7 +77,7 @@ async def _message_sid(ctx: Ctx, channel_key: str, index: Any) -> str:
         channel = await channels.find(tx, service, channel_key)
         if channel is None:
             return text
-        found = await repo.get(tx, "messages", {"channel_sid": channel["sid"], "idx": int(text)})
+        found = await messages.at_index(tx, channel["sid"], int(text))
     return found["sid"] if found is not None else text
 
 
