@@ -2,6 +2,7 @@
 
 ::
 
+    a client's access token, no Basic auth  503 / 20503 (docs/decisions.md 48)
     auth (Basic: account or API key)        401 / 20003
       -> route match (spec paths)           404 / 20404, 405 / 20004
       -> decode params from the table       400 / 20001, 50xxx
@@ -38,6 +39,7 @@ BODY_MAX = 1 << 20  # bytes; Twilio's own per-field limits are far below this
 _JSON = (b"content-type", b"application/json; charset=utf-8")
 ROUTE = "parley.route"  # scope key: the matched operation's path, for metrics
 UNMATCHED = "(unmatched)"
+SOCKET_ONLY = "access tokens are served on the real-time socket (/v3/wsconnect) only"
 
 
 class RestApi:
@@ -83,6 +85,10 @@ class RestApi:
 
     async def _handle(self, scope: Scope, receive: Any) -> tuple[int, bytes, list[Any]]:
         headers = dict(scope["headers"])
+        if b"authorization" not in headers and b"x-twilio-token" in headers:
+            # an SDK whose socket is down sends its tunnelled request here over
+            # plain HTTP; it retries a 503 and a 401 ends it (docs/decisions.md 48)
+            raise TwilioError(20503, detail=SOCKET_ONLY)
         account_sid = await self.authenticate(headers.get(b"authorization"))
         method: str = scope["method"]
         path: str = scope["path"]

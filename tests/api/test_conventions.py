@@ -55,6 +55,23 @@ def test_bad_credentials_are_401(server: Server, headers: dict[str, str]) -> Non
         assert response.headers["www-authenticate"] == 'Basic realm="Twilio API"'
 
 
+def test_an_access_token_over_plain_http_is_told_to_retry(server: Server, account: Account) -> None:
+    """twilio-chat 2.x sends a Sync read here while its socket is down: a 503
+    it retries (through the socket once it is back), not a 401 that ends it
+    (docs/decisions.md 48). Basic credentials still decide when present."""
+    token = {"X-Twilio-Token": "eyJ.any.thing"}
+    for path in ("/v3/Maps/MP" + "0" * 32 + "/Items", "/v2/Services"):
+        response = httpx.get(server.url + path, headers=token)
+        assert response.status_code == 503
+        assert response.json()["code"] == 20503
+        assert "/v3/wsconnect" in response.json()["message"]
+        assert response.headers["retry-after"] == "2"
+    both = {**token, **_auth(account.sid, "nope")}
+    assert httpx.get(server.url + "/v2/Services", headers=both).status_code == 401
+    both = {**token, **_auth(account.sid, account.auth_token)}
+    assert httpx.get(server.url + "/v2/Services", headers=both).status_code == 200
+
+
 def test_wrong_token_for_real_account(server: Server, account: Account) -> None:
     response = httpx.get(server.url + "/v2/Services", headers=_auth(account.sid, "nope"))
     assert response.status_code == 401
