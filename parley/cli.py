@@ -302,7 +302,6 @@ def export_command(account_sid: str, database_url: str) -> None:
 def import_command(dump_file: Any, database_url: str) -> None:
     """Load a state dump (from `parley export`) idempotently: same SIDs, dates, indexes."""
     from parley.control import state
-    from parley.sync.rebuild import rebuild
 
     try:
         data = json.loads(dump_file.read())
@@ -315,9 +314,7 @@ def import_command(dump_file: Any, database_url: str) -> None:
         created = await state.ensure_account(store, owner, data["account"].get("friendly_name"))
         with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
             async with store.write() as tx:
-                written = await state.load(tx, data, lambda table, n: bar.update(n))
-                # loaded rows have no domain events: build their Sync view
-                await rebuild(tx, owner)
+                written = await state.restore(tx, owner, data, lambda table, n: bar.update(n))
         return written, created
 
     written, token = _with_store(database_url, load)

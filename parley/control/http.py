@@ -28,7 +28,6 @@ from parley.api.http import RestApi, read_body
 from parley.control import seed, state
 from parley.errors import TwilioError, not_found
 from parley.store import Tx
-from parley.sync.rebuild import rebuild
 
 PREFIX = "/parley/v1/"
 Handler = Callable[["ControlPlane", str | None, dict[str, Any]], Awaitable[Any]]
@@ -134,9 +133,7 @@ class ControlPlane:
             if isinstance(document, dict) and document.get("format") == state.FORMAT:
                 state.check(document, account)
                 async with self.store.write() as tx:
-                    written = await state.load(tx, document)
-                    # loaded rows have no domain events: build their Sync view
-                    await rebuild(tx, account)
+                    written = await state.restore(tx, account, document)
                 return {"loaded": written}
             async with self.store.write() as tx:
                 return {"seeded": await seed.apply(tx, account, document, self.api.vault)}

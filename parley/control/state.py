@@ -15,6 +15,7 @@ from parley import accounts, timefmt
 from parley.domain import media
 from parley.realtime import presence
 from parley.store import Row, Store, Tx, repo, tables
+from parley.sync.rebuild import rebuild
 from parley.webhooks import outbox
 
 FORMAT = "parley-state"
@@ -113,6 +114,17 @@ async def load(tx: Tx, dump: dict[str, Any], progress: Progress | None = None) -
                 progress(table, len(batch))
         if rows and table not in _ORDER:
             await tx.sync_sequence(table)
+    return written
+
+
+async def restore(
+    tx: Tx, account_sid: str, dump: dict[str, Any], progress: Progress | None = None
+) -> int:
+    """Load a checked dump of ``account_sid`` (``load``), then build the Sync
+    view of what it loaded: loaded rows have no domain events. What an import
+    does, from the CLI or the control plane. Returns the rows written."""
+    written = await load(tx, dump, progress)
+    await rebuild(tx, account_sid)
     return written
 
 
