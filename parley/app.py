@@ -32,7 +32,7 @@ from parley.api.operations import OPERATIONS
 from parley.api.router import Router
 from parley.config import Settings
 from parley.control.http import PREFIX as CONTROL_PREFIX
-from parley.control.http import ControlPlane, ResetHook, Route
+from parley.control.http import ControlPlane, Route
 from parley.events.bus import Bus, make_bus
 from parley.push import plan as push_plan
 from parley.push import routes as push_routes
@@ -60,10 +60,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # what every write transaction runs on each event it records, in this order:
 # the webhook deliveries and the pushes it plans, then the Sync view clients read
 PROJECTORS: tuple[Projector, ...] = (outbox.plan, push_plan.plan, projection.project)
-
-# what a reset (the control plane's, the CLI's) runs after control/state.reset,
-# in the same transaction: the webhook delivery record and its faults
-RESET_HOOKS: tuple[ResetHook, ...] = (webhook_routes.forget,)
 
 
 def _logged(stop: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -207,7 +203,7 @@ class Parley:
                     # simulated clients run the client actions by name
                     *simulate.routes(runtime, realtime_routes.actions(), presence),
                 ]
-                control = ControlPlane(api, settings.admin_token, routes, RESET_HOOKS)
+                control = ControlPlane(api, settings.admin_token, routes)
                 mounts.append((CONTROL_PREFIX, control))
 
             def workers_alive() -> dict[str, bool]:

@@ -336,12 +336,8 @@ def reset_command(account_sid: str | None, yes: bool, database_url: str) -> None
         click.confirm(f"Delete every resource of {account_sid or 'every account'}?", abort=True)
 
     async def reset(store: Store) -> None:
-        from parley.app import RESET_HOOKS  # the app's: a reset forgets what the app's does
-
         async with store.write() as tx:
             await state.reset(tx, account_sid)
-            for hook in RESET_HOOKS:
-                await hook(tx, account_sid)
 
     _with_store(database_url, reset)
     click.echo(f"reset {account_sid or 'all accounts'}", err=True)

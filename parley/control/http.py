@@ -8,8 +8,8 @@
     POST /parley/v1/seed             load a dump (JSON, or the same as YAML) or a
                                      YAML seed file (see control/seed.py), idempotently
 
-Other subsystems' endpoints (``routes``) and what a reset must also forget
-(``on_reset``) are lists the app's lifespan builds and passes in (webhooks:
+Other subsystems' endpoints (``routes``) are a list the app's lifespan builds
+and passes in (webhooks:
 ``parley/webhooks/routes.py``; simulated clients: ``parley/realtime/simulate.py``),
 so this module knows none of their internals.
 
@@ -27,12 +27,10 @@ from parley.api import codec
 from parley.api.http import RestApi, read_body
 from parley.control import seed, state
 from parley.errors import TwilioError, not_found
-from parley.store import Tx
 
 PREFIX = "/parley/v1/"
 Handler = Callable[["ControlPlane", str | None, dict[str, Any]], Awaitable[Any]]
 # run in the reset's transaction: (tx, account SID, or None for every account)
-ResetHook = Callable[[Tx, str | None], Awaitable[None]]
 # (method, name under /parley/v1/, handler)
 Route = tuple[str, str, Handler]
 
@@ -57,7 +55,6 @@ class ControlPlane:
         api: RestApi,
         admin_token: str | None,
         routes: Sequence[Route] = (),
-        on_reset: Sequence[ResetHook] = (),
     ) -> None:
         self.api = api
         self.store = api.store
@@ -69,7 +66,6 @@ class ControlPlane:
         }
         for method, name, handler in routes:  # deliveries, faults, simulate
             self.routes[(method, name)] = handler
-        self.on_reset = tuple(on_reset)  # what other subsystems forget on reset
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         extra: list[tuple[bytes, bytes]] = []
@@ -115,8 +111,6 @@ class ControlPlane:
             raise TwilioError(20403, message="Resetting every account needs the admin token")
         async with self.store.write() as tx:
             await state.reset(tx, None if everything else account)
-            for hook in self.on_reset:
-                await hook(tx, None if everything else account)
         return {"reset": "all" if everything else account}
 
     async def state(self, account: str | None, request: dict[str, Any]) -> Any:

@@ -12,7 +12,6 @@
   passed) so tests stay fast.
   Faults are rows (``webhook_faults``), so they hold whichever process's worker
   sends; each account has its own.
-- ``forget``: what an account reset does to the delivery record.
 """
 
 from dataclasses import dataclass
@@ -187,15 +186,3 @@ async def _describe(tx: Tx, row: outbox.Delivery, event: Event) -> dict[str, Any
         "last_error": row["last_error"],
         "date_created": timefmt.to_twilio(row["date_created"]),
     }
-
-
-async def forget(tx: Tx, account_sid: str | None) -> None:
-    """Drop an account's (or every) delivery record, keeping lane counts right.
-
-    A pending delivery whose lane no worker holds is concluded (skipped) first,
-    so its lane's count goes down exactly once; one a worker is sending right
-    now is left to it (its event is gone with the reset, so the worker fails
-    it, and ``deliveries`` leaves it out).
-    """
-    await outbox.forget_records(tx, account_sid)
-    await clear_faults(tx, account_sid)

@@ -481,30 +481,6 @@ async def forget(tx: Tx, account_sid: str | None) -> None:
         )
 
 
-async def forget_records(tx: Tx, account_sid: str | None) -> None:
-    """Drop an account's (or every) finished delivery and every attempt, for
-    the webhook double's reset: pending deliveries whose lane no worker holds
-    are concluded (skipped) first, so each lane's count goes down once."""
-    scope = "" if account_sid is None else " AND d.account_sid = :account"
-    params_: dict[str, Any] = {"now": timefmt.now(), "pending": PENDING}
-    if account_sid is not None:
-        params_["account"] = account_sid
-    idle = await tx.all(
-        "SELECT d.* FROM webhook_deliveries d JOIN webhook_lanes l ON l.lane = d.lane"
-        " WHERE d.state = :pending AND (l.lease_until IS NULL OR l.lease_until < :now)" + scope,
-        params_,
-    )
-    for row in idle:
-        await conclude(tx, row, status=None, error="account reset", state=SKIPPED)
-    where = {} if account_sid is None else {"account_sid": account_sid}
-    await tx.run(
-        "DELETE FROM webhook_deliveries WHERE state <> :pending"
-        + ("" if account_sid is None else " AND account_sid = :account"),
-        {k: v for k, v in params_.items() if k != "now"},
-    )
-    await repo.delete(tx, "webhook_attempts", where)
-
-
 async def prune(tx: Tx, before: int, limit: int = 1000) -> int:
     """Forget up to ``limit`` finished deliveries (done, skipped or failed) last
     touched before ``before``, with their attempts, and lanes with nothing left.

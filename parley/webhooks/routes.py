@@ -1,6 +1,7 @@
 """The webhook endpoints of the control plane, listed by ``routes`` for the
-app's lifespan, which passes them (and ``forget``, a reset hook) to the
-control plane.
+app's lifespan, which passes them to the control plane. A reset needs nothing
+of its own here: ``control/state.reset`` drops the deliveries
+(``outbox.forget``) and the faults (an account table) with the rest.
 
 ::
 
@@ -31,10 +32,9 @@ from parley.webhooks.double import (
     clear_faults,
     deliveries,
     faults,
-    forget,
 )
 
-__all__ = ["forget", "routes"]
+__all__ = ["routes"]
 
 
 def _account(account: str | None) -> str:
