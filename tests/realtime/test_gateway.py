@@ -151,6 +151,24 @@ def test_anything_before_init_is_refused(sock: Twilsock) -> None:
     assert header["status"]["code"] == 406
 
 
+def test_a_reply_or_a_close_before_init_is_no_protocol_error(
+    server: Server, account: Account, key: dict[str, str], service: Any, sock: Twilsock
+) -> None:
+    """twilsock acknowledges every server frame, a ``close`` sent before its init
+    was answered included, and says ``close`` when the app shuts down while it
+    is still initialising (docs/realtime-protocol.md §4): neither is answered."""
+    sock.send({"method": "reply", "status": {"code": 200}})
+    reply, _ = sock.init(token(account.sid, key, "alice", service.sid))
+    assert reply["status"]["code"] == 200
+    quitting = Twilsock(server)
+    try:
+        quitting.send({"method": "close"})
+        assert closed(quitting)  # the session ended, no close 406 was sent
+        assert [h["method"] for h, _ in quitting.frames] == []
+    finally:
+        quitting.close()
+
+
 def test_update_refreshes_the_token_for_the_same_identity_only(
     account: Account, key: dict[str, str], service: Any, sock: Twilsock
 ) -> None:
