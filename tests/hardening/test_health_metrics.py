@@ -128,7 +128,7 @@ def test_webhook_queue_and_socket_gauges(server: ParleyServer) -> None:
                 data={"UniqueName": f"c{n}"},
                 headers={"X-Twilio-Webhook-Enabled": "true"},
             ).raise_for_status()
-        receiver.wait_for(1)  # held at the gate: one lane in flight, three queued
+        receiver.wait_for(1)  # held at the gate: three pending, one lane or more in flight
         _until(
             server,
             lambda v: (
@@ -144,8 +144,9 @@ def test_webhook_queue_and_socket_gauges(server: ParleyServer) -> None:
         assert values['parley_up{component="database"}'] == 1
         receiver.gate.set()
         receiver.wait_for(3)
-        # the worker counts an attempt after the receiver has answered it; until
-        # the first is counted the labelled series is not exported at all
+        # each channel is a lane of its own, so all three may have arrived before
+        # the gate opened and none be counted yet; the worker counts an attempt
+        # after its answer, and a labelled series is exported from its first count
         _until(server, lambda v: v.get('parley_webhook_attempts_total{outcome="done"}', 0) >= 3)
     finally:
         receiver.gate.set()
