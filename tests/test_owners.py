@@ -32,11 +32,7 @@ NOT_OWNED = {
 }
 
 # (module, table) call sites of owned tables left where they are, each a known debt.
-LEFT = {
-    # the session lists' owner (realtime.v2.session) imports the Sync view;
-    # a rebuild keeps the lists it finds
-    ("parley.sync.rebuild", "session_lists"),
-}
+LEFT: set[tuple[str, str]] = set()
 
 # An owner's ``TABLE`` constant is for the generic REST lookups and pagers
 # only; everywhere else a module calls the owner's queries.

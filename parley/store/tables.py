@@ -99,13 +99,13 @@ OWNERS: dict[str, str] = {
     "webhook_faults": "parley.webhooks.double",
     "console_sessions": "parley.console.sessions",
     "console_sign_in_failures": "parley.console.sessions",
-    "session_lists": "parley.realtime.v2.session",
+    "session_lists": "parley.realtime.v2.lists",
     "messages": "parley.domain.messages",
     "events": "parley.events.model",
     "sync_objects": "parley.sync.store",
     "sync_items": "parley.sync.store",
     "sync_events": "parley.sync.store",
-    "session_commands": "parley.realtime.v2.session",
+    "session_commands": "parley.realtime.v2.lists",
 }
 
 JOINS: dict[str, frozenset[str]] = {

@@ -28,7 +28,8 @@ from parley.domain import invites as domain_invites
 from parley.domain import members as domain_members
 from parley.domain import services as domain_services
 from parley.domain import users as domain_users
-from parley.store import Row, Tx, repo
+from parley.realtime.v2 import lists
+from parley.store import Row, Tx
 from parley.sync import projection, store
 
 CAUSE = 0  # no domain event caused these Sync events
@@ -111,8 +112,7 @@ async def _service(tx: Tx, service: Row, result: Rebuilt) -> None:
 
     # session lists (docs/realtime-protocol.md §9.3) are clients' own state, not
     # derived from rows: they stay until their lifetime ends
-    sessions = await repo.select(tx, "session_lists", {"service_sid": sid}, order="list_sid")
-    keep |= {row["list_sid"] for row in sessions}
+    keep |= set(await lists.of_service(tx, sid))
     result.objects += len(keep)
     for obj in await store.of_service(tx, sid):
         if obj["sid"] not in keep:

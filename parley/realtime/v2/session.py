@@ -15,13 +15,13 @@ appended to with commands, each answered in the same list item.
                                         -> the caller's own Sync events (by the action),
                                            then the list's two events, then the reply
 
-Owner of the ``session_lists`` and ``session_commands`` tables.
+Their rows are read and written through ``lists.py``, their owner.
 """
 
 import asyncio
 import contextlib
 import logging
-from typing import Any, TypedDict
+from typing import Any
 
 import orjson
 
@@ -33,10 +33,10 @@ from parley.realtime.chat.context import Ctx
 from parley.realtime.gateway import REFUSALS
 from parley.realtime.subscriptions import subscriptions
 from parley.realtime.tunnel import Request, Response, Routes
-from parley.realtime.v2 import commands
+from parley.realtime.v2 import commands, lists
 from parley.realtime.v2.dispatch import base, part
 from parley.sids import AccountSid, ServiceSid
-from parley.store import Row, Store, Tx, repo
+from parley.store import Row, Store, Tx
 from parley.sync import access, names, projection
 from parley.sync import store as sync_store
 
@@ -99,29 +99,6 @@ def session_context(ctx: Ctx, service: services.Service, user: users.UserRow) ->
 # ---------------------------------------------------------------- create, read
 
 
-class SessionList(TypedDict):
-    """A row of ``session_lists``, which this module owns: one client's session
-    list (its Sync list's SID) and the index its next command's item takes."""
-
-    list_sid: str
-    account_sid: AccountSid
-    service_sid: ServiceSid
-    identity: str
-    next_index: int
-    date_created: int
-    last_command: int
-
-
-class SessionCommand(TypedDict):
-    """A row of ``session_commands``, which this module owns: the item a
-    command (by the client's commandId) was answered in."""
-
-    list_sid: str
-    command_id: str
-    item_index: int
-    date_created: int
-
-
 async def create(request: Request) -> Response:
     """``POST /v3/Lists``: only the session list is created by clients."""
     ctx = Ctx.of(request)
@@ -137,7 +114,7 @@ async def create(request: Request) -> Response:
             tx, ctx.account_sid, ctx.service_sid, "list", names.user_acl(ctx.identity)
         )
         now = timefmt.now()
-        row = SessionList(
+        row = lists.SessionList(
             list_sid=obj["sid"],
             account_sid=AccountSid(ctx.account_sid),
             service_sid=ServiceSid(ctx.service_sid),
@@ -146,7 +123,7 @@ async def create(request: Request) -> Response:
             date_created=now,
             last_command=now,
         )
-        await repo.insert(tx, "session_lists", dict(row))
+        await lists.add(tx, row)
         await sync_store.set_context(tx, obj, session_context(ctx, service, user), CAUSE)
     # the client subscribes from event 0 and reads the context from its replay
     described = sync_store.render_object(ctx.runtime.base_url, {**obj, "last_event_id": 0})
@@ -156,13 +133,9 @@ async def create(request: Request) -> Response:
 async def _make_room(tx: Tx, ctx: Ctx) -> None:
     """End the caller's least recently used sessions beyond ``SESSIONS_MAX - 1``
     (a client of an ended session gets 54150 and starts a new one)."""
-    rows = await tx.all(
-        "SELECT list_sid FROM session_lists WHERE service_sid = :s AND identity = :i"
-        " ORDER BY last_command DESC, date_created DESC",
-        {"s": ctx.service_sid, "i": ctx.identity},
-    )
-    for row in rows[SESSIONS_MAX - 1 :]:
-        await _end(tx, ctx.service_sid, row["list_sid"])
+    used = await lists.of_identity(tx, ctx.service_sid, ctx.identity)
+    for list_sid in used[SESSIONS_MAX - 1 :]:
+        await _end(tx, ctx.service_sid, list_sid)
 
 
 async def _end(tx: Tx, service_sid: str, list_sid: str) -> None:
@@ -170,8 +143,7 @@ async def _end(tx: Tx, service_sid: str, list_sid: str) -> None:
     obj = await sync_store.find(tx, service_sid, "list", list_sid)
     if obj is not None:
         await sync_store.remove_object(tx, obj, CAUSE)
-    await repo.delete(tx, "session_commands", {"list_sid": list_sid})
-    await repo.delete(tx, "session_lists", {"list_sid": list_sid})
+    await lists.forget(tx, list_sid)
 
 
 async def _readable(tx: Tx, ctx: Ctx, ident: str) -> Row:
@@ -188,7 +160,7 @@ async def _session(tx: Tx, ctx: Ctx, ident: str) -> Row:
     """The caller's session list (§9.7); any other list is 54007, since
     clients write no other Sync object."""
     obj = await _readable(tx, ctx, ident)
-    owned = await repo.get(tx, "session_lists", {"list_sid": obj["sid"]})
+    owned = await lists.get(tx, obj["sid"])
     if owned is None or owned["identity"] != ctx.identity:
         raise TwilioError(54007, identity=ctx.identity)
     return obj
@@ -241,10 +213,7 @@ class _Answer:
         self.first_event = 0  # the list's last event id before the command's
 
     async def write(self, tx: Tx, response: dict[str, Any]) -> None:
-        where = {"list_sid": self.list_sid}
-        index = await repo.take(
-            tx, "session_lists", where, "next_index", changes={"last_command": timefmt.now()}
-        )
+        index = await lists.take_index(tx, self.list_sid)
         obj = await sync_store.find(tx, self.ctx.service_sid, "list", self.list_sid)
         if obj is None:  # removed in between (its lifetime ended)
             raise sync_store.not_found("list", self.list_sid)
@@ -252,13 +221,13 @@ class _Answer:
         added = await sync_store.put_item(tx, obj, index, self.data, CAUSE, new=True)
         answered = {**self.data, "response": response}
         await sync_store.put_item(tx, obj, index, answered, CAUSE)
-        row = SessionCommand(
+        row = lists.SessionCommand(
             list_sid=self.list_sid,
             command_id=self.command_id,
             item_index=index,
             date_created=timefmt.now(),
         )
-        if not await repo.insert_if_absent(tx, "session_commands", dict(row)):
+        if not await lists.add_command(tx, row):
             raise TwilioError(54008, detail="this commandId was sent twice at once")
         now = timefmt.now()
         self.item = {
@@ -273,9 +242,7 @@ class _Answer:
 
 async def _known(ctx: Ctx, obj: Row, command_id: str) -> Row | None:
     async with ctx.store.read() as tx:
-        known = await repo.get(
-            tx, "session_commands", {"list_sid": obj["sid"], "command_id": command_id}
-        )
+        known = await lists.command(tx, obj["sid"], command_id)
         if known is None:
             return None
         return await sync_store.get_item(tx, obj, str(known["item_index"]))
@@ -380,25 +347,14 @@ async def expire(store: Store, now: int, batch: int = 100) -> int:
     cutoff = now - LIFETIME
     removed = 0
     async with store.write() as tx:
-        old = await tx.all(
-            "SELECT list_sid, service_sid FROM session_lists WHERE last_command < :c LIMIT :n",
-            {"c": cutoff, "n": batch},
-        )
-        for row in old:
+        for row in await lists.idle_before(tx, cutoff, batch):
             await _end(tx, row["service_sid"], row["list_sid"])
             removed += 1
-        answered = await tx.all(
-            "SELECT c.list_sid, c.command_id, c.item_index, l.service_sid FROM session_commands c"
-            " JOIN session_lists l ON l.list_sid = c.list_sid"
-            " WHERE c.date_created < :c LIMIT :n",
-            {"c": cutoff, "n": batch},
-        )
-        for row in answered:
-            obj = await sync_store.find(tx, row["service_sid"], "list", row["list_sid"])
+        for done in await lists.answered_before(tx, cutoff, batch):
+            obj = await sync_store.find(tx, done["service_sid"], "list", done["list_sid"])
             if obj is not None:
-                await sync_store.remove_item(tx, obj, row["item_index"], CAUSE)
-            where = {"list_sid": row["list_sid"], "command_id": row["command_id"]}
-            await repo.delete(tx, "session_commands", where)
+                await sync_store.remove_item(tx, obj, done["item_index"], CAUSE)
+            await lists.forget_command(tx, done["list_sid"], done["command_id"])
             removed += 1
     return removed
 
